@@ -1,0 +1,598 @@
+//! Typed ffmpeg argv building. Each mode has one builder; the full command is logged at
+//! debug and kept in the job log.
+
+use crate::plan::{AudioAction, Plan, Rendition, VideoAction};
+use crate::source::Source;
+use ghoststream_types::{AudioCodec, Format, HwKind, VideoCodec};
+use std::path::{Path, PathBuf};
+
+/// An argv under construction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Argv(Vec<String>);
+
+impl Argv {
+    pub fn new() -> Self {
+        Argv(Vec::new())
+    }
+    pub fn arg(&mut self, a: impl Into<String>) -> &mut Self {
+        self.0.push(a.into());
+        self
+    }
+    pub fn opt(&mut self, k: &str, v: impl Into<String>) -> &mut Self {
+        self.0.push(k.to_string());
+        self.0.push(v.into());
+        self
+    }
+    pub fn args(&self) -> &[String] {
+        &self.0
+    }
+    /// Shell-quoted, for logs and the job's `/log`.
+    pub fn to_cmd_string(&self, program: &str) -> String {
+        std::iter::once(program.to_string())
+            .chain(self.0.iter().map(|a| shell_quote(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn shell_quote(a: &str) -> String {
+    if !a.is_empty()
+        && a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%@".contains(c))
+    {
+        a.to_string()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
+    }
+}
+
+/// Seconds with millisecond precision, as ffmpeg reads them.
+pub fn secs(v: f64) -> String {
+    format!("{:.3}", v.max(0.0))
+}
+
+fn common_head(argv: &mut Argv) {
+    argv.arg("-hide_banner")
+        .opt("-loglevel", "level+warning")
+        .arg("-nostdin")
+        .arg("-nostats")
+        .opt("-progress", "pipe:1")
+        .opt("-stats_period", "0.5")
+        .arg("-y");
+}
+
+/// Render node used for VAAPI.
+pub const VAAPI_DEVICE: &str = "/dev/dri/renderD128";
+
+fn hw_globals(argv: &mut Argv, hw: HwKind) {
+    if hw == HwKind::Vaapi {
+        argv.opt("-vaapi_device", VAAPI_DEVICE);
+    }
+}
+
+/// ffmpeg encoder name for a codec on a back end, if that pair exists.
+pub fn encoder_name(codec: VideoCodec, hw: HwKind) -> Option<&'static str> {
+    use HwKind::*;
+    use VideoCodec::*;
+    Some(match (codec, hw) {
+        (H264, Software) => "libx264",
+        (H265, Software) => "libx265",
+        (Vp9, Software) => "libvpx-vp9",
+        (Av1, Software) => "libsvtav1",
+        (H264, Nvenc) => "h264_nvenc",
+        (H265, Nvenc) => "hevc_nvenc",
+        (Av1, Nvenc) => "av1_nvenc",
+        (H264, Qsv) => "h264_qsv",
+        (H265, Qsv) => "hevc_qsv",
+        (Vp9, Qsv) => "vp9_qsv",
+        (Av1, Qsv) => "av1_qsv",
+        (H264, Vaapi) => "h264_vaapi",
+        (H265, Vaapi) => "hevc_vaapi",
+        (Vp9, Vaapi) => "vp9_vaapi",
+        (Av1, Vaapi) => "av1_vaapi",
+        (H264, Videotoolbox) => "h264_videotoolbox",
+        (H265, Videotoolbox) => "hevc_videotoolbox",
+        (H264, Amf) => "h264_amf",
+        (H265, Amf) => "hevc_amf",
+        (Av1, Amf) => "av1_amf",
+        _ => return None,
+    })
+}
+
+const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv";
+
+/// The filter graph for the video renditions: optional tone mapping, one split, one scale
+/// per rung, pixel format for the encoder. Output pads are `[v0]`, `[v1]`, …
+pub fn video_filter_graph(
+    input_index: u32,
+    renditions: &[Rendition],
+    tone_map: bool,
+    ten_bit: bool,
+    hw: HwKind,
+) -> String {
+    let mut head = format!("[0:{input_index}]");
+    let mut pre: Vec<String> = Vec::new();
+    if tone_map {
+        pre.push(TONE_MAP.to_string());
+    }
+    let n = renditions.len().max(1);
+    let pix = match (hw, ten_bit) {
+        (HwKind::Vaapi, _) => "nv12,hwupload",
+        (HwKind::Qsv, _) => "nv12",
+        (_, true) => "yuv420p10le",
+        (_, false) => "yuv420p",
+    };
+    let tail = |i: usize, r: &Rendition| {
+        format!(
+            "scale={}:{}:flags=bicubic,setsar=1,format={pix}[v{i}]",
+            r.width, r.height
+        )
+    };
+    if n == 1 {
+        pre.push(tail(0, &renditions[0]));
+        head.push_str(&pre.join(","));
+        return head;
+    }
+    let labels: String = (0..n).map(|i| format!("[s{i}]")).collect();
+    pre.push(format!("split={n}{labels}"));
+    head.push_str(&pre.join(","));
+    for (i, r) in renditions.iter().enumerate() {
+        head.push_str(&format!(";[s{i}]{}", tail(i, r)));
+    }
+    head
+}
+
+/// Encoder options for one rendition. `live` tunes for time to first picture.
+pub fn video_encoder_args(
+    argv: &mut Argv,
+    codec: VideoCodec,
+    hw: HwKind,
+    r: &Rendition,
+    live: bool,
+    keyframe_every_secs: Option<f64>,
+) {
+    let enc = encoder_name(codec, hw).unwrap_or("libx264");
+    argv.opt("-c:v", enc);
+    let kbps = r.bitrate_kbps.max(64);
+    match (codec, hw) {
+        (VideoCodec::H264 | VideoCodec::H265, HwKind::Software) => {
+            argv.opt("-preset", if live { "veryfast" } else { "medium" });
+            if live {
+                argv.opt("-rc-lookahead", "10");
+            }
+            if codec == VideoCodec::H264 {
+                argv.opt("-profile:v", "high");
+            } else {
+                argv.opt("-tag:v", "hvc1");
+            }
+        }
+        (VideoCodec::Vp9, HwKind::Software) => {
+            argv.opt("-deadline", if live { "realtime" } else { "good" })
+                .opt("-cpu-used", if live { "8" } else { "4" })
+                .opt("-row-mt", "1");
+        }
+        (VideoCodec::Av1, HwKind::Software) => {
+            argv.opt("-preset", if live { "10" } else { "8" });
+        }
+        (_, HwKind::Nvenc) => {
+            argv.opt("-preset", "p4").opt("-rc", "vbr").opt("-forced-idr", "1");
+        }
+        (_, HwKind::Qsv) => {
+            argv.opt("-preset", if live { "veryfast" } else { "medium" });
+        }
+        (_, HwKind::Amf) => {
+            argv.opt("-quality", if live { "speed" } else { "balanced" });
+        }
+        _ => {}
+    }
+    argv.opt("-b:v", format!("{kbps}k"))
+        .opt("-maxrate", format!("{}k", kbps * 3 / 2))
+        .opt("-bufsize", format!("{}k", kbps * 2));
+    if let Some(every) = keyframe_every_secs {
+        argv.opt(
+            "-force_key_frames",
+            format!("expr:gte(t,n_forced*{})", secs(every)),
+        );
+    }
+}
+
+pub fn audio_encoder_args(argv: &mut Argv, audio: &AudioAction) {
+    match audio {
+        AudioAction::None => {
+            argv.arg("-an");
+        }
+        AudioAction::Copy => {
+            argv.opt("-c:a", "copy");
+        }
+        AudioAction::Encode {
+            codec,
+            channels,
+            bitrate_kbps,
+        } => {
+            let enc = match codec {
+                AudioCodec::Aac | AudioCodec::Copy => "aac",
+                AudioCodec::Opus => "libopus",
+                AudioCodec::Mp3 => "libmp3lame",
+                AudioCodec::Flac => "flac",
+                AudioCodec::Ac3 => "ac3",
+            };
+            argv.opt("-c:a", enc).opt("-ac", channels.to_string());
+            if *codec != AudioCodec::Flac {
+                argv.opt("-b:a", format!("{bitrate_kbps}k"));
+            }
+            if *codec == AudioCodec::Opus {
+                argv.opt("-ar", "48000");
+            }
+        }
+    }
+}
+
+/// One encoder run of an HLS job: segments `[first_segment, …)` of the fixed map, cut at
+/// `cut_times`, timestamps continuing the map.
+#[derive(Debug, Clone)]
+pub struct HlsRun<'a> {
+    pub source: &'a Source,
+    pub plan: &'a Plan,
+    pub hw: HwKind,
+    /// Where to seek the source (seconds, source timeline).
+    pub seek_secs: f64,
+    /// Output timeline position of the first segment of this run.
+    pub out_offset_secs: f64,
+    /// Stop after this much output (the next already-written segment), `None` = to the end.
+    pub duration_secs: Option<f64>,
+    /// Output times where the following segments start (absolute, excluding the first).
+    pub cut_times: Vec<f64>,
+    pub first_segment: u32,
+    pub segment_duration_secs: f64,
+    pub out_dir: &'a Path,
+    pub run_id: u64,
+    pub rw_timeout_secs: u64,
+}
+
+/// Segment file name of variant `v`, segment `n`.
+pub fn segment_name(v: usize, n: u32) -> String {
+    format!("v{v}_{n:05}.ts")
+}
+
+/// The per-run CSV list ffmpeg appends to as each segment closes.
+pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
+    out_dir.join(format!("v{v}_r{run_id}.csv"))
+}
+
+pub fn hls_run(run: &HlsRun) -> Argv {
+    let mut a = Argv::new();
+    common_head(&mut a);
+    hw_globals(&mut a, run.hw);
+    for x in run.source.input_args(run.rw_timeout_secs) {
+        a.arg(x);
+    }
+    if run.seek_secs > 0.0 {
+        a.opt("-ss", secs(run.seek_secs));
+    }
+    a.opt("-i", run.source.as_input());
+    if let Some(d) = run.duration_secs {
+        a.opt("-t", secs(d));
+    }
+    let plan = run.plan;
+    let renditions: Vec<Rendition> = match &plan.video {
+        VideoAction::Encode { renditions, .. } => renditions.clone(),
+        _ => Vec::new(),
+    };
+    if let VideoAction::Encode {
+        tone_map, ten_bit, ..
+    } = &plan.video
+    {
+        a.opt(
+            "-filter_complex",
+            video_filter_graph(
+                plan.video_index.unwrap_or(0),
+                &renditions,
+                *tone_map,
+                *ten_bit,
+                run.hw,
+            ),
+        );
+    }
+    let outputs = plan.variant_count();
+    for v in 0..outputs {
+        match &plan.video {
+            VideoAction::Encode { codec, .. } => {
+                a.opt("-map", format!("[v{v}]"));
+                if let Some(ai) = plan.audio_index {
+                    a.opt("-map", format!("0:{ai}"));
+                }
+                video_encoder_args(
+                    &mut a,
+                    *codec,
+                    run.hw,
+                    &renditions[v],
+                    true,
+                    Some(run.segment_duration_secs),
+                );
+            }
+            VideoAction::Copy => {
+                a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)));
+                if let Some(ai) = plan.audio_index {
+                    a.opt("-map", format!("0:{ai}"));
+                }
+                a.opt("-c:v", "copy");
+            }
+            VideoAction::None => {
+                if let Some(ai) = plan.audio_index {
+                    a.opt("-map", format!("0:{ai}"));
+                }
+            }
+        }
+        audio_encoder_args(&mut a, &plan.audio);
+        a.arg("-sn").arg("-dn");
+        a.opt("-f", "segment")
+            .opt("-segment_format", "mpegts")
+            .opt("-segment_start_number", run.first_segment.to_string())
+            .opt(
+                "-segment_list",
+                segment_list_path(run.out_dir, v, run.run_id)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+            .opt("-segment_list_type", "csv")
+            .opt("-output_ts_offset", secs(run.out_offset_secs))
+            .opt("-muxdelay", "0");
+        if run.cut_times.is_empty() {
+            a.opt("-segment_time", "1000000");
+        } else {
+            let list: Vec<String> = run.cut_times.iter().map(|t| secs(*t)).collect();
+            a.opt("-segment_times", list.join(","));
+        }
+        a.arg(
+            run.out_dir
+                .join(format!("v{v}_%05d.ts"))
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    a
+}
+
+/// A whole-file transcode for batch mode, written to `output` (a temporary name; the
+/// engine renames it when ffmpeg succeeds).
+pub fn batch(
+    source: &Source,
+    plan: &Plan,
+    hw: HwKind,
+    start_time: f64,
+    format: Format,
+    output: &Path,
+    rw_timeout_secs: u64,
+) -> Argv {
+    let mut a = Argv::new();
+    common_head(&mut a);
+    hw_globals(&mut a, hw);
+    for x in source.input_args(rw_timeout_secs) {
+        a.arg(x);
+    }
+    if start_time > 0.0 {
+        a.opt("-ss", secs(start_time));
+    }
+    a.opt("-i", source.as_input());
+    match &plan.video {
+        VideoAction::Encode {
+            codec,
+            renditions,
+            tone_map,
+            ten_bit,
+        } => {
+            a.opt(
+                "-filter_complex",
+                video_filter_graph(
+                    plan.video_index.unwrap_or(0),
+                    &renditions[..1],
+                    *tone_map,
+                    *ten_bit,
+                    hw,
+                ),
+            );
+            a.opt("-map", "[v0]");
+            video_encoder_args(&mut a, *codec, hw, &renditions[0], false, None);
+        }
+        VideoAction::Copy => {
+            a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)))
+                .opt("-c:v", "copy");
+        }
+        VideoAction::None => {}
+    }
+    if let Some(ai) = plan.audio_index {
+        a.opt("-map", format!("0:{ai}"));
+    }
+    audio_encoder_args(&mut a, &plan.audio);
+    a.arg("-sn").arg("-dn");
+    let muxer = match format {
+        Format::Mp4 | Format::Hls => {
+            a.opt("-movflags", "+faststart");
+            "mp4"
+        }
+        Format::Webm => "webm",
+        Format::Mkv => "matroska",
+    };
+    if matches!(plan.audio, AudioAction::Encode { codec: AudioCodec::Flac, .. }) && muxer == "mp4" {
+        a.opt("-strict", "-2");
+    }
+    a.opt("-f", muxer);
+    a.arg(output.to_string_lossy().into_owned());
+    a
+}
+
+/// Fetches one subtitle track (WebVTT or anything ffmpeg reads as text subtitles) and
+/// writes WebVTT shifted to the job's start.
+pub fn subtitle_to_vtt(source: &Source, start_time: f64, output: &Path, rw_timeout_secs: u64) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+warning")
+        .arg("-nostdin")
+        .arg("-y");
+    for x in source.input_args(rw_timeout_secs) {
+        a.arg(x);
+    }
+    if start_time > 0.0 {
+        a.opt("-ss", secs(start_time));
+    }
+    a.opt("-i", source.as_input())
+        .opt("-map", "0:s:0")
+        .opt("-c:s", "webvtt")
+        .opt("-f", "webvtt")
+        .arg(output.to_string_lossy().into_owned());
+    a
+}
+
+/// A one-frame trial encode that proves an encoder works on this machine.
+pub fn trial_encode(encoder: &str, hw: HwKind) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner").opt("-loglevel", "level+error").arg("-nostdin");
+    hw_globals(&mut a, hw);
+    a.opt("-f", "lavfi")
+        .opt("-i", "color=c=black:s=256x144:r=25")
+        .opt("-frames:v", "1");
+    match hw {
+        HwKind::Vaapi => {
+            a.opt("-vf", "format=nv12,hwupload");
+        }
+        HwKind::Qsv => {
+            a.opt("-pix_fmt", "nv12");
+        }
+        _ => {
+            a.opt("-pix_fmt", "yuv420p");
+        }
+    }
+    a.opt("-c:v", encoder).opt("-f", "null").arg("-");
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{decide, Wish};
+    use ghoststream_types::{AudioInfo, MediaInfo, Mode, Resolution, VideoInfo};
+
+    fn media() -> MediaInfo {
+        MediaInfo {
+            duration: 20.0,
+            video: Some(VideoInfo {
+                index: 0,
+                codec: "hevc".into(),
+                width: 1920,
+                height: 1080,
+                bit_depth: 8,
+                pix_fmt: Some("yuv420p".into()),
+                dynamic_range: "sdr".into(),
+                ..Default::default()
+            }),
+            audio: vec![AudioInfo {
+                index: 1,
+                codec: "ac3".into(),
+                channels: 6,
+                sample_rate: 48000,
+                language: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn wish(mode: Mode) -> Wish {
+        Wish {
+            mode,
+            format: Format::Hls,
+            video_codec: VideoCodec::H264,
+            audio_codec: AudioCodec::Aac,
+            resolution: Resolution::P720,
+            bitrate_kbps: None,
+            tone_map: true,
+            max_audio_channels: 2,
+            abr_max_variants: 4,
+        }
+    }
+
+    #[test]
+    fn stream_run_argv_snapshot() {
+        let plan = decide(&media(), &wish(Mode::Stream));
+        let src = Source::Http("http://pi:5000/m.mkv".into());
+        let run = HlsRun {
+            source: &src,
+            plan: &plan,
+            hw: HwKind::Software,
+            seek_secs: 8.0,
+            out_offset_secs: 8.0,
+            duration_secs: Some(8.0),
+            cut_times: vec![12.0],
+            first_segment: 2,
+            segment_duration_secs: 4.0,
+            out_dir: Path::new("/w/job"),
+            run_id: 3,
+            rw_timeout_secs: 15,
+        };
+        let cmd = hls_run(&run).to_cmd_string("ffmpeg");
+        assert_eq!(
+            cmd,
+            "ffmpeg -hide_banner -loglevel level+warning -nostdin -nostats -progress pipe:1 \
+-stats_period 0.5 -y -protocol_whitelist http,https,tcp,tls,crypto -rw_timeout 15000000 \
+-reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -ss 8.000 \
+-i http://pi:5000/m.mkv -t 8.000 -filter_complex \
+'[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
+-c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \
+-bufsize 8000k -force_key_frames 'expr:gte(t,n_forced*4.000)' -c:a aac -ac 2 -b:a 128k \
+-sn -dn -f segment -segment_format mpegts -segment_start_number 2 \
+-segment_list /w/job/v0_r3.csv -segment_list_type csv -output_ts_offset 8.000 -muxdelay 0 \
+-segment_times 12.000 /w/job/v0_%05d.ts"
+        );
+    }
+
+    #[test]
+    fn abr_splits_one_decode() {
+        let plan = decide(&media(), &wish(Mode::Abr));
+        let VideoAction::Encode { renditions, .. } = &plan.video else {
+            panic!()
+        };
+        let g = video_filter_graph(0, renditions, false, false, HwKind::Software);
+        assert_eq!(
+            g,
+            "[0:0]split=3[s0][s1][s2];[s0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0];\
+[s1]scale=854:480:flags=bicubic,setsar=1,format=yuv420p[v1];\
+[s2]scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v2]"
+        );
+        let src = Source::Http("http://pi/m.mkv".into());
+        let run = HlsRun {
+            source: &src,
+            plan: &plan,
+            hw: HwKind::Nvenc,
+            seek_secs: 0.0,
+            out_offset_secs: 0.0,
+            duration_secs: None,
+            cut_times: vec![],
+            first_segment: 0,
+            segment_duration_secs: 4.0,
+            out_dir: Path::new("/w"),
+            run_id: 1,
+            rw_timeout_secs: 15,
+        };
+        let argv = hls_run(&run);
+        let args = argv.args();
+        assert_eq!(args.iter().filter(|a| *a == "-filter_complex").count(), 1);
+        assert_eq!(args.iter().filter(|a| *a == "h264_nvenc").count(), 3);
+        assert!(args.contains(&"/w/v1_%05d.ts".to_string()));
+        assert!(!args.contains(&"-ss".to_string()));
+    }
+
+    #[test]
+    fn tone_map_chain_precedes_scaling() {
+        let r = Rendition { name: "720p".into(), width: 1280, height: 720, bitrate_kbps: 4000 };
+        let g = video_filter_graph(0, &[r], true, false, HwKind::Software);
+        assert!(g.starts_with("[0:0]zscale=t=linear"));
+        assert!(g.ends_with("format=yuv420p[v0]"));
+    }
+
+    #[test]
+    fn quoting() {
+        let mut a = Argv::new();
+        a.arg("it's").arg("a b").arg("plain");
+        assert_eq!(a.to_cmd_string("ffmpeg"), r"ffmpeg 'it'\''s' 'a b' plain");
+    }
+}

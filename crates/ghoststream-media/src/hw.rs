@@ -1,0 +1,260 @@
+//! Hardware detection: which encoder back ends exist on this machine, each proven by a
+//! one-frame trial encode. A back end that fails its trial is reported, with the reason,
+//! but never used. NVIDIA details come from NVML, read off the async runtime.
+
+use crate::command::{encoder_name, trial_encode, VAAPI_DEVICE};
+use crate::errors::error_from_line;
+use crate::process::run_bounded;
+use ghoststream_types::{GpuInfo, HwAccelInfo, HwKind, VideoCodec};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the probe found, kept for the server's lifetime.
+#[derive(Debug, Clone)]
+pub struct Hardware {
+    pub accels: Vec<HwAccelInfo>,
+    pub ffmpeg_version: String,
+}
+
+impl Hardware {
+    /// Proven back ends, best first (software last).
+    pub fn available(&self) -> Vec<HwKind> {
+        let mut v: Vec<HwKind> = self
+            .accels
+            .iter()
+            .filter(|a| a.available)
+            .map(|a| a.kind)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// True when `encoder` passed its trial.
+    pub fn encoder_proven(&self, encoder: &str) -> bool {
+        self.accels
+            .iter()
+            .any(|a| a.available && a.encoders.iter().any(|e| e == encoder))
+    }
+
+    /// The back end to use for `codec`: the requested one if proven, else (for auto) the
+    /// best proven one that has an encoder for the codec, else software.
+    pub fn pick(&self, requested: Option<HwKind>, codec: VideoCodec) -> HwKind {
+        let usable = |k: HwKind| {
+            encoder_name(codec, k).is_some_and(|e| self.encoder_proven(e))
+        };
+        match requested {
+            Some(k) if usable(k) => k,
+            Some(_) => HwKind::Software,
+            None => HwKind::ALL
+                .into_iter()
+                .find(|k| *k != HwKind::Software && usable(*k))
+                .unwrap_or(HwKind::Software),
+        }
+    }
+
+    /// Video codec names any proven encoder can produce.
+    pub fn video_codecs(&self) -> Vec<String> {
+        [VideoCodec::H264, VideoCodec::H265, VideoCodec::Vp9, VideoCodec::Av1]
+            .into_iter()
+            .filter(|c| {
+                HwKind::ALL
+                    .into_iter()
+                    .any(|k| encoder_name(*c, k).is_some_and(|e| self.encoder_proven(e)))
+            })
+            .map(|c| c.as_str().to_string())
+            .collect()
+    }
+}
+
+const CODECS: [VideoCodec; 4] = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Vp9, VideoCodec::Av1];
+
+/// Lists ffmpeg's encoders, proves each candidate, and reads NVIDIA details.
+pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
+    let listed = list(ffmpeg, "-encoders").await;
+    let decoders = list(ffmpeg, "-decoders").await;
+    let ffmpeg_version = version(ffmpeg).await;
+    let gpu = tokio::task::spawn_blocking(nvidia_gpu).await.ok().flatten();
+    let sem = Arc::new(tokio::sync::Semaphore::new(2));
+
+    let mut accels = Vec::new();
+    for kind in HwKind::ALL {
+        let candidates: Vec<&'static str> = CODECS
+            .iter()
+            .filter_map(|c| encoder_name(*c, kind))
+            .filter(|e| listed.iter().any(|l| l == e))
+            .collect();
+        let mut reason = None;
+        if candidates.is_empty() {
+            reason = Some("ffmpeg has no encoder for it".to_string());
+        } else if kind == HwKind::Vaapi && !Path::new(VAAPI_DEVICE).exists() {
+            reason = Some(format!("no render node at {VAAPI_DEVICE}"));
+        } else if !platform_supports(kind) {
+            reason = Some(format!("not supported on {}", std::env::consts::OS));
+        }
+        let mut proven = Vec::new();
+        if reason.is_none() {
+            let mut tasks = Vec::new();
+            for enc in &candidates {
+                let sem = sem.clone();
+                let ffmpeg = ffmpeg.to_path_buf();
+                let enc = enc.to_string();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let argv = trial_encode(&enc, kind);
+                    let r = run_bounded(ffmpeg.as_os_str(), argv.args(), trial_timeout, "ffmpeg").await;
+                    let verdict = match r {
+                        Ok(o) if o.success => Ok(()),
+                        Ok(o) => Err(o
+                            .stderr
+                            .lines()
+                            .find_map(error_from_line)
+                            .unwrap_or_else(|| "trial encode failed".into())),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    (enc, verdict)
+                }));
+            }
+            let mut first_failure = None;
+            for t in tasks {
+                if let Ok((enc, verdict)) = t.await {
+                    match verdict {
+                        Ok(()) => proven.push(enc),
+                        Err(e) => {
+                            first_failure.get_or_insert(format!("{enc}: {e}"));
+                        }
+                    }
+                }
+            }
+            if proven.is_empty() {
+                reason = Some(first_failure.unwrap_or_else(|| "trial encode failed".into()));
+            }
+        }
+        let decs = decoder_names(kind, &decoders);
+        accels.push(HwAccelInfo {
+            kind,
+            available: !proven.is_empty(),
+            encoders: proven,
+            decoders: decs,
+            gpu_info: if kind == HwKind::Nvenc { gpu.clone() } else { None },
+            device_path: (kind == HwKind::Vaapi && Path::new(VAAPI_DEVICE).exists())
+                .then(|| VAAPI_DEVICE.to_string()),
+            reason,
+        });
+    }
+    Hardware {
+        accels,
+        ffmpeg_version,
+    }
+}
+
+fn platform_supports(kind: HwKind) -> bool {
+    match kind {
+        HwKind::Videotoolbox => cfg!(target_os = "macos"),
+        HwKind::Amf => cfg!(target_os = "windows"),
+        _ => true,
+    }
+}
+
+fn decoder_names(kind: HwKind, decoders: &[String]) -> Vec<String> {
+    let suffix = match kind {
+        HwKind::Nvenc => "_cuvid",
+        HwKind::Qsv => "_qsv",
+        HwKind::Software => return Vec::new(),
+        _ => return Vec::new(),
+    };
+    decoders.iter().filter(|d| d.ends_with(suffix)).cloned().collect()
+}
+
+async fn list(ffmpeg: &Path, what: &str) -> Vec<String> {
+    let Ok(out) = run_bounded(
+        ffmpeg.as_os_str(),
+        ["-hide_banner", what],
+        Duration::from_secs(10),
+        "ffmpeg",
+    )
+    .await
+    else {
+        return Vec::new();
+    };
+    parse_codec_list(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Names from `ffmpeg -encoders` / `-decoders` output.
+pub fn parse_codec_list(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("------"))
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+async fn version(ffmpeg: &Path) -> String {
+    match run_bounded(ffmpeg.as_os_str(), ["-version"], Duration::from_secs(10), "ffmpeg").await {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("ffmpeg version "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or("unknown")
+            .to_string(),
+        Err(_) => "not found".into(),
+    }
+}
+
+/// The first NVIDIA GPU, through NVML; `None` when there is no driver or no GPU.
+#[cfg(feature = "nvml")]
+pub fn nvidia_gpu() -> Option<GpuInfo> {
+    let nvml = nvml_wrapper::Nvml::init().ok()?;
+    let dev = nvml.device_by_index(0).ok()?;
+    Some(GpuInfo {
+        name: dev.name().ok()?,
+        memory_mb: dev.memory_info().map(|m| m.total / (1024 * 1024)).unwrap_or(0),
+        driver_version: nvml.sys_driver_version().ok(),
+    })
+}
+
+#[cfg(not(feature = "nvml"))]
+pub fn nvidia_gpu() -> Option<GpuInfo> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_encoder_list() {
+        let text = "Encoders:\n V..... = Video\n ------\n V....D libx264   libx264 H.264\n A....D aac  AAC\n";
+        assert_eq!(parse_codec_list(text), ["libx264", "aac"]);
+    }
+
+    fn hw(kinds: &[(HwKind, &[&str])]) -> Hardware {
+        Hardware {
+            accels: kinds
+                .iter()
+                .map(|(k, e)| HwAccelInfo {
+                    kind: *k,
+                    available: !e.is_empty(),
+                    encoders: e.iter().map(|s| s.to_string()).collect(),
+                    decoders: vec![],
+                    gpu_info: None,
+                    device_path: None,
+                    reason: None,
+                })
+                .collect(),
+            ffmpeg_version: "5.1".into(),
+        }
+    }
+
+    #[test]
+    fn auto_picks_best_proven() {
+        let h = hw(&[(HwKind::Nvenc, &["h264_nvenc"]), (HwKind::Software, &["libx264", "libvpx-vp9"])]);
+        assert_eq!(h.pick(None, VideoCodec::H264), HwKind::Nvenc);
+        assert_eq!(h.pick(None, VideoCodec::Vp9), HwKind::Software);
+        assert_eq!(h.pick(Some(HwKind::Qsv), VideoCodec::H264), HwKind::Software);
+        assert_eq!(h.available(), [HwKind::Nvenc, HwKind::Software]);
+        let none = hw(&[(HwKind::Nvenc, &[]), (HwKind::Software, &["libx264"])]);
+        assert_eq!(none.pick(None, VideoCodec::H264), HwKind::Software);
+    }
+}

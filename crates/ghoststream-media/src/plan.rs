@@ -1,0 +1,430 @@
+//! What a job will do with each input stream: copy what is already playable, transcode
+//! what is not, and the rendition ladder. Pure functions of the probe and the request.
+
+use ghoststream_types::{
+    AudioCodec, Format, MediaInfo, Mode, PlanStreams, Resolution, StreamAction, StreamPlan,
+    VideoCodec,
+};
+
+/// One output picture size and rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendition {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum VideoAction {
+    None,
+    Copy,
+    Encode {
+        codec: VideoCodec,
+        renditions: Vec<Rendition>,
+        /// HDR source tone-mapped to SDR BT.709.
+        tone_map: bool,
+        /// Keep 10-bit output (HDR kept as HDR, h265/av1/vp9 only).
+        ten_bit: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AudioAction {
+    None,
+    Copy,
+    Encode {
+        codec: AudioCodec,
+        channels: u32,
+        bitrate_kbps: u32,
+    },
+}
+
+/// The decided plan for a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub video: VideoAction,
+    pub audio: AudioAction,
+    /// Input stream index of the video and audio we use.
+    pub video_index: Option<u32>,
+    pub audio_index: Option<u32>,
+    /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
+    pub streams: PlanStreams,
+}
+
+impl Plan {
+    /// Renditions written; a copy or audio-only plan has one pseudo-rendition.
+    pub fn variant_count(&self) -> usize {
+        match &self.video {
+            VideoAction::Encode { renditions, .. } => renditions.len().max(1),
+            _ => 1,
+        }
+    }
+    pub fn copies_video(&self) -> bool {
+        matches!(self.video, VideoAction::Copy)
+    }
+}
+
+/// What the request asks for, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wish {
+    pub mode: Mode,
+    pub format: Format,
+    pub video_codec: VideoCodec,
+    pub audio_codec: AudioCodec,
+    pub resolution: Resolution,
+    /// `None` = auto.
+    pub bitrate_kbps: Option<u32>,
+    pub tone_map: bool,
+    pub max_audio_channels: u32,
+    pub abr_max_variants: u32,
+}
+
+/// The published ladder: never above the source.
+pub const LADDER: [(&str, u32, u32); 5] = [
+    ("4k", 2160, 20_000),
+    ("1080p", 1080, 8_000),
+    ("720p", 720, 4_000),
+    ("480p", 480, 1_500),
+    ("360p", 360, 800),
+];
+
+/// Bitrate for `auto` at a given output height.
+pub fn auto_bitrate_kbps(height: u32) -> u32 {
+    LADDER
+        .iter()
+        .find(|(_, h, _)| height >= *h)
+        .map(|(_, _, b)| *b)
+        .unwrap_or(800)
+}
+
+fn even(v: f64) -> u32 {
+    (((v / 2.0).round() as u32) * 2).max(2)
+}
+
+/// Output size for a target height: never upscaled, aspect kept, both sides even.
+pub fn scaled_size(src_w: u32, src_h: u32, target_h: Option<u32>) -> (u32, u32) {
+    let (src_w, src_h) = (src_w.max(2), src_h.max(2));
+    let h = target_h.map(|t| t.min(src_h)).unwrap_or(src_h);
+    let w = src_w as f64 * h as f64 / src_h as f64;
+    (even(w), even(h as f64))
+}
+
+/// Builds the plan.
+pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
+    let mut streams = PlanStreams::default();
+    let video = media.video.as_ref();
+    let video_action = match video {
+        None => VideoAction::None,
+        Some(v) => {
+            let (action, reason) = video_decision(v, wish);
+            let target = match &action {
+                VideoAction::Encode { codec, .. } => Some(codec.as_str().to_string()),
+                _ => None,
+            };
+            streams.video = Some(StreamPlan {
+                index: v.index,
+                codec: v.codec.clone(),
+                action: if matches!(action, VideoAction::Copy) {
+                    StreamAction::Copy
+                } else {
+                    StreamAction::Transcode
+                },
+                target_codec: target,
+                reason,
+            });
+            action
+        }
+    };
+    let audio = media.audio.first();
+    let audio_action = match audio {
+        None => AudioAction::None,
+        Some(a) => {
+            let (action, reason) = audio_decision(a.codec.as_str(), a.channels, wish);
+            streams.audio.push(StreamPlan {
+                index: a.index,
+                codec: a.codec.clone(),
+                action: if matches!(action, AudioAction::Copy) {
+                    StreamAction::Copy
+                } else {
+                    StreamAction::Transcode
+                },
+                target_codec: match &action {
+                    AudioAction::Encode { codec, .. } => Some(codec.as_str().to_string()),
+                    _ => None,
+                },
+                reason,
+            });
+            action
+        }
+    };
+    for a in media.audio.iter().skip(1) {
+        streams.audio.push(StreamPlan {
+            index: a.index,
+            codec: a.codec.clone(),
+            action: StreamAction::Drop,
+            target_codec: None,
+            reason: "only the first audio track is kept".into(),
+        });
+    }
+    for s in &media.subtitles {
+        streams.subtitle.push(StreamPlan {
+            index: s.index,
+            codec: s.codec.clone(),
+            action: StreamAction::Drop,
+            target_codec: None,
+            reason: "embedded subtitles are not carried; pass WebVTT tracks in `subtitles`".into(),
+        });
+    }
+    Plan {
+        video: video_action,
+        audio: audio_action,
+        video_index: video.map(|v| v.index),
+        audio_index: audio.map(|a| a.index),
+        streams,
+    }
+}
+
+/// The codec the container can carry: webm takes vp9/av1 only.
+pub fn effective_video_codec(wish: &Wish) -> VideoCodec {
+    match (wish.format, wish.video_codec) {
+        (Format::Webm, VideoCodec::H264 | VideoCodec::H265) => VideoCodec::Vp9,
+        (_, c) => c,
+    }
+}
+
+fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction, String) {
+    let codec = effective_video_codec(wish);
+    if codec == VideoCodec::Copy {
+        return (VideoAction::Copy, "copy requested".into());
+    }
+    let hdr = v.dynamic_range != "sdr";
+    let target_h = wish.resolution.height();
+    let needs_scale = target_h.is_some_and(|t| t < v.height);
+    let blockers: Vec<String> = [
+        (wish.mode == Mode::Abr).then(|| "ABR needs several renditions".to_string()),
+        (codec != VideoCodec::H264).then(|| format!("{} requested", codec.as_str())),
+        (v.codec != "h264").then(|| format!("{} is not browser-playable", v.codec)),
+        (v.bit_depth > 8).then(|| format!("{}-bit video", v.bit_depth)),
+        (v.pix_fmt.as_deref().is_some_and(|p| p != "yuv420p" && p != "yuvj420p"))
+            .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
+        hdr.then(|| format!("{} needs tone mapping", v.dynamic_range)),
+        (v.level.is_some_and(|l| l > 42)).then(|| {
+            format!("level {:.1} above 4.2", v.level.unwrap_or(0) as f64 / 10.0)
+        }),
+        needs_scale.then(|| format!("scaling to {}", wish.resolution.as_str())),
+        wish.bitrate_kbps.map(|b| format!("bitrate {b}k requested")),
+        (wish.format == Format::Webm).then(|| "webm needs vp9/av1".to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if blockers.is_empty() {
+        return (
+            VideoAction::Copy,
+            "already H.264 8-bit SDR at level ≤ 4.2".into(),
+        );
+    }
+    let tone_map = hdr && wish.tone_map;
+    let ten_bit = hdr && !wish.tone_map && codec != VideoCodec::H264;
+    let renditions = match wish.mode {
+        Mode::Abr => ladder(v.width, v.height, target_h, wish),
+        _ => {
+            let (w, h) = scaled_size(v.width, v.height, target_h);
+            vec![Rendition {
+                name: format!("{h}p"),
+                width: w,
+                height: h,
+                bitrate_kbps: wish.bitrate_kbps.unwrap_or_else(|| auto_bitrate_kbps(h)),
+            }]
+        }
+    };
+    (
+        VideoAction::Encode {
+            codec,
+            renditions,
+            tone_map,
+            ten_bit,
+        },
+        blockers.join("; "),
+    )
+}
+
+/// ABR rungs: the published ladder, never above the source (or the requested cap), at
+/// most `abr_max_variants`; a source below the lowest rung gets one rung at its own size.
+pub fn ladder(src_w: u32, src_h: u32, cap_h: Option<u32>, wish: &Wish) -> Vec<Rendition> {
+    let top = cap_h.map(|c| c.min(src_h)).unwrap_or(src_h);
+    let mut rungs: Vec<Rendition> = LADDER
+        .iter()
+        .filter(|(_, h, _)| *h <= top)
+        .take(wish.abr_max_variants.max(1) as usize)
+        .map(|(name, h, kbps)| {
+            let (w, h) = scaled_size(src_w, src_h, Some(*h));
+            Rendition {
+                name: (*name).to_string(),
+                width: w,
+                height: h,
+                bitrate_kbps: *kbps,
+            }
+        })
+        .collect();
+    if rungs.is_empty() {
+        let (w, h) = scaled_size(src_w, src_h, None);
+        rungs.push(Rendition {
+            name: format!("{h}p"),
+            width: w,
+            height: h,
+            bitrate_kbps: wish.bitrate_kbps.unwrap_or_else(|| auto_bitrate_kbps(h)),
+        });
+    }
+    rungs
+}
+
+fn audio_decision(codec: &str, channels: u32, wish: &Wish) -> (AudioAction, String) {
+    let max_ch = wish.max_audio_channels.max(1);
+    let channels_out = channels.clamp(1, max_ch);
+    let wanted = match (wish.format, wish.audio_codec) {
+        (_, AudioCodec::Copy) => return (AudioAction::Copy, "copy requested".into()),
+        (Format::Webm, AudioCodec::Opus) => AudioCodec::Opus,
+        (Format::Webm, _) => AudioCodec::Opus,
+        (Format::Hls, AudioCodec::Opus | AudioCodec::Flac) => AudioCodec::Aac,
+        (_, c) => c,
+    };
+    let copyable = match wanted {
+        AudioCodec::Aac => codec == "aac" || (codec == "mp3" && wish.format != Format::Webm),
+        other => codec == other.as_str(),
+    };
+    if copyable && channels <= max_ch && wish.mode != Mode::Abr {
+        return (AudioAction::Copy, format!("already {codec}, {channels} channels"));
+    }
+    let reason = if copyable {
+        if channels > max_ch {
+            format!("{channels} channels above max_audio_channels {max_ch}")
+        } else {
+            "ABR renditions carry their own audio".into()
+        }
+    } else {
+        format!("{codec} → {}", wanted.as_str())
+    };
+    let bitrate_kbps = match wanted {
+        AudioCodec::Opus => (48 * channels_out).clamp(64, 256),
+        _ => (64 * channels_out).clamp(96, 448),
+    };
+    (
+        AudioAction::Encode {
+            codec: wanted,
+            channels: channels_out,
+            bitrate_kbps,
+        },
+        reason,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghoststream_types::{AudioInfo, VideoInfo};
+
+    fn media(codec: &str, w: u32, h: u32, depth: u32, range: &str, acodec: &str, ch: u32) -> MediaInfo {
+        MediaInfo {
+            duration: 10.0,
+            video: Some(VideoInfo {
+                codec: codec.into(),
+                width: w,
+                height: h,
+                bit_depth: depth,
+                level: Some(40),
+                pix_fmt: Some(if depth > 8 { "yuv420p10le" } else { "yuv420p" }.into()),
+                dynamic_range: range.into(),
+                ..Default::default()
+            }),
+            audio: vec![AudioInfo {
+                index: 1,
+                codec: acodec.into(),
+                channels: ch,
+                sample_rate: 48000,
+                language: None,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn wish(mode: Mode, res: Resolution) -> Wish {
+        Wish {
+            mode,
+            format: if mode == Mode::Batch { Format::Mp4 } else { Format::Hls },
+            video_codec: VideoCodec::H264,
+            audio_codec: AudioCodec::Aac,
+            resolution: res,
+            bitrate_kbps: None,
+            tone_map: true,
+            max_audio_channels: 2,
+            abr_max_variants: 4,
+        }
+    }
+
+    #[test]
+    fn playable_source_is_copied() {
+        let p = decide(&media("h264", 1920, 1080, 8, "sdr", "aac", 2), &wish(Mode::Stream, Resolution::Original));
+        assert_eq!(p.video, VideoAction::Copy);
+        assert_eq!(p.audio, AudioAction::Copy);
+    }
+
+    #[test]
+    fn surround_aac_is_downmixed_but_video_copied() {
+        let p = decide(&media("h264", 1280, 720, 8, "sdr", "aac", 6), &wish(Mode::Stream, Resolution::Original));
+        assert_eq!(p.video, VideoAction::Copy);
+        assert!(matches!(p.audio, AudioAction::Encode { channels: 2, .. }));
+    }
+
+    #[test]
+    fn hevc_10bit_hdr_is_tone_mapped() {
+        let p = decide(&media("hevc", 3840, 2160, 10, "hdr10", "eac3", 6), &wish(Mode::Stream, Resolution::P1080));
+        match p.video {
+            VideoAction::Encode { tone_map, ref renditions, ten_bit, .. } => {
+                assert!(tone_map);
+                assert!(!ten_bit);
+                assert_eq!((renditions[0].width, renditions[0].height), (1920, 1080));
+                assert_eq!(renditions[0].bitrate_kbps, 8000);
+            }
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ten_bit_sdr_is_not_tone_mapped() {
+        let p = decide(&media("hevc", 1920, 1080, 10, "sdr", "aac", 2), &wish(Mode::Stream, Resolution::Original));
+        assert!(matches!(p.video, VideoAction::Encode { tone_map: false, .. }));
+    }
+
+    #[test]
+    fn never_upscales_and_keeps_even_sizes() {
+        assert_eq!(scaled_size(640, 360, Some(1080)), (640, 360));
+        assert_eq!(scaled_size(1920, 800, Some(720)), (1728, 720));
+        assert_eq!(scaled_size(853, 480, Some(360)), (640, 360));
+        assert_eq!(scaled_size(161, 91, None), (162, 92));
+        assert_eq!(scaled_size(1920, 1080, Some(480)), (854, 480));
+    }
+
+    #[test]
+    fn abr_ladder_stops_at_the_source() {
+        let p = decide(&media("h264", 1280, 720, 8, "sdr", "aac", 2), &wish(Mode::Abr, Resolution::Original));
+        let VideoAction::Encode { renditions, .. } = p.video else { panic!() };
+        let names: Vec<_> = renditions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["720p", "480p", "360p"]);
+        assert_eq!((renditions[1].width, renditions[1].height), (854, 480));
+        let tiny = decide(&media("h264", 320, 180, 8, "sdr", "aac", 2), &wish(Mode::Abr, Resolution::Original));
+        let VideoAction::Encode { renditions, .. } = tiny.video else { panic!() };
+        assert_eq!(renditions.len(), 1);
+        assert_eq!((renditions[0].width, renditions[0].height), (320, 180));
+    }
+
+    #[test]
+    fn webm_gets_vp9_and_opus() {
+        let mut w = wish(Mode::Batch, Resolution::Original);
+        w.format = Format::Webm;
+        let p = decide(&media("h264", 640, 360, 8, "sdr", "aac", 2), &w);
+        assert!(matches!(p.video, VideoAction::Encode { codec: VideoCodec::Vp9, .. }));
+        assert!(matches!(p.audio, AudioAction::Encode { codec: AudioCodec::Opus, .. }));
+    }
+}

@@ -1,0 +1,167 @@
+//! Running ffmpeg and ffprobe so that none of them outlives its job or the server.
+//!
+//! Each child gets its own process group (so a stop reaches anything it forked) and, on
+//! Linux, a parent-death signal (so a `kill -9` of the server still takes them down).
+//! Stopping is: SIGTERM to the group, a grace period, then SIGKILL to the group.
+//! Windows (job objects) and macOS (no parent-death signal: the group is signalled on
+//! shutdown, and `kill_on_drop` covers panics) are not built for yet.
+
+use std::ffi::OsStr;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// A command configured for hygiene: own process group, parent-death signal, no stdin,
+/// killed when dropped.
+pub fn command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    #[cfg(target_os = "linux")]
+    set_parent_death_signal(&mut cmd);
+    cmd
+}
+
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn set_parent_death_signal(cmd: &mut Command) {
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // async-signal-safe functions (prctl, getppid, kill).
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() == 1 {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `signal` to the child's whole process group.
+#[cfg(unix)]
+pub fn signal_group(child: &Child, signal: nix::sys::signal::Signal) {
+    if let Some(pid) = child.id() {
+        // The group id equals the child's pid (process_group(0)).
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), signal);
+    }
+}
+
+/// SIGTERM the group, wait up to `grace`, then SIGKILL the group and reap the child.
+pub async fn stop(child: &mut Child, grace: Duration) {
+    if let Ok(Some(_)) = child.try_wait() {
+        #[cfg(unix)]
+        signal_group(child, nix::sys::signal::Signal::SIGKILL);
+        return;
+    }
+    #[cfg(unix)]
+    signal_group(child, nix::sys::signal::Signal::SIGTERM);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        #[cfg(unix)]
+        signal_group(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+/// Output of a bounded tool run.
+#[derive(Debug)]
+pub struct ToolOutput {
+    pub success: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Runs a short-lived tool (ffprobe, a trial encode) with a time limit; on timeout the
+/// whole group is killed.
+pub async fn run_bounded<I, S>(
+    program: &OsStr,
+    args: I,
+    timeout: Duration,
+    tool: &'static str,
+) -> Result<ToolOutput, crate::MediaError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = command(program);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().map_err(|e| crate::MediaError::Spawn {
+        tool,
+        cause: e.to_string(),
+    })?;
+    let pid = child.id();
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) => Ok(ToolOutput {
+            success: out.status.success(),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }),
+        Ok(Err(e)) => Err(crate::MediaError::Spawn {
+            tool,
+            cause: e.to_string(),
+        }),
+        Err(_) => {
+            #[cfg(unix)]
+            if let Some(pid) = pid {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            Err(crate::MediaError::Timeout {
+                tool,
+                secs: timeout.as_secs(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stop_kills_the_whole_group() {
+        // A shell that forks a grandchild ignoring SIGTERM: only a group SIGKILL ends both.
+        let mut cmd = command("sh");
+        cmd.arg("-c")
+            .arg("trap '' TERM; sleep 30 & echo $!; wait")
+            .stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 32];
+        let n = tokio::io::AsyncReadExt::read(&mut out, &mut buf).await.unwrap();
+        let grandchild: i32 = std::str::from_utf8(&buf[..n]).unwrap().trim().parse().unwrap();
+        stop(&mut child, Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!is_running(grandchild), "grandchild {grandchild} survived the stop");
+    }
+
+    /// Alive and not a zombie waiting for a slow reaper.
+    fn is_running(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+                .unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn bounded_run_times_out() {
+        let r = run_bounded(
+            OsStr::new("sleep"),
+            ["5"],
+            Duration::from_millis(100),
+            "ffprobe",
+        )
+        .await;
+        assert!(matches!(r, Err(crate::MediaError::Timeout { .. })));
+    }
+}

@@ -1,0 +1,192 @@
+//! Which sources, subtitle URLs and callbacks we accept, and the input options that keep
+//! ffmpeg to the protocols we allowed.
+
+use std::path::{Path, PathBuf};
+
+/// A source that passed the rules, ready to hand to ffmpeg.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An `http://` or `https://` URL.
+    Http(String),
+    /// A canonical local path inside one of the library roots.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("source is empty")]
+    Empty,
+    #[error("only http and https URLs are accepted (got '{0}:')")]
+    Scheme(String),
+    #[error("local paths are not accepted: no library roots are configured")]
+    NoLibraryRoots,
+    #[error("path is outside the configured library roots")]
+    OutsideRoots,
+    #[error("local file not found")]
+    NotFound,
+    #[error("URL is malformed: {0}")]
+    Malformed(String),
+}
+
+impl SourceError {
+    pub fn code(&self) -> &'static str {
+        "source-not-allowed"
+    }
+}
+
+impl Source {
+    /// Applies the rules: http(s) URLs; local absolute paths only under `library_roots`
+    /// (after resolving symlinks); nothing else (`file:`, `concat:`, `data:`, `pipe:`…).
+    pub fn parse(raw: &str, library_roots: &[PathBuf]) -> Result<Source, SourceError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(SourceError::Empty);
+        }
+        if raw.starts_with('/') || raw.starts_with('\\') || looks_like_windows_path(raw) {
+            return Self::local(Path::new(raw), library_roots);
+        }
+        let Some((scheme, rest)) = raw.split_once(':') else {
+            return Err(SourceError::Malformed("no scheme".into()));
+        };
+        let scheme_lc = scheme.to_ascii_lowercase();
+        if scheme_lc != "http" && scheme_lc != "https" {
+            let shown: String = scheme.chars().take(20).collect();
+            return Err(SourceError::Scheme(shown));
+        }
+        let Some(after) = rest.strip_prefix("//") else {
+            return Err(SourceError::Malformed("expected '//' after the scheme".into()));
+        };
+        let host = after.split(['/', '?', '#']).next().unwrap_or("");
+        if host.is_empty() || host.starts_with('@') {
+            return Err(SourceError::Malformed("no host".into()));
+        }
+        if raw.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(SourceError::Malformed("contains spaces or control characters".into()));
+        }
+        Ok(Source::Http(raw.to_string()))
+    }
+
+    fn local(path: &Path, library_roots: &[PathBuf]) -> Result<Source, SourceError> {
+        if library_roots.is_empty() {
+            return Err(SourceError::NoLibraryRoots);
+        }
+        let canon = path.canonicalize().map_err(|_| SourceError::NotFound)?;
+        for root in library_roots {
+            if let Ok(root) = root.canonicalize() {
+                if canon.starts_with(&root) && canon.is_file() {
+                    return Ok(Source::File(canon));
+                }
+            }
+        }
+        Err(SourceError::OutsideRoots)
+    }
+
+    /// What ffmpeg/ffprobe get as `-i`.
+    pub fn as_input(&self) -> String {
+        match self {
+            Source::Http(u) => u.clone(),
+            Source::File(p) => p.to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Input options that must stand before `-i`: the protocol whitelist and, for HTTP,
+    /// reconnects for transient failures inside the same run.
+    pub fn input_args(&self, rw_timeout_secs: u64) -> Vec<String> {
+        match self {
+            Source::Http(_) => vec![
+                "-protocol_whitelist".into(),
+                "http,https,tcp,tls,crypto".into(),
+                "-rw_timeout".into(),
+                (rw_timeout_secs * 1_000_000).to_string(),
+                "-reconnect".into(),
+                "1".into(),
+                "-reconnect_on_network_error".into(),
+                "1".into(),
+                "-reconnect_delay_max".into(),
+                "4".into(),
+            ],
+            Source::File(_) => vec!["-protocol_whitelist".into(), "file".into()],
+        }
+    }
+}
+
+fn looks_like_windows_path(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/')
+}
+
+/// Rule for `callback_url`: plain http(s) URL.
+pub fn check_callback_url(raw: &str) -> Result<(), SourceError> {
+    match Source::parse(raw, &[])? {
+        Source::Http(_) => Ok(()),
+        Source::File(_) => Err(SourceError::Scheme("file".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_http_and_https() {
+        assert!(matches!(
+            Source::parse("http://pi:5000/a.mkv", &[]),
+            Ok(Source::Http(_))
+        ));
+        assert!(matches!(
+            Source::parse("HTTPS://pi/a.mkv", &[]),
+            Ok(Source::Http(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_other_protocols() {
+        for bad in [
+            "file:///etc/passwd",
+            "concat:/etc/passwd|/etc/hosts",
+            "data:video/mp4;base64,AAAA",
+            "pipe:0",
+            "rtmp://x/y",
+            "subfile,,start,0,end,10,,:/etc/passwd",
+        ] {
+            assert!(Source::parse(bad, &[]).is_err(), "{bad} accepted");
+        }
+        assert_eq!(Source::parse("  ", &[]), Err(SourceError::Empty));
+        assert!(Source::parse("http://", &[]).is_err());
+        assert!(Source::parse("http:/x", &[]).is_err());
+    }
+
+    #[test]
+    fn local_paths_only_inside_roots() {
+        assert_eq!(
+            Source::parse("/etc/passwd", &[]),
+            Err(SourceError::NoLibraryRoots)
+        );
+        let root = tempfile::tempdir().unwrap();
+        let inside = root.path().join("a.mkv");
+        std::fs::write(&inside, b"x").unwrap();
+        let roots = vec![root.path().to_path_buf()];
+        assert!(matches!(
+            Source::parse(inside.to_str().unwrap(), &roots),
+            Ok(Source::File(_))
+        ));
+        assert_eq!(
+            Source::parse("/etc/passwd", &roots),
+            Err(SourceError::OutsideRoots)
+        );
+        let dotdot = format!("{}/../../etc/passwd", root.path().display());
+        assert_eq!(
+            Source::parse(&dotdot, &roots),
+            Err(SourceError::OutsideRoots)
+        );
+        #[cfg(unix)]
+        {
+            let link = root.path().join("escape.mkv");
+            std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+            assert_eq!(
+                Source::parse(link.to_str().unwrap(), &roots),
+                Err(SourceError::OutsideRoots)
+            );
+        }
+    }
+}

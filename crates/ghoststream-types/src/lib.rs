@@ -1,0 +1,31 @@
+//! Wire types of the GhostStream API, defined once and shared by the engine, the HTTP
+//! server and (later) the desktop shell's typed IPC.
+//!
+//! Field names, status strings and defaults follow `spec/ghoststream-api.md` exactly; the
+//! published Python SDK parses these shapes.
+#![forbid(unsafe_code)]
+
+mod request;
+mod response;
+
+pub use request::*;
+pub use response::*;
+
+use serde::{Deserialize, Serialize};
+
+/// Every error the API returns: a human sentence and a stable kebab-case code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A sentence, or for validation errors a list of `{loc, msg, type}`.
+    pub detail: serde_json::Value,
+    pub code: String,
+}
+
+/// One field problem in a 422 answer, in the shape FastAPI-era clients expect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}

@@ -1,0 +1,345 @@
+//! Answers and events.
+
+use crate::{HwKind, Mode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Processing,
+    Ready,
+    Error,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Processing => "processing",
+            JobStatus::Ready => "ready",
+            JobStatus::Error => "error",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Queued,
+            JobStatus::Processing,
+            JobStatus::Ready,
+            JobStatus::Error,
+            JobStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+    /// No more work will happen for a job in this state.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Ready | JobStatus::Error | JobStatus::Cancelled
+        )
+    }
+}
+
+/// One rendition of an HLS job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    /// "1280x720", as the published server reports it.
+    pub resolution: String,
+    pub bitrate_kbps: u32,
+    /// Relative to the master playlist.
+    pub playlist: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct VideoInfo {
+    pub index: u32,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub level: Option<i32>,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub pix_fmt: Option<String>,
+    pub bit_depth: u32,
+    pub color_transfer: Option<String>,
+    pub color_primaries: Option<String>,
+    /// "sdr", "hdr10" or "hlg", decided by transfer and primaries, never by bit depth.
+    pub dynamic_range: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AudioInfo {
+    pub index: u32,
+    pub codec: String,
+    pub channels: u32,
+    pub sample_rate: u32,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SubtitleInfo {
+    pub index: u32,
+    pub codec: String,
+    pub language: Option<String>,
+}
+
+/// Normalised result of probing a source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MediaInfo {
+    pub duration: f64,
+    pub container: String,
+    pub size_bytes: Option<u64>,
+    pub bitrate_kbps: Option<u32>,
+    pub video: Option<VideoInfo>,
+    pub audio: Vec<AudioInfo>,
+    pub subtitles: Vec<SubtitleInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamAction {
+    Copy,
+    Transcode,
+    Drop,
+}
+
+/// What the server will do with one input stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamPlan {
+    pub index: u32,
+    pub codec: String,
+    pub action: StreamAction,
+    pub target_codec: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct PlanStreams {
+    pub video: Option<StreamPlan>,
+    pub audio: Vec<StreamPlan>,
+    pub subtitle: Vec<StreamPlan>,
+}
+
+/// `POST /api/probe` answer and the WebSocket `analysis` payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisData {
+    pub streams: PlanStreams,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResponse {
+    pub source: String,
+    pub media_info: MediaInfo,
+    pub plan: PlanStreams,
+}
+
+/// The job answer of start, status and the jobs list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResponse {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub progress: f64,
+    pub stream_url: Option<String>,
+    pub download_url: Option<String>,
+    pub control_token: Option<String>,
+    pub duration: Option<f64>,
+    pub eta_seconds: Option<u64>,
+    pub hw_accel_used: Option<HwKind>,
+    pub error_message: Option<String>,
+    pub start_time: f64,
+    pub is_shared: bool,
+    pub viewer_count: u32,
+    pub variants: Option<Vec<Variant>>,
+    pub media_info: Option<MediaInfo>,
+    pub current_time: Option<f64>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// **ext**: for dashboards.
+    pub mode: Mode,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobList {
+    pub jobs: Vec<JobResponse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelResponse {
+    pub job_id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamInfo {
+    pub job_id: String,
+    pub stream_url: Option<String>,
+    pub status: JobStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaveResponse {
+    pub job_id: String,
+    pub viewers_remaining: u32,
+    pub is_shared: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedStream {
+    pub source: String,
+    pub viewers: u32,
+    pub status: JobStatus,
+    pub progress: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedStreams {
+    pub active_shared_streams: u32,
+    pub total_viewers: u32,
+    pub viewer_sessions: u32,
+    pub streams: BTreeMap<String, SharedStream>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub current_jobs: u32,
+    pub queued_jobs: u32,
+    pub hw_accels: Vec<HwKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    pub name: String,
+    pub memory_mb: u64,
+    pub driver_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HwAccelInfo {
+    #[serde(rename = "type")]
+    pub kind: HwKind,
+    pub available: bool,
+    pub encoders: Vec<String>,
+    pub decoders: Vec<String>,
+    pub gpu_info: Option<GpuInfo>,
+    pub device_path: Option<String>,
+    /// **ext**: why an accelerator is not available (no encoder, trial failed: first error line).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub hw_accels: Vec<HwAccelInfo>,
+    pub video_codecs: Vec<String>,
+    pub audio_codecs: Vec<String>,
+    pub formats: Vec<String>,
+    pub max_concurrent_jobs: u32,
+    pub ffmpeg_version: String,
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Stats {
+    pub total_jobs_processed: u64,
+    pub successful_jobs: u64,
+    pub failed_jobs: u64,
+    pub cancelled_jobs: u64,
+    pub current_queue_length: u32,
+    pub active_jobs: u32,
+    pub average_transcode_speed: f64,
+    pub total_bytes_processed: u64,
+    pub uptime_seconds: f64,
+    pub hw_accel_usage: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanupStats {
+    pub total_jobs: u32,
+    pub active_jobs: u32,
+    pub ready_jobs: u32,
+    pub finished_jobs: u32,
+    pub nearly_stale: u32,
+    pub temp_dir: String,
+    pub disk_bytes: u64,
+    pub stream_retention_minutes: u64,
+    pub batch_retention_hours: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CleanupRun {
+    pub stale_jobs_cleaned: u32,
+    pub orphaned_dirs_cleaned: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub id: Option<String>,
+    pub client: String,
+    pub transport: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Queued,
+    Probing,
+    Transcoding,
+    Remuxing,
+    Finalizing,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressData {
+    /// 0–100.
+    pub progress: f64,
+    pub frame: u64,
+    pub fps: f64,
+    /// Seconds of output written, relative to `start_time`.
+    pub time: f64,
+    pub speed: f64,
+    pub eta_seconds: Option<u64>,
+    pub stage: Stage,
+    /// Bytes written so far by the current encoder run.
+    pub size: u64,
+    /// kbit/s, as ffmpeg reports it.
+    pub bitrate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusData {
+    pub status: JobStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// A server → client WebSocket message about a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobEvent {
+    Progress { job_id: String, data: ProgressData },
+    StatusChange { job_id: String, data: StatusData },
+    Analysis { job_id: String, data: AnalysisData },
+}
+
+impl JobEvent {
+    pub fn job_id(&self) -> &str {
+        match self {
+            JobEvent::Progress { job_id, .. }
+            | JobEvent::StatusChange { job_id, .. }
+            | JobEvent::Analysis { job_id, .. } => job_id,
+        }
+    }
+}
