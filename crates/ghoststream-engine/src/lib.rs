@@ -1,1 +1,22 @@
+//! The GhostStream engine: jobs, the queue, HLS segment maps, tokens, persistence and
+//! events. It knows nothing of HTTP; the server and the desktop shell drive it through one
+//! cloneable [`Engine`] handle (commands on a channel, replies on oneshots, job events on a
+//! broadcast).
+#![forbid(unsafe_code)]
 
+mod actor;
+pub mod config;
+mod engine;
+mod error;
+pub mod job;
+pub mod runner;
+pub mod segments;
+pub mod store;
+pub mod tokens;
+
+pub use config::{Config, TokenMode};
+pub use engine::{Engine, Snapshot, StreamFile};
+pub use error::EngineError;
+
+#[cfg(test)]
+use tempfile as _;

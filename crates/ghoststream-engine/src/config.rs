@@ -1,0 +1,427 @@
+//! Configuration: a TOML file (or the seed's `ghoststream.yaml` keys), then environment
+//! variables `GHOSTSTREAM__SECTION__KEY`, then CLI flags, in that order of precedence.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerSection,
+    pub mdns: MdnsSection,
+    pub transcoding: TranscodingSection,
+    pub hardware: HardwareSection,
+    pub security: SecuritySection,
+    /// Where the database (history, stats, token secret) lives.
+    pub state_directory: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSection {
+    pub host: String,
+    pub port: u16,
+    /// Base URL put in `stream_url`/`download_url` when the request has no Host header.
+    pub advertised_url: Option<String>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Seconds a graceful shutdown may take before children are killed.
+    pub shutdown_timeout: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MdnsSection {
+    pub enabled: bool,
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TranscodingSection {
+    pub max_concurrent_jobs: u32,
+    pub max_queue_size: u32,
+    pub segment_duration: f64,
+    pub temp_directory: Option<PathBuf>,
+    pub enable_abr: bool,
+    pub abr_max_variants: u32,
+    pub tone_map_hdr: bool,
+    pub retry_count: u32,
+    /// Seconds without `-progress` output before a run counts as stalled.
+    pub stall_timeout: u64,
+    pub stream_retention_minutes: u64,
+    pub cleanup_after_hours: u64,
+    pub cleanup_interval_seconds: u64,
+    /// A segment request more than this many segments ahead of the encoder restarts it.
+    pub restart_ahead_segments: u32,
+    pub probe_timeout: u64,
+    /// Seconds a segment request waits for the encoder.
+    pub segment_wait_timeout: u64,
+    pub ffmpeg_path: PathBuf,
+    pub ffprobe_path: PathBuf,
+    /// Local folders sources may come from (absolute paths). Empty: http(s) only.
+    pub library_roots: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HardwareSection {
+    pub prefer_hw_accel: bool,
+    pub fallback_to_software: bool,
+    pub nvenc_preset: String,
+    pub trial_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenMode {
+    Enforce,
+    Open,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecuritySection {
+    pub api_key: Option<String>,
+    pub job_tokens: TokenMode,
+    pub token_ttl_hours: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerSection::default(),
+            mdns: MdnsSection::default(),
+            transcoding: TranscodingSection::default(),
+            hardware: HardwareSection::default(),
+            security: SecuritySection::default(),
+            state_directory: None,
+        }
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            host: "0.0.0.0".into(),
+            port: 8765,
+            advertised_url: None,
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout: 10,
+        }
+    }
+}
+
+impl Default for MdnsSection {
+    fn default() -> Self {
+        MdnsSection {
+            enabled: true,
+            service_name: "GhostStream Transcoder".into(),
+        }
+    }
+}
+
+impl Default for TranscodingSection {
+    fn default() -> Self {
+        TranscodingSection {
+            max_concurrent_jobs: 2,
+            max_queue_size: 20,
+            segment_duration: 4.0,
+            temp_directory: None,
+            enable_abr: true,
+            abr_max_variants: 4,
+            tone_map_hdr: true,
+            retry_count: 3,
+            stall_timeout: 120,
+            stream_retention_minutes: 60,
+            cleanup_after_hours: 24,
+            cleanup_interval_seconds: 300,
+            restart_ahead_segments: 3,
+            probe_timeout: 20,
+            segment_wait_timeout: 60,
+            ffmpeg_path: "ffmpeg".into(),
+            ffprobe_path: "ffprobe".into(),
+            library_roots: Vec::new(),
+        }
+    }
+}
+
+impl Default for HardwareSection {
+    fn default() -> Self {
+        HardwareSection {
+            prefer_hw_accel: true,
+            fallback_to_software: true,
+            nvenc_preset: "p4".into(),
+            trial_timeout: 10,
+        }
+    }
+}
+
+impl Default for SecuritySection {
+    fn default() -> Self {
+        SecuritySection {
+            api_key: None,
+            job_tokens: TokenMode::Enforce,
+            token_ttl_hours: 168,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {cause}")]
+    Read { path: PathBuf, cause: String },
+    #[error("{path}: {cause}")]
+    Parse { path: PathBuf, cause: String },
+    #[error("environment variable {var}: {cause}")]
+    Env { var: String, cause: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "GHOSTSTREAM__";
+
+impl Config {
+    /// File (optional), then environment, then `overrides` (CLI flags as
+    /// `("section.key", value)`).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &[(String, Value)],
+    ) -> Result<Config, ConfigError> {
+        let mut tree = serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                path: path.into(),
+                cause: e.to_string(),
+            })?;
+            let parsed: Value = if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                serde_yaml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    cause: e.to_string(),
+                })?
+            } else {
+                let t: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.into(),
+                    cause: e.to_string(),
+                })?;
+                serde_json::to_value(t).map_err(|e| ConfigError::Invalid(e.to_string()))?
+            };
+            merge(&mut tree, parsed);
+        }
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if path.iter().any(|p| p.is_empty()) {
+                return Err(ConfigError::Env {
+                    var,
+                    cause: "empty path element".into(),
+                });
+            }
+            set_path(&mut tree, &path, env_value(&raw));
+        }
+        for (key, value) in overrides {
+            let path: Vec<String> = key.split('.').map(str::to_string).collect();
+            set_path(&mut tree, &path, value.clone());
+        }
+        let config: Config = serde_json::from_value(tree).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let t = &self.transcoding;
+        if t.max_concurrent_jobs == 0 {
+            return Err(ConfigError::Invalid("transcoding.max_concurrent_jobs must be ≥ 1".into()));
+        }
+        if !(1.0..=30.0).contains(&t.segment_duration) {
+            return Err(ConfigError::Invalid("transcoding.segment_duration must be 1–30 seconds".into()));
+        }
+        if t.abr_max_variants == 0 {
+            return Err(ConfigError::Invalid("transcoding.abr_max_variants must be ≥ 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The state directory: configured, or the platform data directory.
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_directory {
+            return d.clone();
+        }
+        if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(d).join("ghoststream");
+        }
+        if let Some(h) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(h).join(".local/share/ghoststream");
+        }
+        PathBuf::from("ghoststream-state")
+    }
+
+    /// Where job outputs are written: configured, or `<state>/work`.
+    pub fn work_dir(&self) -> PathBuf {
+        self.transcoding
+            .temp_directory
+            .clone()
+            .unwrap_or_else(|| self.state_dir().join("work"))
+    }
+}
+
+fn env_value(raw: &str) -> Value {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Value::Null;
+    }
+    match serde_json::from_str::<Value>(t) {
+        Ok(v @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Null)) => v,
+        _ => Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(tree: &mut Value, path: &[String], value: Value) {
+    let mut cur = tree;
+    for (i, key) in path.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Default::default());
+        }
+        let Some(obj) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == path.len() {
+            // A string where the schema has a number/bool is fixed up by serde's error.
+            obj.insert(key.clone(), value);
+            return;
+        }
+        cur = obj.entry(key.clone()).or_insert(Value::Object(Default::default()));
+    }
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// The annotated example `ghoststream config --example` prints.
+pub const EXAMPLE: &str = r#"# GhostStream configuration (TOML). Every key is optional; shown values are the defaults.
+# Precedence: this file < environment GHOSTSTREAM__SECTION__KEY < command-line flags.
+# The seed's ghoststream.yaml keys work too (pass a .yaml/.yml file).
+
+# Database (job history, stats, token secret). Env: GHOSTSTREAM__STATE_DIRECTORY
+# Default: $XDG_DATA_HOME/ghoststream or ~/.local/share/ghoststream
+# state_directory = "/var/lib/ghoststream"
+
+[server]
+host = "0.0.0.0"            # GHOSTSTREAM__SERVER__HOST
+port = 8765                 # GHOSTSTREAM__SERVER__PORT (0 = any free port)
+# advertised_url = "http://192.168.4.2:8765"  # base of stream/download URLs when a request has no Host
+max_body_bytes = 1048576    # larger request bodies get 413
+shutdown_timeout = 10       # seconds a graceful stop may take before ffmpeg is killed
+
+[mdns]
+enabled = true              # GHOSTSTREAM__MDNS__ENABLED
+service_name = "GhostStream Transcoder"
+
+[transcoding]
+max_concurrent_jobs = 2     # GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS
+max_queue_size = 20         # queued jobs beyond this get 503 queue-full
+segment_duration = 4        # HLS segment length in seconds (keyframes forced there)
+# temp_directory = "./transcode_temp"  # GHOSTSTREAM__TRANSCODING__TEMP_DIRECTORY; default <state>/work
+enable_abr = true           # false: mode "abr" is refused
+abr_max_variants = 4        # rungs of the ladder: 4k 20M, 1080p 8M, 720p 4M, 480p 1.5M, 360p 800k
+tone_map_hdr = true         # default for output.tone_map
+retry_count = 3             # restarts of a failed or stalled encoder within the same job
+stall_timeout = 120         # seconds without ffmpeg progress before a run counts as stalled
+stream_retention_minutes = 60   # stream/abr outputs are removed this long after the last access
+cleanup_after_hours = 24        # batch outputs are removed this long after they are ready
+cleanup_interval_seconds = 300
+restart_ahead_segments = 3  # a request further ahead of the encoder restarts it at that segment
+probe_timeout = 20          # seconds for ffprobe on a source
+segment_wait_timeout = 60   # seconds a segment request waits for the encoder
+ffmpeg_path = "ffmpeg"      # found on PATH unless absolute
+ffprobe_path = "ffprobe"
+library_roots = []          # local folders allowed as sources, e.g. ["/srv/media"]; empty = http(s) only
+
+[hardware]
+prefer_hw_accel = true      # hw_accel "auto" uses the best proven GPU encoder
+fallback_to_software = true # a GPU failure during a job continues in software, same job
+nvenc_preset = "p4"         # p1 fastest … p7 best
+trial_timeout = 10          # seconds for each one-frame trial encode at start
+
+[security]
+# api_key = "secret"        # GHOSTSTREAM__SECURITY__API_KEY; required on every route but health
+job_tokens = "enforce"      # GHOSTSTREAM__SECURITY__JOB_TOKENS: enforce | open
+token_ttl_hours = 168
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn example_parses_to_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.toml");
+        std::fs::write(&p, EXAMPLE).unwrap();
+        let c = Config::load(Some(&p), vec![], &[]).unwrap();
+        assert_eq!(c.server.port, 8765);
+        assert_eq!(c.security.job_tokens, TokenMode::Enforce);
+    }
+
+    #[test]
+    fn precedence_file_env_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.yaml");
+        std::fs::write(
+            &p,
+            "server:\n  port: 9000\n  host: 127.0.0.1\ntranscoding:\n  max_concurrent_jobs: 3\n  temp_directory: ./transcode_temp\nsecurity:\n  api_key: null\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[
+                ("GHOSTSTREAM__SERVER__PORT", "9100"),
+                ("GHOSTSTREAM__TRANSCODING__TEMP_DIRECTORY", "/tmp/w"),
+                ("GHOSTSTREAM__STATE_DIRECTORY", "/tmp/s"),
+                ("GHOSTSTREAM__MDNS__ENABLED", "false"),
+                ("GHOSTSTREAM__SECURITY__API_KEY", "k1"),
+                ("GHOSTSTREAM__SECURITY__JOB_TOKENS", "open"),
+                ("GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS", "5"),
+                ("UNRELATED", "x"),
+            ]),
+            &[("server.port".into(), Value::from(9200))],
+        )
+        .unwrap();
+        assert_eq!(c.server.port, 9200);
+        assert_eq!(c.server.host, "127.0.0.1");
+        assert_eq!(c.transcoding.max_concurrent_jobs, 5);
+        assert_eq!(c.transcoding.temp_directory, Some(PathBuf::from("/tmp/w")));
+        assert_eq!(c.state_directory, Some(PathBuf::from("/tmp/s")));
+        assert!(!c.mdns.enabled);
+        assert_eq!(c.security.api_key.as_deref(), Some("k1"));
+        assert_eq!(c.security.job_tokens, TokenMode::Open);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::load(None, env(&[("GHOSTSTREAM__SERVER__PORT", "lots")]), &[]).unwrap_err();
+        assert!(e.to_string().contains("invalid"), "{e}");
+        let e = Config::load(None, env(&[("GHOSTSTREAM__SECURITY__JOB_TOKENS", "maybe")]), &[]).unwrap_err();
+        assert!(e.to_string().contains("maybe"), "{e}");
+    }
+}

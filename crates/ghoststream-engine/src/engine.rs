@@ -1,0 +1,384 @@
+//! The cloneable handle everything outside the engine uses.
+
+use crate::actor::{self, Cmd, Prepared};
+use crate::config::Config;
+use crate::error::EngineError;
+use crate::job::{validate, JobRecord, JobSpec};
+use crate::segments::SegmentMap;
+use crate::store::Store;
+use crate::tokens::{Scope, TokenKey};
+use ghoststream_media::hw::Hardware;
+use ghoststream_media::plan::{decide, VideoAction};
+use ghoststream_media::probe;
+use ghoststream_media::source::Source;
+use ghoststream_types::{
+    CleanupRun, CleanupStats, FieldError, JobEvent, JobResponse, LeaveResponse, MediaInfo,
+    ProbeRequest, ProbeResponse, SharedStreams, StartRequest, Stats,
+};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A job as it stands, ready to be turned into an answer.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub record: JobRecord,
+    pub eta_seconds: Option<u64>,
+    pub viewers: u32,
+}
+
+impl Snapshot {
+    pub fn to_response(&self, base: &str) -> JobResponse {
+        self.record.to_response(base, self.eta_seconds, self.viewers)
+    }
+}
+
+/// What a `/stream/{id}/{file}` request resolves to.
+#[derive(Debug, Clone)]
+pub enum StreamFile {
+    /// A playlist generated on the spot.
+    Playlist(String),
+    /// A file on disk (segment, subtitle).
+    File(PathBuf),
+}
+
+#[derive(Clone)]
+struct CachedProbe {
+    media: MediaInfo,
+    keyframes: Option<Vec<f64>>,
+    at: Instant,
+}
+
+const PROBE_CACHE_TTL: Duration = Duration::from_secs(600);
+
+pub(crate) struct Inner {
+    pub(crate) config: Arc<Config>,
+    pub(crate) hardware: Arc<Hardware>,
+    pub(crate) tokens: TokenKey,
+    pub(crate) started: Instant,
+    pub(crate) events: broadcast::Sender<JobEvent>,
+    pub(crate) public_base: RwLock<String>,
+    tx: mpsc::Sender<Cmd>,
+    probes: Mutex<HashMap<String, CachedProbe>>,
+    stopped: CancellationToken,
+    actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The engine handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens the state database, reconciles what a previous run left behind, and starts
+    /// the engine on the current runtime.
+    pub async fn start(config: Config, hardware: Hardware) -> anyhow_free::Result<Engine> {
+        let config = Arc::new(config);
+        let state = config.state_dir();
+        let work = config.work_dir();
+        std::fs::create_dir_all(&work).map_err(|e| {
+            anyhow_free::Error(format!("cannot create work directory {}: {e}", work.display()))
+        })?;
+        let (store, loaded) =
+            Store::open(&state.join("ghoststream.db")).map_err(|e| anyhow_free::Error(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(1024);
+        let (events, _) = broadcast::channel(4096);
+        let port = config.server.port;
+        let inner = Arc::new(Inner {
+            public_base: RwLock::new(
+                config
+                    .server
+                    .advertised_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://127.0.0.1:{port}")),
+            ),
+            config: config.clone(),
+            hardware: Arc::new(hardware),
+            tokens: TokenKey::new(loaded.secret.clone()),
+            started: Instant::now(),
+            events,
+            tx,
+            probes: Mutex::new(HashMap::new()),
+            stopped: CancellationToken::new(),
+            actor_done: Mutex::new(None),
+        });
+        let handle = actor::spawn(inner.clone(), rx, store, loaded).await;
+        if let Ok(mut g) = inner.actor_done.lock() {
+            *g = Some(handle);
+        }
+        Ok(Engine { inner })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn hardware(&self) -> &Hardware {
+        &self.inner.hardware
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Base URL used where no request is at hand (callbacks).
+    pub fn set_public_base(&self, base: String) {
+        if self.inner.config.server.advertised_url.is_none() {
+            if let Ok(mut g) = self.inner.public_base.write() {
+                *g = base;
+            }
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.events.subscribe()
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.tx.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Starts (or joins) a job.
+    pub async fn submit(&self, req: StartRequest, client: Option<String>) -> Result<Snapshot, EngineError> {
+        if self.inner.stopped.is_cancelled() {
+            return Err(EngineError::Stopped);
+        }
+        let spec = validate(&req, &self.inner.config).map_err(EngineError::Invalid)?;
+        if let Some(key) = spec.share_key() {
+            let session = spec.session_id.clone();
+            if let Some(s) = self.call(|reply| Cmd::Join { key, session, reply }).await? {
+                return Ok(s);
+            }
+        }
+        let prepared = self.prepare(&spec).await;
+        if let Ok(p) = &prepared {
+            if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
+                return Err(EngineError::Invalid(vec![FieldError {
+                    loc: vec!["body".into(), "start_time".into()],
+                    msg: format!(
+                        "start_time {} is beyond the source's duration of {:.3} s",
+                        spec.start_time, p.media.duration
+                    ),
+                    kind: "value_error".into(),
+                }]));
+            }
+        }
+        self.call(|reply| Cmd::Submit {
+            spec: Box::new(spec),
+            request: Box::new(req),
+            prepared: prepared.map(Box::new),
+            client,
+            reply,
+        })
+        .await?
+    }
+
+    async fn probe_cached(&self, source: &Source, raw: &str, want_keyframes: bool) -> Result<CachedProbe, String> {
+        if let Ok(cache) = self.inner.probes.lock() {
+            if let Some(c) = cache.get(raw) {
+                if c.at.elapsed() < PROBE_CACHE_TTL && (!want_keyframes || c.keyframes.is_some()) {
+                    return Ok(c.clone());
+                }
+            }
+        }
+        let t = &self.inner.config.transcoding;
+        let timeout = Duration::from_secs(t.probe_timeout.max(1));
+        let media = probe::probe(&t.ffprobe_path, source, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let keyframes = if want_keyframes {
+            Some(
+                probe::keyframes(&t.ffprobe_path, source, timeout * 3)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
+        };
+        let entry = CachedProbe {
+            media,
+            keyframes,
+            at: Instant::now(),
+        };
+        if let Ok(mut cache) = self.inner.probes.lock() {
+            if cache.len() > 256 {
+                cache.retain(|_, v| v.at.elapsed() < PROBE_CACHE_TTL);
+            }
+            cache.insert(raw.to_string(), entry.clone());
+        }
+        Ok(entry)
+    }
+
+    /// Probe once per source (cached), decide the plan, and for HLS the segment map.
+    async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
+        let cached = self.probe_cached(&spec.source, &spec.source_raw, false).await?;
+        let mut media = cached.media;
+        let config = &self.inner.config;
+        let mut wish = spec.wish(config);
+        let mut plan = decide(&media, &wish);
+        // Copied video is cut on the source's keyframes, which an input seek cannot hit
+        // exactly; a job that starts later re-encodes video so its cut is exact.
+        if plan.copies_video() && spec.start_time > 0.0 && spec.mode.is_hls() {
+            wish.video_codec = if spec.video_codec == ghoststream_types::VideoCodec::Copy {
+                ghoststream_types::VideoCodec::H264
+            } else {
+                spec.video_codec
+            };
+            wish.bitrate_kbps = wish.bitrate_kbps.or(Some(
+                ghoststream_media::plan::auto_bitrate_kbps(media.video.as_ref().map(|v| v.height).unwrap_or(720)),
+            ));
+            plan = decide(&media, &wish);
+            if let Some(v) = plan.streams.video.as_mut() {
+                v.reason = format!("start_time {} needs an exact cut; {}", spec.start_time, v.reason);
+            }
+        }
+        let remaining = (media.duration - spec.start_time).max(0.0);
+        let seg = config.transcoding.segment_duration;
+        let map = if !spec.mode.is_hls() {
+            None
+        } else if plan.copies_video() {
+            let kf = self.probe_cached(&spec.source, &spec.source_raw, true).await?;
+            media = kf.media.clone();
+            Some(SegmentMap::from_keyframes(
+                kf.keyframes.as_deref().unwrap_or(&[]),
+                0.0,
+                media.duration,
+                seg,
+            ))
+        } else {
+            Some(SegmentMap::fixed(remaining, seg))
+        };
+        let codec = match &plan.video {
+            VideoAction::Encode { codec, .. } => Some(*codec),
+            _ => None,
+        };
+        let hw = match codec {
+            Some(c) => self.inner.hardware.pick(spec.hw_request, c),
+            None => ghoststream_types::HwKind::Software,
+        };
+        Ok(Prepared { media, plan, map, hw })
+    }
+
+    /// `POST /api/probe`: media info and the plan a start with these options would use.
+    pub async fn probe(&self, req: ProbeRequest) -> Result<ProbeResponse, EngineError> {
+        let start = StartRequest {
+            source: req.source.clone(),
+            mode: req.mode,
+            output: req.output.clone(),
+            ..Default::default()
+        };
+        let spec = validate(&start, &self.inner.config).map_err(EngineError::Invalid)?;
+        let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
+        Ok(ProbeResponse {
+            source: spec.source_raw,
+            media_info: p.media,
+            plan: p.plan.streams,
+        })
+    }
+
+    pub async fn job(&self, id: Uuid) -> Result<Snapshot, EngineError> {
+        self.call(|reply| Cmd::Get { id, reply }).await?.ok_or(EngineError::NotFound)
+    }
+
+    pub async fn jobs(&self) -> Result<Vec<Snapshot>, EngineError> {
+        self.call(|reply| Cmd::List { reply }).await
+    }
+
+    /// Cancels a job; on a shared stream with other viewers, only this session leaves.
+    pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
+        self.call(|reply| Cmd::Cancel { id, session, reply }).await?
+    }
+
+    pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {
+        self.call(|reply| Cmd::Delete { id, reply }).await?
+    }
+
+    pub async fn leave(&self, id: Uuid, session: Option<String>) -> Result<LeaveResponse, EngineError> {
+        self.call(|reply| Cmd::Leave { id, session, reply }).await?
+    }
+
+    pub async fn shared_streams(&self) -> Result<SharedStreams, EngineError> {
+        self.call(|reply| Cmd::Shared { reply }).await
+    }
+
+    pub async fn stats(&self) -> Result<Stats, EngineError> {
+        self.call(|reply| Cmd::Stats { reply }).await
+    }
+
+    pub async fn cleanup_stats(&self) -> Result<CleanupStats, EngineError> {
+        self.call(|reply| Cmd::CleanupStats { reply }).await
+    }
+
+    pub async fn cleanup_run(&self) -> Result<CleanupRun, EngineError> {
+        self.call(|reply| Cmd::CleanupRun { reply }).await
+    }
+
+    /// Resolves a file of an HLS job, waiting (bounded) for segments not yet written and
+    /// restarting the encoder when the request is far ahead of it.
+    pub async fn stream_file(&self, id: Uuid, name: String) -> Result<StreamFile, EngineError> {
+        let rx = self.call(|reply| Cmd::StreamFile { id, name, reply }).await?;
+        let wait = Duration::from_secs(self.inner.config.transcoding.segment_wait_timeout.max(1));
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(EngineError::Stopped),
+            Err(_) => Err(EngineError::SegmentTimeout),
+        }
+    }
+
+    /// The batch output: path and the file name to offer.
+    pub async fn download(&self, id: Uuid) -> Result<(PathBuf, String), EngineError> {
+        self.call(|reply| Cmd::Download { id, reply }).await?
+    }
+
+    /// The job's ffmpeg commands and log.
+    pub async fn log(&self, id: Uuid) -> Result<String, EngineError> {
+        self.call(|reply| Cmd::Log { id, reply }).await?
+    }
+
+    /// Checks a token for a job route. `scopes` lists what the route accepts.
+    pub async fn check_token(&self, id: Uuid, token: Option<&str>, scopes: &[Scope]) -> Result<(), EngineError> {
+        let token = token.ok_or(EngineError::Token(crate::tokens::TokenError::Missing))?;
+        let scope = self
+            .inner
+            .tokens
+            .verify(token, id, scopes, chrono::Utc::now().timestamp())
+            .map_err(EngineError::Token)?;
+        if scope == Scope::Stream {
+            let revoked = self.call(|reply| Cmd::StreamRevoked { id, reply }).await?;
+            if revoked {
+                return Err(EngineError::JobEnded("the job was cancelled; its stream token is revoked".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every job and child process, bounded by `timeout`, and flushes the database.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.inner.stopped.cancel();
+        let _ = tokio::time::timeout(timeout, self.call(|reply| Cmd::Shutdown { reply })).await;
+        let handle = self.inner.actor_done.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            let _ = tokio::time::timeout(timeout, h).await;
+        }
+    }
+}
+
+/// A tiny error type so the library stays free of `anyhow`.
+pub mod anyhow_free {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for Error {}
+    pub type Result<T> = std::result::Result<T, Error>;
+}

@@ -1,0 +1,362 @@
+//! A job: the validated request, its persistent record, and its answer.
+
+use crate::config::Config;
+use chrono::{DateTime, Utc};
+use ghoststream_media::plan::Wish;
+use ghoststream_media::source::{check_callback_url, Source};
+use ghoststream_types::{
+    AudioCodec, FieldError, Format, HwKind, JobResponse, JobStatus, MediaInfo, Mode, Resolution,
+    StartRequest, Variant, VideoCodec,
+};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use uuid::Uuid;
+
+/// A subtitle track that passed the source rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleTrack {
+    pub source: Source,
+    pub label: String,
+    pub language: String,
+    pub default: bool,
+}
+
+/// The start request after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub source_raw: String,
+    pub source: Source,
+    pub mode: Mode,
+    pub format: Format,
+    pub video_codec: VideoCodec,
+    pub audio_codec: AudioCodec,
+    pub resolution: Resolution,
+    pub bitrate_kbps: Option<u32>,
+    pub hw_request: Option<HwKind>,
+    pub tone_map: bool,
+    pub max_audio_channels: u32,
+    pub start_time: f64,
+    pub subtitles: Vec<SubtitleTrack>,
+    pub callback_url: Option<String>,
+    pub session_id: Option<String>,
+}
+
+impl JobSpec {
+    /// The plan wish for this spec.
+    pub fn wish(&self, config: &Config) -> Wish {
+        Wish {
+            mode: self.mode,
+            format: self.format,
+            video_codec: self.video_codec,
+            audio_codec: self.audio_codec,
+            resolution: self.resolution,
+            bitrate_kbps: self.bitrate_kbps,
+            tone_map: self.tone_map,
+            max_audio_channels: self.max_audio_channels,
+            abr_max_variants: config.transcoding.abr_max_variants,
+        }
+    }
+
+    /// Streams are shared by source + mode + format + resolution.
+    pub fn share_key(&self) -> Option<String> {
+        self.mode.is_hls().then(|| {
+            format!(
+                "{}|{}|{}|{}",
+                self.source_raw.trim_end_matches('/'),
+                self.mode.as_str(),
+                self.format.as_str(),
+                self.resolution.as_str()
+            )
+        })
+    }
+}
+
+fn field(loc: &[&str], msg: impl Into<String>, kind: &str) -> FieldError {
+    FieldError {
+        loc: std::iter::once("body").chain(loc.iter().copied()).map(String::from).collect(),
+        msg: msg.into(),
+        kind: kind.into(),
+    }
+}
+
+/// Parses `auto`, `<n>k`, `<n>M` (also plain bits per second) into kbit/s.
+pub fn parse_bitrate(raw: &str) -> Result<Option<u32>, String> {
+    let t = raw.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1.0),
+        Some((i, 'm' | 'M')) => (&t[..i], 1000.0),
+        _ => (t, 0.001),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a bitrate: use auto, <n>k or <n>M"))?;
+    let kbps = v * mult;
+    if !kbps.is_finite() || !(64.0..=200_000.0).contains(&kbps) {
+        return Err(format!("bitrate '{raw}' is outside 64k–200M"));
+    }
+    Ok(Some(kbps.round() as u32))
+}
+
+/// Turns the raw request into a [`JobSpec`], or the list of every field that is wrong.
+pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let roots = &config.transcoding.library_roots;
+    let source_raw = req.source.clone().unwrap_or_default();
+    let source = match req.source.as_deref() {
+        None => {
+            errors.push(field(&["source"], "source is required", "missing"));
+            None
+        }
+        Some(s) => match Source::parse(s, roots) {
+            Ok(src) => Some(src),
+            Err(e) => {
+                errors.push(field(&["source"], e.to_string(), e.code()));
+                None
+            }
+        },
+    };
+    let mode = req.mode.unwrap_or_default();
+    if mode == Mode::Abr && !config.transcoding.enable_abr {
+        errors.push(field(&["mode"], "ABR is disabled on this server", "disabled"));
+    }
+    let out = req.output.clone().unwrap_or_default();
+    let format = out.format.unwrap_or(if mode == Mode::Batch { Format::Mp4 } else { Format::Hls });
+    if mode.is_hls() && format != Format::Hls {
+        errors.push(field(
+            &["output", "format"],
+            format!("mode {} writes HLS; use mode batch for {}", mode.as_str(), format.as_str()),
+            "unsupported-combination",
+        ));
+    }
+    let format = if mode == Mode::Batch && format == Format::Hls { Format::Mp4 } else { format };
+    let video_codec = out.video_codec.unwrap_or(VideoCodec::H264);
+    if format == Format::Hls && matches!(video_codec, VideoCodec::Vp9 | VideoCodec::Av1) {
+        errors.push(field(
+            &["output", "video_codec"],
+            format!("{} cannot be carried in HLS MPEG-TS segments; use h264/h265, or batch webm/mkv", video_codec.as_str()),
+            "unsupported-combination",
+        ));
+    }
+    if mode == Mode::Abr && video_codec == VideoCodec::Copy {
+        errors.push(field(&["output", "video_codec"], "ABR renditions cannot copy video", "unsupported-combination"));
+    }
+    let bitrate_kbps = match parse_bitrate(out.bitrate.as_deref().unwrap_or("auto")) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.push(field(&["output", "bitrate"], e, "value_error"));
+            None
+        }
+    };
+    let max_audio_channels = out.max_audio_channels.unwrap_or(2);
+    if !(1..=8).contains(&max_audio_channels) {
+        errors.push(field(&["output", "max_audio_channels"], "must be between 1 and 8", "value_error"));
+    }
+    let start_time = req.start_time.unwrap_or(0.0);
+    if !start_time.is_finite() || start_time < 0.0 || start_time > 1.0e7 {
+        errors.push(field(&["start_time"], "must be a finite number of seconds ≥ 0", "value_error"));
+    }
+    let mut subtitles = Vec::new();
+    let subs = req.subtitles.clone().unwrap_or_default();
+    if subs.len() > 32 {
+        errors.push(field(&["subtitles"], "at most 32 subtitle tracks", "value_error"));
+    } else {
+        for (i, s) in subs.iter().enumerate() {
+            let idx = i.to_string();
+            match Source::parse(&s.url, roots) {
+                Ok(src) => subtitles.push(SubtitleTrack {
+                    source: src,
+                    label: s.label.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| {
+                        s.language.clone().unwrap_or_else(|| format!("Subtitle {}", i + 1))
+                    }),
+                    language: s.language.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| "und".into()),
+                    default: s.default.unwrap_or(false),
+                }),
+                Err(e) => errors.push(field(&["subtitles", &idx, "url"], e.to_string(), e.code())),
+            }
+        }
+    }
+    if let Some(cb) = req.callback_url.as_deref().filter(|c| !c.is_empty()) {
+        if let Err(e) = check_callback_url(cb) {
+            errors.push(field(&["callback_url"], e.to_string(), e.code()));
+        }
+    }
+    if let Some(s) = &req.session_id {
+        if s.len() > 200 {
+            errors.push(field(&["session_id"], "at most 200 characters", "value_error"));
+        }
+    }
+    let Some(source) = source else {
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(JobSpec {
+        source_raw,
+        source,
+        mode,
+        format,
+        video_codec,
+        audio_codec: out.audio_codec.unwrap_or(AudioCodec::Aac),
+        resolution: out.resolution.unwrap_or(Resolution::Original),
+        bitrate_kbps,
+        hw_request: match out.hw_accel.and_then(|h| h.kind()) {
+            None if !config.hardware.prefer_hw_accel => Some(HwKind::Software),
+            other => other,
+        },
+        tone_map: out.tone_map.unwrap_or(config.transcoding.tone_map_hdr),
+        max_audio_channels,
+        start_time,
+        subtitles,
+        callback_url: req.callback_url.clone().filter(|c| !c.is_empty()),
+        session_id: req.session_id.clone().filter(|s| !s.is_empty()),
+    })
+}
+
+/// The persistent part of a job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: Uuid,
+    pub request: StartRequest,
+    pub mode: Mode,
+    pub source: String,
+    pub status: JobStatus,
+    pub progress: f64,
+    pub current_time: Option<f64>,
+    pub duration: Option<f64>,
+    pub start_time: f64,
+    pub hw_accel_used: Option<HwKind>,
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub last_access: DateTime<Utc>,
+    pub media_info: Option<MediaInfo>,
+    pub variants: Option<Vec<Variant>>,
+    pub dir: PathBuf,
+    /// Batch output file name inside `dir`, once ready.
+    pub output_file: Option<String>,
+    pub output_bytes: u64,
+    pub speed: Option<f64>,
+    pub control_token: String,
+    pub stream_token: String,
+    pub stream_revoked: bool,
+    pub files_removed: bool,
+}
+
+impl JobRecord {
+    /// The answer for clients; `base` is `http://host:port` as the client reached us.
+    pub fn to_response(&self, base: &str, eta: Option<u64>, viewers: u32) -> JobResponse {
+        let stream_url = self.mode.is_hls().then(|| {
+            format!("{base}/stream/{}/master.m3u8?gst={}", self.id, self.stream_token)
+        });
+        let download_url = (self.mode == Mode::Batch && self.status == JobStatus::Ready && !self.files_removed)
+            .then(|| format!("{base}/download/{}?gst={}", self.id, self.stream_token));
+        JobResponse {
+            job_id: self.id.to_string(),
+            status: self.status,
+            progress: (self.progress * 10.0).round() / 10.0,
+            stream_url,
+            download_url,
+            control_token: Some(self.control_token.clone()),
+            duration: self.duration,
+            eta_seconds: eta,
+            hw_accel_used: self.hw_accel_used,
+            error_message: self.error_message.clone(),
+            start_time: self.start_time,
+            is_shared: viewers > 1,
+            viewer_count: viewers,
+            variants: self.variants.clone(),
+            media_info: self.media_info.clone(),
+            current_time: self.current_time,
+            created_at: self.created_at,
+            started_at: self.started_at,
+            completed_at: self.completed_at,
+            mode: self.mode,
+            source: self.source.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ghoststream_types::{OutputSpec, SubtitleSpec};
+
+    fn req(source: &str) -> StartRequest {
+        StartRequest {
+            source: Some(source.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = validate(&req("http://pi/a.mkv"), &Config::default()).unwrap();
+        assert_eq!((s.mode, s.format, s.video_codec), (Mode::Stream, Format::Hls, VideoCodec::H264));
+        assert_eq!(s.max_audio_channels, 2);
+        assert!(s.tone_map);
+        let mut b = req("http://pi/a.mkv");
+        b.mode = Some(Mode::Batch);
+        assert_eq!(validate(&b, &Config::default()).unwrap().format, Format::Mp4);
+    }
+
+    #[test]
+    fn every_bad_field_is_listed() {
+        let r = StartRequest {
+            source: Some("file:///etc/passwd".into()),
+            start_time: Some(-1.0),
+            output: Some(OutputSpec {
+                bitrate: Some("999999M".into()),
+                max_audio_channels: Some(0),
+                ..Default::default()
+            }),
+            subtitles: Some(vec![SubtitleSpec {
+                url: "data:text/vtt,x".into(),
+                label: None,
+                language: None,
+                default: None,
+            }]),
+            callback_url: Some("concat:x".into()),
+            ..Default::default()
+        };
+        let errs = validate(&r, &Config::default()).unwrap_err();
+        let locs: Vec<String> = errs.iter().map(|e| e.loc.join(".")).collect();
+        assert_eq!(
+            locs,
+            [
+                "body.source",
+                "body.output.bitrate",
+                "body.output.max_audio_channels",
+                "body.start_time",
+                "body.subtitles.0.url",
+                "body.callback_url"
+            ]
+        );
+    }
+
+    #[test]
+    fn bitrates() {
+        assert_eq!(parse_bitrate("auto"), Ok(None));
+        assert_eq!(parse_bitrate("8M"), Ok(Some(8000)));
+        assert_eq!(parse_bitrate("1500k"), Ok(Some(1500)));
+        assert_eq!(parse_bitrate("2500000"), Ok(Some(2500)));
+        assert!(parse_bitrate("1e308M").is_err());
+        assert!(parse_bitrate("fast").is_err());
+        assert!(parse_bitrate("1k").is_err());
+    }
+
+    #[test]
+    fn hls_refuses_vp9() {
+        let mut r = req("http://pi/a.mkv");
+        r.output = Some(OutputSpec {
+            video_codec: Some(VideoCodec::Vp9),
+            ..Default::default()
+        });
+        assert!(validate(&r, &Config::default()).is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! One ffmpeg run: spawn it with process hygiene, read `-progress` from stdout, keep
+//! stderr in the job log (and its first real error), watch the segment lists for finished
+//! segments, detect stalls, and report everything to the engine as [`RunEvent`]s.
+
+use ghoststream_media::command::Argv;
+use ghoststream_media::errors::StderrLog;
+use ghoststream_media::process;
+use ghoststream_media::progress::{ProgressBlock, ProgressParser};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Finished,
+    Failed(String),
+    Stalled,
+    Cancelled,
+}
+
+#[derive(Debug)]
+pub enum RunEvent {
+    Progress { job: Uuid, run: u64, block: ProgressBlock },
+    Segment { job: Uuid, run: u64, variant: usize, index: u32 },
+    Exited { job: Uuid, run: u64, outcome: RunOutcome },
+}
+
+/// A job's log: every command it ran and a bounded tail of ffmpeg's stderr.
+#[derive(Clone, Default)]
+pub struct JobLog(Arc<Mutex<LogInner>>);
+
+#[derive(Default)]
+struct LogInner {
+    lines: std::collections::VecDeque<String>,
+}
+
+const LOG_LINES: usize = 2000;
+
+impl JobLog {
+    pub fn push(&self, line: impl Into<String>) {
+        if let Ok(mut g) = self.0.lock() {
+            if g.lines.len() == LOG_LINES {
+                g.lines.pop_front();
+            }
+            g.lines.push_back(line.into());
+        }
+    }
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|g| g.lines.iter().map(|l| format!("{l}\n")).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub struct RunRequest {
+    pub job: Uuid,
+    pub run: u64,
+    pub program: PathBuf,
+    pub argv: Argv,
+    /// Segment lists to watch, one per variant (empty for batch).
+    pub lists: Vec<PathBuf>,
+    pub stall: Duration,
+    pub grace: Duration,
+    pub log: JobLog,
+    pub cancel: CancellationToken,
+}
+
+/// Spawns the run on the current runtime; it always ends with one `Exited` event.
+pub fn spawn(req: RunRequest, tx: mpsc::Sender<RunEvent>, tracker: &tokio_util::task::TaskTracker) {
+    tracker.spawn(async move {
+        let job = req.job;
+        let run = req.run;
+        let outcome = drive(req, &tx).await;
+        let _ = tx.send(RunEvent::Exited { job, run, outcome }).await;
+    });
+}
+
+async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
+    let cmd_line = req.argv.to_cmd_string(&req.program.to_string_lossy());
+    tracing::debug!(job = %req.job, run = req.run, "{cmd_line}");
+    req.log.push(format!("$ {cmd_line}"));
+    let mut cmd = process::command(&req.program);
+    cmd.args(req.argv.args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("could not start ffmpeg ({}): {e}", req.program.display());
+            req.log.push(&msg);
+            return RunOutcome::Failed(msg);
+        }
+    };
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let stderr_log = Arc::new(Mutex::new(StderrLog::new(50)));
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(16);
+
+    let progress_task = {
+        let tx = tx.clone();
+        let (job, run) = (req.job, req.run);
+        let alive_tx = alive_tx.clone();
+        tokio::spawn(async move {
+            let Some(out) = stdout else { return };
+            let mut lines = BufReader::new(out).lines();
+            let mut parser = ProgressParser::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(block) = parser.push_line(&line) {
+                    let _ = alive_tx.try_send(());
+                    // Progress may be thinned when the engine is busy; segments never are.
+                    let _ = tx.try_send(RunEvent::Progress { job, run, block });
+                }
+            }
+        })
+    };
+    let stderr_task = {
+        let log = req.log.clone();
+        let stderr_log = stderr_log.clone();
+        tokio::spawn(async move {
+            let Some(err) = stderr else { return };
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut s) = stderr_log.lock() {
+                    s.push(&line);
+                }
+                log.push(line);
+            }
+        })
+    };
+
+    let mut seen: Vec<usize> = vec![0; req.lists.len()];
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    let mut last_alive = tokio::time::Instant::now();
+    let status = loop {
+        tokio::select! {
+            _ = req.cancel.cancelled() => {
+                process::stop(&mut child, req.grace).await;
+                progress_task.abort();
+                return RunOutcome::Cancelled;
+            }
+            status = child.wait() => break status,
+            Some(()) = alive_rx.recv() => last_alive = tokio::time::Instant::now(),
+            _ = poll.tick() => {
+                poll_lists(&req, &mut seen, tx).await;
+                if last_alive.elapsed() > req.stall {
+                    req.log.push(format!("no progress for {} s: stopping the stalled ffmpeg", req.stall.as_secs()));
+                    process::stop(&mut child, req.grace).await;
+                    progress_task.abort();
+                    return RunOutcome::Stalled;
+                }
+            }
+        }
+    };
+    let _ = stderr_task.await;
+    let _ = progress_task.await;
+    poll_lists(&req, &mut seen, tx).await;
+    match status {
+        Ok(s) if s.success() => RunOutcome::Finished,
+        Ok(s) => {
+            let first = stderr_log
+                .lock()
+                .ok()
+                .and_then(|l| l.first_error().map(str::to_string));
+            RunOutcome::Failed(first.unwrap_or_else(|| format!("ffmpeg exited with {s}")))
+        }
+        Err(e) => RunOutcome::Failed(format!("waiting for ffmpeg failed: {e}")),
+    }
+}
+
+async fn poll_lists(req: &RunRequest, seen: &mut [usize], tx: &mpsc::Sender<RunEvent>) {
+    for (v, path) in req.lists.iter().enumerate() {
+        let Ok(text) = tokio::fs::read_to_string(path).await else {
+            continue;
+        };
+        // Only whole lines count: ffmpeg writes a line when a segment is closed.
+        let complete: Vec<&str> = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+        for line in complete.iter().skip(seen[v]) {
+            if let Some(index) = segment_index(line) {
+                let _ = tx
+                    .send(RunEvent::Segment {
+                        job: req.job,
+                        run: req.run,
+                        variant: v,
+                        index,
+                    })
+                    .await;
+            }
+        }
+        seen[v] = complete.len();
+    }
+}
+
+/// `v0_00012.ts,48.000,52.000` → 12.
+pub fn segment_index(line: &str) -> Option<u32> {
+    let name = line.split(',').next()?;
+    let stem = name.strip_suffix(".ts")?;
+    stem.rsplit_once('_')?.1.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_lines() {
+        assert_eq!(segment_index("v0_00012.ts,48.000,52.000\n"), Some(12));
+        assert_eq!(segment_index("v3_00000.ts,0,4"), Some(0));
+        assert_eq!(segment_index("garbage"), None);
+    }
+
+    #[test]
+    fn log_is_bounded() {
+        let log = JobLog::default();
+        for i in 0..(LOG_LINES + 5) {
+            log.push(format!("{i}"));
+        }
+        let text = log.text();
+        assert!(text.starts_with("5\n"));
+        assert_eq!(text.lines().count(), LOG_LINES);
+    }
+}

@@ -1,0 +1,209 @@
+//! The fixed segment map of an HLS job and the playlists drawn from it. The map is decided
+//! before the first playlist is served and never changes, so players can seek anywhere and
+//! an encoder restarted at segment `n` writes exactly the segments the playlist promised.
+
+use ghoststream_media::command::secs;
+use ghoststream_types::Variant;
+
+/// Segment start times on the output timeline (0 = the job's `start_time`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentMap {
+    starts: Vec<f64>,
+    total: f64,
+}
+
+impl SegmentMap {
+    /// Fixed-length segments, for encodes with forced keyframes.
+    pub fn fixed(total_secs: f64, segment_secs: f64) -> SegmentMap {
+        let total = total_secs.max(0.001);
+        let n = (total / segment_secs - 1e-6).ceil().max(1.0) as usize;
+        SegmentMap {
+            starts: (0..n).map(|i| i as f64 * segment_secs).collect(),
+            total,
+        }
+    }
+
+    /// Segments on the source's own keyframes (copy path): each as close to
+    /// `segment_secs` as the keyframes allow. `keyframes` and `origin` are on the source
+    /// timeline; `origin` (the keyframe the job starts at) becomes output time 0.
+    pub fn from_keyframes(keyframes: &[f64], origin: f64, total_secs: f64, segment_secs: f64) -> SegmentMap {
+        let total = total_secs.max(0.001);
+        let mut starts = vec![0.0];
+        for k in keyframes {
+            let t = k - origin;
+            let last = *starts.last().unwrap_or(&0.0);
+            if t >= last + segment_secs - 0.05 && t < total - 0.25 {
+                starts.push(t);
+            }
+        }
+        SegmentMap { starts, total }
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    pub fn total(&self) -> f64 {
+        self.total
+    }
+
+    pub fn start(&self, i: usize) -> f64 {
+        self.starts.get(i).copied().unwrap_or(self.total)
+    }
+
+    pub fn end(&self, i: usize) -> f64 {
+        self.starts.get(i + 1).copied().unwrap_or(self.total)
+    }
+
+    pub fn duration(&self, i: usize) -> f64 {
+        self.end(i) - self.start(i)
+    }
+
+    pub fn max_duration(&self) -> f64 {
+        (0..self.len()).map(|i| self.duration(i)).fold(0.0, f64::max)
+    }
+
+    /// The segment containing output time `t`.
+    pub fn index_at(&self, t: f64) -> usize {
+        match self.starts.binary_search_by(|s| s.total_cmp(&t)) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+}
+
+/// A subtitle track as listed in the master playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtitleEntry {
+    pub name: String,
+    pub language: String,
+    pub default: bool,
+}
+
+/// `#EXT-X-STREAM-INF` codecs string for a rendition.
+pub fn codecs_attr(video: Option<&str>, audio: bool) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = video {
+        parts.push(v.to_string());
+    }
+    if audio {
+        parts.push("mp4a.40.2".to_string());
+    }
+    parts.join(",")
+}
+
+fn quoted(s: &str) -> String {
+    s.replace(['"', '\n', '\r'], "'")
+}
+
+/// The master playlist: one `EXT-X-STREAM-INF` per variant, subtitle groups, relative URIs
+/// carrying the stream token.
+pub fn master_playlist(
+    variants: &[Variant],
+    codecs: &str,
+    subtitles: &[SubtitleEntry],
+    query: &str,
+) -> String {
+    let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for (i, s) in subtitles.iter().enumerate() {
+        p.push_str(&format!(
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT={},FORCED=NO,URI=\"sub{i}.m3u8{query}\"\n",
+            quoted(&s.name),
+            quoted(&s.language),
+            if s.default { "YES" } else { "NO" },
+            if s.default { "YES" } else { "NO" },
+        ));
+    }
+    for v in variants {
+        let bandwidth = (v.bitrate_kbps as u64 + 160) * 1000;
+        p.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{codecs}\"{}\n{}{query}\n",
+            bandwidth * 4 / 5,
+            v.width,
+            v.height,
+            if subtitles.is_empty() { "" } else { ",SUBTITLES=\"subs\"" },
+            v.playlist,
+        ));
+    }
+    p
+}
+
+/// A VOD variant playlist listing every segment, with ENDLIST from the first request.
+pub fn variant_playlist(map: &SegmentMap, variant: usize, query: &str) -> String {
+    let target = map.max_duration().ceil().max(1.0) as u64;
+    let mut p = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+    );
+    for i in 0..map.len() {
+        p.push_str(&format!(
+            "#EXTINF:{},\n{}{query}\n",
+            secs(map.duration(i)),
+            ghoststream_media::command::segment_name(variant, i as u32)
+        ));
+    }
+    p.push_str("#EXT-X-ENDLIST\n");
+    p
+}
+
+/// A subtitle playlist: the whole WebVTT file as one segment.
+pub fn subtitle_playlist(total: f64, index: usize, query: &str) -> String {
+    let target = total.ceil().max(1.0) as u64;
+    format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:{},\nsub{index}.vtt{query}\n#EXT-X-ENDLIST\n",
+        secs(total)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_map() {
+        let m = SegmentMap::fixed(10.0, 4.0);
+        assert_eq!(m.len(), 3);
+        assert_eq!((m.start(2), m.duration(2)), (8.0, 2.0));
+        assert_eq!(m.index_at(7.9), 1);
+        assert_eq!(m.index_at(8.0), 2);
+        assert_eq!(SegmentMap::fixed(8.0, 4.0).len(), 2);
+    }
+
+    #[test]
+    fn keyframe_map_groups_to_target() {
+        let kf = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.5, 9.0, 12.0, 12.9];
+        let m = SegmentMap::from_keyframes(&kf, 0.0, 13.0, 4.0);
+        assert_eq!(m.starts, vec![0.0, 4.0, 9.0]);
+        // Origin shifts to the job's first keyframe.
+        let m = SegmentMap::from_keyframes(&[2.0, 4.0, 6.0, 8.0], 2.0, 8.0, 4.0);
+        assert_eq!(m.starts, vec![0.0, 4.0]);
+    }
+
+    #[test]
+    fn playlists_snapshot() {
+        let m = SegmentMap::fixed(10.0, 4.0);
+        assert_eq!(
+            variant_playlist(&m, 0, "?gst=T"),
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+#EXTINF:4.000,\nv0_00000.ts?gst=T\n#EXTINF:4.000,\nv0_00001.ts?gst=T\n#EXTINF:2.000,\nv0_00002.ts?gst=T\n#EXT-X-ENDLIST\n"
+        );
+        let v = Variant {
+            name: "720p".into(),
+            width: 1280,
+            height: 720,
+            resolution: "1280x720".into(),
+            bitrate_kbps: 4000,
+            playlist: "v0.m3u8".into(),
+        };
+        let subs = [SubtitleEntry { name: "English \"CC\"".into(), language: "en".into(), default: true }];
+        assert_eq!(
+            master_playlist(&[v], "avc1.640028,mp4a.40.2", &subs, "?gst=T"),
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English 'CC'\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI=\"sub0.m3u8?gst=T\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=4160000,AVERAGE-BANDWIDTH=3328000,RESOLUTION=1280x720,CODECS=\"avc1.640028,mp4a.40.2\",SUBTITLES=\"subs\"\nv0.m3u8?gst=T\n"
+        );
+    }
+}
