@@ -42,21 +42,64 @@ pub(crate) enum Cmd {
         client: Option<String>,
         reply: Reply<Result<Snapshot, EngineError>>,
     },
-    Join { key: String, session: Option<String>, reply: Reply<Option<Snapshot>> },
-    Get { id: Uuid, reply: Reply<Option<Snapshot>> },
-    List { reply: Reply<Vec<Snapshot>> },
-    Cancel { id: Uuid, session: Option<String>, reply: Reply<Result<(), EngineError>> },
-    Delete { id: Uuid, reply: Reply<Result<(), EngineError>> },
-    Leave { id: Uuid, session: Option<String>, reply: Reply<Result<LeaveResponse, EngineError>> },
-    Shared { reply: Reply<SharedStreams> },
-    Stats { reply: Reply<Stats> },
-    CleanupStats { reply: Reply<CleanupStats> },
-    CleanupRun { reply: Reply<CleanupRun> },
-    StreamFile { id: Uuid, name: String, reply: Reply<oneshot::Receiver<Result<StreamFile, EngineError>>> },
-    StreamRevoked { id: Uuid, reply: Reply<bool> },
-    Download { id: Uuid, reply: Reply<Result<(PathBuf, String), EngineError>> },
-    Log { id: Uuid, reply: Reply<Result<String, EngineError>> },
-    Shutdown { reply: Reply<()> },
+    Join {
+        key: String,
+        session: Option<String>,
+        reply: Reply<Option<Snapshot>>,
+    },
+    Get {
+        id: Uuid,
+        reply: Reply<Option<Snapshot>>,
+    },
+    List {
+        reply: Reply<Vec<Snapshot>>,
+    },
+    Cancel {
+        id: Uuid,
+        session: Option<String>,
+        reply: Reply<Result<(), EngineError>>,
+    },
+    Delete {
+        id: Uuid,
+        reply: Reply<Result<(), EngineError>>,
+    },
+    Leave {
+        id: Uuid,
+        session: Option<String>,
+        reply: Reply<Result<LeaveResponse, EngineError>>,
+    },
+    Shared {
+        reply: Reply<SharedStreams>,
+    },
+    Stats {
+        reply: Reply<Stats>,
+    },
+    CleanupStats {
+        reply: Reply<CleanupStats>,
+    },
+    CleanupRun {
+        reply: Reply<CleanupRun>,
+    },
+    StreamFile {
+        id: Uuid,
+        name: String,
+        reply: Reply<oneshot::Receiver<Result<StreamFile, EngineError>>>,
+    },
+    StreamRevoked {
+        id: Uuid,
+        reply: Reply<bool>,
+    },
+    Download {
+        id: Uuid,
+        reply: Reply<Result<(PathBuf, String), EngineError>>,
+    },
+    Log {
+        id: Uuid,
+        reply: Reply<Result<String, EngineError>>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
 }
 
 type Waiter = oneshot::Sender<Result<StreamFile, EngineError>>;
@@ -84,7 +127,9 @@ struct Hls {
 
 impl Hls {
     fn first_missing_from(&self, from: u32) -> Option<u32> {
-        (from as usize..self.map.len()).find(|i| !self.done[0][*i]).map(|i| i as u32)
+        (from as usize..self.map.len())
+            .find(|i| !self.done[0][*i])
+            .map(|i| i as u32)
     }
     fn next_done_after(&self, from: u32) -> u32 {
         ((from as usize + 1)..self.map.len())
@@ -92,7 +137,10 @@ impl Hls {
             .unwrap_or(self.map.len()) as u32
     }
     fn done_secs(&self) -> f64 {
-        (0..self.map.len()).filter(|i| self.done[0][*i]).map(|i| self.map.duration(i)).sum()
+        (0..self.map.len())
+            .filter(|i| self.done[0][*i])
+            .map(|i| self.map.duration(i))
+            .sum()
     }
 }
 
@@ -119,7 +167,11 @@ impl Job {
         Snapshot {
             record: self.rec.clone(),
             eta_seconds: self.eta,
-            viewers: if self.rec.mode.is_hls() { self.viewers() } else { 1 },
+            viewers: if self.rec.mode.is_hls() {
+                self.viewers()
+            } else {
+                1
+            },
         }
     }
 }
@@ -165,7 +217,14 @@ pub(crate) async fn spawn(
     };
     actor.reconcile(loaded).await;
     tokio::spawn(async move {
-        let every = Duration::from_secs(actor.inner.config.transcoding.cleanup_interval_seconds.max(1));
+        let every = Duration::from_secs(
+            actor
+                .inner
+                .config
+                .transcoding
+                .cleanup_interval_seconds
+                .max(1),
+        );
         let mut cleanup = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
@@ -201,9 +260,17 @@ fn variants_of(plan: &Plan, media: &MediaInfo) -> Vec<Variant> {
             })
             .collect(),
         _ => {
-            let (w, h) = media.video.as_ref().map(|v| (v.width, v.height)).unwrap_or((0, 0));
+            let (w, h) = media
+                .video
+                .as_ref()
+                .map(|v| (v.width, v.height))
+                .unwrap_or((0, 0));
             vec![Variant {
-                name: if h > 0 { format!("{h}p") } else { "audio".into() },
+                name: if h > 0 {
+                    format!("{h}p")
+                } else {
+                    "audio".into()
+                },
                 width: w,
                 height: h,
                 resolution: format!("{w}x{h}"),
@@ -216,7 +283,10 @@ fn variants_of(plan: &Plan, media: &MediaInfo) -> Vec<Variant> {
 
 fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
     let video = match &plan.video {
-        VideoAction::Encode { codec: VideoCodec::H265, .. } => Some("hvc1.1.6.L120.90"),
+        VideoAction::Encode {
+            codec: VideoCodec::H265,
+            ..
+        } => Some("hvc1.1.6.L120.90"),
         VideoAction::Encode { .. } => Some("avc1.640028"),
         VideoAction::Copy => Some(match media.video.as_ref().map(|v| v.codec.as_str()) {
             Some("hevc") => "hvc1.1.6.L120.90",
@@ -229,9 +299,17 @@ fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
 
 fn is_transient(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    ["unreachable", "timed out", "connection reset", "i/o error", "end of file", "broken pipe", "http 5"]
-        .iter()
-        .any(|k| m.contains(k))
+    [
+        "unreachable",
+        "timed out",
+        "connection reset",
+        "i/o error",
+        "end of file",
+        "broken pipe",
+        "http 5",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
 }
 
 impl Actor {
@@ -307,7 +385,9 @@ impl Actor {
     async fn remove_orphans(&self) -> u32 {
         let work = self.inner.config.work_dir();
         let mut n = 0;
-        let Ok(mut rd) = tokio::fs::read_dir(&work).await else { return 0 };
+        let Ok(mut rd) = tokio::fs::read_dir(&work).await else {
+            return 0;
+        };
         while let Ok(Some(entry)) = rd.next_entry().await {
             let name = entry.file_name().to_string_lossy().into_owned();
             let known = Uuid::parse_str(&name)
@@ -331,11 +411,21 @@ impl Actor {
 
     async fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Submit { spec, request, prepared, client, reply } => {
+            Cmd::Submit {
+                spec,
+                request,
+                prepared,
+                client,
+                reply,
+            } => {
                 let r = self.submit(*spec, *request, prepared, client).await;
                 let _ = reply.send(r);
             }
-            Cmd::Join { key, session, reply } => {
+            Cmd::Join {
+                key,
+                session,
+                reply,
+            } => {
                 let _ = reply.send(self.join(&key, session).await);
             }
             Cmd::Get { id, reply } => {
@@ -382,7 +472,10 @@ impl Actor {
             }
             Cmd::Log { id, reply } => {
                 let _ = reply.send(
-                    self.jobs.get(&id).map(|j| j.log.text()).ok_or(EngineError::NotFound),
+                    self.jobs
+                        .get(&id)
+                        .map(|j| j.log.text())
+                        .ok_or(EngineError::NotFound),
                 );
             }
             Cmd::Shutdown { reply } => {
@@ -405,7 +498,8 @@ impl Actor {
         }
         let queued = self.queue.len() as u32;
         let slots_free = self.running < self.inner.config.transcoding.max_concurrent_jobs as usize;
-        if prepared.is_ok() && !slots_free && queued >= self.inner.config.transcoding.max_queue_size {
+        if prepared.is_ok() && !slots_free && queued >= self.inner.config.transcoding.max_queue_size
+        {
             return Err(EngineError::QueueFull(queued));
         }
         let id = Uuid::new_v4();
@@ -538,8 +632,14 @@ impl Actor {
     async fn schedule(&mut self) {
         let max = self.inner.config.transcoding.max_concurrent_jobs as usize;
         while self.running < max {
-            let Some(id) = self.queue.pop_front() else { break };
-            if !self.jobs.get(&id).is_some_and(|j| j.rec.status == JobStatus::Queued) {
+            let Some(id) = self.queue.pop_front() else {
+                break;
+            };
+            if !self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.rec.status == JobStatus::Queued)
+            {
                 continue;
             }
             self.running += 1;
@@ -548,7 +648,9 @@ impl Actor {
     }
 
     async fn begin(&mut self, id: Uuid) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         job.rec.status = JobStatus::Processing;
         job.rec.started_at = Some(Utc::now());
         job.rec.hw_accel_used = Some(job.hw);
@@ -560,7 +662,9 @@ impl Actor {
         if let Some(plan) = &job.plan {
             let ev = JobEvent::Analysis {
                 job_id: id.to_string(),
-                data: ghoststream_types::AnalysisData { streams: plan.streams.clone() },
+                data: ghoststream_types::AnalysisData {
+                    streams: plan.streams.clone(),
+                },
             };
             let _ = self.inner.events.send(ev);
         }
@@ -574,7 +678,9 @@ impl Actor {
     }
 
     fn start_subtitles(&self, id: Uuid) {
-        let Some(job) = self.jobs.get(&id) else { return };
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
         let Some(spec) = &job.spec else { return };
         if !job.rec.mode.is_hls() {
             return;
@@ -588,7 +694,10 @@ impl Actor {
             let log = job.log.clone();
             let tx = self.internal_tx.clone();
             self.tracker.spawn(async move {
-                log.push(format!("$ {}", argv.to_cmd_string(&ffmpeg.to_string_lossy())));
+                log.push(format!(
+                    "$ {}",
+                    argv.to_cmd_string(&ffmpeg.to_string_lossy())
+                ));
                 let r = ghoststream_media::process::run_bounded(
                     ffmpeg.as_os_str(),
                     argv.args(),
@@ -612,7 +721,9 @@ impl Actor {
                 let text = match body {
                     Some(b) => with_timestamp_map(&b),
                     None => {
-                        log.push(format!("subtitle {i} could not be read; serving an empty track"));
+                        log.push(format!(
+                            "subtitle {i} could not be read; serving an empty track"
+                        ));
                         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n".to_string()
                     }
                 };
@@ -632,20 +743,32 @@ impl Actor {
     fn start_hls_run(&mut self, id: Uuid, from: u32) {
         let run_id = self.new_run();
         let cfg = self.inner.config.clone();
-        let Some(job) = self.jobs.get_mut(&id) else { return };
-        let (Some(hls), Some(plan), Some(spec)) = (&job.hls, &job.plan, &job.spec) else { return };
-        let Some(first) = hls.first_missing_from(from) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let (Some(hls), Some(plan), Some(spec)) = (&job.hls, &job.plan, &job.spec) else {
+            return;
+        };
+        let Some(first) = hls.first_missing_from(from) else {
+            return;
+        };
         let end = hls.next_done_after(first);
         let map = &hls.map;
         let cut_margin = if plan.copies_video() { 0.001 } else { 0.0 };
-        let cut_times: Vec<f64> = ((first + 1)..end).map(|i| map.start(i as usize) - cut_margin).collect();
+        let cut_times: Vec<f64> = ((first + 1)..end)
+            .map(|i| map.start(i as usize) - cut_margin)
+            .collect();
         let offset = map.start(first as usize);
         let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
         let argv = command::hls_run(&HlsRun {
             source: &spec.source,
             plan,
             hw: job.hw,
-            seek_secs: if plan.copies_video() { 0.0 } else { spec.start_time + offset },
+            seek_secs: if plan.copies_video() {
+                0.0
+            } else {
+                spec.start_time + offset
+            },
             out_offset_secs: if plan.copies_video() { 0.0 } else { offset },
             duration_secs: if plan.copies_video() { None } else { duration },
             cut_times,
@@ -655,9 +778,17 @@ impl Actor {
             run_id,
             rw_timeout_secs: 15,
         });
-        let lists = (0..hls.variants).map(|v| segment_list_path(&job.rec.dir, v, run_id)).collect();
+        let lists = (0..hls.variants)
+            .map(|v| segment_list_path(&job.rec.dir, v, run_id))
+            .collect();
         let cancel = CancellationToken::new();
-        job.run = Some(ActiveRun { id: run_id, first, head: first, cancel: cancel.clone(), offset });
+        job.run = Some(ActiveRun {
+            id: run_id,
+            first,
+            head: first,
+            cancel: cancel.clone(),
+            offset,
+        });
         runner::spawn(
             RunRequest {
                 job: id,
@@ -678,12 +809,30 @@ impl Actor {
     fn start_batch(&mut self, id: Uuid) {
         let run_id = self.new_run();
         let cfg = self.inner.config.clone();
-        let Some(job) = self.jobs.get_mut(&id) else { return };
-        let (Some(plan), Some(spec)) = (&job.plan, &job.spec) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let (Some(plan), Some(spec)) = (&job.plan, &job.spec) else {
+            return;
+        };
         let part = job.rec.dir.join("output.part");
-        let argv = command::batch(&spec.source, plan, job.hw, spec.start_time, spec.format, &part, 15);
+        let argv = command::batch(
+            &spec.source,
+            plan,
+            job.hw,
+            spec.start_time,
+            spec.format,
+            &part,
+            15,
+        );
         let cancel = CancellationToken::new();
-        job.run = Some(ActiveRun { id: run_id, first: 0, head: 0, cancel: cancel.clone(), offset: 0.0 });
+        job.run = Some(ActiveRun {
+            id: run_id,
+            first: 0,
+            head: 0,
+            cancel: cancel.clone(),
+            offset: 0.0,
+        });
         runner::spawn(
             RunRequest {
                 job: id,
@@ -703,16 +852,27 @@ impl Actor {
 
     async fn internal(&mut self, ev: Internal) {
         match ev {
-            Internal::Run(RunEvent::Progress { job, run, block }) => self.on_progress(job, run, block),
-            Internal::Run(RunEvent::Segment { job, run, variant, index }) => self.on_segment(job, run, variant, index),
-            Internal::Run(RunEvent::Exited { job, run, outcome }) => self.on_exit(job, run, outcome).await,
+            Internal::Run(RunEvent::Progress { job, run, block }) => {
+                self.on_progress(job, run, block)
+            }
+            Internal::Run(RunEvent::Segment {
+                job,
+                run,
+                variant,
+                index,
+            }) => self.on_segment(job, run, variant, index),
+            Internal::Run(RunEvent::Exited { job, run, outcome }) => {
+                self.on_exit(job, run, outcome).await
+            }
             Internal::SubtitleDone { job, index } => {
                 if let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) {
                     if let Some(r) = h.subs_ready.get_mut(index) {
                         *r = true;
                     }
                     let dir = self.jobs[&job].rec.dir.clone();
-                    let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) else { return };
+                    let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) else {
+                        return;
+                    };
                     let waiters = std::mem::take(&mut h.sub_waiters);
                     for (i, w) in waiters {
                         if i == index {
@@ -736,8 +896,15 @@ impl Actor {
         }
     }
 
-    fn on_progress(&mut self, id: Uuid, run: u64, block: ghoststream_media::progress::ProgressBlock) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+    fn on_progress(
+        &mut self,
+        id: Uuid,
+        run: u64,
+        block: ghoststream_media::progress::ProgressBlock,
+    ) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let Some(active) = &job.run else { return };
         if active.id != run || job.rec.status != JobStatus::Processing {
             return;
@@ -746,13 +913,28 @@ impl Actor {
         let position = active.offset + block.out_time_secs;
         let (progress, remaining) = match &job.hls {
             Some(h) => {
-                let partial = (position - h.map.start(active.head as usize)).clamp(0.0, h.map.duration(active.head as usize));
+                let partial = (position - h.map.start(active.head as usize))
+                    .clamp(0.0, h.map.duration(active.head as usize));
                 let done = (h.done_secs() + partial).min(total);
-                (if total > 0.0 { 100.0 * done / total } else { 0.0 }, (total - done).max(0.0))
+                (
+                    if total > 0.0 {
+                        100.0 * done / total
+                    } else {
+                        0.0
+                    },
+                    (total - done).max(0.0),
+                )
             }
             None => {
                 let done = block.out_time_secs.min(total);
-                (if total > 0.0 { 100.0 * done / total } else { 0.0 }, (total - done).max(0.0))
+                (
+                    if total > 0.0 {
+                        100.0 * done / total
+                    } else {
+                        0.0
+                    },
+                    (total - done).max(0.0),
+                )
             }
         };
         let speed = block.speed.unwrap_or(0.0);
@@ -784,7 +966,9 @@ impl Actor {
     }
 
     fn on_segment(&mut self, id: Uuid, run: u64, variant: usize, index: u32) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let dir = job.rec.dir.clone();
         if let Some(active) = job.run.as_mut() {
             if active.id == run && variant == 0 {
@@ -792,7 +976,11 @@ impl Actor {
             }
         }
         let Some(h) = job.hls.as_mut() else { return };
-        if let Some(slot) = h.done.get_mut(variant).and_then(|v| v.get_mut(index as usize)) {
+        if let Some(slot) = h
+            .done
+            .get_mut(variant)
+            .and_then(|v| v.get_mut(index as usize))
+        {
             *slot = true;
         }
         let waiters = std::mem::take(&mut h.waiters);
@@ -807,7 +995,9 @@ impl Actor {
 
     async fn on_exit(&mut self, id: Uuid, run: u64, outcome: RunOutcome) {
         let cfg = self.inner.config.clone();
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         if job.run.as_ref().map(|r| r.id) != Some(run) {
             return;
         }
@@ -849,7 +1039,10 @@ impl Actor {
             RunOutcome::Failed(_) | RunOutcome::Stalled => {
                 let msg = match &outcome {
                     RunOutcome::Failed(m) => m.clone(),
-                    _ => format!("ffmpeg stalled: no progress for {} s", cfg.transcoding.stall_timeout),
+                    _ => format!(
+                        "ffmpeg stalled: no progress for {} s",
+                        cfg.transcoding.stall_timeout
+                    ),
                 };
                 job.attempts += 1;
                 let hw_failed = job.hw != HwKind::Software;
@@ -867,7 +1060,11 @@ impl Actor {
                     && (matches!(outcome, RunOutcome::Stalled) || is_transient(&msg))
                 {
                     let delay = Duration::from_secs(1u64 << job.attempts.min(5));
-                    job.log.push(format!("attempt {} failed ({msg}); retrying in {} s", job.attempts, delay.as_secs()));
+                    job.log.push(format!(
+                        "attempt {} failed ({msg}); retrying in {} s",
+                        job.attempts,
+                        delay.as_secs()
+                    ));
                     let tx = self.internal_tx.clone();
                     self.tracker.spawn(async move {
                         tokio::time::sleep(delay).await;
@@ -881,7 +1078,9 @@ impl Actor {
     }
 
     async fn batch_done(&mut self, id: Uuid) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let ext = match job.spec.as_ref().map(|s| s.format) {
             Some(ghoststream_types::Format::Webm) => "webm",
             Some(ghoststream_types::Format::Mkv) => "mkv",
@@ -892,7 +1091,10 @@ impl Actor {
         let dest = job.rec.dir.join(&name);
         match tokio::fs::rename(&part, &dest).await {
             Ok(()) => {
-                job.rec.output_bytes = tokio::fs::metadata(&dest).await.map(|m| m.len()).unwrap_or(0);
+                job.rec.output_bytes = tokio::fs::metadata(&dest)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
                 job.rec.output_file = Some(name);
                 self.finish(id, JobStatus::Ready, None).await;
             }
@@ -905,7 +1107,9 @@ impl Actor {
 
     /// Moves a job to a terminal state: counters, events, callback, freeing its slot.
     async fn finish(&mut self, id: Uuid, status: JobStatus, error: Option<String>) {
-        let Some(job) = self.jobs.get_mut(&id) else { return };
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let was_running = job.rec.status == JobStatus::Processing;
         let was_queued = job.rec.status == JobStatus::Queued;
         if let Some(r) = job.run.take() {
@@ -962,7 +1166,11 @@ impl Actor {
         }
         if was_running {
             if let Some(hw) = job.rec.hw_accel_used {
-                *self.totals.hw_usage.entry(hw.as_str().to_string()).or_insert(0) += 1;
+                *self
+                    .totals
+                    .hw_usage
+                    .entry(hw.as_str().to_string())
+                    .or_insert(0) += 1;
             }
         }
         let callback = job.spec.as_ref().and_then(|s| s.callback_url.clone());
@@ -974,13 +1182,25 @@ impl Actor {
         self.persist(id).await;
         self.emit_status(id);
         if let Some(url) = callback.filter(|_| status != JobStatus::Cancelled) {
-            let base = self.inner.public_base.read().map(|b| b.clone()).unwrap_or_default();
+            let base = self
+                .inner
+                .public_base
+                .read()
+                .map(|b| b.clone())
+                .unwrap_or_default();
             let body = snapshot.to_response(&base);
             let log = self.jobs[&id].log.clone();
             self.tracker.spawn(async move {
-                let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build();
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build();
                 let r = match client {
-                    Ok(c) => c.post(&url).json(&body).send().await.map(|r| r.status().as_u16()),
+                    Ok(c) => c
+                        .post(&url)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16()),
                     Err(e) => Err(e),
                 };
                 match r {
@@ -995,7 +1215,11 @@ impl Actor {
         }
     }
 
-    async fn cancel_or_leave(&mut self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
+    async fn cancel_or_leave(
+        &mut self,
+        id: Uuid,
+        session: Option<String>,
+    ) -> Result<(), EngineError> {
         let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
         if job.rec.status.is_terminal() {
             return Err(EngineError::NotCancellable(job.rec.status.as_str()));
@@ -1008,7 +1232,11 @@ impl Actor {
         Ok(())
     }
 
-    async fn leave(&mut self, id: Uuid, session: Option<String>) -> Result<LeaveResponse, EngineError> {
+    async fn leave(
+        &mut self,
+        id: Uuid,
+        session: Option<String>,
+    ) -> Result<LeaveResponse, EngineError> {
         let job = self.jobs.get_mut(&id).ok_or(EngineError::NotFound)?;
         let removed = session.as_ref().is_some_and(|s| job.sessions.remove(s));
         if !removed && job.anon > 0 {
@@ -1054,7 +1282,9 @@ impl Actor {
         let mut total = 0;
         let mut sessions = 0;
         for (id, j) in &self.jobs {
-            if j.share_key.is_none() || j.rec.status.is_terminal() && j.rec.status != JobStatus::Ready {
+            if j.share_key.is_none()
+                || j.rec.status.is_terminal() && j.rec.status != JobStatus::Ready
+            {
                 continue;
             }
             if j.rec.files_removed {
@@ -1145,7 +1375,11 @@ impl Actor {
         if j.rec.files_removed {
             return None;
         }
-        let since = if j.rec.mode.is_hls() { j.rec.last_access } else { j.rec.completed_at? };
+        let since = if j.rec.mode.is_hls() {
+            j.rec.last_access
+        } else {
+            j.rec.completed_at?
+        };
         if !j.rec.mode.is_hls() && j.rec.status != JobStatus::Ready {
             return None;
         }
@@ -1166,8 +1400,15 @@ impl Actor {
         }
         let mut cleaned = 0;
         for id in stale {
-            if self.jobs.get(&id).is_some_and(|j| !j.rec.status.is_terminal()) {
-                self.jobs.get(&id).map(|j| j.log.push("no viewer read this stream within the retention window; stopping it"));
+            if self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| !j.rec.status.is_terminal())
+            {
+                self.jobs.get(&id).map(|j| {
+                    j.log
+                        .push("no viewer read this stream within the retention window; stopping it")
+                });
                 self.finish(id, JobStatus::Cancelled, None).await;
             }
             if let Some(j) = self.jobs.get_mut(&id) {
@@ -1181,7 +1422,11 @@ impl Actor {
             .jobs
             .iter()
             .filter(|(_, j)| j.rec.status.is_terminal() && j.rec.files_removed)
-            .filter(|(_, j)| j.rec.completed_at.is_some_and(|c| (now - c).num_days() >= 7))
+            .filter(|(_, j)| {
+                j.rec
+                    .completed_at
+                    .is_some_and(|c| (now - c).num_days() >= 7)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in old {
@@ -1205,34 +1450,52 @@ impl Actor {
             let _ = reply.send(Err(EngineError::FileNotFound));
             return;
         }
-        if job.rec.files_removed && job.rec.status != JobStatus::Error && job.rec.status != JobStatus::Cancelled {
+        if job.rec.files_removed
+            && job.rec.status != JobStatus::Error
+            && job.rec.status != JobStatus::Cancelled
+        {
             let _ = reply.send(Err(EngineError::Expired));
             return;
         }
         job.rec.last_access = Utc::now();
         let status = job.rec.status;
         let ended = match status {
-            JobStatus::Error => Some(job.rec.error_message.clone().unwrap_or_else(|| "the job failed".into())),
+            JobStatus::Error => Some(
+                job.rec
+                    .error_message
+                    .clone()
+                    .unwrap_or_else(|| "the job failed".into()),
+            ),
             JobStatus::Cancelled => Some("the job was cancelled".to_string()),
             _ => None,
         };
         let query = format!("?gst={}", job.rec.stream_token);
         let dir = job.rec.dir.clone();
         let Some(h) = job.hls.as_mut() else {
-            let _ = reply.send(Err(ended.map(EngineError::JobEnded).unwrap_or(EngineError::FileNotFound)));
+            let _ = reply.send(Err(ended
+                .map(EngineError::JobEnded)
+                .unwrap_or(EngineError::FileNotFound)));
             return;
         };
         let parsed = parse_stream_name(name);
         match parsed {
             Some(StreamName::Master) => {
                 let variants = job.rec.variants.clone().unwrap_or_default();
-                let _ = reply.send(Ok(StreamFile::Playlist(segments::master_playlist(&variants, &h.codecs, &h.subs, &query))));
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::master_playlist(
+                    &variants, &h.codecs, &h.subs, &query,
+                ))));
             }
             Some(StreamName::Variant(v)) if v < h.variants => {
-                let _ = reply.send(Ok(StreamFile::Playlist(segments::variant_playlist(&h.map, v, &query))));
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::variant_playlist(
+                    &h.map, v, &query,
+                ))));
             }
             Some(StreamName::SubPlaylist(i)) if i < h.subs.len() => {
-                let _ = reply.send(Ok(StreamFile::Playlist(segments::subtitle_playlist(h.map.total(), i, &query))));
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::subtitle_playlist(
+                    h.map.total(),
+                    i,
+                    &query,
+                ))));
             }
             Some(StreamName::SubFile(i)) if i < h.subs.len() => {
                 if h.subs_ready[i] {
@@ -1264,7 +1527,10 @@ impl Actor {
                 };
                 if restart {
                     if let Some(r) = job.run.take() {
-                        job.log.push(format!("segment {n} requested far from the encoder (at {}); restarting there", r.head));
+                        job.log.push(format!(
+                            "segment {n} requested far from the encoder (at {}); restarting there",
+                            r.head
+                        ));
                         r.cancel.cancel();
                     }
                     self.start_hls_run(id, n);
@@ -1284,7 +1550,12 @@ impl Actor {
         match job.rec.status {
             JobStatus::Ready => {}
             JobStatus::Error | JobStatus::Cancelled => {
-                return Err(EngineError::JobEnded(job.rec.error_message.clone().unwrap_or_else(|| job.rec.status.as_str().into())))
+                return Err(EngineError::JobEnded(
+                    job.rec
+                        .error_message
+                        .clone()
+                        .unwrap_or_else(|| job.rec.status.as_str().into()),
+                ))
             }
             _ => return Err(EngineError::NotReady),
         }
@@ -1299,12 +1570,23 @@ impl Actor {
             .rsplit('/')
             .next()
             .and_then(|f| f.split(['?', '#']).next())
-            .and_then(|f| f.rsplit_once('.').map(|(s, _)| s.to_string()).or(Some(f.to_string())))
+            .and_then(|f| {
+                f.rsplit_once('.')
+                    .map(|(s, _)| s.to_string())
+                    .or(Some(f.to_string()))
+            })
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "output".into());
         let ext = name.rsplit('.').next().unwrap_or("mp4");
-        let safe: String = stem.chars().filter(|c| c.is_ascii_alphanumeric() || "-_. ".contains(*c)).take(100).collect();
-        Ok((job.rec.dir.join(&name), format!("{}.{ext}", if safe.is_empty() { "output" } else { &safe })))
+        let safe: String = stem
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_. ".contains(*c))
+            .take(100)
+            .collect();
+        Ok((
+            job.rec.dir.join(&name),
+            format!("{}.{ext}", if safe.is_empty() { "output" } else { &safe }),
+        ))
     }
 
     async fn shutdown(&mut self) {
@@ -1370,7 +1652,10 @@ fn with_timestamp_map(vtt: &str) -> String {
     if rest.iter().any(|l| l.starts_with("X-TIMESTAMP-MAP")) {
         return body.to_string();
     }
-    format!("{first}\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n{}\n", rest.join("\n"))
+    format!(
+        "{first}\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n{}\n",
+        rest.join("\n")
+    )
 }
 
 #[derive(Debug, PartialEq)]
@@ -1412,9 +1697,15 @@ mod tests {
     fn stream_names() {
         assert_eq!(parse_stream_name("master.m3u8"), Some(StreamName::Master));
         assert_eq!(parse_stream_name("v1.m3u8"), Some(StreamName::Variant(1)));
-        assert_eq!(parse_stream_name("v0_00012.ts"), Some(StreamName::Segment(0, 12)));
+        assert_eq!(
+            parse_stream_name("v0_00012.ts"),
+            Some(StreamName::Segment(0, 12))
+        );
         assert_eq!(parse_stream_name("sub2.vtt"), Some(StreamName::SubFile(2)));
-        assert_eq!(parse_stream_name("sub0.m3u8"), Some(StreamName::SubPlaylist(0)));
+        assert_eq!(
+            parse_stream_name("sub0.m3u8"),
+            Some(StreamName::SubPlaylist(0))
+        );
         assert_eq!(parse_stream_name("v0_x.ts"), None);
         assert_eq!(parse_stream_name("output.part"), None);
         assert_eq!(parse_stream_name("v0_r1.csv"), None);

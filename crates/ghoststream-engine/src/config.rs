@@ -191,7 +191,8 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &[(String, Value)],
     ) -> Result<Config, ConfigError> {
-        let mut tree = serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut tree = serde_json::to_value(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
                 path: path.into(),
@@ -231,7 +232,8 @@ impl Config {
             let path: Vec<String> = key.split('.').map(str::to_string).collect();
             set_path(&mut tree, &path, value.clone());
         }
-        let config: Config = serde_json::from_value(tree).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config =
+            serde_json::from_value(tree).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -239,13 +241,19 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let t = &self.transcoding;
         if t.max_concurrent_jobs == 0 {
-            return Err(ConfigError::Invalid("transcoding.max_concurrent_jobs must be ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "transcoding.max_concurrent_jobs must be ≥ 1".into(),
+            ));
         }
         if !(1.0..=30.0).contains(&t.segment_duration) {
-            return Err(ConfigError::Invalid("transcoding.segment_duration must be 1–30 seconds".into()));
+            return Err(ConfigError::Invalid(
+                "transcoding.segment_duration must be 1–30 seconds".into(),
+            ));
         }
         if t.abr_max_variants == 0 {
-            return Err(ConfigError::Invalid("transcoding.abr_max_variants must be ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "transcoding.abr_max_variants must be ≥ 1".into(),
+            ));
         }
         Ok(())
     }
@@ -298,7 +306,9 @@ fn set_path(tree: &mut Value, path: &[String], value: Value) {
             obj.insert(key.clone(), value);
             return;
         }
-        cur = obj.entry(key.clone()).or_insert(Value::Object(Default::default()));
+        cur = obj
+            .entry(key.clone())
+            .or_insert(Value::Object(Default::default()));
     }
 }
 
@@ -370,7 +380,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -421,7 +434,12 @@ mod tests {
     fn bad_values_are_named() {
         let e = Config::load(None, env(&[("GHOSTSTREAM__SERVER__PORT", "lots")]), &[]).unwrap_err();
         assert!(e.to_string().contains("invalid"), "{e}");
-        let e = Config::load(None, env(&[("GHOSTSTREAM__SECURITY__JOB_TOKENS", "maybe")]), &[]).unwrap_err();
+        let e = Config::load(
+            None,
+            env(&[("GHOSTSTREAM__SECURITY__JOB_TOKENS", "maybe")]),
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("maybe"), "{e}");
     }
 }

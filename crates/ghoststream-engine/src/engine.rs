@@ -33,7 +33,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn to_response(&self, base: &str) -> JobResponse {
-        self.record.to_response(base, self.eta_seconds, self.viewers)
+        self.record
+            .to_response(base, self.eta_seconds, self.viewers)
     }
 }
 
@@ -82,10 +83,13 @@ impl Engine {
         let state = config.state_dir();
         let work = config.work_dir();
         std::fs::create_dir_all(&work).map_err(|e| {
-            anyhow_free::Error(format!("cannot create work directory {}: {e}", work.display()))
+            anyhow_free::Error(format!(
+                "cannot create work directory {}: {e}",
+                work.display()
+            ))
         })?;
-        let (store, loaded) =
-            Store::open(&state.join("ghoststream.db")).map_err(|e| anyhow_free::Error(e.to_string()))?;
+        let (store, loaded) = Store::open(&state.join("ghoststream.db"))
+            .map_err(|e| anyhow_free::Error(e.to_string()))?;
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
         let port = config.server.port;
@@ -139,21 +143,39 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, EngineError> {
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Cmd,
+    ) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
-        self.inner.tx.send(make(tx)).await.map_err(|_| EngineError::Stopped)?;
+        self.inner
+            .tx
+            .send(make(tx))
+            .await
+            .map_err(|_| EngineError::Stopped)?;
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
     /// Starts (or joins) a job.
-    pub async fn submit(&self, req: StartRequest, client: Option<String>) -> Result<Snapshot, EngineError> {
+    pub async fn submit(
+        &self,
+        req: StartRequest,
+        client: Option<String>,
+    ) -> Result<Snapshot, EngineError> {
         if self.inner.stopped.is_cancelled() {
             return Err(EngineError::Stopped);
         }
         let spec = validate(&req, &self.inner.config).map_err(EngineError::Invalid)?;
         if let Some(key) = spec.share_key() {
             let session = spec.session_id.clone();
-            if let Some(s) = self.call(|reply| Cmd::Join { key, session, reply }).await? {
+            if let Some(s) = self
+                .call(|reply| Cmd::Join {
+                    key,
+                    session,
+                    reply,
+                })
+                .await?
+            {
                 return Ok(s);
             }
         }
@@ -180,7 +202,12 @@ impl Engine {
         .await?
     }
 
-    async fn probe_cached(&self, source: &Source, raw: &str, want_keyframes: bool) -> Result<CachedProbe, String> {
+    async fn probe_cached(
+        &self,
+        source: &Source,
+        raw: &str,
+        want_keyframes: bool,
+    ) -> Result<CachedProbe, String> {
         if let Ok(cache) = self.inner.probes.lock() {
             if let Some(c) = cache.get(raw) {
                 if c.at.elapsed() < PROBE_CACHE_TTL && (!want_keyframes || c.keyframes.is_some()) {
@@ -218,7 +245,9 @@ impl Engine {
 
     /// Probe once per source (cached), decide the plan, and for HLS the segment map.
     async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
-        let cached = self.probe_cached(&spec.source, &spec.source_raw, false).await?;
+        let cached = self
+            .probe_cached(&spec.source, &spec.source_raw, false)
+            .await?;
         let mut media = cached.media;
         let config = &self.inner.config;
         let mut wish = spec.wish(config);
@@ -231,12 +260,17 @@ impl Engine {
             } else {
                 spec.video_codec
             };
-            wish.bitrate_kbps = wish.bitrate_kbps.or(Some(
-                ghoststream_media::plan::auto_bitrate_kbps(media.video.as_ref().map(|v| v.height).unwrap_or(720)),
-            ));
+            wish.bitrate_kbps =
+                wish.bitrate_kbps
+                    .or(Some(ghoststream_media::plan::auto_bitrate_kbps(
+                        media.video.as_ref().map(|v| v.height).unwrap_or(720),
+                    )));
             plan = decide(&media, &wish);
             if let Some(v) = plan.streams.video.as_mut() {
-                v.reason = format!("start_time {} needs an exact cut; {}", spec.start_time, v.reason);
+                v.reason = format!(
+                    "start_time {} needs an exact cut; {}",
+                    spec.start_time, v.reason
+                );
             }
         }
         let remaining = (media.duration - spec.start_time).max(0.0);
@@ -244,7 +278,9 @@ impl Engine {
         let map = if !spec.mode.is_hls() {
             None
         } else if plan.copies_video() {
-            let kf = self.probe_cached(&spec.source, &spec.source_raw, true).await?;
+            let kf = self
+                .probe_cached(&spec.source, &spec.source_raw, true)
+                .await?;
             media = kf.media.clone();
             Some(SegmentMap::from_keyframes(
                 kf.keyframes.as_deref().unwrap_or(&[]),
@@ -263,7 +299,12 @@ impl Engine {
             Some(c) => self.inner.hardware.pick(spec.hw_request, c),
             None => ghoststream_types::HwKind::Software,
         };
-        Ok(Prepared { media, plan, map, hw })
+        Ok(Prepared {
+            media,
+            plan,
+            map,
+            hw,
+        })
     }
 
     /// `POST /api/probe`: media info and the plan a start with these options would use.
@@ -284,7 +325,9 @@ impl Engine {
     }
 
     pub async fn job(&self, id: Uuid) -> Result<Snapshot, EngineError> {
-        self.call(|reply| Cmd::Get { id, reply }).await?.ok_or(EngineError::NotFound)
+        self.call(|reply| Cmd::Get { id, reply })
+            .await?
+            .ok_or(EngineError::NotFound)
     }
 
     pub async fn jobs(&self) -> Result<Vec<Snapshot>, EngineError> {
@@ -293,14 +336,19 @@ impl Engine {
 
     /// Cancels a job; on a shared stream with other viewers, only this session leaves.
     pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
-        self.call(|reply| Cmd::Cancel { id, session, reply }).await?
+        self.call(|reply| Cmd::Cancel { id, session, reply })
+            .await?
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {
         self.call(|reply| Cmd::Delete { id, reply }).await?
     }
 
-    pub async fn leave(&self, id: Uuid, session: Option<String>) -> Result<LeaveResponse, EngineError> {
+    pub async fn leave(
+        &self,
+        id: Uuid,
+        session: Option<String>,
+    ) -> Result<LeaveResponse, EngineError> {
         self.call(|reply| Cmd::Leave { id, session, reply }).await?
     }
 
@@ -323,7 +371,9 @@ impl Engine {
     /// Resolves a file of an HLS job, waiting (bounded) for segments not yet written and
     /// restarting the encoder when the request is far ahead of it.
     pub async fn stream_file(&self, id: Uuid, name: String) -> Result<StreamFile, EngineError> {
-        let rx = self.call(|reply| Cmd::StreamFile { id, name, reply }).await?;
+        let rx = self
+            .call(|reply| Cmd::StreamFile { id, name, reply })
+            .await?;
         let wait = Duration::from_secs(self.inner.config.transcoding.segment_wait_timeout.max(1));
         match tokio::time::timeout(wait, rx).await {
             Ok(Ok(r)) => r,
@@ -343,7 +393,12 @@ impl Engine {
     }
 
     /// Checks a token for a job route. `scopes` lists what the route accepts.
-    pub async fn check_token(&self, id: Uuid, token: Option<&str>, scopes: &[Scope]) -> Result<(), EngineError> {
+    pub async fn check_token(
+        &self,
+        id: Uuid,
+        token: Option<&str>,
+        scopes: &[Scope],
+    ) -> Result<(), EngineError> {
         let token = token.ok_or(EngineError::Token(crate::tokens::TokenError::Missing))?;
         let scope = self
             .inner
@@ -353,7 +408,9 @@ impl Engine {
         if scope == Scope::Stream {
             let revoked = self.call(|reply| Cmd::StreamRevoked { id, reply }).await?;
             if revoked {
-                return Err(EngineError::JobEnded("the job was cancelled; its stream token is revoked".into()));
+                return Err(EngineError::JobEnded(
+                    "the job was cancelled; its stream token is revoked".into(),
+                ));
             }
         }
         Ok(())

@@ -73,7 +73,10 @@ impl JobSpec {
 
 fn field(loc: &[&str], msg: impl Into<String>, kind: &str) -> FieldError {
     FieldError {
-        loc: std::iter::once("body").chain(loc.iter().copied()).map(String::from).collect(),
+        loc: std::iter::once("body")
+            .chain(loc.iter().copied())
+            .map(String::from)
+            .collect(),
         msg: msg.into(),
         kind: kind.into(),
     }
@@ -121,28 +124,51 @@ pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<Fiel
     };
     let mode = req.mode.unwrap_or_default();
     if mode == Mode::Abr && !config.transcoding.enable_abr {
-        errors.push(field(&["mode"], "ABR is disabled on this server", "disabled"));
+        errors.push(field(
+            &["mode"],
+            "ABR is disabled on this server",
+            "disabled",
+        ));
     }
     let out = req.output.clone().unwrap_or_default();
-    let format = out.format.unwrap_or(if mode == Mode::Batch { Format::Mp4 } else { Format::Hls });
+    let format = out.format.unwrap_or(if mode == Mode::Batch {
+        Format::Mp4
+    } else {
+        Format::Hls
+    });
     if mode.is_hls() && format != Format::Hls {
         errors.push(field(
             &["output", "format"],
-            format!("mode {} writes HLS; use mode batch for {}", mode.as_str(), format.as_str()),
+            format!(
+                "mode {} writes HLS; use mode batch for {}",
+                mode.as_str(),
+                format.as_str()
+            ),
             "unsupported-combination",
         ));
     }
-    let format = if mode == Mode::Batch && format == Format::Hls { Format::Mp4 } else { format };
+    let format = if mode == Mode::Batch && format == Format::Hls {
+        Format::Mp4
+    } else {
+        format
+    };
     let video_codec = out.video_codec.unwrap_or(VideoCodec::H264);
     if format == Format::Hls && matches!(video_codec, VideoCodec::Vp9 | VideoCodec::Av1) {
         errors.push(field(
             &["output", "video_codec"],
-            format!("{} cannot be carried in HLS MPEG-TS segments; use h264/h265, or batch webm/mkv", video_codec.as_str()),
+            format!(
+                "{} cannot be carried in HLS MPEG-TS segments; use h264/h265, or batch webm/mkv",
+                video_codec.as_str()
+            ),
             "unsupported-combination",
         ));
     }
     if mode == Mode::Abr && video_codec == VideoCodec::Copy {
-        errors.push(field(&["output", "video_codec"], "ABR renditions cannot copy video", "unsupported-combination"));
+        errors.push(field(
+            &["output", "video_codec"],
+            "ABR renditions cannot copy video",
+            "unsupported-combination",
+        ));
     }
     let bitrate_kbps = match parse_bitrate(out.bitrate.as_deref().unwrap_or("auto")) {
         Ok(b) => b,
@@ -153,26 +179,48 @@ pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<Fiel
     };
     let max_audio_channels = out.max_audio_channels.unwrap_or(2);
     if !(1..=8).contains(&max_audio_channels) {
-        errors.push(field(&["output", "max_audio_channels"], "must be between 1 and 8", "value_error"));
+        errors.push(field(
+            &["output", "max_audio_channels"],
+            "must be between 1 and 8",
+            "value_error",
+        ));
     }
     let start_time = req.start_time.unwrap_or(0.0);
     if !start_time.is_finite() || start_time < 0.0 || start_time > 1.0e7 {
-        errors.push(field(&["start_time"], "must be a finite number of seconds ≥ 0", "value_error"));
+        errors.push(field(
+            &["start_time"],
+            "must be a finite number of seconds ≥ 0",
+            "value_error",
+        ));
     }
     let mut subtitles = Vec::new();
     let subs = req.subtitles.clone().unwrap_or_default();
     if subs.len() > 32 {
-        errors.push(field(&["subtitles"], "at most 32 subtitle tracks", "value_error"));
+        errors.push(field(
+            &["subtitles"],
+            "at most 32 subtitle tracks",
+            "value_error",
+        ));
     } else {
         for (i, s) in subs.iter().enumerate() {
             let idx = i.to_string();
             match Source::parse(&s.url, roots) {
                 Ok(src) => subtitles.push(SubtitleTrack {
                     source: src,
-                    label: s.label.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| {
-                        s.language.clone().unwrap_or_else(|| format!("Subtitle {}", i + 1))
-                    }),
-                    language: s.language.clone().filter(|l| !l.trim().is_empty()).unwrap_or_else(|| "und".into()),
+                    label: s
+                        .label
+                        .clone()
+                        .filter(|l| !l.trim().is_empty())
+                        .unwrap_or_else(|| {
+                            s.language
+                                .clone()
+                                .unwrap_or_else(|| format!("Subtitle {}", i + 1))
+                        }),
+                    language: s
+                        .language
+                        .clone()
+                        .filter(|l| !l.trim().is_empty())
+                        .unwrap_or_else(|| "und".into()),
                     default: s.default.unwrap_or(false),
                 }),
                 Err(e) => errors.push(field(&["subtitles", &idx, "url"], e.to_string(), e.code())),
@@ -186,7 +234,11 @@ pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<Fiel
     }
     if let Some(s) = &req.session_id {
         if s.len() > 200 {
-            errors.push(field(&["session_id"], "at most 200 characters", "value_error"));
+            errors.push(field(
+                &["session_id"],
+                "at most 200 characters",
+                "value_error",
+            ));
         }
     }
     let Some(source) = source else {
@@ -252,10 +304,14 @@ impl JobRecord {
     /// The answer for clients; `base` is `http://host:port` as the client reached us.
     pub fn to_response(&self, base: &str, eta: Option<u64>, viewers: u32) -> JobResponse {
         let stream_url = self.mode.is_hls().then(|| {
-            format!("{base}/stream/{}/master.m3u8?gst={}", self.id, self.stream_token)
+            format!(
+                "{base}/stream/{}/master.m3u8?gst={}",
+                self.id, self.stream_token
+            )
         });
-        let download_url = (self.mode == Mode::Batch && self.status == JobStatus::Ready && !self.files_removed)
-            .then(|| format!("{base}/download/{}?gst={}", self.id, self.stream_token));
+        let download_url =
+            (self.mode == Mode::Batch && self.status == JobStatus::Ready && !self.files_removed)
+                .then(|| format!("{base}/download/{}?gst={}", self.id, self.stream_token));
         JobResponse {
             job_id: self.id.to_string(),
             status: self.status,
@@ -297,12 +353,18 @@ mod tests {
     #[test]
     fn defaults_apply() {
         let s = validate(&req("http://pi/a.mkv"), &Config::default()).unwrap();
-        assert_eq!((s.mode, s.format, s.video_codec), (Mode::Stream, Format::Hls, VideoCodec::H264));
+        assert_eq!(
+            (s.mode, s.format, s.video_codec),
+            (Mode::Stream, Format::Hls, VideoCodec::H264)
+        );
         assert_eq!(s.max_audio_channels, 2);
         assert!(s.tone_map);
         let mut b = req("http://pi/a.mkv");
         b.mode = Some(Mode::Batch);
-        assert_eq!(validate(&b, &Config::default()).unwrap().format, Format::Mp4);
+        assert_eq!(
+            validate(&b, &Config::default()).unwrap().format,
+            Format::Mp4
+        );
     }
 
     #[test]

@@ -26,9 +26,22 @@ pub enum RunOutcome {
 
 #[derive(Debug)]
 pub enum RunEvent {
-    Progress { job: Uuid, run: u64, block: ProgressBlock },
-    Segment { job: Uuid, run: u64, variant: usize, index: u32 },
-    Exited { job: Uuid, run: u64, outcome: RunOutcome },
+    Progress {
+        job: Uuid,
+        run: u64,
+        block: ProgressBlock,
+    },
+    Segment {
+        job: Uuid,
+        run: u64,
+        variant: usize,
+        index: u32,
+    },
+    Exited {
+        job: Uuid,
+        run: u64,
+        outcome: RunOutcome,
+    },
 }
 
 /// A job's log: every command it ran and a bounded tail of ffmpeg's stderr.
@@ -180,7 +193,10 @@ async fn poll_lists(req: &RunRequest, seen: &mut [usize], tx: &mpsc::Sender<RunE
             continue;
         };
         // Only whole lines count: ffmpeg writes a line when a segment is closed.
-        let complete: Vec<&str> = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+        let complete: Vec<&str> = text
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .collect();
         for line in complete.iter().skip(seen[v]) {
             if let Some(index) = segment_index(line) {
                 let _ = tx

@@ -26,7 +26,12 @@ impl SegmentMap {
     /// Segments on the source's own keyframes (copy path): each as close to
     /// `segment_secs` as the keyframes allow. `keyframes` and `origin` are on the source
     /// timeline; `origin` (the keyframe the job starts at) becomes output time 0.
-    pub fn from_keyframes(keyframes: &[f64], origin: f64, total_secs: f64, segment_secs: f64) -> SegmentMap {
+    pub fn from_keyframes(
+        keyframes: &[f64],
+        origin: f64,
+        total_secs: f64,
+        segment_secs: f64,
+    ) -> SegmentMap {
         let total = total_secs.max(0.001);
         let mut starts = vec![0.0];
         for k in keyframes {
@@ -64,7 +69,9 @@ impl SegmentMap {
     }
 
     pub fn max_duration(&self) -> f64 {
-        (0..self.len()).map(|i| self.duration(i)).fold(0.0, f64::max)
+        (0..self.len())
+            .map(|i| self.duration(i))
+            .fold(0.0, f64::max)
     }
 
     /// The segment containing output time `t`.
@@ -198,7 +205,11 @@ mod tests {
             bitrate_kbps: 4000,
             playlist: "v0.m3u8".into(),
         };
-        let subs = [SubtitleEntry { name: "English \"CC\"".into(), language: "en".into(), default: true }];
+        let subs = [SubtitleEntry {
+            name: "English \"CC\"".into(),
+            language: "en".into(),
+            default: true,
+        }];
         assert_eq!(
             master_playlist(&[v], "avc1.640028,mp4a.40.2", &subs, "?gst=T"),
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\

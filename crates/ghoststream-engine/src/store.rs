@@ -54,7 +54,8 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
     }
     let conn = Connection::open(path).map_err(|e| err(&e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| err(&e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| err(&e))?;
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(|e| err(&e))?;
@@ -89,19 +90,25 @@ impl Store {
                 let (id, data) = row.map_err(err)?;
                 match serde_json::from_str::<JobRecord>(&data) {
                     Ok(rec) => jobs.push(rec),
-                    Err(e) => tracing::warn!(job = %id, error = %e, "unreadable job record kept in the database, skipped"),
+                    Err(e) => {
+                        tracing::warn!(job = %id, error = %e, "unreadable job record kept in the database, skipped")
+                    }
                 }
             }
         }
         let totals = conn
-            .query_row("SELECT data FROM totals WHERE id = 1", [], |r| r.get::<_, String>(0))
+            .query_row("SELECT data FROM totals WHERE id = 1", [], |r| {
+                r.get::<_, String>(0)
+            })
             .optional()
             .map_err(err)?
             .and_then(|d| serde_json::from_str::<TotalsRow>(&d).ok())
             .map(Totals::from)
             .unwrap_or_default();
         let secret = match conn
-            .query_row("SELECT value FROM kv WHERE key = 'token_secret'", [], |r| r.get::<_, Vec<u8>>(0))
+            .query_row("SELECT value FROM kv WHERE key = 'token_secret'", [], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })
             .optional()
             .map_err(err)?
         {
@@ -124,7 +131,14 @@ impl Store {
                 path: path.to_path_buf(),
                 cause: e.to_string(),
             })?;
-        Ok((Store { tx }, Loaded { jobs, totals, secret }))
+        Ok((
+            Store { tx },
+            Loaded {
+                jobs,
+                totals,
+                secret,
+            },
+        ))
     }
 
     pub async fn upsert(&self, rec: JobRecord) {

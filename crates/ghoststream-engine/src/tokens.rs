@@ -85,7 +85,13 @@ impl TokenKey {
     }
 
     /// Checks a token for `job`; `accept` lists the scopes this route takes.
-    pub fn verify(&self, token: &str, job: Uuid, accept: &[Scope], now_unix: i64) -> Result<Scope, TokenError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        job: Uuid,
+        accept: &[Scope],
+        now_unix: i64,
+    ) -> Result<Scope, TokenError> {
         let parts: Vec<&str> = token.split('.').collect();
         let [v, scope, id, exp, sig] = parts.as_slice() else {
             return Err(TokenError::Invalid);
@@ -135,16 +141,40 @@ mod tests {
         let other = Uuid::new_v4();
         let c = k.mint(job, Scope::Control, 2000);
         let s = k.mint(job, Scope::Stream, 2000);
-        assert_eq!(k.verify(&c, job, &[Scope::Control], 1000), Ok(Scope::Control));
-        assert_eq!(k.verify(&c, job, &[Scope::Stream, Scope::Control], 1000), Ok(Scope::Control));
-        assert_eq!(k.verify(&s, job, &[Scope::Control], 1000), Err(TokenError::WrongScope));
-        assert_eq!(k.verify(&c, other, &[Scope::Control], 1000), Err(TokenError::WrongJob));
-        assert_eq!(k.verify(&c, job, &[Scope::Control], 3000), Err(TokenError::Expired));
+        assert_eq!(
+            k.verify(&c, job, &[Scope::Control], 1000),
+            Ok(Scope::Control)
+        );
+        assert_eq!(
+            k.verify(&c, job, &[Scope::Stream, Scope::Control], 1000),
+            Ok(Scope::Control)
+        );
+        assert_eq!(
+            k.verify(&s, job, &[Scope::Control], 1000),
+            Err(TokenError::WrongScope)
+        );
+        assert_eq!(
+            k.verify(&c, other, &[Scope::Control], 1000),
+            Err(TokenError::WrongJob)
+        );
+        assert_eq!(
+            k.verify(&c, job, &[Scope::Control], 3000),
+            Err(TokenError::Expired)
+        );
         let mut tampered = c.clone();
         tampered.replace_range(5..6, if &c[5..6] == "0" { "1" } else { "0" });
-        assert_eq!(k.verify(&tampered, job, &[Scope::Control], 1000), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&tampered, job, &[Scope::Control], 1000),
+            Err(TokenError::Invalid)
+        );
         let forged = TokenKey::new(b"other".to_vec()).mint(job, Scope::Control, 2000);
-        assert_eq!(k.verify(&forged, job, &[Scope::Control], 1000), Err(TokenError::Invalid));
-        assert_eq!(k.verify("garbage", job, &[Scope::Control], 1000), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verify(&forged, job, &[Scope::Control], 1000),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            k.verify("garbage", job, &[Scope::Control], 1000),
+            Err(TokenError::Invalid)
+        );
     }
 }

@@ -37,8 +37,7 @@ impl Argv {
 
 fn shell_quote(a: &str) -> String {
     if !a.is_empty()
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%@".contains(c))
     {
         a.to_string()
@@ -176,7 +175,9 @@ pub fn video_encoder_args(
             argv.opt("-preset", if live { "10" } else { "8" });
         }
         (_, HwKind::Nvenc) => {
-            argv.opt("-preset", "p4").opt("-rc", "vbr").opt("-forced-idr", "1");
+            argv.opt("-preset", "p4")
+                .opt("-rc", "vbr")
+                .opt("-forced-idr", "1");
         }
         (_, HwKind::Qsv) => {
             argv.opt("-preset", if live { "veryfast" } else { "medium" });
@@ -414,7 +415,14 @@ pub fn batch(
         Format::Webm => "webm",
         Format::Mkv => "matroska",
     };
-    if matches!(plan.audio, AudioAction::Encode { codec: AudioCodec::Flac, .. }) && muxer == "mp4" {
+    if matches!(
+        plan.audio,
+        AudioAction::Encode {
+            codec: AudioCodec::Flac,
+            ..
+        }
+    ) && muxer == "mp4"
+    {
         a.opt("-strict", "-2");
     }
     a.opt("-f", muxer);
@@ -424,7 +432,12 @@ pub fn batch(
 
 /// Fetches one subtitle track (WebVTT or anything ffmpeg reads as text subtitles) and
 /// writes WebVTT shifted to the job's start.
-pub fn subtitle_to_vtt(source: &Source, start_time: f64, output: &Path, rw_timeout_secs: u64) -> Argv {
+pub fn subtitle_to_vtt(
+    source: &Source,
+    start_time: f64,
+    output: &Path,
+    rw_timeout_secs: u64,
+) -> Argv {
     let mut a = Argv::new();
     a.arg("-hide_banner")
         .opt("-loglevel", "level+warning")
@@ -447,7 +460,9 @@ pub fn subtitle_to_vtt(source: &Source, start_time: f64, output: &Path, rw_timeo
 /// A one-frame trial encode that proves an encoder works on this machine.
 pub fn trial_encode(encoder: &str, hw: HwKind) -> Argv {
     let mut a = Argv::new();
-    a.arg("-hide_banner").opt("-loglevel", "level+error").arg("-nostdin");
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin");
     hw_globals(&mut a, hw);
     a.opt("-f", "lavfi")
         .opt("-i", "color=c=black:s=256x144:r=25")
@@ -583,7 +598,12 @@ mod tests {
 
     #[test]
     fn tone_map_chain_precedes_scaling() {
-        let r = Rendition { name: "720p".into(), width: 1280, height: 720, bitrate_kbps: 4000 };
+        let r = Rendition {
+            name: "720p".into(),
+            width: 1280,
+            height: 720,
+            bitrate_kbps: 4000,
+        };
         let g = video_filter_graph(0, &[r], true, false, HwKind::Software);
         assert!(g.starts_with("[0:0]zscale=t=linear"));
         assert!(g.ends_with("format=yuv420p[v0]"));

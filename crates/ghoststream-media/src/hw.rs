@@ -40,9 +40,7 @@ impl Hardware {
     /// The back end to use for `codec`: the requested one if proven, else (for auto) the
     /// best proven one that has an encoder for the codec, else software.
     pub fn pick(&self, requested: Option<HwKind>, codec: VideoCodec) -> HwKind {
-        let usable = |k: HwKind| {
-            encoder_name(codec, k).is_some_and(|e| self.encoder_proven(e))
-        };
+        let usable = |k: HwKind| encoder_name(codec, k).is_some_and(|e| self.encoder_proven(e));
         match requested {
             Some(k) if usable(k) => k,
             Some(_) => HwKind::Software,
@@ -55,19 +53,29 @@ impl Hardware {
 
     /// Video codec names any proven encoder can produce.
     pub fn video_codecs(&self) -> Vec<String> {
-        [VideoCodec::H264, VideoCodec::H265, VideoCodec::Vp9, VideoCodec::Av1]
-            .into_iter()
-            .filter(|c| {
-                HwKind::ALL
-                    .into_iter()
-                    .any(|k| encoder_name(*c, k).is_some_and(|e| self.encoder_proven(e)))
-            })
-            .map(|c| c.as_str().to_string())
-            .collect()
+        [
+            VideoCodec::H264,
+            VideoCodec::H265,
+            VideoCodec::Vp9,
+            VideoCodec::Av1,
+        ]
+        .into_iter()
+        .filter(|c| {
+            HwKind::ALL
+                .into_iter()
+                .any(|k| encoder_name(*c, k).is_some_and(|e| self.encoder_proven(e)))
+        })
+        .map(|c| c.as_str().to_string())
+        .collect()
     }
 }
 
-const CODECS: [VideoCodec; 4] = [VideoCodec::H264, VideoCodec::H265, VideoCodec::Vp9, VideoCodec::Av1];
+const CODECS: [VideoCodec; 4] = [
+    VideoCodec::H264,
+    VideoCodec::H265,
+    VideoCodec::Vp9,
+    VideoCodec::Av1,
+];
 
 /// Lists ffmpeg's encoders, proves each candidate, and reads NVIDIA details.
 pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
@@ -102,7 +110,8 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
                 tasks.push(tokio::spawn(async move {
                     let _permit = sem.acquire_owned().await;
                     let argv = trial_encode(&enc, kind);
-                    let r = run_bounded(ffmpeg.as_os_str(), argv.args(), trial_timeout, "ffmpeg").await;
+                    let r =
+                        run_bounded(ffmpeg.as_os_str(), argv.args(), trial_timeout, "ffmpeg").await;
                     let verdict = match r {
                         Ok(o) if o.success => Ok(()),
                         Ok(o) => Err(o
@@ -136,7 +145,11 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
             available: !proven.is_empty(),
             encoders: proven,
             decoders: decs,
-            gpu_info: if kind == HwKind::Nvenc { gpu.clone() } else { None },
+            gpu_info: if kind == HwKind::Nvenc {
+                gpu.clone()
+            } else {
+                None
+            },
             device_path: (kind == HwKind::Vaapi && Path::new(VAAPI_DEVICE).exists())
                 .then(|| VAAPI_DEVICE.to_string()),
             reason,
@@ -163,7 +176,11 @@ fn decoder_names(kind: HwKind, decoders: &[String]) -> Vec<String> {
         HwKind::Software => return Vec::new(),
         _ => return Vec::new(),
     };
-    decoders.iter().filter(|d| d.ends_with(suffix)).cloned().collect()
+    decoders
+        .iter()
+        .filter(|d| d.ends_with(suffix))
+        .cloned()
+        .collect()
 }
 
 async fn list(ffmpeg: &Path, what: &str) -> Vec<String> {
@@ -190,7 +207,14 @@ pub fn parse_codec_list(text: &str) -> Vec<String> {
 }
 
 async fn version(ffmpeg: &Path) -> String {
-    match run_bounded(ffmpeg.as_os_str(), ["-version"], Duration::from_secs(10), "ffmpeg").await {
+    match run_bounded(
+        ffmpeg.as_os_str(),
+        ["-version"],
+        Duration::from_secs(10),
+        "ffmpeg",
+    )
+    .await
+    {
         Ok(o) => String::from_utf8_lossy(&o.stdout)
             .lines()
             .next()
@@ -209,7 +233,10 @@ pub fn nvidia_gpu() -> Option<GpuInfo> {
     let dev = nvml.device_by_index(0).ok()?;
     Some(GpuInfo {
         name: dev.name().ok()?,
-        memory_mb: dev.memory_info().map(|m| m.total / (1024 * 1024)).unwrap_or(0),
+        memory_mb: dev
+            .memory_info()
+            .map(|m| m.total / (1024 * 1024))
+            .unwrap_or(0),
         driver_version: nvml.sys_driver_version().ok(),
     })
 }
@@ -249,10 +276,16 @@ mod tests {
 
     #[test]
     fn auto_picks_best_proven() {
-        let h = hw(&[(HwKind::Nvenc, &["h264_nvenc"]), (HwKind::Software, &["libx264", "libvpx-vp9"])]);
+        let h = hw(&[
+            (HwKind::Nvenc, &["h264_nvenc"]),
+            (HwKind::Software, &["libx264", "libvpx-vp9"]),
+        ]);
         assert_eq!(h.pick(None, VideoCodec::H264), HwKind::Nvenc);
         assert_eq!(h.pick(None, VideoCodec::Vp9), HwKind::Software);
-        assert_eq!(h.pick(Some(HwKind::Qsv), VideoCodec::H264), HwKind::Software);
+        assert_eq!(
+            h.pick(Some(HwKind::Qsv), VideoCodec::H264),
+            HwKind::Software
+        );
         assert_eq!(h.available(), [HwKind::Nvenc, HwKind::Software]);
         let none = hw(&[(HwKind::Nvenc, &[]), (HwKind::Software, &["libx264"])]);
         assert_eq!(none.pick(None, VideoCodec::H264), HwKind::Software);

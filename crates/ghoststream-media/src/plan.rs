@@ -206,12 +206,13 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
         (codec != VideoCodec::H264).then(|| format!("{} requested", codec.as_str())),
         (v.codec != "h264").then(|| format!("{} is not browser-playable", v.codec)),
         (v.bit_depth > 8).then(|| format!("{}-bit video", v.bit_depth)),
-        (v.pix_fmt.as_deref().is_some_and(|p| p != "yuv420p" && p != "yuvj420p"))
-            .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
+        (v.pix_fmt
+            .as_deref()
+            .is_some_and(|p| p != "yuv420p" && p != "yuvj420p"))
+        .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
         hdr.then(|| format!("{} needs tone mapping", v.dynamic_range)),
-        (v.level.is_some_and(|l| l > 42)).then(|| {
-            format!("level {:.1} above 4.2", v.level.unwrap_or(0) as f64 / 10.0)
-        }),
+        (v.level.is_some_and(|l| l > 42))
+            .then(|| format!("level {:.1} above 4.2", v.level.unwrap_or(0) as f64 / 10.0)),
         needs_scale.then(|| format!("scaling to {}", wish.resolution.as_str())),
         wish.bitrate_kbps.map(|b| format!("bitrate {b}k requested")),
         (wish.format == Format::Webm).then(|| "webm needs vp9/av1".to_string()),
@@ -295,7 +296,10 @@ fn audio_decision(codec: &str, channels: u32, wish: &Wish) -> (AudioAction, Stri
         other => codec == other.as_str(),
     };
     if copyable && channels <= max_ch && wish.mode != Mode::Abr {
-        return (AudioAction::Copy, format!("already {codec}, {channels} channels"));
+        return (
+            AudioAction::Copy,
+            format!("already {codec}, {channels} channels"),
+        );
     }
     let reason = if copyable {
         if channels > max_ch {
@@ -325,7 +329,15 @@ mod tests {
     use super::*;
     use ghoststream_types::{AudioInfo, VideoInfo};
 
-    fn media(codec: &str, w: u32, h: u32, depth: u32, range: &str, acodec: &str, ch: u32) -> MediaInfo {
+    fn media(
+        codec: &str,
+        w: u32,
+        h: u32,
+        depth: u32,
+        range: &str,
+        acodec: &str,
+        ch: u32,
+    ) -> MediaInfo {
         MediaInfo {
             duration: 10.0,
             video: Some(VideoInfo {
@@ -352,7 +364,11 @@ mod tests {
     fn wish(mode: Mode, res: Resolution) -> Wish {
         Wish {
             mode,
-            format: if mode == Mode::Batch { Format::Mp4 } else { Format::Hls },
+            format: if mode == Mode::Batch {
+                Format::Mp4
+            } else {
+                Format::Hls
+            },
             video_codec: VideoCodec::H264,
             audio_codec: AudioCodec::Aac,
             resolution: res,
@@ -365,23 +381,37 @@ mod tests {
 
     #[test]
     fn playable_source_is_copied() {
-        let p = decide(&media("h264", 1920, 1080, 8, "sdr", "aac", 2), &wish(Mode::Stream, Resolution::Original));
+        let p = decide(
+            &media("h264", 1920, 1080, 8, "sdr", "aac", 2),
+            &wish(Mode::Stream, Resolution::Original),
+        );
         assert_eq!(p.video, VideoAction::Copy);
         assert_eq!(p.audio, AudioAction::Copy);
     }
 
     #[test]
     fn surround_aac_is_downmixed_but_video_copied() {
-        let p = decide(&media("h264", 1280, 720, 8, "sdr", "aac", 6), &wish(Mode::Stream, Resolution::Original));
+        let p = decide(
+            &media("h264", 1280, 720, 8, "sdr", "aac", 6),
+            &wish(Mode::Stream, Resolution::Original),
+        );
         assert_eq!(p.video, VideoAction::Copy);
         assert!(matches!(p.audio, AudioAction::Encode { channels: 2, .. }));
     }
 
     #[test]
     fn hevc_10bit_hdr_is_tone_mapped() {
-        let p = decide(&media("hevc", 3840, 2160, 10, "hdr10", "eac3", 6), &wish(Mode::Stream, Resolution::P1080));
+        let p = decide(
+            &media("hevc", 3840, 2160, 10, "hdr10", "eac3", 6),
+            &wish(Mode::Stream, Resolution::P1080),
+        );
         match p.video {
-            VideoAction::Encode { tone_map, ref renditions, ten_bit, .. } => {
+            VideoAction::Encode {
+                tone_map,
+                ref renditions,
+                ten_bit,
+                ..
+            } => {
                 assert!(tone_map);
                 assert!(!ten_bit);
                 assert_eq!((renditions[0].width, renditions[0].height), (1920, 1080));
@@ -393,8 +423,17 @@ mod tests {
 
     #[test]
     fn ten_bit_sdr_is_not_tone_mapped() {
-        let p = decide(&media("hevc", 1920, 1080, 10, "sdr", "aac", 2), &wish(Mode::Stream, Resolution::Original));
-        assert!(matches!(p.video, VideoAction::Encode { tone_map: false, .. }));
+        let p = decide(
+            &media("hevc", 1920, 1080, 10, "sdr", "aac", 2),
+            &wish(Mode::Stream, Resolution::Original),
+        );
+        assert!(matches!(
+            p.video,
+            VideoAction::Encode {
+                tone_map: false,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -408,13 +447,23 @@ mod tests {
 
     #[test]
     fn abr_ladder_stops_at_the_source() {
-        let p = decide(&media("h264", 1280, 720, 8, "sdr", "aac", 2), &wish(Mode::Abr, Resolution::Original));
-        let VideoAction::Encode { renditions, .. } = p.video else { panic!() };
+        let p = decide(
+            &media("h264", 1280, 720, 8, "sdr", "aac", 2),
+            &wish(Mode::Abr, Resolution::Original),
+        );
+        let VideoAction::Encode { renditions, .. } = p.video else {
+            panic!()
+        };
         let names: Vec<_> = renditions.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["720p", "480p", "360p"]);
         assert_eq!((renditions[1].width, renditions[1].height), (854, 480));
-        let tiny = decide(&media("h264", 320, 180, 8, "sdr", "aac", 2), &wish(Mode::Abr, Resolution::Original));
-        let VideoAction::Encode { renditions, .. } = tiny.video else { panic!() };
+        let tiny = decide(
+            &media("h264", 320, 180, 8, "sdr", "aac", 2),
+            &wish(Mode::Abr, Resolution::Original),
+        );
+        let VideoAction::Encode { renditions, .. } = tiny.video else {
+            panic!()
+        };
         assert_eq!(renditions.len(), 1);
         assert_eq!((renditions[0].width, renditions[0].height), (320, 180));
     }
@@ -424,7 +473,19 @@ mod tests {
         let mut w = wish(Mode::Batch, Resolution::Original);
         w.format = Format::Webm;
         let p = decide(&media("h264", 640, 360, 8, "sdr", "aac", 2), &w);
-        assert!(matches!(p.video, VideoAction::Encode { codec: VideoCodec::Vp9, .. }));
-        assert!(matches!(p.audio, AudioAction::Encode { codec: AudioCodec::Opus, .. }));
+        assert!(matches!(
+            p.video,
+            VideoAction::Encode {
+                codec: VideoCodec::Vp9,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p.audio,
+            AudioAction::Encode {
+                codec: AudioCodec::Opus,
+                ..
+            }
+        ));
     }
 }

@@ -82,7 +82,9 @@ pub async fn probe(
 pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
     let p: ProbeJson =
         serde_json::from_slice(bytes).map_err(|e| MediaError::BadProbe(e.to_string()))?;
-    let format = p.format.ok_or_else(|| MediaError::BadProbe("no format section".into()))?;
+    let format = p
+        .format
+        .ok_or_else(|| MediaError::BadProbe("no format section".into()))?;
     let mut info = MediaInfo {
         duration: num(&format.duration).unwrap_or(0.0),
         container: format.format_name.unwrap_or_default(),
@@ -94,7 +96,9 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
         let codec = s.codec_name.clone().unwrap_or_else(|| "unknown".into());
         let language = s.tags.get("language").cloned();
         match s.codec_type.as_deref() {
-            Some("video") if info.video.is_none() && s.disposition.get("attached_pic") != Some(&1) => {
+            Some("video")
+                if info.video.is_none() && s.disposition.get("attached_pic") != Some(&1) =>
+            {
                 let pix_fmt = s.pix_fmt.clone();
                 let bit_depth = s
                     .bits_per_raw_sample
@@ -129,7 +133,11 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
                 index: s.index,
                 codec,
                 channels: s.channels.unwrap_or(0),
-                sample_rate: s.sample_rate.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0),
+                sample_rate: s
+                    .sample_rate
+                    .as_deref()
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0),
                 language,
             }),
             Some("subtitle") => info.subtitles.push(SubtitleInfo {
@@ -169,7 +177,9 @@ fn bit_depth_of(pix_fmt: Option<&str>) -> u32 {
 }
 
 fn num(v: &Option<String>) -> Option<f64> {
-    v.as_deref().and_then(|s| s.parse::<f64>().ok()).filter(|f| f.is_finite())
+    v.as_deref()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|f| f.is_finite())
 }
 
 fn rate(v: Option<&str>) -> Option<f64> {

@@ -135,11 +135,20 @@ mod tests {
         let mut child = cmd.spawn().unwrap();
         let mut out = child.stdout.take().unwrap();
         let mut buf = [0u8; 32];
-        let n = tokio::io::AsyncReadExt::read(&mut out, &mut buf).await.unwrap();
-        let grandchild: i32 = std::str::from_utf8(&buf[..n]).unwrap().trim().parse().unwrap();
+        let n = tokio::io::AsyncReadExt::read(&mut out, &mut buf)
+            .await
+            .unwrap();
+        let grandchild: i32 = std::str::from_utf8(&buf[..n])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         stop(&mut child, Duration::from_millis(200)).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!is_running(grandchild), "grandchild {grandchild} survived the stop");
+        assert!(
+            !is_running(grandchild),
+            "grandchild {grandchild} survived the stop"
+        );
     }
 
     /// Alive and not a zombie waiting for a slow reaper.

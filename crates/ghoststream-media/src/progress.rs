@@ -44,11 +44,7 @@ impl ProgressParser {
                     .strip_suffix("kbits/s")
                     .and_then(|v| v.trim().parse().ok())
             }
-            "speed" => {
-                self.cur.speed = value
-                    .strip_suffix('x')
-                    .and_then(|v| v.trim().parse().ok())
-            }
+            "speed" => self.cur.speed = value.strip_suffix('x').and_then(|v| v.trim().parse().ok()),
             "progress" => {
                 self.cur.end = value == "end";
                 let block = self.cur.clone();

@@ -54,14 +54,18 @@ impl Source {
             return Err(SourceError::Scheme(shown));
         }
         let Some(after) = rest.strip_prefix("//") else {
-            return Err(SourceError::Malformed("expected '//' after the scheme".into()));
+            return Err(SourceError::Malformed(
+                "expected '//' after the scheme".into(),
+            ));
         };
         let host = after.split(['/', '?', '#']).next().unwrap_or("");
         if host.is_empty() || host.starts_with('@') {
             return Err(SourceError::Malformed("no host".into()));
         }
         if raw.chars().any(|c| c.is_control() || c == ' ') {
-            return Err(SourceError::Malformed("contains spaces or control characters".into()));
+            return Err(SourceError::Malformed(
+                "contains spaces or control characters".into(),
+            ));
         }
         Ok(Source::Http(raw.to_string()))
     }

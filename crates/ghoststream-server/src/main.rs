@@ -1,1 +1,238 @@
-fn main(){}
+//! `ghoststream`: the headless GhostStream server.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ghoststream_engine::{config, Config, Engine};
+use ghoststream_server::{serve, AppState};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+// Used by the library half of this package.
+use {
+    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, nix as _,
+    serde as _, serde_path_to_error as _, tokio_util as _, uuid as _,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "ghoststream",
+    version,
+    about = "GhostStream: the LAN transcoding node"
+)]
+struct Cli {
+    /// Configuration file (TOML, or YAML with the seed's ghoststream.yaml keys).
+    #[arg(long, short, global = true, env = "GHOSTSTREAM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print what the hardware probe found and exit.
+    #[arg(long)]
+    detect_hw: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+    /// Configuration helpers.
+    Config {
+        /// Print an annotated example configuration.
+        #[arg(long)]
+        example: bool,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    #[arg(long)]
+    host: Option<String>,
+    /// 0 picks a free port (printed on start).
+    #[arg(long)]
+    port: Option<u16>,
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    #[arg(long)]
+    temp_dir: Option<PathBuf>,
+    #[arg(long)]
+    max_concurrent_jobs: Option<u32>,
+    #[arg(long)]
+    api_key: Option<String>,
+    /// enforce | open
+    #[arg(long)]
+    job_tokens: Option<String>,
+    /// Local folder allowed as a source (repeatable).
+    #[arg(long = "library-root")]
+    library_roots: Vec<PathBuf>,
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+impl ServeArgs {
+    fn overrides(&self) -> Vec<(String, Value)> {
+        let mut o = Vec::new();
+        let mut put = |k: &str, v: Value| o.push((k.to_string(), v));
+        if let Some(v) = &self.host {
+            put("server.host", v.clone().into());
+        }
+        if let Some(v) = self.port {
+            put("server.port", v.into());
+        }
+        if let Some(v) = &self.state_dir {
+            put("state_directory", v.to_string_lossy().into_owned().into());
+        }
+        if let Some(v) = &self.temp_dir {
+            put(
+                "transcoding.temp_directory",
+                v.to_string_lossy().into_owned().into(),
+            );
+        }
+        if let Some(v) = self.max_concurrent_jobs {
+            put("transcoding.max_concurrent_jobs", v.into());
+        }
+        if let Some(v) = &self.api_key {
+            put("security.api_key", v.clone().into());
+        }
+        if let Some(v) = &self.job_tokens {
+            put("security.job_tokens", v.clone().into());
+        }
+        if !self.library_roots.is_empty() {
+            put(
+                "transcoding.library_roots",
+                self.library_roots
+                    .iter()
+                    .map(|p| Value::from(p.to_string_lossy().into_owned()))
+                    .collect(),
+            );
+        }
+        if self.no_mdns {
+            put("mdns.enabled", false.into());
+        }
+        o
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "ghoststream=info,ghoststream_server=info,ghoststream_engine=info,warn".into()
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Some(Command::Config { example }) = &cli.command {
+        if *example {
+            print!("{}", config::EXAMPLE);
+            return Ok(());
+        }
+        anyhow::bail!("use `ghoststream config --example`");
+    }
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        _ => ServeArgs::default(),
+    };
+    let cfg = Config::load(cli.config.as_deref(), std::env::vars(), &args.overrides())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let hw = ghoststream_media::hw::detect(
+            &cfg.transcoding.ffmpeg_path,
+            Duration::from_secs(cfg.hardware.trial_timeout.max(1)),
+        )
+        .await;
+        if cli.detect_hw {
+            print_hardware(&hw);
+            return Ok(());
+        }
+        run(cfg, hw).await
+    })
+}
+
+fn print_hardware(hw: &ghoststream_media::hw::Hardware) {
+    println!("ffmpeg {}", hw.ffmpeg_version);
+    for a in &hw.accels {
+        let mark = if a.available { "yes" } else { "no " };
+        print!("  {:<13} {mark}", a.kind.as_str());
+        if a.available {
+            print!("  encoders: {}", a.encoders.join(", "));
+        } else if let Some(r) = &a.reason {
+            print!("  ({r})");
+        }
+        if let Some(g) = &a.gpu_info {
+            print!(
+                "  gpu: {} {} MB driver {}",
+                g.name,
+                g.memory_mb,
+                g.driver_version.as_deref().unwrap_or("?")
+            );
+        }
+        println!();
+    }
+    let best: Vec<&str> = hw.available().iter().map(|k| k.as_str()).collect();
+    println!("available: {}", best.join(", "));
+}
+
+async fn run(cfg: Config, hw: ghoststream_media::hw::Hardware) -> anyhow::Result<()> {
+    if hw.ffmpeg_version == "not found" {
+        anyhow::bail!(
+            "ffmpeg was not found at '{}': install it (Debian: apt install ffmpeg) or set transcoding.ffmpeg_path",
+            cfg.transcoding.ffmpeg_path.display()
+        );
+    }
+    let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let mdns = cfg.mdns.enabled;
+    let engine = Engine::start(cfg, hw)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let shown_host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
+    engine.set_public_base(format!("http://{shown_host}:{}", local.port()));
+    if mdns {
+        tracing::info!("mDNS advertisement is not part of this build yet; clients can add this server by address");
+    }
+    // Tests and scripts read this line for the bound port.
+    println!(
+        "GhostStream {} listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        local
+    );
+    tracing::info!(
+        hw = ?engine.hardware().available(),
+        state = %engine.config().state_dir().display(),
+        work = %engine.config().work_dir().display(),
+        "ready"
+    );
+    serve(listener, AppState::new(engine), shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT: stopping"),
+        _ = term => tracing::info!("SIGTERM: stopping"),
+    }
+}

@@ -1,0 +1,143 @@
+//! CORS on every answer, and the optional API key.
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// `Access-Control-Allow-*: *` everywhere; preflights answered 204 without auth.
+pub async fn cors(req: Request, next: Next) -> Response {
+    let mut res = if req.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
+/// The value of `name` in a query string, percent-decoded.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn key_matches(expected: &str, given: &str) -> bool {
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// True when the request carries the configured API key (or none is configured).
+pub fn has_api_key(
+    state: &AppState,
+    req_headers: &axum::http::HeaderMap,
+    query: Option<&str>,
+) -> bool {
+    let Some(expected) = state
+        .engine
+        .config()
+        .security
+        .api_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+    else {
+        return true;
+    };
+    let given = req_headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| query_param(query, "api_key"));
+    given.is_some_and(|g| key_matches(expected, &g))
+}
+
+/// Requires the API key on every route but health (and stream/download, which check it
+/// together with job tokens, since players cannot send headers).
+pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let exempt = matches!(path, "/api/health" | "/health")
+        || path.starts_with("/stream/")
+        || path.starts_with("/download/");
+    if exempt || has_api_key(&state, req.headers(), req.uri().query()) {
+        return next.run(req).await;
+    }
+    let given = req.headers().contains_key("x-api-key")
+        || query_param(req.uri().query(), "api_key").is_some();
+    ApiError::Unauthorized(if given {
+        "api-key-invalid"
+    } else {
+        "api-key-required"
+    })
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            query_param(Some("a=1&gst=x%2Ey&b"), "gst").as_deref(),
+            Some("x.y")
+        );
+        assert_eq!(query_param(Some("api_key=k"), "gst"), None);
+        assert_eq!(percent_decode("%2e%2E%zz%"), "..%zz%");
+    }
+}

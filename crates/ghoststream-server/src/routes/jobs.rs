@@ -1,0 +1,150 @@
+//! `/api/transcode/*`: start, list, status, cancel, delete, stream info, leave, log.
+
+use super::{base_url, job_id, json_body};
+use crate::error::ApiResult;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use ghoststream_engine::tokens::Scope;
+use ghoststream_engine::TokenMode;
+use ghoststream_types::{
+    CancelResponse, JobList, JobResponse, LeaveResponse, SessionRequest, StartRequest, StreamInfo,
+};
+use uuid::Uuid;
+
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
+
+/// The job must exist (404), then, when tokens are enforced, the control token must be
+/// valid for it (403).
+async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap) -> ApiResult<()> {
+    s.engine.job(id).await?;
+    if s.engine.config().security.job_tokens == TokenMode::Open {
+        return Ok(());
+    }
+    let token = header_str(headers, "x-ghoststream-control-token");
+    s.engine.check_token(id, token, &[Scope::Control]).await?;
+    Ok(())
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<JobResponse>> {
+    let req: StartRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
+    let client = header_str(&headers, "x-ghoststream-client").map(str::to_string);
+    let snap = s.engine.submit(req, client).await?;
+    Ok(Json(snap.to_response(&base_url(&s, &headers))))
+}
+
+pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<JobList>> {
+    let base = base_url(&s, &headers);
+    let jobs = s
+        .engine
+        .jobs()
+        .await?
+        .iter()
+        .map(|j| j.to_response(&base))
+        .collect();
+    Ok(Json(JobList { jobs }))
+}
+
+pub async fn status(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    Ok(Json(
+        s.engine.job(id).await?.to_response(&base_url(&s, &headers)),
+    ))
+}
+
+fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
+    body.session_id
+        .or_else(|| header_str(headers, "x-ghoststream-session").map(str::to_string))
+        .filter(|s| !s.is_empty())
+}
+
+pub async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<CancelResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
+    s.engine.cancel(id, session_from(&headers, req)).await?;
+    Ok(Json(CancelResponse {
+        job_id: id.to_string(),
+        status: "cancelled".into(),
+    }))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<CancelResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    s.engine.delete(id).await?;
+    Ok(Json(CancelResponse {
+        job_id: id.to_string(),
+        status: "deleted".into(),
+    }))
+}
+
+pub async fn stream_info(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Json<StreamInfo>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    let r = s.engine.job(id).await?.to_response(&base_url(&s, &headers));
+    Ok(Json(StreamInfo {
+        job_id: r.job_id,
+        stream_url: r.stream_url,
+        status: r.status,
+    }))
+}
+
+pub async fn leave(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<LeaveResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
+    Ok(Json(s.engine.leave(id, session_from(&headers, req)).await?))
+}
+
+pub async fn log(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers).await?;
+    let text = s.engine.log(id).await?;
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(r)
+}

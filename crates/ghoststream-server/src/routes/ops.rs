@@ -1,0 +1,221 @@
+//! Health, capabilities, stats, clients, shared streams, cleanup and probe.
+
+use super::json_body;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use ghoststream_types::{Capabilities, Health, ProbeRequest};
+use serde_json::json;
+
+pub async fn health(State(s): State<AppState>) -> ApiResult<Json<Health>> {
+    let stats = s.engine.stats().await?;
+    Ok(Json(Health {
+        status: "healthy".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: (s.engine.uptime().as_secs_f64() * 10.0).round() / 10.0,
+        current_jobs: stats.active_jobs,
+        queued_jobs: stats.current_queue_length,
+        hw_accels: s.engine.hardware().available(),
+    }))
+}
+
+fn meminfo() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let get = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((get("MemTotal:")?, get("MemAvailable:")?))
+}
+
+/// Component checks. A busy CPU during transcoding is expected and never unhealthy.
+pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
+    let cfg = s.engine.config();
+    let stats = s.engine.stats().await?;
+    let mut status = "healthy";
+    let mut degrade = |to: &'static str| {
+        if to == "unhealthy" || status == "healthy" {
+            status = to;
+        }
+    };
+    let work = cfg.work_dir();
+    let disk = nix::sys::statvfs::statvfs(&work).ok().map(|v| {
+        let total = v.blocks() as u64 * v.fragment_size() as u64;
+        let free = v.blocks_available() as u64 * v.fragment_size() as u64;
+        (total, free)
+    });
+    let disk_check = match disk {
+        Some((total, free)) => {
+            let used_pct = if total > 0 {
+                100.0 * (1.0 - free as f64 / total as f64)
+            } else {
+                0.0
+            };
+            let st = if free < 512 * 1024 * 1024 || used_pct >= 98.0 {
+                degrade("unhealthy");
+                "unhealthy"
+            } else if used_pct >= 90.0 {
+                degrade("degraded");
+                "degraded"
+            } else {
+                "healthy"
+            };
+            json!({"status": st, "usage_percent": (used_pct * 10.0).round() / 10.0, "free_gb": free / (1 << 30), "path": work})
+        }
+        None => {
+            degrade("degraded");
+            json!({"status": "degraded", "error": "work directory not readable"})
+        }
+    };
+    let mem_check = match meminfo() {
+        Some((total, avail)) => {
+            let pct = 100.0 * (1.0 - avail as f64 / total.max(1) as f64);
+            let st = if pct >= 95.0 {
+                degrade("degraded");
+                "degraded"
+            } else {
+                "healthy"
+            };
+            json!({"status": st, "usage_percent": (pct * 10.0).round() / 10.0, "available_mb": avail / 1024})
+        }
+        None => json!({"status": "healthy", "note": "not measured on this platform"}),
+    };
+    let ffmpeg_ok = s.engine.hardware().ffmpeg_version != "not found";
+    if !ffmpeg_ok {
+        degrade("unhealthy");
+    }
+    let max_q = cfg.transcoding.max_queue_size;
+    let q_pct = if max_q > 0 {
+        100.0 * stats.current_queue_length as f64 / max_q as f64
+    } else {
+        0.0
+    };
+    if q_pct >= 95.0 {
+        degrade("degraded");
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| {
+        l.split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+    });
+    let body = json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": s.engine.uptime().as_secs_f64(),
+        "checks": {
+            "ffmpeg": {"status": if ffmpeg_ok {"healthy"} else {"unhealthy"}, "version": s.engine.hardware().ffmpeg_version},
+            "disk": disk_check,
+            "memory": mem_check,
+            "cpu": {"status": "healthy", "load_average_1m": load, "note": "busy CPU while transcoding is expected"},
+            "job_queue": {"status": if q_pct >= 80.0 {"degraded"} else {"healthy"}, "current": stats.current_queue_length, "max": max_q},
+            "active_jobs": {"status": "healthy", "count": stats.active_jobs, "max_concurrent": cfg.transcoding.max_concurrent_jobs},
+        },
+        "timestamp": chrono::Utc::now(),
+    });
+    let code = if status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(body)).into_response())
+}
+
+pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
+    let stats = s.engine.stats().await?;
+    let cfg = s.engine.config();
+    let full = stats.current_queue_length >= cfg.transcoding.max_queue_size
+        && stats.active_jobs >= cfg.transcoding.max_concurrent_jobs;
+    Ok(if full {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": "queue full"})),
+        )
+            .into_response()
+    } else {
+        Json(json!({"ready": true})).into_response()
+    })
+}
+
+pub async fn live() -> Json<serde_json::Value> {
+    Json(json!({"alive": true, "timestamp": chrono::Utc::now()}))
+}
+
+fn platform() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+    match pretty {
+        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
+        None => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
+    let hw = s.engine.hardware();
+    Json(Capabilities {
+        hw_accels: hw.accels.clone(),
+        video_codecs: hw.video_codecs(),
+        audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
+            .map(String::from)
+            .to_vec(),
+        formats: ghoststream_types::Format::ALL
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect(),
+        max_concurrent_jobs: s.engine.config().transcoding.max_concurrent_jobs,
+        ffmpeg_version: hw.ffmpeg_version.clone(),
+        platform: platform(),
+    })
+}
+
+pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_types::Stats>> {
+    Ok(Json(s.engine.stats().await?))
+}
+
+pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::ClientInfo>> {
+    Json(s.clients.list())
+}
+
+pub async fn shared(
+    State(s): State<AppState>,
+) -> ApiResult<Json<ghoststream_types::SharedStreams>> {
+    Ok(Json(s.engine.shared_streams().await?))
+}
+
+pub async fn cleanup_stats(
+    State(s): State<AppState>,
+) -> ApiResult<Json<ghoststream_types::CleanupStats>> {
+    Ok(Json(s.engine.cleanup_stats().await?))
+}
+
+pub async fn cleanup_run(
+    State(s): State<AppState>,
+) -> ApiResult<Json<ghoststream_types::CleanupRun>> {
+    Ok(Json(s.engine.cleanup_run().await?))
+}
+
+pub async fn probe(
+    State(s): State<AppState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<ghoststream_types::ProbeResponse>> {
+    let req: ProbeRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
+    Ok(Json(s.engine.probe(req).await?))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

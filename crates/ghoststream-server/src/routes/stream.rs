@@ -1,0 +1,118 @@
+//! `/stream/{id}/{file}` (playlists, segments, subtitles) and `/download/{id}`.
+
+use super::job_id;
+use crate::auth::{has_api_key, percent_decode, query_param};
+use crate::error::{ApiError, ApiResult};
+use crate::files::{playlist, serve_file};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use ghoststream_engine::tokens::{Scope, TokenError};
+use ghoststream_engine::{EngineError, StreamFile, TokenMode};
+use uuid::Uuid;
+
+/// Players cannot send headers: a stream token (`?gst=` or header) or the control token
+/// is enough, even when an API key is set. With `job_tokens = enforce` a token is required.
+async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> ApiResult<()> {
+    s.engine.job(id).await?;
+    let query = uri.query();
+    let token = query_param(query, "gst")
+        .or_else(|| {
+            headers
+                .get("x-ghoststream-stream-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            headers
+                .get("x-ghoststream-control-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .filter(|t| !t.is_empty());
+    let enforce = s.engine.config().security.job_tokens == TokenMode::Enforce;
+    let token_result = match token.as_deref() {
+        Some(t) => Some(
+            s.engine
+                .check_token(id, Some(t), &[Scope::Stream, Scope::Control])
+                .await,
+        ),
+        None => None,
+    };
+    match token_result {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) if enforce => Err(e.into()),
+        None if enforce => Err(EngineError::Token(TokenError::Missing).into()),
+        _ => {
+            if has_api_key(s, headers, query) {
+                Ok(())
+            } else {
+                Err(ApiError::Unauthorized("api-key-required"))
+            }
+        }
+    }
+}
+
+/// A file name must be one plain name: no separators, no dot segments, nothing encoded.
+fn check_name(raw_path: &str) -> ApiResult<String> {
+    let decoded = percent_decode(&percent_decode(raw_path));
+    let bad = decoded.is_empty()
+        || decoded.contains('/')
+        || decoded.contains('\\')
+        || decoded.contains("..")
+        || decoded.contains('\0')
+        || decoded.starts_with('.')
+        || !decoded
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if bad {
+        return Err(ApiError::BadRequest {
+            code: "invalid-path",
+            detail: "file names may not contain '/', '\\' or '..'".into(),
+        });
+    }
+    Ok(decoded)
+}
+
+pub async fn stream_file(
+    State(s): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult<Response> {
+    // The raw path, before axum decoded it, so encoded separators are caught too.
+    let raw = uri
+        .path()
+        .splitn(4, '/')
+        .nth(3)
+        .unwrap_or(&file)
+        .to_string();
+    let name = check_name(&raw)?;
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers, &uri).await?;
+    match s.engine.stream_file(id, name.clone()).await? {
+        StreamFile::Playlist(text) => Ok(playlist(text)),
+        StreamFile::File(path) => serve_file(&path, &name, &headers, None).await,
+    }
+}
+
+pub async fn bad_path() -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid-path",
+        detail: "a file name is required: /stream/{job_id}/master.m3u8".into(),
+    }
+}
+
+pub async fn download(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult<Response> {
+    let id = job_id(&id)?;
+    authorize(&s, id, &headers, &uri).await?;
+    let (path, fname) = s.engine.download(id).await?;
+    let ext = fname.rsplit('.').next().unwrap_or("mp4").to_string();
+    serve_file(&path, &format!("x.{ext}"), &headers, Some(&fname)).await
+}

@@ -1,0 +1,243 @@
+//! WebSocket `/ws/progress`: every job's events by default, subscription filters, pings
+//! every 30 s (3 missed pongs close), at most 1000 connections, and a bounded outbox per
+//! connection that drops the oldest progress first and never a status change.
+
+use crate::auth::has_api_key;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use ghoststream_types::{JobEvent, StatusData};
+use serde_json::{json, Value};
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::Notify;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub async fn progress(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !has_api_key(&s, &headers, uri.query()) {
+        return ApiError::Unauthorized("api-key-required").into_response();
+    }
+    ws.on_upgrade(move |socket| connection(s, socket))
+}
+
+#[derive(Default)]
+struct Outbox {
+    queue: VecDeque<(bool, String)>,
+    closed: bool,
+}
+
+struct Shared {
+    outbox: Mutex<Outbox>,
+    notify: Notify,
+}
+
+impl Shared {
+    /// Queues a message. When full, the oldest progress message goes first; status
+    /// changes are never dropped. Returns false when the client is hopelessly behind.
+    fn push(&self, is_progress: bool, text: String, cap: usize) -> bool {
+        let Ok(mut o) = self.outbox.lock() else {
+            return false;
+        };
+        if o.queue.len() >= cap {
+            if let Some(pos) = o.queue.iter().position(|(p, _)| *p) {
+                o.queue.remove(pos);
+            } else if is_progress {
+                return true;
+            }
+        }
+        o.queue.push_back((is_progress, text));
+        let hopeless = o.queue.len() > cap * 8;
+        drop(o);
+        self.notify.notify_one();
+        !hopeless
+    }
+    fn close(&self) {
+        if let Ok(mut o) = self.outbox.lock() {
+            o.closed = true;
+        }
+        self.notify.notify_one();
+    }
+}
+
+enum Filter {
+    All,
+    Only(HashSet<String>),
+}
+
+impl Filter {
+    fn wants(&self, job: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Only(set) => set.contains(job),
+        }
+    }
+}
+
+fn now_ts() -> f64 {
+    chrono::Utc::now().timestamp_millis() as f64 / 1000.0
+}
+
+async fn connection(s: AppState, socket: WebSocket) {
+    let open = s.ws.open.fetch_add(1, Ordering::SeqCst) + 1;
+    let (mut sink, mut stream) = socket.split();
+    if open > s.ws.max_connections {
+        s.ws.open.fetch_sub(1, Ordering::SeqCst);
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 1013,
+                reason: Utf8Bytes::from_static("too many connections; try again later"),
+            })))
+            .await;
+        return;
+    }
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    s.clients.ws_open(id);
+    let shared = Arc::new(Shared {
+        outbox: Mutex::new(Outbox::default()),
+        notify: Notify::new(),
+    });
+    let writer = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                let next = {
+                    let Ok(mut o) = shared.outbox.lock() else {
+                        break;
+                    };
+                    match o.queue.pop_front() {
+                        Some(m) => Some(m.1),
+                        None if o.closed => break,
+                        None => None,
+                    }
+                };
+                match next {
+                    Some(text) => {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => shared.notify.notified().await,
+                }
+            }
+            let _ = sink.send(Message::Close(None)).await;
+        })
+    };
+    let cap = s.ws.queue_len;
+    let mut events = s.engine.subscribe();
+    let mut filter = Filter::All;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + s.ws.ping_interval,
+        s.ws.ping_interval,
+    );
+    let mut missed = 0u32;
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(ev) => {
+                    if !filter.wants(ev.job_id()) {
+                        continue;
+                    }
+                    let is_progress = matches!(ev, JobEvent::Progress { .. });
+                    let Ok(text) = serde_json::to_string(&ev) else { continue };
+                    if !shared.push(is_progress, text, cap) {
+                        break;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    // Events were lost for this connection: send every job's current status.
+                    if let Ok(jobs) = s.engine.jobs().await {
+                        for j in jobs {
+                            let job_id = j.record.id.to_string();
+                            if !filter.wants(&job_id) {
+                                continue;
+                            }
+                            let ev = JobEvent::StatusChange {
+                                job_id,
+                                data: StatusData { status: j.record.status, error_message: j.record.error_message.clone() },
+                            };
+                            if let Ok(text) = serde_json::to_string(&ev) {
+                                shared.push(false, text, cap);
+                            }
+                        }
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            },
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
+                    match v.get("type").and_then(Value::as_str) {
+                        Some("ping") => {
+                            shared.push(false, json!({"type": "pong", "ts": now_ts()}).to_string(), cap);
+                        }
+                        Some("pong") => missed = 0,
+                        Some("subscribe") => {
+                            let ids = ids_of(&v);
+                            filter = match filter {
+                                Filter::All => Filter::Only(ids),
+                                Filter::Only(mut set) => { set.extend(ids); Filter::Only(set) }
+                            };
+                        }
+                        Some("unsubscribe") => {
+                            let ids = ids_of(&v);
+                            if let Filter::Only(set) = &mut filter {
+                                set.retain(|i| !ids.contains(i));
+                            } else {
+                                // From "everything", unsubscribing leaves every other job.
+                                let all: HashSet<String> = s.engine.jobs().await.unwrap_or_default()
+                                    .into_iter().map(|j| j.record.id.to_string()).filter(|i| !ids.contains(i)).collect();
+                                filter = Filter::Only(all);
+                            }
+                        }
+                        Some("subscribe_all") => filter = Filter::All,
+                        Some("identify") => {
+                            if let Some(name) = v.get("client").and_then(Value::as_str) {
+                                s.clients.ws_identify(id, name);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Some(Ok(Message::Pong(_))) => missed = 0,
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if missed >= s.ws.missed_pongs {
+                    break;
+                }
+                missed += 1;
+                shared.push(false, json!({"type": "ping", "ts": now_ts()}).to_string(), cap);
+            }
+        }
+    }
+    shared.close();
+    let _ = writer.await;
+    s.clients.ws_close(id);
+    s.ws.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn ids_of(v: &Value) -> HashSet<String> {
+    v.get("job_ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .take(10_000)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
