@@ -1,1 +1,12 @@
+//! End-to-end tests: the real `ghoststream` binary on 127.0.0.1:0, real ffmpeg on media
+//! generated with lavfi, real HTTP and WebSocket clients, the published Python SDK and
+//! hls.js in Chromium.
 
+mod api;
+mod batch;
+mod clients;
+mod lifecycle;
+mod security;
+mod streams;
+mod support;
+mod websocket;

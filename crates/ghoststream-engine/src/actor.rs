@@ -689,7 +689,8 @@ impl Actor {
         for (i, sub) in spec.subtitles.iter().enumerate() {
             let final_path = job.rec.dir.join(format!("sub{i}.vtt"));
             let part = job.rec.dir.join(format!("sub{i}.vtt.part"));
-            let argv = command::subtitle_to_vtt(&sub.source, spec.start_time, &part, 15);
+            let argv = command::subtitle_to_vtt(&sub.source, &part, 15);
+            let offset = spec.start_time;
             let ffmpeg = t.ffmpeg_path.clone();
             let log = job.log.clone();
             let tx = self.internal_tx.clone();
@@ -719,7 +720,7 @@ impl Actor {
                     }
                 };
                 let text = match body {
-                    Some(b) => with_timestamp_map(&b),
+                    Some(b) => ghoststream_media::subtitles::prepare_vtt(&b, offset),
                     None => {
                         log.push(format!(
                             "subtitle {i} could not be read; serving an empty track"
@@ -1643,21 +1644,6 @@ async fn dir_size(dir: &std::path::Path) -> u64 {
     total
 }
 
-/// Inserts the header hls.js and Safari use to align WebVTT with MPEG-TS timestamps.
-fn with_timestamp_map(vtt: &str) -> String {
-    let body = vtt.trim_start_matches('\u{feff}');
-    let mut lines = body.lines();
-    let first = lines.next().unwrap_or("WEBVTT");
-    let rest: Vec<&str> = lines.collect();
-    if rest.iter().any(|l| l.starts_with("X-TIMESTAMP-MAP")) {
-        return body.to_string();
-    }
-    format!(
-        "{first}\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n{}\n",
-        rest.join("\n")
-    )
-}
-
 #[derive(Debug, PartialEq)]
 enum StreamName {
     Master,
@@ -1709,13 +1695,6 @@ mod tests {
         assert_eq!(parse_stream_name("v0_x.ts"), None);
         assert_eq!(parse_stream_name("output.part"), None);
         assert_eq!(parse_stream_name("v0_r1.csv"), None);
-    }
-
-    #[test]
-    fn timestamp_map_is_inserted_once() {
-        let v = with_timestamp_map("WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n");
-        assert!(v.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"));
-        assert_eq!(with_timestamp_map(&v).matches("X-TIMESTAMP-MAP").count(), 1);
     }
 
     #[test]

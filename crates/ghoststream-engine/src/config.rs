@@ -28,6 +28,9 @@ pub struct ServerSection {
     pub max_body_bytes: usize,
     /// Seconds a graceful shutdown may take before children are killed.
     pub shutdown_timeout: u64,
+    /// WebSocket keepalive ping period; three missed pongs close the connection.
+    pub ws_ping_interval_ms: u64,
+    pub ws_max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +112,8 @@ impl Default for ServerSection {
             advertised_url: None,
             max_body_bytes: 1024 * 1024,
             shutdown_timeout: 10,
+            ws_ping_interval_ms: 30_000,
+            ws_max_connections: 1000,
         }
     }
 }
@@ -338,6 +343,8 @@ port = 8765                 # GHOSTSTREAM__SERVER__PORT (0 = any free port)
 # advertised_url = "http://192.168.4.2:8765"  # base of stream/download URLs when a request has no Host
 max_body_bytes = 1048576    # larger request bodies get 413
 shutdown_timeout = 10       # seconds a graceful stop may take before ffmpeg is killed
+ws_ping_interval_ms = 30000 # WebSocket keepalive; 3 missed pongs close the connection
+ws_max_connections = 1000   # the next connection gets a close frame with a reason
 
 [mdns]
 enabled = true              # GHOSTSTREAM__MDNS__ENABLED

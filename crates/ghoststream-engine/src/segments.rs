@@ -13,10 +13,11 @@ pub struct SegmentMap {
 }
 
 impl SegmentMap {
-    /// Fixed-length segments, for encodes with forced keyframes.
+    /// Fixed-length segments, for encodes with forced keyframes. A tail shorter than
+    /// half a second joins the segment before it.
     pub fn fixed(total_secs: f64, segment_secs: f64) -> SegmentMap {
         let total = total_secs.max(0.001);
-        let n = (total / segment_secs - 1e-6).ceil().max(1.0) as usize;
+        let n = ((total - 0.5) / segment_secs).ceil().max(1.0) as usize;
         SegmentMap {
             starts: (0..n).map(|i| i as f64 * segment_secs).collect(),
             total,
@@ -177,6 +178,11 @@ mod tests {
         assert_eq!(m.index_at(7.9), 1);
         assert_eq!(m.index_at(8.0), 2);
         assert_eq!(SegmentMap::fixed(8.0, 4.0).len(), 2);
+        let m = SegmentMap::fixed(8.03, 4.0);
+        assert_eq!(m.len(), 2);
+        assert!((m.duration(1) - 4.03).abs() < 1e-9);
+        assert_eq!(SegmentMap::fixed(8.6, 4.0).len(), 3);
+        assert_eq!(SegmentMap::fixed(0.2, 4.0).len(), 1);
     }
 
     #[test]

@@ -326,6 +326,10 @@ pub fn hls_run(run: &HlsRun) -> Argv {
             }
         }
         audio_encoder_args(&mut a, &plan.audio);
+        if run.seek_secs > 0.0 {
+            // Copied streams must not carry packets from before the seek point.
+            a.opt("-copypriorss", "0");
+        }
         a.arg("-sn").arg("-dn");
         a.opt("-f", "segment")
             .opt("-segment_format", "mpegts")
@@ -406,6 +410,9 @@ pub fn batch(
         a.opt("-map", format!("0:{ai}"));
     }
     audio_encoder_args(&mut a, &plan.audio);
+    if start_time > 0.0 {
+        a.opt("-copypriorss", "0");
+    }
     a.arg("-sn").arg("-dn");
     let muxer = match format {
         Format::Mp4 | Format::Hls => {
@@ -430,14 +437,9 @@ pub fn batch(
     a
 }
 
-/// Fetches one subtitle track (WebVTT or anything ffmpeg reads as text subtitles) and
-/// writes WebVTT shifted to the job's start.
-pub fn subtitle_to_vtt(
-    source: &Source,
-    start_time: f64,
-    output: &Path,
-    rw_timeout_secs: u64,
-) -> Argv {
+/// Fetches one subtitle track (WebVTT, or anything ffmpeg reads as text subtitles) and
+/// writes WebVTT; [`crate::subtitles::prepare_vtt`] then shifts it to the job's start.
+pub fn subtitle_to_vtt(source: &Source, output: &Path, rw_timeout_secs: u64) -> Argv {
     let mut a = Argv::new();
     a.arg("-hide_banner")
         .opt("-loglevel", "level+warning")
@@ -445,9 +447,6 @@ pub fn subtitle_to_vtt(
         .arg("-y");
     for x in source.input_args(rw_timeout_secs) {
         a.arg(x);
-    }
-    if start_time > 0.0 {
-        a.opt("-ss", secs(start_time));
     }
     a.opt("-i", source.as_input())
         .opt("-map", "0:s:0")
@@ -554,7 +553,7 @@ mod tests {
 '[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
 -c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \
 -bufsize 8000k -force_key_frames 'expr:gte(t,n_forced*4.000)' -c:a aac -ac 2 -b:a 128k \
--sn -dn -f segment -segment_format mpegts -segment_start_number 2 \
+-copypriorss 0 -sn -dn -f segment -segment_format mpegts -segment_start_number 2 \
 -segment_list /w/job/v0_r3.csv -segment_list_type csv -output_ts_offset 8.000 -muxdelay 0 \
 -segment_times 12.000 /w/job/v0_%05d.ts"
         );

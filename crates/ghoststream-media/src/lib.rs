@@ -11,6 +11,7 @@ pub mod probe;
 pub mod process;
 pub mod progress;
 pub mod source;
+pub mod subtitles;
 
 pub use errors::MediaError;
 

@@ -22,6 +22,9 @@ use std::time::Duration;
 pub use clients::Clients;
 pub use error::{ApiError, ApiResult};
 
+// Dev-dependencies of the end-to-end suite.
+#[cfg(test)]
+use {reqwest as _, tempfile as _, tokio_tungstenite as _};
 // Used by the binary only.
 use {anyhow as _, clap as _, ghoststream_media as _, tracing_subscriber as _};
 
@@ -44,16 +47,18 @@ pub struct WsSettings {
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
+        let server = &engine.config().server;
+        let ws = WsSettings {
+            max_connections: server.ws_max_connections,
+            ping_interval: Duration::from_millis(server.ws_ping_interval_ms.max(10)),
+            missed_pongs: 3,
+            queue_len: 256,
+            open: AtomicUsize::new(0),
+        };
         AppState {
             engine,
             clients: Clients::default(),
-            ws: Arc::new(WsSettings {
-                max_connections: 1000,
-                ping_interval: Duration::from_secs(30),
-                missed_pongs: 3,
-                queue_len: 256,
-                open: AtomicUsize::new(0),
-            }),
+            ws: Arc::new(ws),
         }
     }
 }

@@ -7,6 +7,8 @@ use ghoststream_server::{serve, AppState};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
+#[cfg(test)]
+use {reqwest as _, tempfile as _, tokio_tungstenite as _};
 // Used by the library half of this package.
 use {
     axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, nix as _,

@@ -1,0 +1,5 @@
+//! Entry point of the end-to-end suite in the repository's top-level `tests/e2e/`.
+#![allow(clippy::unwrap_used, unused_crate_dependencies)]
+
+#[path = "../../../tests/e2e/main.rs"]
+mod e2e;

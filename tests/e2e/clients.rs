@@ -1,0 +1,117 @@
+//! Real clients: the published Python SDK and hls.js in Chromium.
+
+use super::support::*;
+use serde_json::json;
+use std::process::Command;
+
+fn need(path: &std::path::Path, what: &str) {
+    assert!(
+        path.exists(),
+        "{what} is missing at {}: run scripts/setup.sh first",
+        path.display()
+    );
+}
+
+/// The SDK (`ghoststream==1.2.6` from PyPI, installed by scripts/setup.sh) as a real
+/// client of two of our servers, including its load balancer.
+#[tokio::test]
+async fn published_python_sdk_drives_our_servers() {
+    let python = repo_root().join("tests/.venv/bin/python");
+    need(&python, "the SDK's virtualenv");
+    let media = MediaServer::start();
+    let a = Gs::start(Opts::default());
+    // The SDK names manual servers by host, so the second one needs its own address.
+    let b = Gs::start(Opts::default().host("127.0.0.2"));
+    let strip = |g: &Gs| g.base.trim_start_matches("http://").to_string();
+    let script = repo_root().join("tests/sdk/sdk_check.py");
+    let (sa, sb, src) = (strip(&a), strip(&b), media.url("long.mkv"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args([sa, sb, src])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "SDK check failed\n{stdout}\n{stderr}");
+    for check in [
+        "health_check",
+        "get_capabilities",
+        "transcode",
+        "wait_for_ready",
+        "get_job_status",
+        "batch_download_url",
+        "cancel_job",
+        "delete_job",
+        "load_balancer",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == format!("ok {check}")),
+            "missing {check}: {stdout}"
+        );
+    }
+    // The SDK identifies itself; we list it.
+    let (_, clients) = a.get("/api/clients").await;
+    assert!(
+        clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client"] == "ghosthub-e2e" && c["transport"] == "http"),
+        "{clients}"
+    );
+}
+
+/// hls.js in Debian's Chromium plays our stream and seeks to 80 %.
+#[tokio::test]
+async fn hls_js_in_chromium_plays_and_seeks() {
+    let root = repo_root();
+    let hls = root.join("tests/node_modules/hls.js/dist/hls.min.js");
+    need(&hls, "hls.js (npm install in tests/)");
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    need(
+        std::path::Path::new(&chromium),
+        "Chromium (apt package chromium)",
+    );
+    let dir = media_dir();
+    std::fs::copy(&hls, dir.join("hls.min.js")).unwrap();
+    std::fs::copy(
+        root.join("tests/browser/player.html"),
+        dir.join("player.html"),
+    )
+    .unwrap();
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
+        .await;
+    let page = media.url("player.html");
+    let stream = job["stream_url"].as_str().unwrap().to_string();
+    let script = root.join("tests/browser/hls_play.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args([page, stream])
+            .current_dir(root.join("tests"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "hls.js check failed\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ok plays") && stdout.contains("ok seek"),
+        "{stdout}"
+    );
+    // Playing and seeking never created another job.
+    let (_, jobs) = gs.get("/api/transcode/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
+}

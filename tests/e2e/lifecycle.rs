@@ -1,0 +1,233 @@
+//! Cancel, delete, queue, shutdown, crash, restart, hardware fallback.
+
+use super::support::*;
+use serde_json::json;
+use std::time::Duration;
+
+const MIN: Duration = Duration::from_secs(60);
+
+fn slow(media: &MediaServer) -> String {
+    format!("{}?rate=40000", media.url("long.mkv"))
+}
+
+#[tokio::test]
+async fn cancel_and_delete_leave_no_ffmpeg_and_keep_the_control_token() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({"source": slow(&media), "output": {"bitrate": "300k"}}))
+        .await;
+    assert!(
+        eventually(Duration::from_secs(10), || !gs.children().is_empty()).await,
+        "ffmpeg never started"
+    );
+    let (code, v) = gs.control(reqwest::Method::POST, &job, "/cancel").await;
+    assert_eq!(
+        (code, v["status"].as_str()),
+        (200, Some("cancelled")),
+        "{v}"
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || gs.children().is_empty()).await,
+        "ffmpeg left behind: {:?}",
+        gs.children()
+    );
+    let s = gs.status(&job).await;
+    assert_eq!(s["status"], "cancelled");
+    // Cancel revokes the stream token, not the control token.
+    let (code, _) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    assert!(code == 403 || code == 410, "stream after cancel: {code}");
+    let (code, v) = gs.control(reqwest::Method::POST, &job, "/cancel").await;
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (400, Some("job-not-cancellable"))
+    );
+    let (code, v) = gs.control(reqwest::Method::DELETE, &job, "").await;
+    assert_eq!((code, v["status"].as_str()), (200, Some("deleted")));
+    let (code, _) = gs.control(reqwest::Method::GET, &job, "/status").await;
+    assert_eq!(code, 404);
+    // Delete of a running job stops it too.
+    let job = gs
+        .start_job(json!({"source": slow(&media), "mode": "batch"}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !gs.children().is_empty()).await);
+    let (code, _) = gs.control(reqwest::Method::DELETE, &job, "").await;
+    assert_eq!(code, 200);
+    assert!(eventually(Duration::from_secs(2), || gs.children().is_empty()).await);
+    let dir = gs.state.join("work").join(job["job_id"].as_str().unwrap());
+    assert!(
+        eventually(Duration::from_secs(5), || !dir.exists()).await,
+        "files left in {}",
+        dir.display()
+    );
+    let (_, stats) = gs.get("/api/stats").await;
+    assert_eq!(stats["cancelled_jobs"], 2);
+}
+
+#[tokio::test]
+async fn queue_limits_and_order() {
+    let media = MediaServer::start();
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS", "1")
+            .env("GHOSTSTREAM__TRANSCODING__MAX_QUEUE_SIZE", "1"),
+    );
+    let body = |i: u32| json!({"source": format!("{}&n={i}", slow(&media)), "mode": "batch"});
+    let a = gs.start_job(body(1)).await;
+    let b = gs.start_job(body(2)).await;
+    assert_eq!(a["status"], "processing");
+    assert_eq!(b["status"], "queued");
+    let (code, v) = gs.post("/api/transcode/start", body(3)).await;
+    assert_eq!((code, v["code"].as_str()), (503, Some("queue-full")), "{v}");
+    let (code, r) = gs.get("/api/ready").await;
+    assert_eq!((code, r["ready"].as_bool()), (503, Some(false)));
+    let (_, h) = gs.get("/api/health").await;
+    assert_eq!(
+        (h["current_jobs"].as_u64(), h["queued_jobs"].as_u64()),
+        (Some(1), Some(1))
+    );
+    gs.control(reqwest::Method::POST, &a, "/cancel").await;
+    gs.wait_for(&b, &["processing"], Duration::from_secs(10))
+        .await;
+    gs.control(reqwest::Method::POST, &b, "/cancel").await;
+    assert!(eventually(Duration::from_secs(3), || gs.children().is_empty()).await);
+}
+
+#[tokio::test]
+async fn sigterm_stops_jobs_and_restart_keeps_history_and_stats() {
+    let media = MediaServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut gs = Gs::start(Opts::default().state(state.path()));
+    let done = gs
+        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch"}))
+        .await;
+    gs.wait_for(&done, &["ready"], MIN).await;
+    let running = gs
+        .start_job(json!({"source": slow(&media), "output": {"bitrate": "300k"}}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !gs.children().is_empty()).await);
+    let pid = gs.pid();
+    let status = gs.stop();
+    assert!(status.success(), "exit {status:?}");
+    assert!(
+        eventually(Duration::from_secs(2), || children_of(pid).is_empty()
+            && children_of(1).is_empty())
+        .await
+    );
+    let gs2 = Gs::start(Opts::default().state(state.path()));
+    let (_, stats) = gs2.get("/api/stats").await;
+    assert_eq!(stats["successful_jobs"], 1, "{stats}");
+    assert_eq!(stats["failed_jobs"], 1, "{stats}");
+    let s = gs2.status(&done).await;
+    assert_eq!(s["status"], "ready");
+    let (code, file) = gs2.fetch(s["download_url"].as_str().unwrap()).await;
+    assert_eq!(code, 200, "finished batch output kept across the restart");
+    assert!(!file.is_empty());
+    let s = gs2.status(&running).await;
+    assert_eq!(s["status"], "error");
+    assert!(
+        s["error_message"].as_str().unwrap().contains("interrupted"),
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn kill_9_takes_ffmpeg_down_and_the_next_start_reconciles() {
+    let media = MediaServer::start();
+    let state = tempfile::tempdir().unwrap();
+    let mut gs = Gs::start(Opts::default().state(state.path()));
+    let job = gs
+        .start_job(json!({"source": slow(&media), "output": {"bitrate": "300k"}}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !gs.children().is_empty()).await);
+    let kids = gs.children();
+    gs.child.kill().unwrap();
+    gs.child.wait().unwrap();
+    let alive = |p: i32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| {
+                !s.rsplit_once(')')
+                    .map(|(_, r)| r.trim_start().starts_with('Z'))
+                    .unwrap_or(true)
+            })
+            .unwrap_or(false)
+    };
+    assert!(
+        eventually(Duration::from_secs(2), || kids.iter().all(|p| !alive(*p))).await,
+        "ffmpeg survived kill -9: {kids:?}"
+    );
+    let work = state
+        .path()
+        .join("work")
+        .join(job["job_id"].as_str().unwrap());
+    assert!(work.exists());
+    let gs2 = Gs::start(Opts::default().state(state.path()));
+    let s = gs2.status(&job).await;
+    assert_eq!(s["status"], "error");
+    assert_eq!(s["error_message"], "interrupted by restart");
+    assert!(!work.exists(), "leftover work dir not removed");
+}
+
+/// A scripted ffmpeg that claims NVENC (its trial encode passes) but fails every real
+/// NVENC job, as a broken driver does; everything else is real ffmpeg.
+fn fake_nvenc_ffmpeg(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("ffmpeg");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n\
+         case \"$*\" in\n\
+           *-encoders*) ffmpeg \"$@\"; exit $? ;;\n\
+           *h264_nvenc*-f\\ null*) exit 0 ;;\n\
+           *h264_nvenc*) echo '[h264_nvenc @ 0x1] [error] OpenEncodeSessionEx failed: out of memory (10)' >&2; exit 1 ;;\n\
+           *) exec ffmpeg \"$@\" ;;\n\
+         esac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn hardware_failure_falls_back_to_software_in_the_same_job() {
+    let media = MediaServer::start();
+    let bin = tempfile::tempdir().unwrap();
+    let fake = fake_nvenc_ffmpeg(bin.path());
+    let gs = Gs::start(Opts::default().env(
+        "GHOSTSTREAM__TRANSCODING__FFMPEG_PATH",
+        fake.to_str().unwrap(),
+    ));
+    let (_, caps) = gs.get("/api/capabilities").await;
+    let nv = caps["hw_accels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "nvenc")
+        .unwrap()
+        .clone();
+    assert_eq!(nv["available"], true, "{nv}");
+    let job = gs
+        .start_job(json!({
+            "source": media.url("long.mkv"), "start_time": 8, "output": {"bitrate": "400k"},
+            "subtitles": [{"url": media.url("en.vtt"), "label": "English", "language": "en"}]
+        }))
+        .await;
+    assert_eq!(job["hw_accel_used"], "nvenc");
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    assert_eq!(done["job_id"], job["job_id"]);
+    assert_eq!(done["hw_accel_used"], "software");
+    assert_eq!(done["start_time"], 8.0);
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    assert!(String::from_utf8(master)
+        .unwrap()
+        .contains("TYPE=SUBTITLES"));
+    let log = gs.log(&job).await;
+    assert!(log.contains("continuing in software"), "{log}");
+    assert!(log.contains("-ss 8.000"));
+    let (_, seg) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
+    assert_eq!(
+        stream_of(&probe_bytes(&seg, ".ts"), "video").unwrap()["codec_name"],
+        "h264"
+    );
+}

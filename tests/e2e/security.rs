@@ -1,0 +1,254 @@
+//! Job tokens (enforce and open), the API key, path traversal.
+
+use super::support::*;
+use serde_json::json;
+use std::io::{Read, Write};
+
+#[tokio::test]
+async fn tokens_are_enforced() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let a = gs
+        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch"}))
+        .await;
+    let b = gs
+        .start_job(json!({"source": media.url("h264.mkv"), "mode": "batch"}))
+        .await;
+    let id = a["job_id"].as_str().unwrap();
+    let stream_token = a["stream_url"].is_null().then(|| "").unwrap_or_default();
+    let _ = stream_token;
+    let status = format!("/api/transcode/{id}/status");
+    let (code, v) = gs.get(&status).await;
+    assert_eq!((code, v["code"].as_str()), (403, Some("token-required")));
+    let other = b["control_token"].as_str().unwrap();
+    let (code, v) = gs
+        .req(
+            reqwest::Method::GET,
+            &status,
+            None,
+            &[("X-GhostStream-Control-Token", other)],
+        )
+        .await;
+    assert_eq!((code, v["code"].as_str()), (403, Some("token-wrong-job")));
+    let mut tampered = a["control_token"].as_str().unwrap().to_string();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (code, v) = gs
+        .req(
+            reqwest::Method::GET,
+            &status,
+            None,
+            &[("X-GhostStream-Control-Token", &tampered)],
+        )
+        .await;
+    assert_eq!((code, v["code"].as_str()), (403, Some("token-invalid")));
+    let (code, v) = gs
+        .post(&format!("/api/transcode/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!((code, v["code"].as_str()), (403, Some("token-required")));
+    // A stream token does not open control routes.
+    let s = gs.start_job(json!({"source": media.url("h264.mkv")})).await;
+    let sid = s["job_id"].as_str().unwrap();
+    let gst = s["stream_url"]
+        .as_str()
+        .unwrap()
+        .split("gst=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let (code, v) = gs
+        .req(
+            reqwest::Method::GET,
+            &format!("/api/transcode/{sid}/status"),
+            None,
+            &[("X-GhostStream-Control-Token", &gst)],
+        )
+        .await;
+    assert_eq!((code, v["code"].as_str()), (403, Some("token-wrong-scope")));
+    // Playlists need a token; the stream token, its header form, or the control token work.
+    let bare = s["stream_url"]
+        .as_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(gs.fetch(&bare).await.0, 403);
+    assert_eq!(gs.fetch(s["stream_url"].as_str().unwrap()).await.0, 200);
+    let ct = s["control_token"].as_str().unwrap();
+    for (h, v) in [
+        ("X-GhostStream-Stream-Token", gst.as_str()),
+        ("X-GhostStream-Control-Token", ct),
+    ] {
+        let r = gs.http.get(&bare).header(h, v).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{h}");
+    }
+    // Another job's stream token does not open this stream.
+    let wrong = format!("{bare}?gst={}", b["control_token"].as_str().unwrap());
+    assert_eq!(gs.fetch(&wrong).await.0, 403);
+}
+
+#[tokio::test]
+async fn open_mode_accepts_requests_without_tokens() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__JOB_TOKENS", "open"));
+    let s = gs.start_job(json!({"source": media.url("h264.mkv")})).await;
+    let id = s["job_id"].as_str().unwrap();
+    assert_eq!(gs.get(&format!("/api/transcode/{id}/status")).await.0, 200);
+    assert_eq!(gs.get(&format!("/transcode/{id}")).await.0, 200);
+    let bare = s["stream_url"]
+        .as_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(gs.fetch(&bare).await.0, 200);
+    let (code, v) = gs
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/transcode/{id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert!(
+        code == 200 || v["code"] == "job-not-cancellable",
+        "{code} {v}"
+    );
+}
+
+#[tokio::test]
+async fn api_key_guards_every_route_but_health() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__API_KEY", "sesame"));
+    assert_eq!(gs.get("/api/health").await.0, 200);
+    assert_eq!(gs.get("/health").await.0, 200);
+    for path in [
+        "/api/capabilities",
+        "/api/stats",
+        "/api/transcode/jobs",
+        "/api/health/detailed",
+        "/api/clients",
+    ] {
+        let (code, v) = gs.get(path).await;
+        assert_eq!(
+            (code, v["code"].as_str()),
+            (401, Some("api-key-required")),
+            "{path}"
+        );
+    }
+    let (code, v) = gs
+        .req(
+            reqwest::Method::GET,
+            "/api/stats",
+            None,
+            &[("X-API-Key", "wrong")],
+        )
+        .await;
+    assert_eq!((code, v["code"].as_str()), (401, Some("api-key-invalid")));
+    assert_eq!(
+        gs.req(
+            reqwest::Method::GET,
+            "/api/stats",
+            None,
+            &[("X-API-Key", "sesame")]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(gs.get("/api/stats?api_key=sesame").await.0, 200);
+    let (code, _) = gs
+        .post(
+            "/api/transcode/start",
+            json!({"source": media.url("h264.mkv")}),
+        )
+        .await;
+    assert_eq!(code, 401);
+    let (code, job) = gs
+        .req(
+            reqwest::Method::POST,
+            "/api/transcode/start",
+            Some(json!({"source": media.url("h264.mkv")}).to_string()),
+            &[("X-API-Key", "sesame")],
+        )
+        .await;
+    assert_eq!(code, 200);
+    // Players cannot send headers: the stream token alone opens the stream.
+    assert_eq!(gs.fetch(job["stream_url"].as_str().unwrap()).await.0, 200);
+    let bare = job["stream_url"]
+        .as_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(gs.fetch(&bare).await.0, 200);
+    // Preflights pass without the key.
+    let r = gs
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/api/stats", gs.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    // The WebSocket needs the key too.
+    let ws = gs.base.replace("http://", "ws://");
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws}/ws/progress"))
+            .await
+            .is_err()
+    );
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws}/ws/progress?api_key=sesame"))
+            .await
+            .is_ok()
+    );
+}
+
+fn raw_get(base: &str, path: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}
+
+#[tokio::test]
+async fn path_traversal_is_refused() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__JOB_TOKENS", "open"));
+    let s = gs.start_job(json!({"source": media.url("h264.mkv")})).await;
+    let id = s["job_id"].as_str().unwrap();
+    for path in [
+        format!("/stream/{id}/../../etc/passwd"),
+        format!("/stream/{id}/..%2f..%2fetc%2fpasswd"),
+        format!("/stream/{id}/%2e%2e"),
+        format!("/stream/{id}/%252e%252e%252fetc"),
+        format!("/stream/{id}/..%5c..%5cwindows"),
+        format!("/stream/{id}/sub%2f..%2fx.vtt"),
+        format!("/stream/{id}/.hidden"),
+    ] {
+        let (code, body) = raw_get(&gs.base, &path);
+        assert!(code == 400 || code == 404, "{path}: {code}");
+        assert!(body.contains("\"code\""), "{path}: not JSON: {body}");
+        assert!(!body.contains("root:"), "{path} leaked a file");
+    }
+    let (code, body) = raw_get(&gs.base, &format!("/stream/{id}/..%2f..%2fetc%2fpasswd"));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("invalid-path"));
+    // Files of the job that are not part of the stream are not served either.
+    let (code, _) = raw_get(&gs.base, &format!("/stream/{id}/v0_r1.csv"));
+    assert_eq!(code, 404);
+}

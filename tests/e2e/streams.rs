@@ -1,0 +1,332 @@
+//! Stream and ABR modes: playlists, segments, restarts, seeking, ladder, subtitles, HDR,
+//! audio channels, sharing.
+
+use super::support::*;
+use serde_json::json;
+use std::time::Duration;
+
+const MIN: Duration = Duration::from_secs(60);
+
+fn lines_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[tokio::test]
+async fn playable_source_is_remuxed_on_its_keyframes() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs.start_job(json!({"source": media.url("h264.mkv")})).await;
+    assert_eq!(job["status"], "processing");
+    assert!(job["stream_url"]
+        .as_str()
+        .unwrap()
+        .contains("/master.m3u8?gst="));
+    assert_eq!(job["media_info"]["video"]["codec"], "h264");
+    assert!((job["duration"].as_f64().unwrap() - 8.0).abs() < 0.2);
+    // The master playlist is real, the variant VOD with ENDLIST from the first request.
+    let (code, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    assert_eq!(code, 200);
+    let master = String::from_utf8(master).unwrap();
+    let inf = lines_with(&master, "#EXT-X-STREAM-INF");
+    assert_eq!(inf.len(), 1, "{master}");
+    assert!(
+        inf[0].contains("RESOLUTION=640x360")
+            && inf[0].contains("CODECS=")
+            && inf[0].contains("BANDWIDTH=")
+    );
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let variant = String::from_utf8(variant).unwrap();
+    assert!(
+        variant.contains("#EXT-X-PLAYLIST-TYPE:VOD")
+            && variant.trim_end().ends_with("#EXT-X-ENDLIST")
+    );
+    // Keyframes every 2 s, target 4 s: two segments of 4 s.
+    let extinf = lines_with(&variant, "#EXTINF");
+    assert_eq!(extinf.len(), 2, "{variant}");
+    for uri in variant.lines().filter(|l| !l.starts_with('#')) {
+        assert!(uri.contains("?gst="), "{uri}");
+    }
+    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00001.ts")).await;
+    assert_eq!(code, 200);
+    let p = probe_bytes(&seg, ".ts");
+    assert_eq!(stream_of(&p, "video").unwrap()["codec_name"], "h264");
+    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+    assert!((start - 4.0).abs() < 0.15, "segment 1 starts at {start}");
+    let done = gs.wait_for(&job, &["ready"], MIN).await;
+    assert_eq!(done["progress"], 100.0);
+    assert_eq!(done["hw_accel_used"], "software");
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("-c:v copy") && log.contains("-c:a copy"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // An explicit bitrate forces a transcode: fixed 4 s segments with forced keyframes.
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
+        .await;
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let variant = String::from_utf8(variant).unwrap();
+    // 24.03 s: five 4 s segments, and the short tail joins the sixth.
+    assert_eq!(lines_with(&variant, "#EXTINF").len(), 6, "{variant}");
+    assert_eq!(lines_with(&variant, "#EXTINF:4.000").len(), 5, "{variant}");
+    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00005.ts")).await;
+    assert_eq!(code, 200);
+    let p = probe_bytes(&seg, ".ts");
+    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+    assert!((start - 20.0).abs() < 0.15, "segment 5 starts at {start}");
+    let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((dur - 4.0).abs() < 0.2, "segment 5 lasts {dur}");
+    // A request behind the head is served from disk or waits; the job id never changes.
+    let (code, _) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
+    assert_eq!(code, 200);
+    let done = gs.wait_for(&job, &["ready"], MIN).await;
+    assert_eq!(done["job_id"], job["job_id"]);
+    let (_, jobs) = gs.get("/api/transcode/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
+    let log = gs.log(&job).await;
+    assert!(log.contains("restarting there"), "{log}");
+    assert!(
+        log.contains("-ss 20.000") && log.contains("-output_ts_offset 20.000"),
+        "{log}"
+    );
+    assert!(log.contains("-force_key_frames"), "{log}");
+    for i in 0..6 {
+        let (code, seg) = gs
+            .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
+            .await;
+        assert_eq!(code, 200, "segment {i}");
+        let p = probe_bytes(&seg, ".ts");
+        let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (start - 4.0 * i as f64).abs() < 0.15,
+            "segment {i} starts at {start}"
+        );
+    }
+    let (code, v) = gs.fetch(&stream_file_url(&job, "v0_00006.ts")).await;
+    assert_eq!(code, 404, "{}", String::from_utf8_lossy(&v));
+}
+
+#[tokio::test]
+async fn start_time_seeks_and_progress_is_relative_to_it() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "start_time": 16}))
+        .await;
+    assert_eq!(job["start_time"], 16.0);
+    assert!(
+        (job["duration"].as_f64().unwrap() - 8.0).abs() < 0.2,
+        "{job}"
+    );
+    let done = gs.wait_for(&job, &["ready"], MIN).await;
+    assert!(
+        (done["current_time"].as_f64().unwrap() - 8.0).abs() < 0.3,
+        "{done}"
+    );
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    assert_eq!(
+        lines_with(&String::from_utf8(variant).unwrap(), "#EXTINF").len(),
+        2
+    );
+    let (_, seg) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
+    let p = probe_bytes(&seg, ".ts");
+    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+    assert!(start.abs() < 0.15, "output starts at {start}");
+    let log = gs.log(&job).await;
+    assert!(log.contains("-ss 16.000"), "{log}");
+    // Video is re-encoded so the cut is exact, and the plan says why.
+    assert!(log.contains("libx264"), "{log}");
+}
+
+#[tokio::test]
+async fn abr_ladder_from_one_decode_without_upscaling() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({"source": media.url("abr.mkv"), "mode": "abr"}))
+        .await;
+    let variants = job["variants"].as_array().unwrap();
+    let sizes: Vec<(u64, u64)> = variants
+        .iter()
+        .map(|v| (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, vec![(640, 480), (480, 360)]);
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    let inf = lines_with(&master, "#EXT-X-STREAM-INF");
+    assert_eq!(inf.len(), 2, "{master}");
+    assert!(inf[0].contains("RESOLUTION=640x480") && inf[1].contains("RESOLUTION=480x360"));
+    gs.wait_for(&job, &["ready"], MIN).await;
+    for (v, (w, h)) in sizes.iter().enumerate() {
+        let (code, seg) = gs
+            .fetch(&stream_file_url(&job, &format!("v{v}_00000.ts")))
+            .await;
+        assert_eq!(code, 200);
+        let p = probe_bytes(&seg, ".ts");
+        let vs = stream_of(&p, "video").unwrap();
+        assert_eq!(
+            (
+                vs["width"].as_u64().unwrap(),
+                vs["height"].as_u64().unwrap()
+            ),
+            (*w, *h)
+        );
+        assert_eq!(vs["width"].as_u64().unwrap() % 2, 0);
+    }
+    let log = gs.log(&job).await;
+    assert_eq!(
+        log.matches("$ ").count(),
+        1,
+        "one ffmpeg for every rung: {log}"
+    );
+    assert!(log.contains("split=2"), "{log}");
+}
+
+#[tokio::test]
+async fn subtitles_appear_in_the_master_with_their_own_playlists() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({
+            "source": media.url("long.mkv"),
+            "start_time": 4,
+            "subtitles": [
+                {"url": media.url("en.vtt"), "label": "English", "language": "en", "default": true},
+                {"url": media.url("es.vtt"), "label": "Español", "language": "es", "default": false}
+            ]
+        }))
+        .await;
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    let media_lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
+    assert_eq!(media_lines.len(), 2, "{master}");
+    assert!(media_lines[0].contains("NAME=\"English\"") && media_lines[0].contains("DEFAULT=YES"));
+    assert!(
+        media_lines[1].contains("NAME=\"Español\"") && media_lines[1].contains("LANGUAGE=\"es\"")
+    );
+    assert!(media_lines[0].contains("URI=\"sub0.m3u8?gst="));
+    assert!(lines_with(&master, "#EXT-X-STREAM-INF")[0].contains("SUBTITLES=\"subs\""));
+    let (code, pl) = gs.fetch(&stream_file_url(&job, "sub1.m3u8")).await;
+    assert_eq!(code, 200);
+    let pl = String::from_utf8(pl).unwrap();
+    assert!(pl.contains("sub1.vtt?gst=") && pl.contains("#EXT-X-ENDLIST"));
+    let (code, vtt) = gs.fetch(&stream_file_url(&job, "sub0.vtt")).await;
+    assert_eq!(code, 200);
+    let vtt = String::from_utf8(vtt).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("X-TIMESTAMP-MAP"),
+        "{vtt}"
+    );
+    // Shifted by start_time: the cue at 5 s plays at 1 s; the one at 0.5 s is gone.
+    assert!(vtt.contains("00:01.000") && vtt.contains("again"), "{vtt}");
+    assert!(!vtt.contains("00:00.500"), "{vtt}");
+}
+
+#[tokio::test]
+async fn hdr_is_tone_mapped_and_ten_bit_sdr_is_not() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let hdr = gs
+        .start_job(json!({"source": media.url("hdr10.mkv")}))
+        .await;
+    let sdr = gs
+        .start_job(json!({"source": media.url("sdr10.mkv")}))
+        .await;
+    gs.wait_for(&hdr, &["ready"], MIN).await;
+    gs.wait_for(&sdr, &["ready"], MIN).await;
+    let hdr_log = gs.log(&hdr).await;
+    assert!(
+        hdr_log.contains("tonemap=tonemap=hable") && hdr_log.contains("zscale=t=linear"),
+        "{hdr_log}"
+    );
+    let sdr_log = gs.log(&sdr).await;
+    assert!(!sdr_log.contains("tonemap"), "{sdr_log}");
+    for job in [&hdr, &sdr] {
+        let (_, seg) = gs.fetch(&stream_file_url(job, "v0_00000.ts")).await;
+        let p = probe_bytes(&seg, ".ts");
+        let v = stream_of(&p, "video").unwrap();
+        assert_eq!(v["codec_name"], "h264");
+        assert_eq!(v["pix_fmt"], "yuv420p");
+    }
+}
+
+#[tokio::test]
+async fn max_audio_channels_is_honoured() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let stereo = gs
+        .start_job(json!({"source": media.url("surround.mkv")}))
+        .await;
+    let six = gs.start_job(json!({"source": media.url("surround.mkv"), "mode": "batch", "output": {"max_audio_channels": 6}})).await;
+    gs.wait_for(&stereo, &["ready"], MIN).await;
+    let (_, seg) = gs.fetch(&stream_file_url(&stereo, "v0_00000.ts")).await;
+    let p = probe_bytes(&seg, ".ts");
+    assert_eq!(stream_of(&p, "audio").unwrap()["channels"], 2);
+    let done = gs.wait_for(&six, &["ready"], MIN).await;
+    let (_, file) = gs.fetch(done["download_url"].as_str().unwrap()).await;
+    let p = probe_bytes(&file, ".mp4");
+    assert_eq!(stream_of(&p, "audio").unwrap()["channels"], 6);
+}
+
+#[tokio::test]
+async fn streams_are_shared_by_source_and_viewers_leave() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let body = |s: &str| json!({"source": media.url("long.mkv"), "output": {"bitrate": "300k"}, "session_id": s});
+    let a = gs.start_job(body("alice")).await;
+    let b = gs.start_job(body("bob")).await;
+    assert_eq!(a["job_id"], b["job_id"]);
+    assert_eq!(b["is_shared"], true);
+    assert_eq!(b["viewer_count"], 2);
+    // The same session again is not a new viewer.
+    let b2 = gs.start_job(body("bob")).await;
+    assert_eq!(b2["viewer_count"], 2);
+    let (_, shared) = gs.get("/api/streams/shared").await;
+    assert_eq!(shared["active_shared_streams"], 1);
+    assert_eq!(
+        shared["streams"][a["job_id"].as_str().unwrap()]["viewers"],
+        2
+    );
+    // Cancel by one viewer of a shared stream only makes that viewer leave.
+    let id = a["job_id"].as_str().unwrap();
+    let token = a["control_token"].as_str().unwrap();
+    let (code, v) = gs
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/transcode/{id}/cancel"),
+            Some(json!({"session_id": "alice"}).to_string()),
+            &[("X-GhostStream-Control-Token", token)],
+        )
+        .await;
+    assert_eq!((code, v["status"].as_str()), (200, Some("cancelled")));
+    let s = gs.status(&a).await;
+    assert_ne!(s["status"], "cancelled");
+    assert_eq!(s["viewer_count"], 1);
+    let (code, v) = gs
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/transcode/{id}/leave"),
+            Some(json!({"session_id": "bob"}).to_string()),
+            &[("X-GhostStream-Control-Token", token)],
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["viewers_remaining"], 0);
+    assert_eq!(v["is_shared"], false);
+    let s = gs.status(&a).await;
+    assert!(
+        ["cancelled", "ready"].contains(&s["status"].as_str().unwrap()),
+        "{s}"
+    );
+    // Another resolution is another stream.
+    let c = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"resolution": "480p"}}))
+        .await;
+    assert_ne!(c["job_id"], a["job_id"]);
+}

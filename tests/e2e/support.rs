@@ -1,0 +1,576 @@
+//! Test rig: media made with lavfi (cached under target/), a Range-capable media server
+//! that also records POSTs (callbacks), and the real `ghoststream` binary on 127.0.0.1:0.
+
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg must be installed (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "fixture ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Tiny media made once per test run.
+pub fn media_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = target_dir().join("test-media-v1");
+        std::fs::create_dir_all(&dir).unwrap();
+        let make = |name: &str, args: &[&str]| {
+            let path = dir.join(name);
+            if !path.exists() {
+                let tmp = dir.join(format!("tmp-{name}"));
+                let mut a: Vec<&str> = args.to_vec();
+                let t = tmp.to_str().unwrap().to_string();
+                a.push(&t);
+                ffmpeg(&a);
+                std::fs::rename(&tmp, &path).unwrap();
+            }
+        };
+        let av = |size: &str, secs: &str, g: &str| -> Vec<String> {
+            vec![
+                "-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate=25:duration={secs}"),
+                "-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={secs}"),
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", g, "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "96k", "-shortest", "-f", "matroska",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect()
+        };
+        let run = |name: &str, v: Vec<String>| {
+            let r: Vec<&str> = v.iter().map(String::as_str).collect();
+            make(name, &r);
+        };
+        run("h264.mkv", av("640x360", "8", "50"));
+        run("long.mkv", av("320x180", "24", "25"));
+        run("abr.mkv", av("640x480", "3", "25"));
+        run("short.mkv", av("320x180", "3", "25"));
+        make(
+            "surround.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3",
+                "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000:duration=3",
+                "-filter_complex", "[1:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[a]",
+                "-map", "0:v", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "matroska",
+            ],
+        );
+        make(
+            "hdr10.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+                "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
+                "-x265-params", "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+                "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc",
+                "-f", "matroska",
+            ],
+        );
+        make(
+            "sdr10.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+                "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
+                "-x265-params", "log-level=error", "-color_primaries", "bt709", "-color_trc", "bt709",
+                "-colorspace", "bt709", "-f", "matroska",
+            ],
+        );
+        for (name, text) in [("en.vtt", "Hello from the English track"), ("es.vtt", "Hola desde la pista")] {
+            let p = dir.join(name);
+            if !p.exists() {
+                std::fs::write(&p, format!("WEBVTT\n\n00:00:00.500 --> 00:00:02.000\n{text}\n\n00:00:05.000 --> 00:00:07.000\n{text} again\n")).unwrap();
+            }
+        }
+        dir
+    })
+}
+
+/// A tiny HTTP/1.1 file server with Range support; `?rate=N` throttles to N bytes/s;
+/// POSTs are recorded (callback receiver).
+pub struct MediaServer {
+    pub base: String,
+    posts: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl MediaServer {
+    pub fn start() -> MediaServer {
+        let dir = media_dir().to_path_buf();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let posts = Arc::new(Mutex::new(Vec::new()));
+        let p2 = posts.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let dir = dir.clone();
+                let posts = p2.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_one(stream, &dir, &posts);
+                });
+            }
+        });
+        MediaServer { base, posts }
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.base)
+    }
+
+    pub fn posts(&self) -> Vec<(String, String)> {
+        self.posts.lock().unwrap().clone()
+    }
+}
+
+fn serve_one(
+    mut s: TcpStream,
+    dir: &Path,
+    posts: &Mutex<Vec<(String, String)>>,
+) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    let head_end = loop {
+        let n = s.read(&mut tmp)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.lines();
+    let first: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    let (method, target) = (
+        first.first().copied().unwrap_or(""),
+        first.get(1).copied().unwrap_or("/"),
+    );
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method == "POST" {
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = buf[head_end..].to_vec();
+        while body.len() < len {
+            let n = s.read(&mut tmp)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&tmp[..n]);
+        }
+        posts
+            .lock()
+            .unwrap()
+            .push((path.to_string(), String::from_utf8_lossy(&body).to_string()));
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")?;
+        return Ok(());
+    }
+    let name = path.trim_start_matches('/');
+    let file = (!name.contains("..") && !name.contains('/'))
+        .then(|| dir.join(name))
+        .filter(|p| p.is_file());
+    let Some(file) = file else {
+        s.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+        )?;
+        return Ok(());
+    };
+    let data = std::fs::read(&file)?;
+    let len = data.len();
+    let (status, start, end) = match headers.get("range").and_then(|r| r.strip_prefix("bytes=")) {
+        Some(r) => {
+            let (a, b) = r.split_once('-').unwrap_or((r, ""));
+            let a: usize = a.parse().unwrap_or(0);
+            let b: usize = b.parse().unwrap_or(len - 1).min(len - 1);
+            if a >= len {
+                let h = format!("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                s.write_all(h.as_bytes())?;
+                return Ok(());
+            }
+            ("206 Partial Content", a, b)
+        }
+        None => ("200 OK", 0, len - 1),
+    };
+    let ctype = match name.rsplit('.').next() {
+        Some("vtt") => "text/vtt",
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "application/javascript",
+        _ => "video/x-matroska",
+    };
+    let mut h = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nAccept-Ranges: bytes\r\nContent-Length: {}\r\nConnection: close\r\n",
+        end - start + 1
+    );
+    if status.starts_with("206") {
+        h.push_str(&format!("Content-Range: bytes {start}-{end}/{len}\r\n"));
+    }
+    h.push_str("\r\n");
+    s.write_all(h.as_bytes())?;
+    if method == "HEAD" {
+        return Ok(());
+    }
+    let rate: Option<usize> = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("rate="))
+        .and_then(|v| v.parse().ok());
+    let body = &data[start..=end];
+    match rate {
+        None => s.write_all(body)?,
+        Some(r) => {
+            let chunk = (r / 10).max(1);
+            for c in body.chunks(chunk) {
+                s.write_all(c)?;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    let _ = s.shutdown(Shutdown::Write);
+    Ok(())
+}
+
+/// Options for a server under test.
+#[derive(Default, Clone)]
+pub struct Opts {
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+    pub state: Option<PathBuf>,
+    pub host: Option<String>,
+}
+
+impl Opts {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    /// Another loopback address (127.0.0.2…), for clients that key servers by host.
+    pub fn host(mut self, h: &str) -> Self {
+        self.host = Some(h.into());
+        self
+    }
+    pub fn state(mut self, p: &Path) -> Self {
+        self.state = Some(p.to_path_buf());
+        self
+    }
+}
+
+/// The real `ghoststream` binary on 127.0.0.1:0.
+pub struct Gs {
+    pub child: Child,
+    pub base: String,
+    pub state: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    pub http: reqwest::Client,
+}
+
+impl Gs {
+    pub fn start(opts: Opts) -> Gs {
+        let (tmp, state) = match &opts.state {
+            Some(p) => (None, p.clone()),
+            None => {
+                let t = tempfile::tempdir().unwrap();
+                let p = t.path().to_path_buf();
+                (Some(t), p)
+            }
+        };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghoststream"));
+        cmd.arg("serve")
+            .args([
+                "--host",
+                opts.host.as_deref().unwrap_or("127.0.0.1"),
+                "--port",
+                "0",
+                "--no-mdns",
+            ])
+            .arg("--state-dir")
+            .arg(&state)
+            .args(&opts.args)
+            .env("RUST_LOG", "warn")
+            .env_remove("GHOSTSTREAM_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start ghoststream");
+        let mut out = child.stdout.take().unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while out.read(&mut b).map(|n| n == 1).unwrap_or(false) && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        let line = String::from_utf8_lossy(&line).to_string();
+        let addr = line
+            .rsplit("http://")
+            .next()
+            .filter(|_| line.contains("listening"))
+            .unwrap_or_else(|| panic!("server did not start: {line:?}"))
+            .trim()
+            .to_string();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+        });
+        Gs {
+            child,
+            base: format!("http://{addr}"),
+            state,
+            _tmp: tmp,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.req(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.req(reqwest::Method::POST, path, Some(body.to_string()), &[])
+            .await
+    }
+
+    pub async fn req(
+        &self,
+        m: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut rb = self.http.request(m, url);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb.header("content-type", "application/json").body(b);
+        }
+        let r = rb.send().await.expect("request");
+        let code = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Starts a job; panics unless 200.
+    pub async fn start_job(&self, body: Value) -> Value {
+        let (code, v) = self.post("/api/transcode/start", body).await;
+        assert_eq!(code, 200, "start failed: {v}");
+        v
+    }
+
+    pub async fn status(&self, job: &Value) -> Value {
+        let id = job["job_id"].as_str().unwrap();
+        let token = job["control_token"].as_str().unwrap();
+        let (code, v) = self
+            .req(
+                reqwest::Method::GET,
+                &format!("/api/transcode/{id}/status"),
+                None,
+                &[("X-GhostStream-Control-Token", token)],
+            )
+            .await;
+        assert_eq!(code, 200, "status failed: {v}");
+        v
+    }
+
+    /// Polls until the job reaches one of `statuses`.
+    pub async fn wait_for(&self, job: &Value, statuses: &[&str], timeout: Duration) -> Value {
+        let t0 = Instant::now();
+        loop {
+            let s = self.status(job).await;
+            if statuses.contains(&s["status"].as_str().unwrap_or("")) {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "job never reached {statuses:?}: {s}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn control(&self, m: reqwest::Method, job: &Value, suffix: &str) -> (u16, Value) {
+        let id = job["job_id"].as_str().unwrap();
+        let token = job["control_token"].as_str().unwrap();
+        self.req(
+            m,
+            &format!("/api/transcode/{id}{suffix}"),
+            None,
+            &[("X-GhostStream-Control-Token", token)],
+        )
+        .await
+    }
+
+    pub async fn log(&self, job: &Value) -> String {
+        let (_, v) = self.control(reqwest::Method::GET, job, "/log").await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Downloads a URL (playlist, segment) with the job's stream URL query.
+    pub async fn fetch(&self, url: &str) -> (u16, Vec<u8>) {
+        let r = self.http.get(url).send().await.expect("fetch");
+        (
+            r.status().as_u16(),
+            r.bytes().await.unwrap_or_default().to_vec(),
+        )
+    }
+
+    /// ffmpeg/ffprobe processes whose parent is this server.
+    pub fn children(&self) -> Vec<i32> {
+        children_of(self.pid())
+    }
+
+    /// SIGTERM and wait for the exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let t0 = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Live (non-zombie) ffmpeg/ffprobe processes whose parent is `pid`, or that were our
+/// children and got orphaned (parent 1) — identified by `ffmpeg` in the name.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some((comm_part, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = comm_part.split_once('(').map(|x| x.1).unwrap_or("");
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let state = fields.first().copied().unwrap_or("");
+        let ppid: i32 = fields.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if ppid == pid
+            && state != "Z"
+            && (comm.starts_with("ffmpeg") || comm.starts_with("ffprobe"))
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Waits up to `within` for `cond`.
+pub async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < within {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+/// ffprobe a file: (codec, width, height, pix_fmt, start_time, duration, audio channels).
+pub fn probe_file(path: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn probe_bytes(bytes: &[u8], ext: &str) -> Value {
+    let f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+    std::fs::write(f.path(), bytes).unwrap();
+    probe_file(f.path())
+}
+
+pub fn stream_of<'a>(probe: &'a Value, kind: &str) -> Option<&'a Value> {
+    probe["streams"]
+        .as_array()?
+        .iter()
+        .find(|s| s["codec_type"] == kind)
+}
+
+/// The job's stream URL with `file` in place of master.m3u8.
+pub fn stream_file_url(job: &Value, file: &str) -> String {
+    job["stream_url"]
+        .as_str()
+        .unwrap()
+        .replace("master.m3u8", file)
+}
