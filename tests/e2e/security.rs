@@ -15,8 +15,6 @@ async fn tokens_are_enforced() {
         .start_job(json!({"source": media.url("h264.mkv"), "mode": "batch"}))
         .await;
     let id = a["job_id"].as_str().unwrap();
-    let stream_token = a["stream_url"].is_null().then(|| "").unwrap_or_default();
-    let _ = stream_token;
     let status = format!("/api/transcode/{id}/status");
     let (code, v) = gs.get(&status).await;
     assert_eq!((code, v["code"].as_str()), (403, Some("token-required")));

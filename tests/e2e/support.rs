@@ -1,7 +1,7 @@
 //! Test rig: media made with lavfi (cached under target/), a Range-capable media server
 //! that also records POSTs (callbacks), and the real `ghoststream` binary on 127.0.0.1:0.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

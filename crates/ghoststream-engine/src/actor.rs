@@ -1406,10 +1406,11 @@ impl Actor {
                 .get(&id)
                 .is_some_and(|j| !j.rec.status.is_terminal())
             {
-                self.jobs.get(&id).map(|j| {
-                    j.log
-                        .push("no viewer read this stream within the retention window; stopping it")
-                });
+                if let Some(j) = self.jobs.get(&id) {
+                    j.log.push(
+                        "no viewer read this stream within the retention window; stopping it",
+                    );
+                }
                 self.finish(id, JobStatus::Cancelled, None).await;
             }
             if let Some(j) = self.jobs.get_mut(&id) {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub server: ServerSection,
@@ -89,19 +89,6 @@ pub struct SecuritySection {
     pub api_key: Option<String>,
     pub job_tokens: TokenMode,
     pub token_ttl_hours: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerSection::default(),
-            mdns: MdnsSection::default(),
-            transcoding: TranscodingSection::default(),
-            hardware: HardwareSection::default(),
-            security: SecuritySection::default(),
-            state_directory: None,
-        }
-    }
 }
 
 impl Default for ServerSection {

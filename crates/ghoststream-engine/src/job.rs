@@ -186,7 +186,7 @@ pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<Fiel
         ));
     }
     let start_time = req.start_time.unwrap_or(0.0);
-    if !start_time.is_finite() || start_time < 0.0 || start_time > 1.0e7 {
+    if !start_time.is_finite() || !(0.0..=1.0e7).contains(&start_time) {
         errors.push(field(
             &["start_time"],
             "must be a finite number of seconds ≥ 0",

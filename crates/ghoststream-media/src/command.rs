@@ -295,10 +295,15 @@ pub fn hls_run(run: &HlsRun) -> Argv {
             ),
         );
     }
-    let outputs = plan.variant_count();
-    for v in 0..outputs {
-        match &plan.video {
-            VideoAction::Encode { codec, .. } => {
+    // One output per rendition; copy and audio-only plans write a single output.
+    let outputs: Vec<Option<&Rendition>> = if renditions.is_empty() {
+        vec![None]
+    } else {
+        renditions.iter().map(Some).collect()
+    };
+    for (v, rendition) in outputs.into_iter().enumerate() {
+        match (&plan.video, rendition) {
+            (VideoAction::Encode { codec, .. }, Some(rendition)) => {
                 a.opt("-map", format!("[v{v}]"));
                 if let Some(ai) = plan.audio_index {
                     a.opt("-map", format!("0:{ai}"));
@@ -307,19 +312,19 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                     &mut a,
                     *codec,
                     run.hw,
-                    &renditions[v],
+                    rendition,
                     true,
                     Some(run.segment_duration_secs),
                 );
             }
-            VideoAction::Copy => {
+            (VideoAction::Copy, _) => {
                 a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)));
                 if let Some(ai) = plan.audio_index {
                     a.opt("-map", format!("0:{ai}"));
                 }
                 a.opt("-c:v", "copy");
             }
-            VideoAction::None => {
+            _ => {
                 if let Some(ai) = plan.audio_index {
                     a.opt("-map", format!("0:{ai}"));
                 }

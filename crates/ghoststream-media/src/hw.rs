@@ -162,9 +162,11 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
 }
 
 fn platform_supports(kind: HwKind) -> bool {
+    let macos = cfg!(target_os = "macos");
+    let windows = cfg!(target_os = "windows");
     match kind {
-        HwKind::Videotoolbox => cfg!(target_os = "macos"),
-        HwKind::Amf => cfg!(target_os = "windows"),
+        HwKind::Videotoolbox => macos,
+        HwKind::Amf => windows,
         _ => true,
     }
 }

@@ -46,7 +46,10 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
     };
     let work = cfg.work_dir();
     let disk = nix::sys::statvfs::statvfs(&work).ok().map(|v| {
+        // fsblkcnt_t and friends are not u64 on every platform.
+        #[allow(clippy::unnecessary_cast)]
         let total = v.blocks() as u64 * v.fragment_size() as u64;
+        #[allow(clippy::unnecessary_cast)]
         let free = v.blocks_available() as u64 * v.fragment_size() as u64;
         (total, free)
     });

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what GhostStream needs on Debian 12, idempotently.
+#   scripts/setup.sh            runtime only (ffmpeg)
+#   scripts/setup.sh --test     also what the test suite needs (Chromium, Node and Python
+#                               clients: hls.js, playwright-core, the ghoststream SDK)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+sudo_cmd=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd="sudo"; fi
+fi
+
+missing=()
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ "$want_test" = 1 ]; then
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 update -qq
+  $sudo_cmd apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo was not found. Install the Rust toolchain (rustup, 1.85 or newer) and run again." >&2
+  exit 1
+fi
+
+if [ "$want_test" = 1 ]; then
+  # Test clients: hls.js and playwright-core (drives Debian's Chromium; no browser download).
+  if [ ! -f tests/node_modules/.package-lock.json ] || [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then
+    echo "setup: npm install in tests/"
+    (cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
+  fi
+  # The published Python SDK, as a real client.
+  if [ ! -x tests/.venv/bin/python ] || ! tests/.venv/bin/python -c 'import ghoststream' >/dev/null 2>&1; then
+    echo "setup: creating tests/.venv with ghoststream==1.2.6"
+    python3 -m venv tests/.venv
+    tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
+  fi
+fi
+echo "setup: ok (ffmpeg $(ffmpeg -version | head -1 | awk '{print $3}'))"
