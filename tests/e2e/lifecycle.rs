@@ -231,3 +231,85 @@ async fn hardware_failure_falls_back_to_software_in_the_same_job() {
         "h264"
     );
 }
+
+#[tokio::test]
+async fn retention_removes_outputs_and_orphans_but_keeps_records() {
+    let media = MediaServer::start();
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__TRANSCODING__STREAM_RETENTION_MINUTES", "0")
+            .env("GHOSTSTREAM__TRANSCODING__CLEANUP_AFTER_HOURS", "0"),
+    );
+    let stream = gs.start_job(json!({"source": media.url("h264.mkv")})).await;
+    let batch = gs
+        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch"}))
+        .await;
+    gs.wait_for(&stream, &["ready"], MIN).await;
+    let done = gs.wait_for(&batch, &["ready"], MIN).await;
+    let download = done["download_url"].as_str().unwrap().to_string();
+    let orphan = gs.state.join("work").join("left-over-from-a-crash");
+    std::fs::create_dir_all(&orphan).unwrap();
+    let (code, run) = gs.post("/api/cleanup/run", json!({})).await;
+    assert_eq!(code, 200);
+    assert_eq!(run["stale_jobs_cleaned"], 2, "{run}");
+    assert_eq!(run["orphaned_dirs_cleaned"], 1, "{run}");
+    assert!(!orphan.exists());
+    let (code, v) = gs.fetch(stream["stream_url"].as_str().unwrap()).await;
+    assert_eq!(code, 410, "{}", String::from_utf8_lossy(&v));
+    let (code, _) = gs.fetch(&download).await;
+    assert_eq!(code, 410);
+    // The records stay: status still answers, without a download URL.
+    let s = gs.status(&batch).await;
+    assert_eq!(s["status"], "ready");
+    assert!(s["download_url"].is_null());
+    for id in [&stream, &batch] {
+        assert!(!gs
+            .state
+            .join("work")
+            .join(id["job_id"].as_str().unwrap())
+            .exists());
+    }
+}
+
+#[tokio::test]
+async fn local_sources_only_inside_library_roots() {
+    let root = media_dir().to_str().unwrap().to_string();
+    let gs = Gs::start(Opts::default().env(
+        "GHOSTSTREAM__TRANSCODING__LIBRARY_ROOTS",
+        &format!("[\"{root}\"]"),
+    ));
+    let job = gs
+        .start_job(json!({"source": format!("{root}/short.mkv"), "mode": "batch"}))
+        .await;
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    for bad in [
+        "/etc/passwd".to_string(),
+        format!("{root}/../../../etc/passwd"),
+        format!("file://{root}/short.mkv"),
+    ] {
+        let (code, v) = gs
+            .post("/api/transcode/start", json!({"source": bad}))
+            .await;
+        assert_eq!(
+            (code, v["code"].as_str()),
+            (422, Some("invalid-request")),
+            "{bad}: {v}"
+        );
+        assert_eq!(v["detail"][0]["type"], "source-not-allowed", "{bad}: {v}");
+    }
+    // A symlink inside a root that points outside it is refused.
+    let other = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", other.path().join("escape.mkv")).unwrap();
+    let gs2 = Gs::start(Opts::default().env(
+        "GHOSTSTREAM__TRANSCODING__LIBRARY_ROOTS",
+        &format!("[\"{}\"]", other.path().display()),
+    ));
+    let (code, _) = gs2
+        .post(
+            "/api/transcode/start",
+            json!({"source": other.path().join("escape.mkv")}),
+        )
+        .await;
+    assert_eq!(code, 422);
+}

@@ -223,3 +223,36 @@ async fn server_pings_and_closes_after_missed_pongs() {
         }
     }
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_cleanly() {
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SERVER__WS_MAX_CONNECTIONS", "2"));
+    let mut a = connect(&gs).await;
+    let _b = connect(&gs).await;
+    let mut c = connect(&gs).await;
+    match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
+        Ok(Some(Ok(Message::Close(Some(frame))))) => {
+            assert_eq!(u16::from(frame.code), 1013);
+            assert!(frame.reason.contains("too many connections"));
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // The others are unaffected, and a slot frees when one leaves.
+    a.send(Message::Text(json!({"type": "ping"}).to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut a, Duration::from_secs(5)).await.unwrap()["type"],
+        "pong"
+    );
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut d = connect(&gs).await;
+    d.send(Message::Text(json!({"type": "ping"}).to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_json(&mut d, Duration::from_secs(5)).await.unwrap()["type"],
+        "pong"
+    );
+}

@@ -1,0 +1,276 @@
+//! Terminal states, cancel/leave/delete, start-up reconciliation and shutdown.
+
+use super::*;
+
+impl Actor {
+    /// What a previous process left: running jobs become errors, their outputs go;
+    /// finished batch outputs stay until their retention ends; unknown dirs are removed.
+    pub(super) async fn reconcile(&mut self, loaded: Loaded) {
+        for mut rec in loaded.jobs {
+            let mut changed = false;
+            if !rec.status.is_terminal() {
+                rec.status = JobStatus::Error;
+                rec.error_message = Some("interrupted by restart".into());
+                rec.completed_at = Some(Utc::now());
+                self.totals.failed += 1;
+                changed = true;
+            }
+            if rec.mode.is_hls() && !rec.files_removed {
+                let _ = tokio::fs::remove_dir_all(&rec.dir).await;
+                rec.files_removed = true;
+                changed = true;
+            }
+            if changed {
+                self.store.upsert(rec.clone()).await;
+            }
+            let id = rec.id;
+            self.jobs.insert(
+                id,
+                Job {
+                    rec,
+                    spec: None,
+                    plan: None,
+                    hls: None,
+                    hw: HwKind::Software,
+                    sessions: HashSet::new(),
+                    anon: 0,
+                    share_key: None,
+                    run: None,
+                    attempts: 0,
+                    eta: None,
+                    log: JobLog::default(),
+                },
+            );
+        }
+        self.store.totals(self.totals.clone()).await;
+        self.remove_orphans().await;
+    }
+
+    pub(super) async fn remove_orphans(&self) -> u32 {
+        let work = self.inner.config.work_dir();
+        let mut n = 0;
+        let Ok(mut rd) = tokio::fs::read_dir(&work).await else {
+            return 0;
+        };
+        while let Ok(Some(entry)) = rd.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let known = Uuid::parse_str(&name)
+                .ok()
+                .and_then(|id| self.jobs.get(&id))
+                .is_some_and(|j| !j.rec.files_removed);
+            if !known {
+                let p = entry.path();
+                let r = if p.is_dir() {
+                    tokio::fs::remove_dir_all(&p).await
+                } else {
+                    tokio::fs::remove_file(&p).await
+                };
+                if r.is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Moves a job to a terminal state: counters, events, callback, freeing its slot.
+    pub(super) async fn finish(&mut self, id: Uuid, status: JobStatus, error: Option<String>) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let was_running = job.rec.status == JobStatus::Processing;
+        let was_queued = job.rec.status == JobStatus::Queued;
+        if let Some(r) = job.run.take() {
+            r.cancel.cancel();
+        }
+        job.rec.status = status;
+        job.rec.completed_at = Some(Utc::now());
+        job.rec.error_message = error.clone();
+        job.eta = None;
+        if status == JobStatus::Ready {
+            job.rec.progress = 100.0;
+            job.rec.current_time = job.rec.duration;
+        }
+        if let Some(e) = &error {
+            job.log.push(format!("job failed: {e}"));
+        }
+        if status != JobStatus::Ready {
+            job.rec.stream_revoked = status == JobStatus::Cancelled;
+        }
+        let end_msg = match status {
+            JobStatus::Cancelled => "the job was cancelled".to_string(),
+            _ => error.clone().unwrap_or_else(|| "the job failed".into()),
+        };
+        if let Some(h) = job.hls.as_mut() {
+            for (_, _, w) in h.waiters.drain(..) {
+                let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
+            }
+            for (_, w) in h.sub_waiters.drain(..) {
+                let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
+            }
+        }
+        // Partial outputs of failed or cancelled jobs are removed at once.
+        if status != JobStatus::Ready {
+            job.rec.files_removed = true;
+            let dir = job.rec.dir.clone();
+            self.tracker.spawn(async move {
+                // Give a cancelled run a moment to close its files first.
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                let _ = tokio::fs::remove_dir_all(dir).await;
+            });
+        }
+        match status {
+            JobStatus::Ready => {
+                self.totals.successful += 1;
+                self.totals.bytes += job.rec.output_bytes.max(dir_size(&job.rec.dir).await);
+                if let Some(s) = job.rec.speed {
+                    self.totals.speed_sum += s;
+                    self.totals.speed_count += 1;
+                }
+            }
+            JobStatus::Error => self.totals.failed += 1,
+            JobStatus::Cancelled => self.totals.cancelled += 1,
+            _ => {}
+        }
+        if was_running {
+            if let Some(hw) = job.rec.hw_accel_used {
+                *self
+                    .totals
+                    .hw_usage
+                    .entry(hw.as_str().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        let callback = job.spec.as_ref().and_then(|s| s.callback_url.clone());
+        let snapshot = job.snapshot();
+        if was_queued {
+            self.queue.retain(|q| *q != id);
+        }
+        self.store.totals(self.totals.clone()).await;
+        self.persist(id).await;
+        self.emit_status(id);
+        if let Some(url) = callback.filter(|_| status != JobStatus::Cancelled) {
+            let base = self
+                .inner
+                .public_base
+                .read()
+                .map(|b| b.clone())
+                .unwrap_or_default();
+            let body = snapshot.to_response(&base);
+            let log = self.jobs[&id].log.clone();
+            self.tracker.spawn(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build();
+                let r = match client {
+                    Ok(c) => c
+                        .post(&url)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16()),
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(code) => log.push(format!("callback {url} answered {code}")),
+                    Err(e) => log.push(format!("callback {url} failed: {e}")),
+                }
+            });
+        }
+        if was_running {
+            self.running = self.running.saturating_sub(1);
+            self.schedule().await;
+        }
+    }
+
+    pub(super) async fn cancel_or_leave(
+        &mut self,
+        id: Uuid,
+        session: Option<String>,
+    ) -> Result<(), EngineError> {
+        let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
+        if job.rec.status.is_terminal() {
+            return Err(EngineError::NotCancellable(job.rec.status.as_str()));
+        }
+        if job.viewers() > 1 {
+            self.leave(id, session).await?;
+            return Ok(());
+        }
+        self.finish(id, JobStatus::Cancelled, None).await;
+        Ok(())
+    }
+
+    pub(super) async fn leave(
+        &mut self,
+        id: Uuid,
+        session: Option<String>,
+    ) -> Result<LeaveResponse, EngineError> {
+        let job = self.jobs.get_mut(&id).ok_or(EngineError::NotFound)?;
+        let removed = session.as_ref().is_some_and(|s| job.sessions.remove(s));
+        if !removed && job.anon > 0 {
+            job.anon -= 1;
+        } else if !removed && session.is_none() && !job.sessions.is_empty() {
+            // A leave without a session from a client that joined with one.
+            if let Some(s) = job.sessions.iter().next().cloned() {
+                job.sessions.remove(&s);
+            }
+        }
+        let remaining = job.viewers();
+        if remaining == 0 && !job.rec.status.is_terminal() {
+            self.finish(id, JobStatus::Cancelled, None).await;
+        }
+        Ok(LeaveResponse {
+            job_id: id.to_string(),
+            viewers_remaining: remaining,
+            is_shared: remaining > 1,
+        })
+    }
+
+    pub(super) async fn delete(&mut self, id: Uuid) -> Result<(), EngineError> {
+        let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
+        if !job.rec.status.is_terminal() {
+            self.finish(id, JobStatus::Cancelled, None).await;
+        }
+        if let Some(job) = self.jobs.remove(&id) {
+            if let Some(r) = &job.run {
+                r.cancel.cancel();
+            }
+            let dir = job.rec.dir.clone();
+            self.tracker.spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let _ = tokio::fs::remove_dir_all(dir).await;
+            });
+        }
+        self.store.delete(id.to_string()).await;
+        Ok(())
+    }
+
+    pub(super) async fn shutdown(&mut self) {
+        let ids: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.rec.status.is_terminal())
+            .map(|(id, _)| *id)
+            .collect();
+        self.queue.clear();
+        for id in ids {
+            if let Some(j) = self.jobs.get_mut(&id) {
+                if let Some(r) = j.run.take() {
+                    r.cancel.cancel();
+                }
+                j.rec.status = JobStatus::Error;
+                j.rec.error_message = Some("interrupted: the server stopped".into());
+                j.rec.completed_at = Some(Utc::now());
+                j.rec.files_removed = j.rec.mode.is_hls();
+                self.totals.failed += 1;
+            }
+            self.persist(id).await;
+            self.emit_status(id);
+        }
+        self.tracker.close();
+        let grace = Duration::from_secs(self.inner.config.server.shutdown_timeout.max(1));
+        let _ = tokio::time::timeout(grace, self.tracker.wait()).await;
+        self.store.totals(self.totals.clone()).await;
+        self.store.flush().await;
+    }
+}

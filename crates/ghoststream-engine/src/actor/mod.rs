@@ -1,0 +1,375 @@
+//! The engine's single owner of job state. Commands arrive on a channel, ffmpeg runs report
+//! back on another; nothing else touches jobs.
+
+mod lifecycle;
+mod retention;
+mod runs;
+mod serve;
+mod submit;
+
+use crate::engine::{Inner, Snapshot, StreamFile};
+use crate::error::EngineError;
+use crate::job::{JobRecord, JobSpec};
+use crate::runner::{self, JobLog, RunEvent, RunOutcome, RunRequest};
+use crate::segments::{self, SegmentMap, SubtitleEntry};
+use crate::store::{Loaded, Store, Totals};
+use crate::tokens::Scope;
+use chrono::Utc;
+use ghoststream_media::command::{self, segment_list_path, segment_name, HlsRun};
+use ghoststream_media::plan::{Plan, VideoAction};
+use ghoststream_types::{
+    CleanupRun, CleanupStats, HwKind, JobEvent, JobStatus, LeaveResponse, MediaInfo, Mode,
+    ProgressData, SharedStream, SharedStreams, Stage, StartRequest, Stats, StatusData, Variant,
+    VideoCodec,
+};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+pub(crate) struct Prepared {
+    pub media: MediaInfo,
+    pub plan: Plan,
+    pub map: Option<SegmentMap>,
+    pub hw: HwKind,
+}
+
+type Reply<T> = oneshot::Sender<T>;
+
+pub(crate) enum Cmd {
+    Submit {
+        spec: Box<JobSpec>,
+        request: Box<StartRequest>,
+        prepared: Result<Box<Prepared>, String>,
+        client: Option<String>,
+        reply: Reply<Result<Snapshot, EngineError>>,
+    },
+    Join {
+        key: String,
+        session: Option<String>,
+        reply: Reply<Option<Snapshot>>,
+    },
+    Get {
+        id: Uuid,
+        reply: Reply<Option<Snapshot>>,
+    },
+    List {
+        reply: Reply<Vec<Snapshot>>,
+    },
+    Cancel {
+        id: Uuid,
+        session: Option<String>,
+        reply: Reply<Result<(), EngineError>>,
+    },
+    Delete {
+        id: Uuid,
+        reply: Reply<Result<(), EngineError>>,
+    },
+    Leave {
+        id: Uuid,
+        session: Option<String>,
+        reply: Reply<Result<LeaveResponse, EngineError>>,
+    },
+    Shared {
+        reply: Reply<SharedStreams>,
+    },
+    Stats {
+        reply: Reply<Stats>,
+    },
+    CleanupStats {
+        reply: Reply<CleanupStats>,
+    },
+    CleanupRun {
+        reply: Reply<CleanupRun>,
+    },
+    StreamFile {
+        id: Uuid,
+        name: String,
+        reply: Reply<oneshot::Receiver<Result<StreamFile, EngineError>>>,
+    },
+    StreamRevoked {
+        id: Uuid,
+        reply: Reply<bool>,
+    },
+    Download {
+        id: Uuid,
+        reply: Reply<Result<(PathBuf, String), EngineError>>,
+    },
+    Log {
+        id: Uuid,
+        reply: Reply<Result<String, EngineError>>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+type Waiter = oneshot::Sender<Result<StreamFile, EngineError>>;
+
+struct ActiveRun {
+    id: u64,
+    first: u32,
+    /// Next segment this run is expected to write.
+    head: u32,
+    cancel: CancellationToken,
+    /// Output time where this run's timeline starts (stream) or 0 (batch).
+    offset: f64,
+}
+
+struct Hls {
+    map: SegmentMap,
+    variants: usize,
+    done: Vec<Vec<bool>>,
+    waiters: Vec<(usize, u32, Waiter)>,
+    subs: Vec<SubtitleEntry>,
+    subs_ready: Vec<bool>,
+    sub_waiters: Vec<(usize, Waiter)>,
+    codecs: String,
+}
+
+impl Hls {
+    fn first_missing_from(&self, from: u32) -> Option<u32> {
+        (from as usize..self.map.len())
+            .find(|i| !self.done[0][*i])
+            .map(|i| i as u32)
+    }
+    fn next_done_after(&self, from: u32) -> u32 {
+        ((from as usize + 1)..self.map.len())
+            .find(|i| self.done[0][*i])
+            .unwrap_or(self.map.len()) as u32
+    }
+    fn done_secs(&self) -> f64 {
+        (0..self.map.len())
+            .filter(|i| self.done[0][*i])
+            .map(|i| self.map.duration(i))
+            .sum()
+    }
+}
+
+struct Job {
+    rec: JobRecord,
+    spec: Option<JobSpec>,
+    plan: Option<Plan>,
+    hls: Option<Hls>,
+    hw: HwKind,
+    sessions: HashSet<String>,
+    anon: u32,
+    share_key: Option<String>,
+    run: Option<ActiveRun>,
+    attempts: u32,
+    eta: Option<u64>,
+    log: JobLog,
+}
+
+impl Job {
+    fn viewers(&self) -> u32 {
+        self.sessions.len() as u32 + self.anon
+    }
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            record: self.rec.clone(),
+            eta_seconds: self.eta,
+            viewers: if self.rec.mode.is_hls() {
+                self.viewers()
+            } else {
+                1
+            },
+        }
+    }
+}
+
+enum Internal {
+    Run(RunEvent),
+    SubtitleDone { job: Uuid, index: usize },
+    Retry { job: Uuid },
+}
+
+struct Actor {
+    inner: Arc<Inner>,
+    store: Store,
+    jobs: HashMap<Uuid, Job>,
+    queue: VecDeque<Uuid>,
+    running: usize,
+    totals: Totals,
+    next_run: u64,
+    tracker: TaskTracker,
+    run_tx: mpsc::Sender<RunEvent>,
+    internal_tx: mpsc::Sender<Internal>,
+}
+
+pub(crate) async fn spawn(
+    inner: Arc<Inner>,
+    mut rx: mpsc::Receiver<Cmd>,
+    store: Store,
+    loaded: Loaded,
+) -> tokio::task::JoinHandle<()> {
+    let (run_tx, mut run_rx) = mpsc::channel::<RunEvent>(4096);
+    let (internal_tx, mut internal_rx) = mpsc::channel::<Internal>(1024);
+    let mut actor = Actor {
+        inner,
+        store,
+        jobs: HashMap::new(),
+        queue: VecDeque::new(),
+        running: 0,
+        totals: loaded.totals.clone(),
+        next_run: 1,
+        tracker: TaskTracker::new(),
+        run_tx,
+        internal_tx,
+    };
+    actor.reconcile(loaded).await;
+    tokio::spawn(async move {
+        let every = Duration::from_secs(
+            actor
+                .inner
+                .config
+                .transcoding
+                .cleanup_interval_seconds
+                .max(1),
+        );
+        let mut cleanup = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(Cmd::Shutdown { reply }) => {
+                        actor.shutdown().await;
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(cmd) => actor.handle(cmd).await,
+                    None => { actor.shutdown().await; return; }
+                },
+                Some(ev) = run_rx.recv() => actor.internal(Internal::Run(ev)).await,
+                Some(ev) = internal_rx.recv() => actor.internal(ev).await,
+                _ = cleanup.tick() => { actor.cleanup(false).await; }
+            }
+        }
+    })
+}
+
+impl Actor {
+    fn persist(&self, id: Uuid) -> impl std::future::Future<Output = ()> + 'static {
+        let rec = self.jobs.get(&id).map(|j| j.rec.clone());
+        let store = self.store.clone();
+        async move {
+            if let Some(rec) = rec {
+                store.upsert(rec).await;
+            }
+        }
+    }
+
+    fn emit(&self, ev: JobEvent) {
+        let _ = self.inner.events.send(ev);
+    }
+
+    fn emit_status(&self, id: Uuid) {
+        if let Some(j) = self.jobs.get(&id) {
+            self.emit(JobEvent::StatusChange {
+                job_id: id.to_string(),
+                data: StatusData {
+                    status: j.rec.status,
+                    error_message: j.rec.error_message.clone(),
+                },
+            });
+        }
+    }
+
+    async fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Submit {
+                spec,
+                request,
+                prepared,
+                client,
+                reply,
+            } => {
+                let r = self.submit(*spec, *request, prepared, client).await;
+                let _ = reply.send(r);
+            }
+            Cmd::Join {
+                key,
+                session,
+                reply,
+            } => {
+                let _ = reply.send(self.join(&key, session).await);
+            }
+            Cmd::Get { id, reply } => {
+                let _ = reply.send(self.jobs.get(&id).map(Job::snapshot));
+            }
+            Cmd::List { reply } => {
+                let mut v: Vec<Snapshot> = self.jobs.values().map(Job::snapshot).collect();
+                v.sort_by_key(|s| std::cmp::Reverse(s.record.created_at));
+                let _ = reply.send(v);
+            }
+            Cmd::Cancel { id, session, reply } => {
+                let r = self.cancel_or_leave(id, session).await;
+                let _ = reply.send(r);
+            }
+            Cmd::Delete { id, reply } => {
+                let _ = reply.send(self.delete(id).await);
+            }
+            Cmd::Leave { id, session, reply } => {
+                let _ = reply.send(self.leave(id, session).await);
+            }
+            Cmd::Shared { reply } => {
+                let _ = reply.send(self.shared());
+            }
+            Cmd::Stats { reply } => {
+                let _ = reply.send(self.stats());
+            }
+            Cmd::CleanupStats { reply } => {
+                let _ = reply.send(self.cleanup_stats().await);
+            }
+            Cmd::CleanupRun { reply } => {
+                let r = self.cleanup(true).await;
+                let _ = reply.send(r);
+            }
+            Cmd::StreamFile { id, name, reply } => {
+                let (tx, rx) = oneshot::channel();
+                self.stream_file(id, &name, tx).await;
+                let _ = reply.send(rx);
+            }
+            Cmd::StreamRevoked { id, reply } => {
+                let _ = reply.send(self.jobs.get(&id).is_none_or(|j| j.rec.stream_revoked));
+            }
+            Cmd::Download { id, reply } => {
+                let _ = reply.send(self.download(id));
+            }
+            Cmd::Log { id, reply } => {
+                let _ = reply.send(
+                    self.jobs
+                        .get(&id)
+                        .map(|j| j.log.text())
+                        .ok_or(EngineError::NotFound),
+                );
+            }
+            Cmd::Shutdown { reply } => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}
+
+fn cfg_work(inner: &Inner) -> String {
+    inner.config.work_dir().to_string_lossy().into_owned()
+}
+
+async fn dir_size(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(e)) = rd.next_entry().await {
+            if let Ok(m) = e.metadata().await {
+                if m.is_file() {
+                    total += m.len();
+                } else if m.is_dir() {
+                    total += Box::pin(dir_size(&e.path())).await;
+                }
+            }
+        }
+    }
+    total
+}

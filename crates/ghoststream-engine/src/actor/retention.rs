@@ -1,0 +1,114 @@
+//! Retention: outputs expire after their window; records after a week.
+
+use super::*;
+
+impl Actor {
+    pub(super) async fn cleanup_stats(&self) -> CleanupStats {
+        let cfg = &self.inner.config.transcoding;
+        let now = Utc::now();
+        let mut s = CleanupStats {
+            total_jobs: self.jobs.len() as u32,
+            active_jobs: 0,
+            ready_jobs: 0,
+            finished_jobs: 0,
+            nearly_stale: 0,
+            temp_dir: cfg_work(&self.inner),
+            disk_bytes: dir_size(&self.inner.config.work_dir()).await,
+            stream_retention_minutes: cfg.stream_retention_minutes,
+            batch_retention_hours: cfg.cleanup_after_hours,
+        };
+        for j in self.jobs.values() {
+            match j.rec.status {
+                JobStatus::Queued | JobStatus::Processing => s.active_jobs += 1,
+                JobStatus::Ready => s.ready_jobs += 1,
+                _ => s.finished_jobs += 1,
+            }
+            if let Some(ttl) = self.ttl_left(j, now) {
+                if ttl < self.ttl_of(j) / 5 {
+                    s.nearly_stale += 1;
+                }
+            }
+        }
+        s
+    }
+
+    pub(super) fn ttl_of(&self, j: &Job) -> i64 {
+        let cfg = &self.inner.config.transcoding;
+        if j.rec.mode.is_hls() {
+            cfg.stream_retention_minutes as i64 * 60
+        } else {
+            cfg.cleanup_after_hours as i64 * 3600
+        }
+    }
+
+    /// Seconds until this job's outputs expire, `None` when nothing is kept.
+    pub(super) fn ttl_left(&self, j: &Job, now: chrono::DateTime<Utc>) -> Option<i64> {
+        if j.rec.files_removed {
+            return None;
+        }
+        let since = if j.rec.mode.is_hls() {
+            j.rec.last_access
+        } else {
+            j.rec.completed_at?
+        };
+        if !j.rec.mode.is_hls() && j.rec.status != JobStatus::Ready {
+            return None;
+        }
+        Some(self.ttl_of(j) - (now - since).num_seconds())
+    }
+
+    /// Retention: stream outputs an hour after last access (a running stream nobody reads
+    /// is stopped), batch outputs after `cleanup_after_hours`, records after 7 days.
+    pub(super) async fn cleanup(&mut self, _manual: bool) -> CleanupRun {
+        let now = Utc::now();
+        let mut stale = Vec::new();
+        for (id, j) in &self.jobs {
+            if let Some(left) = self.ttl_left(j, now) {
+                if left <= 0 {
+                    stale.push(*id);
+                }
+            }
+        }
+        let mut cleaned = 0;
+        for id in stale {
+            if self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| !j.rec.status.is_terminal())
+            {
+                if let Some(j) = self.jobs.get(&id) {
+                    j.log.push(
+                        "no viewer read this stream within the retention window; stopping it",
+                    );
+                }
+                self.finish(id, JobStatus::Cancelled, None).await;
+            }
+            if let Some(j) = self.jobs.get_mut(&id) {
+                let _ = tokio::fs::remove_dir_all(&j.rec.dir).await;
+                j.rec.files_removed = true;
+                cleaned += 1;
+            }
+            self.persist(id).await;
+        }
+        let old: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.rec.status.is_terminal() && j.rec.files_removed)
+            .filter(|(_, j)| {
+                j.rec
+                    .completed_at
+                    .is_some_and(|c| (now - c).num_days() >= 7)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in old {
+            self.jobs.remove(&id);
+            self.store.delete(id.to_string()).await;
+        }
+        let orphans = self.remove_orphans().await;
+        CleanupRun {
+            stale_jobs_cleaned: cleaned,
+            orphaned_dirs_cleaned: orphans,
+        }
+    }
+}

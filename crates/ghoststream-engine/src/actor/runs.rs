@@ -1,0 +1,461 @@
+//! Encoder runs: starting ffmpeg for HLS ranges and batch files, subtitles, and what
+//! their progress, segments and exits mean for the job.
+
+use super::*;
+
+impl Actor {
+    pub(super) fn start_subtitles(&self, id: Uuid) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let Some(spec) = &job.spec else { return };
+        if !job.rec.mode.is_hls() {
+            return;
+        }
+        let t = &self.inner.config.transcoding;
+        for (i, sub) in spec.subtitles.iter().enumerate() {
+            let final_path = job.rec.dir.join(format!("sub{i}.vtt"));
+            let part = job.rec.dir.join(format!("sub{i}.vtt.part"));
+            let argv = command::subtitle_to_vtt(&sub.source, &part, 15);
+            let offset = spec.start_time;
+            let ffmpeg = t.ffmpeg_path.clone();
+            let log = job.log.clone();
+            let tx = self.internal_tx.clone();
+            self.tracker.spawn(async move {
+                log.push(format!(
+                    "$ {}",
+                    argv.to_cmd_string(&ffmpeg.to_string_lossy())
+                ));
+                let r = ghoststream_media::process::run_bounded(
+                    ffmpeg.as_os_str(),
+                    argv.args(),
+                    Duration::from_secs(60),
+                    "ffmpeg",
+                )
+                .await;
+                let body = match r {
+                    Ok(o) if o.success => tokio::fs::read_to_string(&part).await.ok(),
+                    Ok(o) => {
+                        for l in o.stderr.lines() {
+                            log.push(l);
+                        }
+                        None
+                    }
+                    Err(e) => {
+                        log.push(format!("subtitle {i}: {e}"));
+                        None
+                    }
+                };
+                let text = match body {
+                    Some(b) => ghoststream_media::subtitles::prepare_vtt(&b, offset),
+                    None => {
+                        log.push(format!(
+                            "subtitle {i} could not be read; serving an empty track"
+                        ));
+                        "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n".to_string()
+                    }
+                };
+                let _ = tokio::fs::write(&final_path, text).await;
+                let _ = tokio::fs::remove_file(&part).await;
+                let _ = tx.send(Internal::SubtitleDone { job: id, index: i }).await;
+            });
+        }
+    }
+
+    pub(super) fn new_run(&mut self) -> u64 {
+        let r = self.next_run;
+        self.next_run += 1;
+        r
+    }
+
+    pub(super) fn start_hls_run(&mut self, id: Uuid, from: u32) {
+        let run_id = self.new_run();
+        let cfg = self.inner.config.clone();
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let (Some(hls), Some(plan), Some(spec)) = (&job.hls, &job.plan, &job.spec) else {
+            return;
+        };
+        let Some(first) = hls.first_missing_from(from) else {
+            return;
+        };
+        let end = hls.next_done_after(first);
+        let map = &hls.map;
+        let cut_margin = if plan.copies_video() { 0.001 } else { 0.0 };
+        let cut_times: Vec<f64> = ((first + 1)..end)
+            .map(|i| map.start(i as usize) - cut_margin)
+            .collect();
+        let offset = map.start(first as usize);
+        let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
+        let argv = command::hls_run(&HlsRun {
+            source: &spec.source,
+            plan,
+            hw: job.hw,
+            seek_secs: if plan.copies_video() {
+                0.0
+            } else {
+                spec.start_time + offset
+            },
+            out_offset_secs: if plan.copies_video() { 0.0 } else { offset },
+            duration_secs: if plan.copies_video() { None } else { duration },
+            cut_times,
+            first_segment: first,
+            segment_duration_secs: cfg.transcoding.segment_duration,
+            out_dir: &job.rec.dir,
+            run_id,
+            rw_timeout_secs: 15,
+        });
+        let lists = (0..hls.variants)
+            .map(|v| segment_list_path(&job.rec.dir, v, run_id))
+            .collect();
+        let cancel = CancellationToken::new();
+        job.run = Some(ActiveRun {
+            id: run_id,
+            first,
+            head: first,
+            cancel: cancel.clone(),
+            offset,
+        });
+        runner::spawn(
+            RunRequest {
+                job: id,
+                run: run_id,
+                program: cfg.transcoding.ffmpeg_path.clone(),
+                argv,
+                lists,
+                stall: Duration::from_secs(cfg.transcoding.stall_timeout.max(1)),
+                grace: Duration::from_secs(2),
+                log: job.log.clone(),
+                cancel,
+            },
+            self.run_tx.clone(),
+            &self.tracker,
+        );
+    }
+
+    pub(super) fn start_batch(&mut self, id: Uuid) {
+        let run_id = self.new_run();
+        let cfg = self.inner.config.clone();
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let (Some(plan), Some(spec)) = (&job.plan, &job.spec) else {
+            return;
+        };
+        let part = job.rec.dir.join("output.part");
+        let argv = command::batch(
+            &spec.source,
+            plan,
+            job.hw,
+            spec.start_time,
+            spec.format,
+            &part,
+            15,
+        );
+        let cancel = CancellationToken::new();
+        job.run = Some(ActiveRun {
+            id: run_id,
+            first: 0,
+            head: 0,
+            cancel: cancel.clone(),
+            offset: 0.0,
+        });
+        runner::spawn(
+            RunRequest {
+                job: id,
+                run: run_id,
+                program: cfg.transcoding.ffmpeg_path.clone(),
+                argv,
+                lists: Vec::new(),
+                stall: Duration::from_secs(cfg.transcoding.stall_timeout.max(1)),
+                grace: Duration::from_secs(2),
+                log: job.log.clone(),
+                cancel,
+            },
+            self.run_tx.clone(),
+            &self.tracker,
+        );
+    }
+
+    pub(super) async fn internal(&mut self, ev: Internal) {
+        match ev {
+            Internal::Run(RunEvent::Progress { job, run, block }) => {
+                self.on_progress(job, run, block)
+            }
+            Internal::Run(RunEvent::Segment {
+                job,
+                run,
+                variant,
+                index,
+            }) => self.on_segment(job, run, variant, index),
+            Internal::Run(RunEvent::Exited { job, run, outcome }) => {
+                self.on_exit(job, run, outcome).await
+            }
+            Internal::SubtitleDone { job, index } => {
+                if let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) {
+                    if let Some(r) = h.subs_ready.get_mut(index) {
+                        *r = true;
+                    }
+                    let dir = self.jobs[&job].rec.dir.clone();
+                    let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) else {
+                        return;
+                    };
+                    let waiters = std::mem::take(&mut h.sub_waiters);
+                    for (i, w) in waiters {
+                        if i == index {
+                            let _ = w.send(Ok(StreamFile::File(dir.join(format!("sub{i}.vtt")))));
+                        } else {
+                            h.sub_waiters.push((i, w));
+                        }
+                    }
+                }
+            }
+            Internal::Retry { job } => {
+                let Some(j) = self.jobs.get(&job) else { return };
+                if j.rec.status != JobStatus::Processing || j.run.is_some() {
+                    return;
+                }
+                match j.rec.mode {
+                    Mode::Batch => self.start_batch(job),
+                    _ => self.start_hls_run(job, 0),
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_progress(
+        &mut self,
+        id: Uuid,
+        run: u64,
+        block: ghoststream_media::progress::ProgressBlock,
+    ) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let Some(active) = &job.run else { return };
+        if active.id != run || job.rec.status != JobStatus::Processing {
+            return;
+        }
+        let total = job.rec.duration.unwrap_or(0.0);
+        let position = active.offset + block.out_time_secs;
+        let (progress, remaining) = match &job.hls {
+            Some(h) => {
+                let partial = (position - h.map.start(active.head as usize))
+                    .clamp(0.0, h.map.duration(active.head as usize));
+                let done = (h.done_secs() + partial).min(total);
+                (
+                    if total > 0.0 {
+                        100.0 * done / total
+                    } else {
+                        0.0
+                    },
+                    (total - done).max(0.0),
+                )
+            }
+            None => {
+                let done = block.out_time_secs.min(total);
+                (
+                    if total > 0.0 {
+                        100.0 * done / total
+                    } else {
+                        0.0
+                    },
+                    (total - done).max(0.0),
+                )
+            }
+        };
+        let speed = block.speed.unwrap_or(0.0);
+        job.eta = (speed > 0.0).then(|| (remaining / speed).round() as u64);
+        job.rec.progress = progress.clamp(0.0, 99.9);
+        job.rec.current_time = Some(position.min(total));
+        if speed > 0.0 {
+            job.rec.speed = Some(speed);
+        }
+        let stage = match (&job.plan, job.rec.mode) {
+            (Some(p), _) if p.copies_video() => Stage::Remuxing,
+            _ => Stage::Transcoding,
+        };
+        let ev = JobEvent::Progress {
+            job_id: id.to_string(),
+            data: ProgressData {
+                progress: (job.rec.progress * 10.0).round() / 10.0,
+                frame: block.frame,
+                fps: block.fps,
+                time: (position * 1000.0).round() / 1000.0,
+                speed,
+                eta_seconds: job.eta,
+                stage: if block.end { Stage::Finalizing } else { stage },
+                size: block.total_size_bytes,
+                bitrate: block.bitrate_kbps,
+            },
+        };
+        let _ = self.inner.events.send(ev);
+    }
+
+    pub(super) fn on_segment(&mut self, id: Uuid, run: u64, variant: usize, index: u32) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let dir = job.rec.dir.clone();
+        if let Some(active) = job.run.as_mut() {
+            if active.id == run && variant == 0 {
+                active.head = active.head.max(index + 1);
+            }
+        }
+        let Some(h) = job.hls.as_mut() else { return };
+        if let Some(slot) = h
+            .done
+            .get_mut(variant)
+            .and_then(|v| v.get_mut(index as usize))
+        {
+            *slot = true;
+        }
+        let waiters = std::mem::take(&mut h.waiters);
+        for (v, n, w) in waiters {
+            if v == variant && n == index {
+                let _ = w.send(Ok(StreamFile::File(dir.join(segment_name(v, n)))));
+            } else if !w.is_closed() {
+                h.waiters.push((v, n, w));
+            }
+        }
+    }
+
+    pub(super) async fn on_exit(&mut self, id: Uuid, run: u64, outcome: RunOutcome) {
+        let cfg = self.inner.config.clone();
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        if job.run.as_ref().map(|r| r.id) != Some(run) {
+            return;
+        }
+        let active = job.run.take();
+        if job.rec.status != JobStatus::Processing {
+            return;
+        }
+        match outcome {
+            RunOutcome::Cancelled => {}
+            RunOutcome::Finished => {
+                if job.rec.mode == Mode::Batch {
+                    self.batch_done(id).await;
+                    return;
+                }
+                let Some(h) = &job.hls else { return };
+                let first = active.as_ref().map(|a| a.first).unwrap_or(0);
+                match h.first_missing_from(0) {
+                    None => self.finish(id, JobStatus::Ready, None).await,
+                    Some(n) if n == first && !h.done[0][first as usize] => {
+                        // The run ended cleanly without writing its first segment: the
+                        // source is shorter than probed. Everything before it is complete.
+                        let tail_short = h.map.len() as u32 - n <= 1;
+                        if tail_short && n > 0 {
+                            let len = h.map.len();
+                            if let Some(h) = self.jobs.get_mut(&id).and_then(|j| j.hls.as_mut()) {
+                                for v in h.done.iter_mut() {
+                                    v[len - 1] = true;
+                                }
+                            }
+                            self.finish(id, JobStatus::Ready, None).await;
+                        } else {
+                            let msg = format!("ffmpeg finished without writing segment {n}");
+                            self.finish(id, JobStatus::Error, Some(msg)).await;
+                        }
+                    }
+                    Some(n) => self.start_hls_run(id, n),
+                }
+            }
+            RunOutcome::Failed(_) | RunOutcome::Stalled => {
+                let msg = match &outcome {
+                    RunOutcome::Failed(m) => m.clone(),
+                    _ => format!(
+                        "ffmpeg stalled: no progress for {} s",
+                        cfg.transcoding.stall_timeout
+                    ),
+                };
+                job.attempts += 1;
+                let hw_failed = job.hw != HwKind::Software;
+                if hw_failed && cfg.hardware.fallback_to_software {
+                    job.log.push(format!(
+                        "{} encoder failed ({msg}); continuing in software within the same job",
+                        job.hw.as_str()
+                    ));
+                    tracing::warn!(job = %id, hw = job.hw.as_str(), error = %msg, "hardware encode failed, falling back to software");
+                    job.hw = HwKind::Software;
+                    job.rec.hw_accel_used = Some(HwKind::Software);
+                    self.persist(id).await;
+                    let _ = self.internal_tx.send(Internal::Retry { job: id }).await;
+                } else if job.attempts <= cfg.transcoding.retry_count
+                    && (matches!(outcome, RunOutcome::Stalled) || is_transient(&msg))
+                {
+                    let delay = Duration::from_secs(1u64 << job.attempts.min(5));
+                    job.log.push(format!(
+                        "attempt {} failed ({msg}); retrying in {} s",
+                        job.attempts,
+                        delay.as_secs()
+                    ));
+                    let tx = self.internal_tx.clone();
+                    self.tracker.spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(Internal::Retry { job: id }).await;
+                    });
+                } else {
+                    self.finish(id, JobStatus::Error, Some(msg)).await;
+                }
+            }
+        }
+    }
+
+    pub(super) async fn batch_done(&mut self, id: Uuid) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let ext = match job.spec.as_ref().map(|s| s.format) {
+            Some(ghoststream_types::Format::Webm) => "webm",
+            Some(ghoststream_types::Format::Mkv) => "mkv",
+            _ => "mp4",
+        };
+        let name = format!("output.{ext}");
+        let part = job.rec.dir.join("output.part");
+        let dest = job.rec.dir.join(&name);
+        match tokio::fs::rename(&part, &dest).await {
+            Ok(()) => {
+                job.rec.output_bytes = tokio::fs::metadata(&dest)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                job.rec.output_file = Some(name);
+                self.finish(id, JobStatus::Ready, None).await;
+            }
+            Err(e) => {
+                let msg = format!("could not finalise the output: {e}");
+                self.finish(id, JobStatus::Error, Some(msg)).await;
+            }
+        }
+    }
+}
+
+fn is_transient(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    [
+        "unreachable",
+        "timed out",
+        "connection reset",
+        "i/o error",
+        "end of file",
+        "broken pipe",
+        "http 5",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_errors() {
+        assert!(is_transient("source unreachable: connection refused"));
+        assert!(!is_transient("source returned HTTP 404 (404 Not Found)"));
+    }
+}

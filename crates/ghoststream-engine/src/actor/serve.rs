@@ -1,0 +1,263 @@
+//! Answers built from job state: playlists and files, downloads, stats, sharing.
+
+use super::*;
+
+impl Actor {
+    pub(super) fn shared(&self) -> SharedStreams {
+        let mut streams = BTreeMap::new();
+        let mut total = 0;
+        let mut sessions = 0;
+        for (id, j) in &self.jobs {
+            if j.share_key.is_none()
+                || j.rec.status.is_terminal() && j.rec.status != JobStatus::Ready
+            {
+                continue;
+            }
+            if j.rec.files_removed {
+                continue;
+            }
+            total += j.viewers();
+            sessions += j.sessions.len() as u32;
+            if j.viewers() > 1 {
+                streams.insert(
+                    id.to_string(),
+                    SharedStream {
+                        source: j.rec.source.clone(),
+                        viewers: j.viewers(),
+                        status: j.rec.status,
+                        progress: j.rec.progress,
+                    },
+                );
+            }
+        }
+        SharedStreams {
+            active_shared_streams: streams.len() as u32,
+            total_viewers: total,
+            viewer_sessions: sessions,
+            streams,
+        }
+    }
+
+    pub(super) fn stats(&self) -> Stats {
+        let t = &self.totals;
+        Stats {
+            total_jobs_processed: t.successful + t.failed + t.cancelled,
+            successful_jobs: t.successful,
+            failed_jobs: t.failed,
+            cancelled_jobs: t.cancelled,
+            current_queue_length: self.queue.len() as u32,
+            active_jobs: self.running as u32,
+            average_transcode_speed: if t.speed_count > 0 {
+                ((t.speed_sum / t.speed_count as f64) * 100.0).round() / 100.0
+            } else {
+                0.0
+            },
+            total_bytes_processed: t.bytes,
+            uptime_seconds: self.inner.started.elapsed().as_secs_f64(),
+            hw_accel_usage: t.hw_usage.clone(),
+        }
+    }
+
+    pub(super) async fn stream_file(&mut self, id: Uuid, name: &str, reply: Waiter) {
+        let ahead = self.inner.config.transcoding.restart_ahead_segments;
+        let Some(job) = self.jobs.get_mut(&id) else {
+            let _ = reply.send(Err(EngineError::NotFound));
+            return;
+        };
+        if !job.rec.mode.is_hls() {
+            let _ = reply.send(Err(EngineError::FileNotFound));
+            return;
+        }
+        if job.rec.files_removed
+            && job.rec.status != JobStatus::Error
+            && job.rec.status != JobStatus::Cancelled
+        {
+            let _ = reply.send(Err(EngineError::Expired));
+            return;
+        }
+        job.rec.last_access = Utc::now();
+        let status = job.rec.status;
+        let ended = match status {
+            JobStatus::Error => Some(
+                job.rec
+                    .error_message
+                    .clone()
+                    .unwrap_or_else(|| "the job failed".into()),
+            ),
+            JobStatus::Cancelled => Some("the job was cancelled".to_string()),
+            _ => None,
+        };
+        let query = format!("?gst={}", job.rec.stream_token);
+        let dir = job.rec.dir.clone();
+        let Some(h) = job.hls.as_mut() else {
+            let _ = reply.send(Err(ended
+                .map(EngineError::JobEnded)
+                .unwrap_or(EngineError::FileNotFound)));
+            return;
+        };
+        let parsed = parse_stream_name(name);
+        match parsed {
+            Some(StreamName::Master) => {
+                let variants = job.rec.variants.clone().unwrap_or_default();
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::master_playlist(
+                    &variants, &h.codecs, &h.subs, &query,
+                ))));
+            }
+            Some(StreamName::Variant(v)) if v < h.variants => {
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::variant_playlist(
+                    &h.map, v, &query,
+                ))));
+            }
+            Some(StreamName::SubPlaylist(i)) if i < h.subs.len() => {
+                let _ = reply.send(Ok(StreamFile::Playlist(segments::subtitle_playlist(
+                    h.map.total(),
+                    i,
+                    &query,
+                ))));
+            }
+            Some(StreamName::SubFile(i)) if i < h.subs.len() => {
+                if h.subs_ready[i] {
+                    let _ = reply.send(Ok(StreamFile::File(dir.join(format!("sub{i}.vtt")))));
+                } else if let Some(msg) = ended {
+                    let _ = reply.send(Err(EngineError::JobEnded(msg)));
+                } else {
+                    h.sub_waiters.push((i, reply));
+                }
+            }
+            Some(StreamName::Segment(v, n)) if v < h.variants && (n as usize) < h.map.len() => {
+                if h.done[v][n as usize] {
+                    let _ = reply.send(Ok(StreamFile::File(dir.join(segment_name(v, n)))));
+                    return;
+                }
+                if let Some(msg) = ended {
+                    let _ = reply.send(Err(EngineError::JobEnded(msg)));
+                    return;
+                }
+                if status == JobStatus::Ready {
+                    let _ = reply.send(Err(EngineError::FileNotFound));
+                    return;
+                }
+                h.waiters.push((v, n, reply));
+                let copy = job.plan.as_ref().is_some_and(Plan::copies_video);
+                let restart = match &job.run {
+                    Some(r) => !copy && (n < r.first || n > r.head + ahead),
+                    None => false,
+                };
+                if restart {
+                    if let Some(r) = job.run.take() {
+                        job.log.push(format!(
+                            "segment {n} requested far from the encoder (at {}); restarting there",
+                            r.head
+                        ));
+                        r.cancel.cancel();
+                    }
+                    self.start_hls_run(id, n);
+                }
+            }
+            _ => {
+                let _ = reply.send(Err(EngineError::FileNotFound));
+            }
+        }
+    }
+
+    pub(super) fn download(&mut self, id: Uuid) -> Result<(PathBuf, String), EngineError> {
+        let job = self.jobs.get_mut(&id).ok_or(EngineError::NotFound)?;
+        if job.rec.mode != Mode::Batch {
+            return Err(EngineError::FileNotFound);
+        }
+        match job.rec.status {
+            JobStatus::Ready => {}
+            JobStatus::Error | JobStatus::Cancelled => {
+                return Err(EngineError::JobEnded(
+                    job.rec
+                        .error_message
+                        .clone()
+                        .unwrap_or_else(|| job.rec.status.as_str().into()),
+                ))
+            }
+            _ => return Err(EngineError::NotReady),
+        }
+        if job.rec.files_removed {
+            return Err(EngineError::Expired);
+        }
+        job.rec.last_access = Utc::now();
+        let name = job.rec.output_file.clone().ok_or(EngineError::NotReady)?;
+        let stem = job
+            .rec
+            .source
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.split(['?', '#']).next())
+            .and_then(|f| {
+                f.rsplit_once('.')
+                    .map(|(s, _)| s.to_string())
+                    .or(Some(f.to_string()))
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "output".into());
+        let ext = name.rsplit('.').next().unwrap_or("mp4");
+        let safe: String = stem
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_. ".contains(*c))
+            .take(100)
+            .collect();
+        Ok((
+            job.rec.dir.join(&name),
+            format!("{}.{ext}", if safe.is_empty() { "output" } else { &safe }),
+        ))
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum StreamName {
+    Master,
+    Variant(usize),
+    Segment(usize, u32),
+    SubPlaylist(usize),
+    SubFile(usize),
+}
+
+fn parse_stream_name(name: &str) -> Option<StreamName> {
+    if name == "master.m3u8" || name == "playlist.m3u8" || name == "index.m3u8" {
+        return Some(StreamName::Master);
+    }
+    if let Some(rest) = name.strip_prefix("sub") {
+        if let Some(i) = rest.strip_suffix(".m3u8") {
+            return i.parse().ok().map(StreamName::SubPlaylist);
+        }
+        if let Some(i) = rest.strip_suffix(".vtt") {
+            return i.parse().ok().map(StreamName::SubFile);
+        }
+        return None;
+    }
+    let rest = name.strip_prefix('v')?;
+    if let Some(v) = rest.strip_suffix(".m3u8") {
+        return v.parse().ok().map(StreamName::Variant);
+    }
+    let stem = rest.strip_suffix(".ts")?;
+    let (v, n) = stem.split_once('_')?;
+    Some(StreamName::Segment(v.parse().ok()?, n.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names() {
+        assert_eq!(parse_stream_name("master.m3u8"), Some(StreamName::Master));
+        assert_eq!(parse_stream_name("v1.m3u8"), Some(StreamName::Variant(1)));
+        assert_eq!(
+            parse_stream_name("v0_00012.ts"),
+            Some(StreamName::Segment(0, 12))
+        );
+        assert_eq!(parse_stream_name("sub2.vtt"), Some(StreamName::SubFile(2)));
+        assert_eq!(
+            parse_stream_name("sub0.m3u8"),
+            Some(StreamName::SubPlaylist(0))
+        );
+        assert_eq!(parse_stream_name("v0_x.ts"), None);
+        assert_eq!(parse_stream_name("output.part"), None);
+        assert_eq!(parse_stream_name("v0_r1.csv"), None);
+    }
+}

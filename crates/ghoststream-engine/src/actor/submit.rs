@@ -1,0 +1,251 @@
+//! New jobs: validation already done, they are created (or join a shared stream),
+//! queued, and started while slots are free.
+
+use super::*;
+
+fn variants_of(plan: &Plan, media: &MediaInfo) -> Vec<Variant> {
+    match &plan.video {
+        VideoAction::Encode { renditions, .. } => renditions
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Variant {
+                name: r.name.clone(),
+                width: r.width,
+                height: r.height,
+                resolution: format!("{}x{}", r.width, r.height),
+                bitrate_kbps: r.bitrate_kbps,
+                playlist: format!("v{i}.m3u8"),
+            })
+            .collect(),
+        _ => {
+            let (w, h) = media
+                .video
+                .as_ref()
+                .map(|v| (v.width, v.height))
+                .unwrap_or((0, 0));
+            vec![Variant {
+                name: if h > 0 {
+                    format!("{h}p")
+                } else {
+                    "audio".into()
+                },
+                width: w,
+                height: h,
+                resolution: format!("{w}x{h}"),
+                bitrate_kbps: media.bitrate_kbps.unwrap_or(2000),
+                playlist: "v0.m3u8".into(),
+            }]
+        }
+    }
+}
+
+fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
+    let video = match &plan.video {
+        VideoAction::Encode {
+            codec: VideoCodec::H265,
+            ..
+        } => Some("hvc1.1.6.L120.90"),
+        VideoAction::Encode { .. } => Some("avc1.640028"),
+        VideoAction::Copy => Some(match media.video.as_ref().map(|v| v.codec.as_str()) {
+            Some("hevc") => "hvc1.1.6.L120.90",
+            _ => "avc1.640028",
+        }),
+        VideoAction::None => None,
+    };
+    segments::codecs_attr(video, plan.audio_index.is_some())
+}
+
+impl Actor {
+    pub(super) async fn submit(
+        &mut self,
+        spec: JobSpec,
+        request: StartRequest,
+        prepared: Result<Box<Prepared>, String>,
+        _client: Option<String>,
+    ) -> Result<Snapshot, EngineError> {
+        if let Some(key) = spec.share_key() {
+            if let Some(s) = self.join(&key, spec.session_id.clone()).await {
+                return Ok(s);
+            }
+        }
+        let queued = self.queue.len() as u32;
+        let slots_free = self.running < self.inner.config.transcoding.max_concurrent_jobs as usize;
+        if prepared.is_ok() && !slots_free && queued >= self.inner.config.transcoding.max_queue_size
+        {
+            return Err(EngineError::QueueFull(queued));
+        }
+        let id = Uuid::new_v4();
+        let now = Utc::now();
+        let ttl = self.inner.config.security.token_ttl_hours as i64 * 3600;
+        let exp = now.timestamp() + ttl.max(3600);
+        let dir = self.inner.config.work_dir().join(id.to_string());
+        let mut rec = JobRecord {
+            id,
+            request,
+            mode: spec.mode,
+            source: spec.source_raw.clone(),
+            status: JobStatus::Queued,
+            progress: 0.0,
+            current_time: None,
+            duration: None,
+            start_time: spec.start_time,
+            hw_accel_used: None,
+            error_message: None,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            last_access: now,
+            media_info: None,
+            variants: None,
+            dir,
+            output_file: None,
+            output_bytes: 0,
+            speed: None,
+            control_token: self.inner.tokens.mint(id, Scope::Control, exp),
+            stream_token: self.inner.tokens.mint(id, Scope::Stream, exp),
+            stream_revoked: false,
+            files_removed: false,
+        };
+        let mut sessions = HashSet::new();
+        let mut anon = 0;
+        match &spec.session_id {
+            Some(s) => {
+                sessions.insert(s.clone());
+            }
+            None => anon = 1,
+        }
+        let log = JobLog::default();
+        let (plan, hls, hw) = match prepared {
+            Err(cause) => {
+                rec.status = JobStatus::Error;
+                rec.error_message = Some(cause.clone());
+                rec.completed_at = Some(now);
+                rec.files_removed = true;
+                log.push(format!("probe failed: {cause}"));
+                self.totals.failed += 1;
+                self.store.totals(self.totals.clone()).await;
+                (None, None, HwKind::Software)
+            }
+            Ok(p) => {
+                let p = *p;
+                rec.duration = Some((p.media.duration - spec.start_time).max(0.0));
+                rec.variants = spec.mode.is_hls().then(|| variants_of(&p.plan, &p.media));
+                let hls = p.map.map(|map| {
+                    let variants = p.plan.variant_count();
+                    Hls {
+                        done: vec![vec![false; map.len()]; variants],
+                        map,
+                        variants,
+                        waiters: Vec::new(),
+                        subs: spec
+                            .subtitles
+                            .iter()
+                            .map(|s| SubtitleEntry {
+                                name: s.label.clone(),
+                                language: s.language.clone(),
+                                default: s.default,
+                            })
+                            .collect(),
+                        subs_ready: vec![false; spec.subtitles.len()],
+                        sub_waiters: Vec::new(),
+                        codecs: codecs_of(&p.plan, &p.media),
+                    }
+                });
+                rec.media_info = Some(p.media);
+                (Some(p.plan), hls, p.hw)
+            }
+        };
+        let failed = rec.status == JobStatus::Error;
+        let job = Job {
+            share_key: if failed { None } else { spec.share_key() },
+            rec,
+            spec: Some(spec),
+            plan,
+            hls,
+            hw,
+            sessions,
+            anon,
+            run: None,
+            attempts: 0,
+            eta: None,
+            log,
+        };
+        self.jobs.insert(id, job);
+        self.persist(id).await;
+        self.emit_status(id);
+        if !failed {
+            self.queue.push_back(id);
+            self.schedule().await;
+        }
+        Ok(self.jobs[&id].snapshot())
+    }
+
+    pub(super) async fn join(&mut self, key: &str, session: Option<String>) -> Option<Snapshot> {
+        let job = self.jobs.values_mut().find(|j| {
+            j.share_key.as_deref() == Some(key)
+                && !j.rec.files_removed
+                && match j.rec.status {
+                    JobStatus::Queued | JobStatus::Processing => true,
+                    JobStatus::Ready => j.rec.progress >= 99.0,
+                    _ => false,
+                }
+        })?;
+        match session {
+            Some(s) => {
+                job.sessions.insert(s);
+            }
+            None => job.anon += 1,
+        }
+        job.rec.last_access = Utc::now();
+        Some(job.snapshot())
+    }
+
+    /// Starts queued jobs while slots are free.
+    pub(super) async fn schedule(&mut self) {
+        let max = self.inner.config.transcoding.max_concurrent_jobs as usize;
+        while self.running < max {
+            let Some(id) = self.queue.pop_front() else {
+                break;
+            };
+            if !self
+                .jobs
+                .get(&id)
+                .is_some_and(|j| j.rec.status == JobStatus::Queued)
+            {
+                continue;
+            }
+            self.running += 1;
+            Box::pin(self.begin(id)).await;
+        }
+    }
+
+    pub(super) async fn begin(&mut self, id: Uuid) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        job.rec.status = JobStatus::Processing;
+        job.rec.started_at = Some(Utc::now());
+        job.rec.hw_accel_used = Some(job.hw);
+        if let Err(e) = tokio::fs::create_dir_all(&job.rec.dir).await {
+            let msg = format!("cannot create the job's work directory: {e}");
+            self.finish(id, JobStatus::Error, Some(msg)).await;
+            return;
+        }
+        if let Some(plan) = &job.plan {
+            let ev = JobEvent::Analysis {
+                job_id: id.to_string(),
+                data: ghoststream_types::AnalysisData {
+                    streams: plan.streams.clone(),
+                },
+            };
+            let _ = self.inner.events.send(ev);
+        }
+        self.persist(id).await;
+        self.emit_status(id);
+        self.start_subtitles(id);
+        match self.jobs[&id].rec.mode {
+            Mode::Batch => self.start_batch(id),
+            _ => self.start_hls_run(id, 0),
+        }
+    }
+}
