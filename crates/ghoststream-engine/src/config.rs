@@ -131,7 +131,7 @@ impl Default for TranscodingSection {
             cleanup_interval_seconds: 300,
             restart_ahead_segments: 3,
             probe_timeout: 20,
-            segment_wait_timeout: 60,
+            segment_wait_timeout: 30,
             ffmpeg_path: "ffmpeg".into(),
             ffprobe_path: "ffprobe".into(),
             library_roots: Vec::new(),
@@ -352,7 +352,7 @@ cleanup_after_hours = 24        # batch outputs are removed this long after they
 cleanup_interval_seconds = 300
 restart_ahead_segments = 3  # a request further ahead of the encoder restarts it at that segment
 probe_timeout = 20          # seconds for ffprobe on a source
-segment_wait_timeout = 60   # seconds a segment request waits for the encoder
+segment_wait_timeout = 30   # seconds a segment request waits for the encoder
 ffmpeg_path = "ffmpeg"      # found on PATH unless absolute
 ffprobe_path = "ffprobe"
 library_roots = []          # local folders allowed as sources, e.g. ["/srv/media"]; empty = http(s) only

@@ -142,6 +142,21 @@ pub fn video_filter_graph(
     head
 }
 
+/// Encoder settings that come from configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuning {
+    /// NVENC preset, p1 (fastest) … p7 (best).
+    pub nvenc_preset: String,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            nvenc_preset: "p4".into(),
+        }
+    }
+}
+
 /// Encoder options for one rendition. `live` tunes for time to first picture.
 pub fn video_encoder_args(
     argv: &mut Argv,
@@ -150,6 +165,7 @@ pub fn video_encoder_args(
     r: &Rendition,
     live: bool,
     keyframe_every_secs: Option<f64>,
+    tuning: &Tuning,
 ) {
     let enc = encoder_name(codec, hw).unwrap_or("libx264");
     argv.opt("-c:v", enc);
@@ -175,7 +191,7 @@ pub fn video_encoder_args(
             argv.opt("-preset", if live { "10" } else { "8" });
         }
         (_, HwKind::Nvenc) => {
-            argv.opt("-preset", "p4")
+            argv.opt("-preset", tuning.nvenc_preset.clone())
                 .opt("-rc", "vbr")
                 .opt("-forced-idr", "1");
         }
@@ -249,6 +265,7 @@ pub struct HlsRun<'a> {
     pub out_dir: &'a Path,
     pub run_id: u64,
     pub rw_timeout_secs: u64,
+    pub tuning: &'a Tuning,
 }
 
 /// Segment file name of variant `v`, segment `n`.
@@ -315,6 +332,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                     rendition,
                     true,
                     Some(run.segment_duration_secs),
+                    run.tuning,
                 );
             }
             (VideoAction::Copy, _) => {
@@ -364,17 +382,31 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     a
 }
 
-/// A whole-file transcode for batch mode, written to `output` (a temporary name; the
-/// engine renames it when ffmpeg succeeds).
-pub fn batch(
-    source: &Source,
-    plan: &Plan,
-    hw: HwKind,
-    start_time: f64,
-    format: Format,
-    output: &Path,
-    rw_timeout_secs: u64,
-) -> Argv {
+/// A whole-file run for batch mode.
+#[derive(Debug, Clone)]
+pub struct BatchRun<'a> {
+    pub source: &'a Source,
+    pub plan: &'a Plan,
+    pub hw: HwKind,
+    pub start_time: f64,
+    pub format: Format,
+    /// A temporary name; the engine renames it when ffmpeg succeeds.
+    pub output: &'a Path,
+    pub rw_timeout_secs: u64,
+    pub tuning: &'a Tuning,
+}
+
+pub fn batch(run: &BatchRun) -> Argv {
+    let BatchRun {
+        source,
+        plan,
+        hw,
+        start_time,
+        format,
+        output,
+        rw_timeout_secs,
+        tuning,
+    } = run.clone();
     let mut a = Argv::new();
     common_head(&mut a);
     hw_globals(&mut a, hw);
@@ -403,7 +435,7 @@ pub fn batch(
                 ),
             );
             a.opt("-map", "[v0]");
-            video_encoder_args(&mut a, *codec, hw, &renditions[0], false, None);
+            video_encoder_args(&mut a, *codec, hw, &renditions[0], false, None, tuning);
         }
         VideoAction::Copy => {
             a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)))
@@ -547,6 +579,7 @@ mod tests {
             out_dir: Path::new("/w/job"),
             run_id: 3,
             rw_timeout_secs: 15,
+            tuning: &Tuning::default(),
         };
         let cmd = hls_run(&run).to_cmd_string("ffmpeg");
         assert_eq!(
@@ -591,11 +624,15 @@ mod tests {
             out_dir: Path::new("/w"),
             run_id: 1,
             rw_timeout_secs: 15,
+            tuning: &Tuning {
+                nvenc_preset: "p2".into(),
+            },
         };
         let argv = hls_run(&run);
         let args = argv.args();
         assert_eq!(args.iter().filter(|a| *a == "-filter_complex").count(), 1);
         assert_eq!(args.iter().filter(|a| *a == "h264_nvenc").count(), 3);
+        assert_eq!(args.iter().filter(|a| *a == "p2").count(), 3);
         assert!(args.contains(&"/w/v1_%05d.ts".to_string()));
         assert!(!args.contains(&"-ss".to_string()));
     }

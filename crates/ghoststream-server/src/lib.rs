@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             clients::track,
         ))
+        .layer(axum::middleware::from_fn(auth::json_errors))
         .layer(axum::middleware::from_fn(auth::cors))
         .with_state(state)
 }

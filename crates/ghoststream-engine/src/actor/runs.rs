@@ -88,6 +88,7 @@ impl Actor {
             .collect();
         let offset = map.start(first as usize);
         let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
+        let tuning = tuning_of(&cfg);
         let argv = command::hls_run(&HlsRun {
             source: &spec.source,
             plan,
@@ -105,6 +106,7 @@ impl Actor {
             out_dir: &job.rec.dir,
             run_id,
             rw_timeout_secs: 15,
+            tuning: &tuning,
         });
         let lists = (0..hls.variants)
             .map(|v| segment_list_path(&job.rec.dir, v, run_id))
@@ -144,15 +146,17 @@ impl Actor {
             return;
         };
         let part = job.rec.dir.join("output.part");
-        let argv = command::batch(
-            &spec.source,
+        let tuning = tuning_of(&cfg);
+        let argv = command::batch(&command::BatchRun {
+            source: &spec.source,
             plan,
-            job.hw,
-            spec.start_time,
-            spec.format,
-            &part,
-            15,
-        );
+            hw: job.hw,
+            start_time: spec.start_time,
+            format: spec.format,
+            output: &part,
+            rw_timeout_secs: 15,
+            tuning: &tuning,
+        });
         let cancel = CancellationToken::new();
         job.run = Some(ActiveRun {
             id: run_id,
@@ -431,6 +435,12 @@ impl Actor {
                 self.finish(id, JobStatus::Error, Some(msg)).await;
             }
         }
+    }
+}
+
+fn tuning_of(cfg: &crate::config::Config) -> command::Tuning {
+    command::Tuning {
+        nvenc_preset: cfg.hardware.nvenc_preset.clone(),
     }
 }
 
