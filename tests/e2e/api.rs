@@ -118,13 +118,28 @@ async fn errors_are_json_with_codes_and_cors_everywhere() {
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["access-control-allow-methods"], "*");
     // Rejections from axum's own extractors are JSON too.
-    for path in ["/api/transcode/%ff%fe/status", "/ws/progress", "/stream/%ff/master.m3u8"] {
-        let r = gs.http.get(format!("{}{path}", gs.base)).send().await.unwrap();
+    for path in [
+        "/api/transcode/%ff%fe/status",
+        "/ws/progress",
+        "/stream/%ff/master.m3u8",
+    ] {
+        let r = gs
+            .http
+            .get(format!("{}{path}", gs.base))
+            .send()
+            .await
+            .unwrap();
         let code = r.status().as_u16();
         assert!((400..500).contains(&code), "{path}: {code}");
         assert_eq!(r.headers()["access-control-allow-origin"], "*");
-        let v: Value = r.json().await.unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
-        assert!(v["code"].is_string() && v["detail"].is_string(), "{path}: {v}");
+        let v: Value = r
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+        assert!(
+            v["code"].is_string() && v["detail"].is_string(),
+            "{path}: {v}"
+        );
     }
 }
 

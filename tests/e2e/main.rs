@@ -5,6 +5,7 @@
 mod api;
 mod batch;
 mod clients;
+mod dashboard;
 mod lifecycle;
 mod security;
 mod streams;

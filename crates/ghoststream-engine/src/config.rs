@@ -31,6 +31,8 @@ pub struct ServerSection {
     /// WebSocket keepalive ping period; three missed pongs close the connection.
     pub ws_ping_interval_ms: u64,
     pub ws_max_connections: usize,
+    /// Serve the dashboard (`ui/dist`) at `/` for browsers.
+    pub ui_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +103,7 @@ impl Default for ServerSection {
             shutdown_timeout: 10,
             ws_ping_interval_ms: 30_000,
             ws_max_connections: 1000,
+            ui_dir: None,
         }
     }
 }
@@ -332,6 +335,7 @@ max_body_bytes = 1048576    # larger request bodies get 413
 shutdown_timeout = 10       # seconds a graceful stop may take before ffmpeg is killed
 ws_ping_interval_ms = 30000 # WebSocket keepalive; 3 missed pongs close the connection
 ws_max_connections = 1000   # the next connection gets a close frame with a reason
+# ui_dir = "ui/dist"        # serve the dashboard at / for browsers
 
 [mdns]
 enabled = true              # GHOSTSTREAM__MDNS__ENABLED

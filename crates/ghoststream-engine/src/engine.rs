@@ -4,6 +4,7 @@ use crate::actor::{self, Cmd, Prepared};
 use crate::config::Config;
 use crate::error::EngineError;
 use crate::job::{validate, JobRecord, JobSpec};
+use crate::live::Live;
 use crate::segments::SegmentMap;
 use crate::store::Store;
 use crate::tokens::{Scope, TokenKey};
@@ -12,7 +13,7 @@ use ghoststream_media::plan::{decide, VideoAction};
 use ghoststream_media::probe;
 use ghoststream_media::source::Source;
 use ghoststream_types::{
-    CleanupRun, CleanupStats, FieldError, JobEvent, JobResponse, LeaveResponse, MediaInfo,
+    CleanupRun, CleanupStats, FieldError, JobEvent, JobResponse, LeaveResponse, MediaInfo, Notice,
     ProbeRequest, ProbeResponse, SharedStreams, StartRequest, Stats,
 };
 use std::collections::HashMap;
@@ -66,6 +67,9 @@ pub(crate) struct Inner {
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
     stopped: CancellationToken,
+    paused: std::sync::atomic::AtomicBool,
+    pub(crate) live: RwLock<Live>,
+    pub(crate) notices: broadcast::Sender<Notice>,
     actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -109,6 +113,9 @@ impl Engine {
             tx,
             probes: Mutex::new(HashMap::new()),
             stopped: CancellationToken::new(),
+            paused: std::sync::atomic::AtomicBool::new(false),
+            live: RwLock::new(Live::from_config(&config)),
+            notices: broadcast::channel(256).0,
             actor_done: Mutex::new(None),
         });
         let handle = actor::spawn(inner.clone(), rx, store, loaded).await;
@@ -143,6 +150,39 @@ impl Engine {
         self.inner.events.subscribe()
     }
 
+    /// Things a person should hear about (desktop notifications).
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.inner.notices.subscribe()
+    }
+
+    /// Paused: new jobs are refused (503 `server-paused`); running jobs continue.
+    pub fn set_paused(&self, paused: bool) {
+        self.inner
+            .paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The settings that can change while running.
+    pub fn live(&self) -> Live {
+        self.inner
+            .live
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|_| Live::from_config(&self.inner.config))
+    }
+
+    /// Applies new live settings; raising the concurrency starts queued jobs at once.
+    pub async fn apply_live(&self, live: Live) -> Result<(), EngineError> {
+        if let Ok(mut g) = self.inner.live.write() {
+            *g = live;
+        }
+        self.call(|reply| Cmd::Reschedule { reply }).await
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Cmd,
@@ -165,7 +205,11 @@ impl Engine {
         if self.inner.stopped.is_cancelled() {
             return Err(EngineError::Stopped);
         }
-        let spec = validate(&req, &self.inner.config).map_err(EngineError::Invalid)?;
+        if self.is_paused() {
+            return Err(EngineError::Paused);
+        }
+        let spec =
+            validate(&req, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
         if let Some(key) = spec.share_key() {
             let session = spec.session_id.clone();
             if let Some(s) = self
@@ -315,7 +359,8 @@ impl Engine {
             output: req.output.clone(),
             ..Default::default()
         };
-        let spec = validate(&start, &self.inner.config).map_err(EngineError::Invalid)?;
+        let spec =
+            validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
         let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
         Ok(ProbeResponse {
             source: spec.source_raw,
@@ -358,6 +403,14 @@ impl Engine {
 
     pub async fn stats(&self) -> Result<Stats, EngineError> {
         self.call(|reply| Cmd::Stats { reply }).await
+    }
+
+    /// Finished jobs per day over the last `days` days, from the history.
+    pub async fn daily_stats(
+        &self,
+        days: u32,
+    ) -> Result<ghoststream_types::DailyStats, EngineError> {
+        self.call(|reply| Cmd::Daily { days, reply }).await
     }
 
     pub async fn cleanup_stats(&self) -> Result<CleanupStats, EngineError> {

@@ -25,6 +25,8 @@ pub enum EngineError {
     SegmentTimeout,
     #[error("the engine is shutting down")]
     Stopped,
+    #[error("new jobs are paused on this server; running jobs continue")]
+    Paused,
     #[error("{0}")]
     Token(TokenError),
     #[error("{0}")]
@@ -44,6 +46,7 @@ impl EngineError {
             EngineError::Expired => "job-expired",
             EngineError::SegmentTimeout => "segment-timeout",
             EngineError::Stopped => "server-stopping",
+            EngineError::Paused => "server-paused",
             EngineError::Token(t) => t.code(),
             EngineError::Source(_) => "source-unreadable",
         }

@@ -1,6 +1,7 @@
 //! A job: the validated request, its persistent record, and its answer.
 
 use crate::config::Config;
+use crate::live::Live;
 use chrono::{DateTime, Utc};
 use ghoststream_media::plan::Wish;
 use ghoststream_media::source::{check_callback_url, Source};
@@ -105,9 +106,13 @@ pub fn parse_bitrate(raw: &str) -> Result<Option<u32>, String> {
 }
 
 /// Turns the raw request into a [`JobSpec`], or the list of every field that is wrong.
-pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<FieldError>> {
+pub fn validate(
+    req: &StartRequest,
+    config: &Config,
+    live: &Live,
+) -> Result<JobSpec, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let roots = &config.transcoding.library_roots;
+    let roots = &live.library_roots;
     let source_raw = req.source.clone().unwrap_or_default();
     let source = match req.source.as_deref() {
         None => {
@@ -257,7 +262,7 @@ pub fn validate(req: &StartRequest, config: &Config) -> Result<JobSpec, Vec<Fiel
         resolution: out.resolution.unwrap_or(Resolution::Original),
         bitrate_kbps,
         hw_request: match out.hw_accel.and_then(|h| h.kind()) {
-            None if !config.hardware.prefer_hw_accel => Some(HwKind::Software),
+            None if !live.prefer_hw_accel => Some(HwKind::Software),
             other => other,
         },
         tone_map: out.tone_map.unwrap_or(config.transcoding.tone_map_hdr),
@@ -352,7 +357,12 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let s = validate(&req("http://pi/a.mkv"), &Config::default()).unwrap();
+        let s = validate(
+            &req("http://pi/a.mkv"),
+            &Config::default(),
+            &Live::from_config(&Config::default()),
+        )
+        .unwrap();
         assert_eq!(
             (s.mode, s.format, s.video_codec),
             (Mode::Stream, Format::Hls, VideoCodec::H264)
@@ -362,7 +372,13 @@ mod tests {
         let mut b = req("http://pi/a.mkv");
         b.mode = Some(Mode::Batch);
         assert_eq!(
-            validate(&b, &Config::default()).unwrap().format,
+            validate(
+                &b,
+                &Config::default(),
+                &Live::from_config(&Config::default())
+            )
+            .unwrap()
+            .format,
             Format::Mp4
         );
     }
@@ -386,7 +402,12 @@ mod tests {
             callback_url: Some("concat:x".into()),
             ..Default::default()
         };
-        let errs = validate(&r, &Config::default()).unwrap_err();
+        let errs = validate(
+            &r,
+            &Config::default(),
+            &Live::from_config(&Config::default()),
+        )
+        .unwrap_err();
         let locs: Vec<String> = errs.iter().map(|e| e.loc.join(".")).collect();
         assert_eq!(
             locs,
@@ -419,6 +440,11 @@ mod tests {
             video_codec: Some(VideoCodec::Vp9),
             ..Default::default()
         });
-        assert!(validate(&r, &Config::default()).is_err());
+        assert!(validate(
+            &r,
+            &Config::default(),
+            &Live::from_config(&Config::default())
+        )
+        .is_err());
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 mod engine;
 mod error;
 pub mod job;
+pub mod live;
 pub mod runner;
 pub mod segments;
 pub mod store;
@@ -17,6 +18,7 @@ pub mod tokens;
 pub use config::{Config, TokenMode};
 pub use engine::{Engine, Snapshot, StreamFile};
 pub use error::EngineError;
+pub use live::Live;
 
 #[cfg(test)]
 use tempfile as _;

@@ -231,7 +231,7 @@ async fn version(ffmpeg: &Path) -> String {
 /// The first NVIDIA GPU, through NVML; `None` when there is no driver or no GPU.
 #[cfg(feature = "nvml")]
 pub fn nvidia_gpu() -> Option<GpuInfo> {
-    let nvml = nvml_wrapper::Nvml::init().ok()?;
+    let nvml = nvml()?;
     let dev = nvml.device_by_index(0).ok()?;
     Some(GpuInfo {
         name: dev.name().ok()?,
@@ -246,6 +246,47 @@ pub fn nvidia_gpu() -> Option<GpuInfo> {
 #[cfg(not(feature = "nvml"))]
 pub fn nvidia_gpu() -> Option<GpuInfo> {
     None
+}
+
+#[cfg(feature = "nvml")]
+fn nvml() -> Option<&'static nvml_wrapper::Nvml> {
+    static NVML: std::sync::OnceLock<Option<nvml_wrapper::Nvml>> = std::sync::OnceLock::new();
+    NVML.get_or_init(|| nvml_wrapper::Nvml::init().ok())
+        .as_ref()
+}
+
+/// Live figures of every NVIDIA GPU; empty without a driver. Blocking: call it off the
+/// async runtime.
+#[cfg(feature = "nvml")]
+pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
+    let Some(nvml) = nvml() else {
+        return Vec::new();
+    };
+    let count = nvml.device_count().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| {
+            let d = nvml.device_by_index(i).ok()?;
+            let mem = d.memory_info().ok();
+            Some(ghoststream_types::GpuStats {
+                index: i,
+                name: d.name().unwrap_or_else(|_| "NVIDIA GPU".into()),
+                utilization_percent: d.utilization_rates().ok().map(|u| u.gpu),
+                encoder_percent: d.encoder_utilization().ok().map(|u| u.utilization),
+                decoder_percent: d.decoder_utilization().ok().map(|u| u.utilization),
+                memory_used_mb: mem.as_ref().map(|m| m.used / (1024 * 1024)),
+                memory_total_mb: mem.as_ref().map(|m| m.total / (1024 * 1024)),
+                temperature_c: d
+                    .temperature(nvml_wrapper::enum_wrappers::device::TemperatureSensor::Gpu)
+                    .ok(),
+                power_w: d.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+            })
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "nvml"))]
+pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
+    Vec::new()
 }
 
 #[cfg(test)]

@@ -136,14 +136,8 @@ pub fn has_api_key(
     req_headers: &axum::http::HeaderMap,
     query: Option<&str>,
 ) -> bool {
-    let Some(expected) = state
-        .engine
-        .config()
-        .security
-        .api_key
-        .as_deref()
-        .filter(|k| !k.is_empty())
-    else {
+    let live = state.engine.live();
+    let Some(expected) = live.api_key.as_deref().filter(|k| !k.is_empty()) else {
         return true;
     };
     let given = req_headers

@@ -15,6 +15,7 @@ pub enum ApiError {
     NotFound(&'static str),
     MethodNotAllowed,
     Unauthorized(&'static str),
+    Forbidden { code: &'static str, detail: String },
     TooLarge(usize),
     RangeNotSatisfiable(u64),
     Internal(String),
@@ -58,6 +59,9 @@ impl IntoResponse for ApiError {
                 "method-not-allowed".into(),
                 "this method is not allowed on this path".into(),
             ),
+            ApiError::Forbidden { code, detail } => {
+                (StatusCode::FORBIDDEN, code.into(), detail.into())
+            }
             ApiError::Unauthorized(code) => (
                 StatusCode::UNAUTHORIZED,
                 code.into(),
@@ -94,7 +98,7 @@ impl IntoResponse for ApiError {
                     EngineError::NotCancellable(_) | EngineError::NotReady => {
                         StatusCode::BAD_REQUEST
                     }
-                    EngineError::QueueFull(_) | EngineError::Stopped => {
+                    EngineError::QueueFull(_) | EngineError::Stopped | EngineError::Paused => {
                         StatusCode::SERVICE_UNAVAILABLE
                     }
                     EngineError::JobEnded(_) | EngineError::Expired => StatusCode::GONE,

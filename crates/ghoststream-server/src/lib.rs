@@ -7,7 +7,10 @@ mod auth;
 mod clients;
 mod error;
 mod files;
+pub mod net;
 mod routes;
+mod running;
+pub mod settings;
 mod ws;
 
 use axum::extract::DefaultBodyLimit;
@@ -21,6 +24,7 @@ use std::time::Duration;
 
 pub use clients::Clients;
 pub use error::{ApiError, ApiResult};
+pub use running::{Running, StartError};
 
 // Dev-dependencies of the end-to-end suite.
 #[cfg(test)]
@@ -34,6 +38,11 @@ pub struct AppState {
     pub engine: Engine,
     pub clients: Clients,
     pub ws: Arc<WsSettings>,
+    /// The configuration file the Settings view writes.
+    pub config_path: Arc<std::sync::RwLock<std::path::PathBuf>>,
+    /// The port actually bound (the configured one may be 0).
+    pub bound_port: Arc<std::sync::atomic::AtomicU16>,
+    cpu: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
 }
 
 /// WebSocket limits and cadence.
@@ -55,12 +64,187 @@ impl AppState {
             queue_len: 256,
             open: AtomicUsize::new(0),
         };
+        let port = engine.config().server.port;
         AppState {
             engine,
             clients: Clients::default(),
             ws: Arc::new(ws),
+            config_path: Arc::new(std::sync::RwLock::new(settings::default_config_path())),
+            bound_port: Arc::new(std::sync::atomic::AtomicU16::new(port)),
+            cpu: Arc::new(std::sync::Mutex::new(sysinfo::System::new().ok())),
         }
     }
+
+    pub fn port(&self) -> u16 {
+        self.bound_port.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_config_path(&self, p: std::path::PathBuf) {
+        if let Ok(mut g) = self.config_path.write() {
+            *g = p;
+        }
+    }
+
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.config_path
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| settings::default_config_path())
+    }
+
+    /// The Settings view's values: the live ones, the running port, and the file's
+    /// start-at-login flag.
+    pub fn settings(&self) -> ghoststream_types::Settings {
+        let mut c = self.engine.config().clone();
+        let live = self.engine.live();
+        c.transcoding.max_concurrent_jobs = live.max_concurrent_jobs;
+        c.security.job_tokens = live.job_tokens;
+        c.security.api_key = live.api_key;
+        c.hardware.prefer_hw_accel = live.prefer_hw_accel;
+        c.transcoding.library_roots = live.library_roots;
+        let path = self.config_path();
+        let mut s = settings::from_config(&c, settings::start_at_login(&path));
+        s.port = if c.server.port == 0 {
+            self.port()
+        } else {
+            c.server.port
+        };
+        s
+    }
+
+    /// Saves settings to the configuration file and applies what can change while
+    /// running; a new port waits for the next server start.
+    pub async fn apply_settings(
+        &self,
+        new: ghoststream_types::Settings,
+    ) -> Result<ghoststream_types::SettingsSaved, settings::SettingsError> {
+        let old = self.settings();
+        let path = self.config_path();
+        settings::save(&path, &new)?;
+        let live = ghoststream_engine::Live {
+            max_concurrent_jobs: new.max_concurrent_jobs,
+            job_tokens: match new.job_tokens {
+                ghoststream_types::TokensSetting::Enforce => ghoststream_engine::TokenMode::Enforce,
+                ghoststream_types::TokensSetting::Open => ghoststream_engine::TokenMode::Open,
+            },
+            api_key: new.api_key.clone().filter(|k| !k.is_empty()),
+            prefer_hw_accel: new.hw_preference == ghoststream_types::HwPreference::Auto,
+            library_roots: new
+                .library_roots
+                .iter()
+                .map(std::path::PathBuf::from)
+                .collect(),
+        };
+        let _ = self.engine.apply_live(live).await;
+        let mut applied = Vec::new();
+        let mut restart = Vec::new();
+        let changed = |a: bool, name: &str, list: &mut Vec<String>| {
+            if a {
+                list.push(name.to_string());
+            }
+        };
+        changed(
+            old.max_concurrent_jobs != new.max_concurrent_jobs,
+            "max_concurrent_jobs",
+            &mut applied,
+        );
+        changed(
+            old.hw_preference != new.hw_preference,
+            "hw_preference",
+            &mut applied,
+        );
+        changed(old.job_tokens != new.job_tokens, "job_tokens", &mut applied);
+        changed(old.api_key != new.api_key, "api_key", &mut applied);
+        changed(
+            old.library_roots != new.library_roots,
+            "library_roots",
+            &mut applied,
+        );
+        changed(
+            old.start_at_login != new.start_at_login,
+            "start_at_login",
+            &mut applied,
+        );
+        changed(old.port != new.port, "port", &mut restart);
+        Ok(ghoststream_types::SettingsSaved {
+            settings: new,
+            config_path: path.display().to_string(),
+            applied_now: applied,
+            needs_server_restart: restart,
+        })
+    }
+
+    /// CPU, memory, the work dir's disk and every NVIDIA GPU.
+    pub async fn resources(&self) -> ghoststream_types::Resources {
+        let cpu = self.cpu.clone();
+        let work = self.engine.config().work_dir();
+        tokio::task::spawn_blocking(move || {
+            let (cpu_percent, cpu_count, mem_total, mem_used) = match cpu.lock() {
+                Ok(mut guard) if guard.is_some() => {
+                    let Some(sys) = guard.as_mut() else {
+                        unreachable!()
+                    };
+                    if sys.cpus().is_empty() {
+                        sys.refresh_cpu_usage();
+                        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+                    }
+                    sys.refresh_cpu_usage();
+                    sys.refresh_memory();
+                    (
+                        sys.global_cpu_usage() as f64,
+                        sys.cpus().len() as u32,
+                        sys.total_memory() / (1024 * 1024),
+                        sys.used_memory() / (1024 * 1024),
+                    )
+                }
+                _ => (0.0, 0, 0, 0),
+            };
+            let la = sysinfo::System::load_average()
+                .map(|l| vec![l.one, l.five, l.fifteen])
+                .unwrap_or_default();
+            let (disk_total, disk_free) = disk_of(&work);
+            ghoststream_types::Resources {
+                cpu_percent: (cpu_percent * 10.0).round() / 10.0,
+                cpu_count,
+                load_average: la,
+                memory_total_mb: mem_total,
+                memory_used_mb: mem_used,
+                disk_total_gb: disk_total,
+                disk_free_gb: disk_free,
+                work_dir: work.display().to_string(),
+                gpus: ghoststream_media::hw::nvidia_stats(),
+                timestamp: chrono::Utc::now().to_rfc3339(),
+            }
+        })
+        .await
+        .unwrap_or_else(|_| ghoststream_types::Resources {
+            cpu_percent: 0.0,
+            cpu_count: 0,
+            load_average: vec![],
+            memory_total_mb: 0,
+            memory_used_mb: 0,
+            disk_total_gb: 0.0,
+            disk_free_gb: 0.0,
+            work_dir: String::new(),
+            gpus: vec![],
+            timestamp: chrono::Utc::now().to_rfc3339(),
+        })
+    }
+}
+
+/// Total and free gigabytes of the disk holding `path` (the longest mount prefix).
+fn disk_of(path: &std::path::Path) -> (f64, f64) {
+    let Ok(disks) = sysinfo::Disks::new_with_refreshed_list() else {
+        return (0.0, 0.0);
+    };
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let best = disks
+        .iter()
+        .filter(|d| canon.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len());
+    let gb = |b: u64| ((b as f64 / (1u64 << 30) as f64) * 10.0).round() / 10.0;
+    best.map(|d| (gb(d.total_space()), gb(d.available_space())))
+        .unwrap_or((0.0, 0.0))
 }
 
 /// Every route of the contract.
@@ -96,9 +280,26 @@ pub fn router(state: AppState) -> Router {
         .route("/stream/{id}", get(routes::stream::bad_path))
         .route("/stream/{id}/{*file}", get(routes::stream::stream_file))
         .route("/download/{id}", get(routes::stream::download))
-        .route("/ws/progress", get(ws::progress));
-    api.fallback(routes::ops::not_found)
-        .method_not_allowed_fallback(routes::ops::method_not_allowed)
+        .route("/ws/progress", get(ws::progress))
+        .route("/api/server", get(routes::dashboard::status))
+        .route("/api/server/pause", post(routes::dashboard::pause))
+        .route("/api/server/resume", post(routes::dashboard::resume))
+        .route("/api/resources", get(routes::dashboard::resources))
+        .route("/api/stats/daily", get(routes::dashboard::daily))
+        .route(
+            "/api/settings",
+            get(routes::dashboard::get_settings).put(routes::dashboard::put_settings),
+        );
+    // The dashboard, for browsers: served from `server.ui_dir` when set.
+    let api = match state.engine.config().server.ui_dir.clone() {
+        Some(dir) => {
+            api.fallback_service(tower_http::services::ServeDir::new(dir).not_found_service(
+                axum::handler::HandlerWithoutStateExt::into_service(routes::ops::not_found),
+            ))
+        }
+        None => api.fallback(routes::ops::not_found),
+    };
+    api.method_not_allowed_fallback(routes::ops::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,9 +1,8 @@
 //! `ghoststream`: the headless GhostStream server.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ghoststream_engine::{config, Config, Engine};
-use ghoststream_server::{serve, AppState};
+use ghoststream_engine::{config, Config};
+use ghoststream_server::Running;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,8 +10,9 @@ use std::time::Duration;
 use {reqwest as _, tempfile as _, tokio_tungstenite as _};
 // Used by the library half of this package.
 use {
-    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, nix as _,
-    serde as _, serde_path_to_error as _, tokio_util as _, uuid as _,
+    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, if_addrs as _,
+    nix as _, serde as _, serde_path_to_error as _, sysinfo as _, thiserror as _, tokio_util as _,
+    toml as _, tower_http as _, uuid as _,
 };
 
 #[derive(Parser)]
@@ -148,7 +148,7 @@ fn main() -> anyhow::Result<()> {
             print_hardware(&hw);
             return Ok(());
         }
-        run(cfg, hw).await
+        run(cfg, hw, cli.config.clone()).await
     })
 }
 
@@ -176,28 +176,16 @@ fn print_hardware(hw: &ghoststream_media::hw::Hardware) {
     println!("available: {}", best.join(", "));
 }
 
-async fn run(cfg: Config, hw: ghoststream_media::hw::Hardware) -> anyhow::Result<()> {
-    if hw.ffmpeg_version == "not found" {
-        anyhow::bail!(
-            "ffmpeg was not found at '{}': install it (Debian: apt install ffmpeg) or set transcoding.ffmpeg_path",
-            cfg.transcoding.ffmpeg_path.display()
-        );
-    }
-    let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr()?;
+async fn run(
+    cfg: Config,
+    hw: ghoststream_media::hw::Hardware,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mdns = cfg.mdns.enabled;
-    let engine = Engine::start(cfg, hw)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let shown_host = if local.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        local.ip().to_string()
-    };
-    engine.set_public_base(format!("http://{shown_host}:{}", local.port()));
+    let running = Running::start(cfg, hw).await?;
+    if let Some(p) = config_path {
+        running.state.set_config_path(p);
+    }
     if mdns {
         tracing::info!("mDNS advertisement is not part of this build yet; clients can add this server by address");
     }
@@ -205,15 +193,17 @@ async fn run(cfg: Config, hw: ghoststream_media::hw::Hardware) -> anyhow::Result
     println!(
         "GhostStream {} listening on http://{}",
         env!("CARGO_PKG_VERSION"),
-        local
+        running.addr
     );
+    let engine = running.engine();
     tracing::info!(
         hw = ?engine.hardware().available(),
         state = %engine.config().state_dir().display(),
         work = %engine.config().work_dir().display(),
         "ready"
     );
-    serve(listener, AppState::new(engine), shutdown_signal()).await?;
+    shutdown_signal().await;
+    running.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

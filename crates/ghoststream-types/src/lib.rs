@@ -5,9 +5,11 @@
 //! published Python SDK parses these shapes.
 #![forbid(unsafe_code)]
 
+mod dashboard;
 mod request;
 mod response;
 
+pub use dashboard::*;
 pub use request::*;
 pub use response::*;
 

@@ -343,3 +343,15 @@ impl JobEvent {
         }
     }
 }
+
+/// Something a person should hear about, for desktop notifications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Notice {
+    /// A GPU encoder failed during a job; the job continues in software.
+    HardwareFallback {
+        job_id: String,
+        from: HwKind,
+        cause: String,
+    },
+}

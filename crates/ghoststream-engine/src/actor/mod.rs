@@ -103,6 +103,13 @@ pub(crate) enum Cmd {
         id: Uuid,
         reply: Reply<Result<String, EngineError>>,
     },
+    Reschedule {
+        reply: Reply<()>,
+    },
+    Daily {
+        days: u32,
+        reply: Reply<ghoststream_types::DailyStats>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -262,6 +269,15 @@ impl Actor {
         }
     }
 
+    fn max_jobs(&self) -> usize {
+        self.inner
+            .live
+            .read()
+            .map(|l| l.max_concurrent_jobs as usize)
+            .unwrap_or(1)
+            .max(1)
+    }
+
     fn emit(&self, ev: JobEvent) {
         let _ = self.inner.events.send(ev);
     }
@@ -346,6 +362,13 @@ impl Actor {
                         .map(|j| j.log.text())
                         .ok_or(EngineError::NotFound),
                 );
+            }
+            Cmd::Daily { days, reply } => {
+                let _ = reply.send(self.daily(days));
+            }
+            Cmd::Reschedule { reply } => {
+                self.schedule().await;
+                let _ = reply.send(());
             }
             Cmd::Shutdown { reply } => {
                 let _ = reply.send(());

@@ -58,7 +58,7 @@ impl Actor {
     }
 
     /// Retention: stream outputs an hour after last access (a running stream nobody reads
-    /// is stopped), batch outputs after `cleanup_after_hours`, records after 7 days.
+    /// is stopped), batch outputs after `cleanup_after_hours`, records after 30 days.
     pub(super) async fn cleanup(&mut self, _manual: bool) -> CleanupRun {
         let now = Utc::now();
         let mut stale = Vec::new();
@@ -97,7 +97,7 @@ impl Actor {
             .filter(|(_, j)| {
                 j.rec
                     .completed_at
-                    .is_some_and(|c| (now - c).num_days() >= 7)
+                    .is_some_and(|c| (now - c).num_days() >= 30)
             })
             .map(|(id, _)| *id)
             .collect();

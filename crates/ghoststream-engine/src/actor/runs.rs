@@ -384,6 +384,14 @@ impl Actor {
                         job.hw.as_str()
                     ));
                     tracing::warn!(job = %id, hw = job.hw.as_str(), error = %msg, "hardware encode failed, falling back to software");
+                    let _ = self
+                        .inner
+                        .notices
+                        .send(ghoststream_types::Notice::HardwareFallback {
+                            job_id: id.to_string(),
+                            from: job.hw,
+                            cause: msg.clone(),
+                        });
                     job.hw = HwKind::Software;
                     job.rec.hw_accel_used = Some(HwKind::Software);
                     self.persist(id).await;

@@ -3,6 +3,58 @@
 use super::*;
 
 impl Actor {
+    /// Finished jobs per UTC day, oldest first, for the last `days` days (empty days too).
+    pub(super) fn daily(&self, days: u32) -> ghoststream_types::DailyStats {
+        let today = Utc::now().date_naive();
+        let days = days.clamp(1, 90) as i64;
+        let mut out: Vec<ghoststream_types::DayStats> = (0..days)
+            .rev()
+            .map(|i| ghoststream_types::DayStats {
+                day: (today - chrono::Duration::days(i))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+                completed: 0,
+                failed: 0,
+                cancelled: 0,
+                average_speed: 0.0,
+                hw_usage: BTreeMap::new(),
+            })
+            .collect();
+        let mut speeds: Vec<(f64, u32)> = vec![(0.0, 0); out.len()];
+        for j in self.jobs.values() {
+            let Some(done) = j.rec.completed_at else {
+                continue;
+            };
+            let age = (today - done.date_naive()).num_days();
+            if age < 0 || age >= days {
+                continue;
+            }
+            let idx = (days - 1 - age) as usize;
+            let d = &mut out[idx];
+            match j.rec.status {
+                JobStatus::Ready => {
+                    d.completed += 1;
+                    if let Some(s) = j.rec.speed {
+                        speeds[idx].0 += s;
+                        speeds[idx].1 += 1;
+                    }
+                }
+                JobStatus::Error => d.failed += 1,
+                JobStatus::Cancelled => d.cancelled += 1,
+                _ => continue,
+            }
+            if let Some(hw) = j.rec.hw_accel_used {
+                *d.hw_usage.entry(hw.as_str().to_string()).or_insert(0) += 1;
+            }
+        }
+        for (d, (sum, n)) in out.iter_mut().zip(speeds) {
+            if n > 0 {
+                d.average_speed = ((sum / n as f64) * 100.0).round() / 100.0;
+            }
+        }
+        ghoststream_types::DailyStats { days: out }
+    }
+
     pub(super) fn shared(&self) -> SharedStreams {
         let mut streams = BTreeMap::new();
         let mut total = 0;

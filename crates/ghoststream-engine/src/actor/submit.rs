@@ -69,7 +69,7 @@ impl Actor {
             }
         }
         let queued = self.queue.len() as u32;
-        let slots_free = self.running < self.inner.config.transcoding.max_concurrent_jobs as usize;
+        let slots_free = self.running < self.max_jobs();
         if prepared.is_ok() && !slots_free && queued >= self.inner.config.transcoding.max_queue_size
         {
             return Err(EngineError::QueueFull(queued));
@@ -202,7 +202,7 @@ impl Actor {
 
     /// Starts queued jobs while slots are free.
     pub(super) async fn schedule(&mut self) {
-        let max = self.inner.config.transcoding.max_concurrent_jobs as usize;
+        let max = self.max_jobs();
         while self.running < max {
             let Some(id) = self.queue.pop_front() else {
                 break;

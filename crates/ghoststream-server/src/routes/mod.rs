@@ -1,5 +1,6 @@
 //! Route handlers, grouped by what they serve.
 
+pub mod dashboard;
 pub mod jobs;
 pub mod ops;
 pub mod stream;
@@ -36,12 +37,22 @@ pub fn job_id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Engine(ghoststream_engine::EngineError::NotFound))
 }
 
-/// Parses a JSON object body into `T`, naming the offending field on failure.
+/// Parses a JSON object body into `T`; an empty body is `T::default()` unless `required`.
 pub fn json_body<T: DeserializeOwned + Default>(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
     max: usize,
     required: bool,
 ) -> ApiResult<T> {
+    Ok(json_object(body, max, required)?.unwrap_or_default())
+}
+
+/// Parses a JSON object body into `T`, naming the offending field on failure; `None` for
+/// an empty body when it is not `required`.
+pub fn json_object<T: DeserializeOwned>(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    max: usize,
+    required: bool,
+) -> ApiResult<Option<T>> {
     let body = match body {
         Ok(b) => b,
         Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
@@ -62,7 +73,7 @@ pub fn json_body<T: DeserializeOwned + Default>(
                 "missing",
             )]));
         }
-        return Ok(T::default());
+        return Ok(None);
     }
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         ApiError::Invalid(vec![field(
@@ -78,16 +89,18 @@ pub fn json_body<T: DeserializeOwned + Default>(
             "model_attributes_type",
         )]));
     }
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let path: Vec<String> = e
-            .path()
-            .iter()
-            .map(|s| s.to_string())
-            .filter(|s| s != "?" && !s.is_empty())
-            .collect();
-        let mut loc = vec!["body"];
-        let joined: Vec<&str> = path.iter().map(String::as_str).collect();
-        loc.extend(joined.iter().flat_map(|p| p.split('.')));
-        ApiError::Invalid(vec![field(&loc, e.inner().to_string(), "value_error")])
-    })
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(Some)
+        .map_err(|e| {
+            let path: Vec<String> = e
+                .path()
+                .iter()
+                .map(|s| s.to_string())
+                .filter(|s| s != "?" && !s.is_empty())
+                .collect();
+            let mut loc = vec!["body"];
+            let joined: Vec<&str> = path.iter().map(String::as_str).collect();
+            loc.extend(joined.iter().flat_map(|p| p.split('.')));
+            ApiError::Invalid(vec![field(&loc, e.inner().to_string(), "value_error")])
+        })
 }

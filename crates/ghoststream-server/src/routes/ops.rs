@@ -117,7 +117,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
             "memory": mem_check,
             "cpu": {"status": "healthy", "load_average_1m": load, "note": "busy CPU while transcoding is expected"},
             "job_queue": {"status": if q_pct >= 80.0 {"degraded"} else {"healthy"}, "current": stats.current_queue_length, "max": max_q},
-            "active_jobs": {"status": "healthy", "count": stats.active_jobs, "max_concurrent": cfg.transcoding.max_concurrent_jobs},
+            "active_jobs": {"status": "healthy", "count": stats.active_jobs, "max_concurrent": s.engine.live().max_concurrent_jobs},
         },
         "timestamp": chrono::Utc::now(),
     });
@@ -133,7 +133,7 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
     let stats = s.engine.stats().await?;
     let cfg = s.engine.config();
     let full = stats.current_queue_length >= cfg.transcoding.max_queue_size
-        && stats.active_jobs >= cfg.transcoding.max_concurrent_jobs;
+        && stats.active_jobs >= s.engine.live().max_concurrent_jobs;
     Ok(if full {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -175,7 +175,7 @@ pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
             .iter()
             .map(|f| f.as_str().to_string())
             .collect(),
-        max_concurrent_jobs: s.engine.config().transcoding.max_concurrent_jobs,
+        max_concurrent_jobs: s.engine.live().max_concurrent_jobs,
         ffmpeg_version: hw.ffmpeg_version.clone(),
         platform: platform(),
     })

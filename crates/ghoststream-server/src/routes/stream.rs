@@ -31,7 +31,7 @@ async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> Ap
                 .map(str::to_string)
         })
         .filter(|t| !t.is_empty());
-    let enforce = s.engine.config().security.job_tokens == TokenMode::Enforce;
+    let enforce = s.engine.live().job_tokens == TokenMode::Enforce;
     let token_result = match token.as_deref() {
         Some(t) => Some(
             s.engine

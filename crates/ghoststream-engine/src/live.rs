@@ -1,0 +1,26 @@
+//! Settings that change while the server runs (the dashboard's Settings view applies
+//! them without a restart). Everything else in [`Config`] is fixed for the server's life.
+
+use crate::config::{Config, TokenMode};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub max_concurrent_jobs: u32,
+    pub job_tokens: TokenMode,
+    pub api_key: Option<String>,
+    pub prefer_hw_accel: bool,
+    pub library_roots: Vec<PathBuf>,
+}
+
+impl Live {
+    pub fn from_config(c: &Config) -> Live {
+        Live {
+            max_concurrent_jobs: c.transcoding.max_concurrent_jobs.max(1),
+            job_tokens: c.security.job_tokens,
+            api_key: c.security.api_key.clone().filter(|k| !k.is_empty()),
+            prefer_hw_accel: c.hardware.prefer_hw_accel,
+            library_roots: c.transcoding.library_roots.clone(),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! What the dashboard and the tray show: server state, live resources, settings, history.
+
+use crate::HwKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    Running,
+    Paused,
+    Stopped,
+    Error,
+}
+
+/// `GET /api/server` and the shell's `server_status` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    pub state: ServerState,
+    pub version: String,
+    /// Bound port, when running.
+    pub port: Option<u16>,
+    /// Every URL this server answers on from the LAN (and loopback last).
+    pub lan_urls: Vec<String>,
+    pub uptime_seconds: f64,
+    pub active_jobs: u32,
+    pub queued_jobs: u32,
+    pub connected_clients: u32,
+    pub hw_accels: Vec<HwKind>,
+    /// Why the server is in `error` (e.g. the port is taken).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuStats {
+    pub index: u32,
+    pub name: String,
+    pub utilization_percent: Option<u32>,
+    pub encoder_percent: Option<u32>,
+    pub decoder_percent: Option<u32>,
+    pub memory_used_mb: Option<u64>,
+    pub memory_total_mb: Option<u64>,
+    pub temperature_c: Option<u32>,
+    pub power_w: Option<f64>,
+}
+
+/// `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpu_percent: f64,
+    pub cpu_count: u32,
+    pub load_average: Vec<f64>,
+    pub memory_total_mb: u64,
+    pub memory_used_mb: u64,
+    pub disk_total_gb: f64,
+    pub disk_free_gb: f64,
+    pub work_dir: String,
+    pub gpus: Vec<GpuStats>,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HwPreference {
+    /// Best proven GPU encoder, software otherwise.
+    Auto,
+    /// Always software.
+    Software,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokensSetting {
+    Enforce,
+    Open,
+}
+
+/// What the Settings view edits. Saved to the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    pub port: u16,
+    pub max_concurrent_jobs: u32,
+    pub hw_preference: HwPreference,
+    pub job_tokens: TokensSetting,
+    /// Empty or null: no API key.
+    pub api_key: Option<String>,
+    pub library_roots: Vec<String>,
+    pub start_at_login: bool,
+}
+
+/// The answer of a settings save: what was applied now and what waits for a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsSaved {
+    pub settings: Settings,
+    pub config_path: String,
+    pub applied_now: Vec<String>,
+    pub needs_server_restart: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DayStats {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub completed: u32,
+    pub failed: u32,
+    pub cancelled: u32,
+    pub average_speed: f64,
+    pub hw_usage: BTreeMap<String, u32>,
+}
+
+/// `GET /api/stats/daily`: finished jobs per day, from the job history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyStats {
+    pub days: Vec<DayStats>,
+}
