@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs what GhostStream needs on Debian 12, idempotently.
 #   scripts/setup.sh            runtime only (ffmpeg)
-#   scripts/setup.sh --test     also what the test suite needs (Chromium, Node and Python
+#   scripts/setup.sh --desktop  also what the tray app needs to build (webkit2gtk 4.1,
+#                               appindicator) and the UI's Node packages
+#   scripts/setup.sh --test     everything: the desktop set plus what the tests need
+#                               (Chromium, Xvfb, D-Bus, WebKitWebDriver, Node and Python
 #                               clients: hls.js, playwright-core, the ghoststream SDK)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_test=0
-[ "${1:-}" = "--test" ] && want_test=1
+want_desktop=0
+case "${1:-}" in
+  --test) want_test=1; want_desktop=1 ;;
+  --desktop) want_desktop=1 ;;
+esac
 
 sudo_cmd=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -19,8 +26,18 @@ command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if [ "$want_desktop" = 1 ]; then
+  pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(libwebkit2gtk-4.1-dev)
+  ls /usr/lib/*/libayatana-appindicator3.so.1 >/dev/null 2>&1 || missing+=(libayatana-appindicator3-1)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+  command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
+  command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -39,6 +56,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+if [ "$want_desktop" = 1 ]; then
+  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
+    echo "setup: npm install (UI and Tauri CLI)"
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+fi
 if [ "$want_test" = 1 ]; then
   # Test clients: hls.js and playwright-core (drives Debian's Chromium; no browser download).
   if [ ! -f tests/node_modules/.package-lock.json ] || [ tests/package.json -nt tests/node_modules/.package-lock.json ]; then

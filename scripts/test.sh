@@ -1,24 +1,18 @@
 #!/usr/bin/env bash
-# Runs every check and test: format, lints, unit tests, and the end-to-end suite (real
-# binary, real ffmpeg, the published Python SDK, hls.js in Chromium). Installs what is
-# missing first. As root with iproute2, the tests run in a network namespace that has only
-# loopback, so nothing they start can reach beyond this machine.
+# Runs every check and test, in stages:
+#   1. UI: type check, unit tests, build (the dashboard served and embedded)
+#   2. engine: fmt, clippy, unit and end-to-end tests (real binary, real ffmpeg, the
+#      published Python SDK, hls.js and the dashboard in Chromium) — no webkit needed
+#   3. shell: clippy and tests of the Tauri app, fresh typed bindings, the real window
+#      under Xvfb via WebKitWebDriver, and a debug .deb bundle
+# Installs what is missing first. As root with iproute2, tests run in a network
+# namespace that has only loopback, so nothing they start can reach beyond this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+stage() { echo "== $* ($(( $(date +%s) - start )) s)"; }
 
 scripts/setup.sh --test
-
-echo "== cargo fmt --check"
-cargo fmt --all --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== build"
-cargo build --workspace --all-targets --locked
-
-run_tests() {
-  CARGO_NET_OFFLINE=true cargo test --workspace --locked "$@"
-}
 
 ns=""
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1; then
@@ -30,10 +24,39 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1; then
     ns=""
   fi
 fi
-echo "== cargo test ${ns:+(network namespace $ns, loopback only)}"
-if [ -n "$ns" ]; then
-  ip netns exec "$ns" env "PATH=$PATH" "HOME=$HOME" bash -c "$(declare -f run_tests); run_tests $*"
-else
-  run_tests "$@"
+isolated() { # runs a command loopback-only when possible
+  if [ -n "$ns" ]; then ip netns exec "$ns" env "PATH=$PATH" "HOME=$HOME" CARGO_NET_OFFLINE=true "$@"; else "$@"; fi
+}
+
+stage "UI: type check, unit tests, build"
+npm run --silent ui:check
+npx vitest run --root ui
+npm run --silent ui:build
+
+stage "engine: cargo fmt --check"
+cargo fmt --all --check
+stage "engine: clippy"
+cargo clippy --all-targets --locked -- -D warnings
+stage "engine: build"
+cargo build --all-targets --locked
+stage "engine: tests ${ns:+(network namespace $ns, loopback only)}"
+isolated cargo test --locked "$@"
+
+stage "shell: clippy"
+cargo clippy -p ghoststream-tray --all-targets --locked -- -D warnings
+stage "shell: tests (tray menu, settings, bindings)"
+cargo test -p ghoststream-tray --locked
+if ! git diff --quiet -- ui/src/bindings.ts; then
+  echo "ui/src/bindings.ts is stale: commit the regenerated file" >&2
+  git --no-pager diff --stat -- ui/src/bindings.ts >&2
+  exit 1
 fi
-echo "== all checks passed in $(( $(date +%s) - start )) s"
+stage "shell: the real window under Xvfb (WebKitWebDriver)"
+cargo build -p ghoststream-tray --features custom-protocol --locked  # the UI embedded, as installed
+isolated tests/shell/run.sh target/debug/ghoststream-tray
+stage "shell: debug .deb bundle"
+CI=true npx tauri build --debug --bundles deb -c '{"build":{"beforeBuildCommand":""}}' >/tmp/ghoststream-deb.log 2>&1 || { tail -40 /tmp/ghoststream-deb.log; exit 1; }
+deb="$(ls -t target/debug/bundle/deb/*.deb | head -1)"
+dpkg-deb -f "$deb" Depends | grep -q ffmpeg || { echo "$deb does not depend on ffmpeg" >&2; exit 1; }
+echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $(dpkg-deb -f "$deb" Depends)"
+stage "all checks passed"

@@ -115,3 +115,65 @@ async fn hls_js_in_chromium_plays_and_seeks() {
     let (_, jobs) = gs.get("/api/transcode/jobs").await;
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);
 }
+
+/// The dashboard (built `ui/dist`, served by the server) in Chromium: a job started
+/// through the API shows moving progress, cancel works from the UI, hardware and stats
+/// render real data. Screenshots: target/test-artifacts/.
+#[tokio::test]
+async fn dashboard_in_chromium_shows_live_jobs() {
+    let root = repo_root();
+    let dist = root.join("ui/dist");
+    assert!(
+        dist.join("assets").is_dir(),
+        "ui/dist is not built: run `npm run ui:build` (scripts/test.sh does)"
+    );
+    need(
+        &root.join("tests/node_modules/playwright-core"),
+        "playwright-core (npm install in tests/)",
+    );
+    let media = MediaServer::start();
+    let cfg = tempfile::tempdir().unwrap();
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__SERVER__UI_DIR", dist.to_str().unwrap())
+            .env(
+                "GHOSTSTREAM_CONFIG",
+                cfg.path().join("ghoststream.toml").to_str().unwrap(),
+            ),
+    );
+    let done = gs
+        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch"}))
+        .await;
+    gs.wait_for(&done, &["ready"], std::time::Duration::from_secs(60))
+        .await;
+    let job = gs
+        .start_job(json!({"source": format!("{}?rate=30000", media.url("long.mkv")), "output": {"bitrate": "300k"}}))
+        .await;
+    let id = job["job_id"].as_str().unwrap().to_string();
+    let shots = root.join("target/test-artifacts");
+    let script = root.join("tests/browser/dashboard.mjs");
+    let base = gs.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args([base, id, shots.to_str().unwrap().to_string()])
+            .current_dir(root.join("tests"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "dashboard check failed\n{stdout}\n{stderr}"
+    );
+    assert_eq!(gs.status(&job).await["status"], "cancelled");
+    assert!(
+        eventually(std::time::Duration::from_secs(2), || gs
+            .children()
+            .is_empty())
+        .await
+    );
+}

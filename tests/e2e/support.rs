@@ -316,7 +316,7 @@ impl Gs {
             .arg(&state)
             .args(&opts.args)
             .env("RUST_LOG", "warn")
-            .env_remove("GHOSTSTREAM_CONFIG")
+            .env("GHOSTSTREAM_CONFIG", state.join("ghoststream.toml"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in &opts.env {

@@ -26,6 +26,12 @@ pub use clients::Clients;
 pub use error::{ApiError, ApiResult};
 pub use running::{Running, StartError};
 
+/// Answers shared by the HTTP routes and the desktop shell's IPC commands.
+pub mod views {
+    pub use crate::routes::dashboard::server_status;
+    pub use crate::routes::ops::capabilities_of;
+}
+
 // Dev-dependencies of the end-to-end suite.
 #[cfg(test)]
 use {reqwest as _, tempfile as _, tokio_tungstenite as _};

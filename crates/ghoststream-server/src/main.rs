@@ -134,7 +134,20 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(a)) => a,
         _ => ServeArgs::default(),
     };
-    let cfg = Config::load(cli.config.as_deref(), std::env::vars(), &args.overrides())?;
+    // The file the dashboard's Settings view writes: the one given, or the default. It is
+    // read when it exists; settings saved from the dashboard create it.
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(ghoststream_server::settings::default_config_path);
+    let file = config_path.exists().then_some(config_path.as_path());
+    if file.is_none() && cli.config.is_some() {
+        eprintln!(
+            "note: {} does not exist yet; starting with defaults (saving settings creates it)",
+            config_path.display()
+        );
+    }
+    let cfg = Config::load(file, std::env::vars(), &args.overrides())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -148,7 +161,7 @@ fn main() -> anyhow::Result<()> {
             print_hardware(&hw);
             return Ok(());
         }
-        run(cfg, hw, cli.config.clone()).await
+        run(cfg, hw, config_path).await
     })
 }
 
@@ -179,13 +192,11 @@ fn print_hardware(hw: &ghoststream_media::hw::Hardware) {
 async fn run(
     cfg: Config,
     hw: ghoststream_media::hw::Hardware,
-    config_path: Option<PathBuf>,
+    config_path: PathBuf,
 ) -> anyhow::Result<()> {
     let mdns = cfg.mdns.enabled;
     let running = Running::start(cfg, hw).await?;
-    if let Some(p) = config_path {
-        running.state.set_config_path(p);
-    }
+    running.state.set_config_path(config_path);
     if mdns {
         tracing::info!("mDNS advertisement is not part of this build yet; clients can add this server by address");
     }

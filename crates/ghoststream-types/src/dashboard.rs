@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum ServerState {
     Running,
@@ -15,6 +16,7 @@ pub enum ServerState {
 
 /// `GET /api/server` and the shell's `server_status` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ServerStatus {
     pub state: ServerState,
     pub version: String,
@@ -32,6 +34,7 @@ pub struct ServerStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GpuStats {
     pub index: u32,
     pub name: String,
@@ -46,6 +49,7 @@ pub struct GpuStats {
 
 /// `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Resources {
     pub cpu_percent: f64,
     pub cpu_count: u32,
@@ -60,6 +64,7 @@ pub struct Resources {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum HwPreference {
     /// Best proven GPU encoder, software otherwise.
@@ -69,6 +74,7 @@ pub enum HwPreference {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum TokensSetting {
     Enforce,
@@ -77,6 +83,7 @@ pub enum TokensSetting {
 
 /// What the Settings view edits. Saved to the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Settings {
     pub port: u16,
     pub max_concurrent_jobs: u32,
@@ -90,6 +97,7 @@ pub struct Settings {
 
 /// The answer of a settings save: what was applied now and what waits for a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SettingsSaved {
     pub settings: Settings,
     pub config_path: String,
@@ -98,6 +106,7 @@ pub struct SettingsSaved {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DayStats {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -110,6 +119,7 @@ pub struct DayStats {
 
 /// `GET /api/stats/daily`: finished jobs per day, from the job history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct DailyStats {
     pub days: Vec<DayStats>,
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -27,6 +28,7 @@ impl Mode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Hls,
@@ -48,6 +50,7 @@ impl Format {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum VideoCodec {
     H264,
@@ -70,6 +73,7 @@ impl VideoCodec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum AudioCodec {
     Aac,
@@ -94,6 +98,7 @@ impl AudioCodec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Resolution {
     #[serde(rename = "4k")]
     Uhd4k,
@@ -131,6 +136,7 @@ impl Resolution {
 
 /// What a client may ask for in `output.hw_accel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum HwAccelRequest {
     Auto,
@@ -144,6 +150,7 @@ pub enum HwAccelRequest {
 
 /// A kind of encoder back end; what `hw_accel_used` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum HwKind {
     Nvenc,
@@ -195,6 +202,7 @@ impl HwAccelRequest {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct OutputSpec {
     #[serde(default)]
     pub format: Option<Format>,
@@ -217,6 +225,7 @@ pub struct OutputSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SubtitleSpec {
     pub url: String,
     #[serde(default)]
@@ -229,6 +238,7 @@ pub struct SubtitleSpec {
 
 /// The start request as it arrives. Unknown keys are ignored, `null` means default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StartRequest {
     #[serde(default)]
     pub source: Option<String>,
@@ -248,6 +258,7 @@ pub struct StartRequest {
 
 /// `POST /api/probe`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProbeRequest {
     #[serde(default)]
     pub source: Option<String>,
@@ -260,6 +271,7 @@ pub struct ProbeRequest {
 
 /// `POST /api/transcode/{id}/leave` and the optional body of cancel.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SessionRequest {
     #[serde(default)]
     pub session_id: Option<String>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -47,6 +48,7 @@ impl JobStatus {
 
 /// One rendition of an HLS job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Variant {
     pub name: String,
     pub width: u32,
@@ -59,6 +61,7 @@ pub struct Variant {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VideoInfo {
     pub index: u32,
     pub codec: String,
@@ -76,6 +79,7 @@ pub struct VideoInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AudioInfo {
     pub index: u32,
     pub codec: String,
@@ -85,6 +89,7 @@ pub struct AudioInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SubtitleInfo {
     pub index: u32,
     pub codec: String,
@@ -93,6 +98,7 @@ pub struct SubtitleInfo {
 
 /// Normalised result of probing a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MediaInfo {
     pub duration: f64,
     pub container: String,
@@ -104,6 +110,7 @@ pub struct MediaInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum StreamAction {
     Copy,
@@ -113,6 +120,7 @@ pub enum StreamAction {
 
 /// What the server will do with one input stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StreamPlan {
     pub index: u32,
     pub codec: String,
@@ -122,6 +130,7 @@ pub struct StreamPlan {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct PlanStreams {
     pub video: Option<StreamPlan>,
     pub audio: Vec<StreamPlan>,
@@ -130,11 +139,13 @@ pub struct PlanStreams {
 
 /// `POST /api/probe` answer and the WebSocket `analysis` payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AnalysisData {
     pub streams: PlanStreams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProbeResponse {
     pub source: String,
     pub media_info: MediaInfo,
@@ -143,6 +154,7 @@ pub struct ProbeResponse {
 
 /// The job answer of start, status and the jobs list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobResponse {
     pub job_id: String,
     pub status: JobStatus,
@@ -169,17 +181,20 @@ pub struct JobResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JobList {
     pub jobs: Vec<JobResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CancelResponse {
     pub job_id: String,
     pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StreamInfo {
     pub job_id: String,
     pub stream_url: Option<String>,
@@ -187,6 +202,7 @@ pub struct StreamInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LeaveResponse {
     pub job_id: String,
     pub viewers_remaining: u32,
@@ -194,6 +210,7 @@ pub struct LeaveResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SharedStream {
     pub source: String,
     pub viewers: u32,
@@ -202,6 +219,7 @@ pub struct SharedStream {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SharedStreams {
     pub active_shared_streams: u32,
     pub total_viewers: u32,
@@ -210,6 +228,7 @@ pub struct SharedStreams {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -220,6 +239,7 @@ pub struct Health {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct GpuInfo {
     pub name: String,
     pub memory_mb: u64,
@@ -227,6 +247,7 @@ pub struct GpuInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HwAccelInfo {
     #[serde(rename = "type")]
     pub kind: HwKind,
@@ -240,6 +261,7 @@ pub struct HwAccelInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Capabilities {
     pub hw_accels: Vec<HwAccelInfo>,
     pub video_codecs: Vec<String>,
@@ -251,6 +273,7 @@ pub struct Capabilities {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Stats {
     pub total_jobs_processed: u64,
     pub successful_jobs: u64,
@@ -265,6 +288,7 @@ pub struct Stats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CleanupStats {
     pub total_jobs: u32,
     pub active_jobs: u32,
@@ -278,12 +302,14 @@ pub struct CleanupStats {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CleanupRun {
     pub stale_jobs_cleaned: u32,
     pub orphaned_dirs_cleaned: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ClientInfo {
     pub id: Option<String>,
     pub client: String,
@@ -291,6 +317,7 @@ pub struct ClientInfo {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Queued,
@@ -302,6 +329,7 @@ pub enum Stage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ProgressData {
     /// 0–100.
     pub progress: f64,
@@ -319,6 +347,7 @@ pub struct ProgressData {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StatusData {
     pub status: JobStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,6 +356,7 @@ pub struct StatusData {
 
 /// A server → client WebSocket message about a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     Progress { job_id: String, data: ProgressData },
@@ -346,6 +376,7 @@ impl JobEvent {
 
 /// Something a person should hear about, for desktop notifications.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Notice {
     /// A GPU encoder failed during a job; the job continues in software.

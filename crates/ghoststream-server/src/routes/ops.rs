@@ -164,8 +164,13 @@ fn platform() -> String {
 }
 
 pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
-    let hw = s.engine.hardware();
-    Json(Capabilities {
+    Json(capabilities_of(&s.engine))
+}
+
+/// What this server can do; the same answer over HTTP and IPC.
+pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
+    let hw = engine.hardware();
+    Capabilities {
         hw_accels: hw.accels.clone(),
         video_codecs: hw.video_codecs(),
         audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
@@ -175,10 +180,10 @@ pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
             .iter()
             .map(|f| f.as_str().to_string())
             .collect(),
-        max_concurrent_jobs: s.engine.live().max_concurrent_jobs,
+        max_concurrent_jobs: engine.live().max_concurrent_jobs,
         ffmpeg_version: hw.ffmpeg_version.clone(),
         platform: platform(),
-    })
+    }
 }
 
 pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_types::Stats>> {

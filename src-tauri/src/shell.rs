@@ -1,0 +1,349 @@
+//! The server inside the tray process: started, stopped and restarted in place (the same
+//! code as `ghoststream serve`), with its events forwarded to the window, the tray and
+//! desktop notifications. Everything here delegates to the server and engine crates.
+
+use crate::events::{JobUpdate, ServerChanged};
+use crate::notify;
+use ghoststream_engine::{config::ENV_PREFIX, Config};
+use ghoststream_media::hw::Hardware;
+use ghoststream_server::{settings, views, AppState, Running};
+use ghoststream_types::{
+    Capabilities, DailyStats, JobEvent, JobResponse, JobStatus, Notice, Resources, ServerState,
+    ServerStatus, Settings, SettingsSaved, Stats,
+};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tauri::AppHandle;
+use tauri_specta::Event as _;
+use tokio::sync::{Mutex, OnceCell};
+
+type R<T> = Result<T, String>;
+
+#[derive(Default)]
+struct Inner {
+    running: Option<Running>,
+    error: Option<String>,
+    forwarders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Shell {
+    inner: Mutex<Inner>,
+    hardware: OnceCell<Hardware>,
+    pub config_path: PathBuf,
+    app: OnceLock<AppHandle>,
+}
+
+/// The configuration file (if present) with `GHOSTSTREAM__…` environment overrides. An
+/// ffmpeg bundled next to the app (release builds' sidecar) is preferred over PATH when
+/// the configuration does not name one.
+pub fn load_config(path: &std::path::Path) -> R<Config> {
+    let file = path.exists().then_some(path);
+    let env = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX));
+    let mut c = Config::load(file, env, &[]).map_err(|e| e.to_string())?;
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()));
+    if let Some(dir) = exe_dir {
+        let ext = std::env::consts::EXE_SUFFIX;
+        for (field, name) in [
+            (&mut c.transcoding.ffmpeg_path, "ffmpeg"),
+            (&mut c.transcoding.ffprobe_path, "ffprobe"),
+        ] {
+            let bundled = dir.join(format!("{name}{ext}"));
+            if field.as_os_str() == name && bundled.is_file() {
+                *field = bundled;
+            }
+        }
+    }
+    Ok(c)
+}
+
+impl Shell {
+    pub fn new(config_path: PathBuf) -> Arc<Shell> {
+        Arc::new(Shell {
+            inner: Mutex::new(Inner::default()),
+            hardware: OnceCell::new(),
+            config_path,
+            app: OnceLock::new(),
+        })
+    }
+
+    pub fn attach(&self, app: AppHandle) {
+        let _ = self.app.set(app);
+    }
+
+    async fn state(&self) -> R<AppState> {
+        let g = self.inner.lock().await;
+        g.running
+            .as_ref()
+            .map(|r| r.state.clone())
+            .ok_or_else(|| "the server is stopped".to_string())
+    }
+
+    /// Starts the server; a failure (port taken, no ffmpeg) leaves it in `error`, with a
+    /// notification, and never ends the app.
+    pub async fn start(self: &Arc<Self>) -> ServerStatus {
+        {
+            let mut g = self.inner.lock().await;
+            if g.running.is_none() {
+                match self.start_locked().await {
+                    Ok(r) => {
+                        g.forwarders = self.forward(&r.state);
+                        g.running = Some(r);
+                        g.error = None;
+                    }
+                    Err(e) => {
+                        tracing::error!("server could not start: {e}");
+                        notify::send("GhostStream could not start", e.clone());
+                        g.error = Some(e);
+                    }
+                }
+            }
+        }
+        self.changed().await
+    }
+
+    async fn start_locked(&self) -> R<Running> {
+        let cfg = load_config(&self.config_path)?;
+        let hw = self
+            .hardware
+            .get_or_init(|| {
+                let ffmpeg = cfg.transcoding.ffmpeg_path.clone();
+                let t = Duration::from_secs(cfg.hardware.trial_timeout.max(1));
+                async move { ghoststream_media::hw::detect(&ffmpeg, t).await }
+            })
+            .await
+            .clone();
+        let r = Running::start(cfg, hw).await.map_err(|e| e.to_string())?;
+        r.state.set_config_path(self.config_path.clone());
+        Ok(r)
+    }
+
+    /// Stops the server: jobs end, every ffmpeg child is gone, the port is free.
+    pub async fn stop(self: &Arc<Self>) -> ServerStatus {
+        self.stop_quietly().await;
+        self.changed().await
+    }
+
+    /// [`Shell::stop`] without telling the window or the tray (used while exiting, when
+    /// the main thread is no longer serving them).
+    pub async fn stop_quietly(&self) {
+        let running = {
+            let mut g = self.inner.lock().await;
+            for f in g.forwarders.drain(..) {
+                f.abort();
+            }
+            g.error = None;
+            g.running.take()
+        };
+        if let Some(r) = running {
+            r.stop().await;
+        }
+    }
+
+    pub async fn status(&self) -> ServerStatus {
+        let g = self.inner.lock().await;
+        if let Some(r) = &g.running {
+            if let Ok(s) = views::server_status(&r.state).await {
+                return s;
+            }
+        }
+        ServerStatus {
+            state: if g.error.is_some() {
+                ServerState::Error
+            } else {
+                ServerState::Stopped
+            },
+            version: env!("CARGO_PKG_VERSION").into(),
+            port: None,
+            lan_urls: vec![],
+            uptime_seconds: 0.0,
+            active_jobs: 0,
+            queued_jobs: 0,
+            connected_clients: 0,
+            hw_accels: vec![],
+            error: g.error.clone(),
+        }
+    }
+
+    /// Tells the window and the tray what changed.
+    pub async fn changed(&self) -> ServerStatus {
+        let status = self.status().await;
+        if let Some(app) = self.app.get() {
+            let _ = ServerChanged(status.clone()).emit(app);
+            crate::tray_ui::refresh(app, &status, self.start_at_login());
+        }
+        status
+    }
+
+    pub fn start_at_login(&self) -> bool {
+        settings::start_at_login(&self.config_path)
+    }
+
+    /// Job events to the window; finished and failed jobs and hardware fallbacks to the
+    /// desktop.
+    fn forward(self: &Arc<Self>, state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut events = state.engine.subscribe();
+        let mut notices = state.engine.subscribe_notices();
+        let me = self.clone();
+        let engine = state.engine.clone();
+        let a = tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(ev) => {
+                        if let Some(app) = me.app.get() {
+                            let _ = JobUpdate(ev.clone()).emit(app);
+                        }
+                        if let JobEvent::StatusChange { job_id, data } = &ev {
+                            let name = match uuid::Uuid::parse_str(job_id) {
+                                Ok(id) => engine
+                                    .job(id)
+                                    .await
+                                    .map(|j| short_name(&j.record.source))
+                                    .unwrap_or_default(),
+                                Err(_) => String::new(),
+                            };
+                            match data.status {
+                                JobStatus::Ready => notify::send("Transcode finished", name),
+                                JobStatus::Error => notify::send(
+                                    "Transcode failed",
+                                    format!(
+                                        "{name}: {}",
+                                        data.error_message.as_deref().unwrap_or("unknown cause")
+                                    ),
+                                ),
+                                _ => {}
+                            }
+                            me.changed().await;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        let b = tokio::spawn(async move {
+            while let Ok(n) = notices.recv().await {
+                match n {
+                    Notice::HardwareFallback { from, cause, .. } => notify::send(
+                        "GPU encoder failed",
+                        format!(
+                            "{} failed ({cause}); the job continues in software",
+                            from.as_str()
+                        ),
+                    ),
+                }
+            }
+        });
+        vec![a, b]
+    }
+
+    pub async fn set_paused(self: &Arc<Self>, paused: bool) -> R<ServerStatus> {
+        self.state().await?.engine.set_paused(paused);
+        Ok(self.changed().await)
+    }
+
+    pub async fn jobs(&self) -> R<Vec<JobResponse>> {
+        let s = self.state().await?;
+        let base = format!("http://127.0.0.1:{}", s.port());
+        let jobs = s.engine.jobs().await.map_err(|e| e.to_string())?;
+        Ok(jobs.iter().map(|j| j.to_response(&base)).collect())
+    }
+
+    pub async fn cancel(&self, job_id: &str) -> R<()> {
+        let id = uuid::Uuid::parse_str(job_id).map_err(|_| "no such job".to_string())?;
+        self.state()
+            .await?
+            .engine
+            .cancel(id, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn log(&self, job_id: &str) -> R<String> {
+        let id = uuid::Uuid::parse_str(job_id).map_err(|_| "no such job".to_string())?;
+        self.state()
+            .await?
+            .engine
+            .log(id)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn capabilities(&self) -> R<Capabilities> {
+        Ok(views::capabilities_of(&self.state().await?.engine))
+    }
+
+    pub async fn resources(&self) -> R<Resources> {
+        Ok(self.state().await?.resources().await)
+    }
+
+    pub async fn stats(&self) -> R<Stats> {
+        self.state()
+            .await?
+            .engine
+            .stats()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn daily(&self, days: u32) -> R<DailyStats> {
+        self.state()
+            .await?
+            .engine
+            .daily_stats(days)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn settings(&self) -> R<Settings> {
+        match self.state().await {
+            Ok(s) => Ok(s.settings()),
+            Err(_) => Ok(settings::from_config(
+                &load_config(&self.config_path)?,
+                self.start_at_login(),
+            )),
+        }
+    }
+
+    /// Saves to the configuration file and applies what can change while running.
+    pub async fn save_settings(self: &Arc<Self>, new: Settings) -> R<SettingsSaved> {
+        let saved = match self.state().await {
+            Ok(s) => s
+                .apply_settings(new.clone())
+                .await
+                .map_err(|e| e.to_string())?,
+            Err(_) => {
+                settings::save(&self.config_path, &new).map_err(|e| e.to_string())?;
+                SettingsSaved {
+                    settings: new.clone(),
+                    config_path: self.config_path.display().to_string(),
+                    applied_now: vec![],
+                    needs_server_restart: vec![],
+                }
+            }
+        };
+        if let Some(app) = self.app.get() {
+            crate::set_autostart(app, new.start_at_login);
+        }
+        self.changed().await;
+        Ok(saved)
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        load_config(&self.config_path)
+            .map(|c| c.state_dir())
+            .unwrap_or_else(|_| Config::default().state_dir())
+            .join("logs")
+    }
+}
+
+fn short_name(source: &str) -> String {
+    source
+        .rsplit(['/', '\\'])
+        .next()
+        .and_then(|f| f.split('?').next())
+        .unwrap_or(source)
+        .to_string()
+}

@@ -1,0 +1,75 @@
+// The dashboard in headless Chromium against a real server (HTTP transport).
+// Usage: node dashboard.mjs BASE_URL JOB_ID SCREENSHOT_DIR
+// A job was started through the API before this runs; it must appear with a moving
+// progress bar, be cancellable from the UI, and the hardware and stats views must render.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const [base, jobId, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+const ok = (m) => console.log(`ok ${m}`);
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+  page.on("pageerror", (e) => console.log("pageerror:", String(e)));
+  await page.goto(`${base}/#overview`);
+  await page.waitForSelector('[data-testid="server-state"]');
+  const mode = await page.textContent('[data-testid="mode"]');
+  if (mode.trim() !== "http") throw new Error(`mode ${mode}`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="server-state"]')?.textContent === "running");
+  ok("overview shows running");
+  await page.screenshot({ path: `${shots}/dashboard-overview.png` });
+
+  await page.goto(`${base}/#jobs`);
+  const row = `[data-testid="live-jobs"] tr[data-job="${jobId}"]`;
+  await page.waitForSelector(row, { timeout: 20000 });
+  const width = () => page.$eval(`${row} .bar i`, (i) => parseFloat(i.style.width));
+  const first = await width();
+  await page.waitForFunction(([sel, w]) => {
+    const i = document.querySelector(`${sel} .bar i`);
+    return i && parseFloat(i.style.width) > w;
+  }, [row, first], { timeout: 30000 });
+  ok(`progress moves (from ${first}% to ${await width()}%)`);
+  await page.screenshot({ path: `${shots}/dashboard-jobs.png` });
+  await page.click(`${row} button[data-act="cancel"]`);
+  await page.waitForSelector(`[data-testid="history"] tr[data-job="${jobId}"] .badge.cancelled`, { timeout: 15000 });
+  ok("cancel from the UI");
+  await page.click(`[data-testid="history"] tr[data-job="${jobId}"]`);
+  await page.waitForFunction(() => (document.querySelector('[data-testid="job-log"]')?.textContent ?? "").includes("ffmpeg"), null, { timeout: 10000 });
+  ok("job detail shows the ffmpeg command");
+
+  await page.goto(`${base}/#hardware`);
+  await page.waitForSelector('[data-testid="accelerators"] tr[data-accel="software"] .badge.ready', { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("svg.chart polyline").length >= 2, null, { timeout: 15000 });
+  ok("hardware view renders accelerators and live charts");
+  await page.screenshot({ path: `${shots}/dashboard-hardware.png` });
+
+  await page.goto(`${base}/#stats`);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="total-jobs"]')?.textContent) >= 1, null, { timeout: 15000 });
+  ok("stats view renders totals");
+  await page.screenshot({ path: `${shots}/dashboard-stats.png` });
+
+  await page.goto(`${base}/#pairing`);
+  await page.waitForSelector('[data-testid="qr"] svg', { timeout: 10000 });
+  ok("pairing shows a QR code");
+  await page.screenshot({ path: `${shots}/dashboard-pairing.png` });
+
+  await page.goto(`${base}/#settings`);
+  await page.waitForSelector('[data-testid="settings"] input[name="max_concurrent_jobs"]');
+  await page.fill('input[name="max_concurrent_jobs"]', "3");
+  await page.click('[data-testid="settings"] button[type="submit"]');
+  await page.waitForFunction(() => (document.querySelector('[data-testid="settings-message"]')?.textContent ?? "").includes("max_concurrent_jobs"), null, { timeout: 10000 });
+  ok("settings saved and applied");
+  await page.screenshot({ path: `${shots}/dashboard-settings.png` });
+} catch (e) {
+  console.error(String(e));
+  failed = true;
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,98 @@
+// The real Tauri window, driven by Debian's WebKitWebDriver (no tauri-driver needed:
+// TAURI_WEBVIEW_AUTOMATION=true and webkitgtk:browserOptions do what it does).
+// Run by tests/shell/run.sh inside Xvfb and a D-Bus session, without a tray host.
+// Usage: node app.mjs APP_BINARY MEDIA_FILE SCREENSHOT_DIR
+import { Builder, By, until } from "selenium-webdriver";
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+
+const [app, mediaFile, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const ok = (m) => console.log(`ok ${m}`);
+
+// A slow media source so a job is still running when we quit.
+const media = readFileSync(mediaFile);
+const mediaServer = createServer((req, res) => {
+  res.writeHead(200, { "Content-Type": "video/x-matroska", "Content-Length": media.length });
+  let i = 0;
+  const t = setInterval(() => {
+    if (i >= media.length || res.destroyed) { clearInterval(t); res.end(); return; }
+    res.write(media.subarray(i, i + 4000));
+    i += 4000;
+  }, 100);
+});
+await new Promise((r) => mediaServer.listen(0, "127.0.0.1", r));
+const source = `http://127.0.0.1:${mediaServer.address().port}/slow.mkv`;
+
+const driverProc = spawn("WebKitWebDriver", ["--port=4445"], { stdio: "inherit" });
+await new Promise((r) => setTimeout(r, 1500));
+let failed = false;
+let appPid = null;
+let port = null;
+const driver = await new Builder()
+  .usingServer("http://127.0.0.1:4445/")
+  .withCapabilities({ browserName: "wry", "webkitgtk:browserOptions": { binary: app, args: [] } })
+  .build();
+try {
+  const text = (sel) => driver.executeScript(`return document.querySelector(arguments[0])?.textContent ?? null`, sel);
+  const exists = (sel) => driver.executeScript(`return !!document.querySelector(arguments[0])`, sel);
+  const waitFor = (sel, ms) => driver.wait(() => exists(sel), ms, `waiting for ${sel}`);
+  await driver.wait(until.elementLocated(By.css('[data-testid="mode"]')), 30000);
+  const mode = await text('[data-testid="mode"]');
+  if (mode.trim() !== "tauri") throw new Error(`mode ${mode}`);
+  ok("window renders the dashboard (typed IPC)");
+  await driver.wait(async () => (await text('[data-testid="server-state"]')) === "running", 30000, "server running");
+  ok("server running inside the app process");
+  const urls = await driver.executeScript(`return [...document.querySelectorAll(".urls code")].map((c) => c.textContent)`);
+  for (const u of urls) {
+    const m = u.match(/^http:\/\/127\.0\.0\.1:(\d+)$/);
+    if (m) port = Number(m[1]);
+  }
+  if (!port) throw new Error("no loopback URL shown");
+  const base = `http://127.0.0.1:${port}`;
+  writeFileSync(`${shots}/tray-window.png`, await driver.takeScreenshot(), "base64");
+  ok("screenshot");
+
+  const r = await fetch(`${base}/api/transcode/start`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ source, output: { bitrate: "300k" } }),
+  });
+  if (!r.ok) throw new Error(`start: ${r.status} ${await r.text()}`);
+  const job = await r.json();
+  await driver.executeScript("location.hash = '#jobs'");
+  await waitFor(`[data-testid="live-jobs"] tr[data-job="${job.job_id}"]`, 20000);
+  ok("a job started over HTTP shows in the window (IPC events)");
+  await driver.executeScript("location.hash = '#hardware'");
+  await waitFor('[data-testid="accelerators"] tr[data-accel="software"]', 20000);
+  ok("hardware view");
+  writeFileSync(`${shots}/tray-window-hardware.png`, await driver.takeScreenshot(), "base64");
+
+  appPid = Number(execFileSync("sh", ["-c", `ss -ltnp 'sport = :${port}' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2`]).toString().trim());
+  const ffmpegBefore = execFileSync("sh", ["-c", `pgrep -P ${appPid} -x ffmpeg || true`]).toString().trim();
+  if (!ffmpegBefore) throw new Error("no ffmpeg running before quit");
+  await driver.executeScript("location.hash = '#overview'");
+  await waitFor('[data-testid="quit"]', 10000);
+  await driver.executeScript(`document.querySelector('[data-testid="quit"]').click()`).catch(() => {});
+  const t0 = Date.now();
+  let gone = false;
+  while (Date.now() - t0 < 15000) {
+    const alive = execFileSync("sh", ["-c", `kill -0 ${appPid} 2>/dev/null && echo yes || echo no`]).toString().trim();
+    if (alive === "no") { gone = true; break; }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (!gone) throw new Error("the app did not exit on Quit");
+  const left = execFileSync("sh", ["-c", `pgrep -x ffmpeg || true`]).toString().trim();
+  if (left) throw new Error(`ffmpeg left after quit: ${left}`);
+  const listening = execFileSync("sh", ["-c", `ss -ltn 'sport = :${port}' | tail -n +2`]).toString().trim();
+  if (listening) throw new Error(`port ${port} still listening after quit`);
+  ok("quit leaves no ffmpeg and no listener");
+} catch (e) {
+  console.error(String(e));
+  failed = true;
+} finally {
+  await driver.quit().catch(() => {});
+  driverProc.kill();
+  mediaServer.close();
+}
+process.exit(failed ? 1 : 0);

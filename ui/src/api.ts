@@ -1,0 +1,43 @@
+// The one seam between the dashboard and the server: the same typed calls over Tauri IPC
+// (inside the app) or over HTTP and WebSocket (in a browser). Types come only from the
+// generated bindings.
+import type {
+  Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
+  SettingsSaved, Stats,
+} from "./bindings";
+
+export interface Api {
+  readonly mode: "tauri" | "http";
+  /** Start and stop exist only inside the app (a browser talks to the server itself). */
+  readonly canStartStop: boolean;
+  serverStatus(): Promise<ServerStatus>;
+  startServer(): Promise<ServerStatus>;
+  stopServer(): Promise<ServerStatus>;
+  setPaused(paused: boolean): Promise<ServerStatus>;
+  listJobs(): Promise<JobResponse[]>;
+  cancelJob(job: JobResponse): Promise<void>;
+  jobLog(job: JobResponse): Promise<string>;
+  capabilities(): Promise<Capabilities>;
+  resources(): Promise<Resources>;
+  stats(): Promise<Stats>;
+  dailyStats(days: number): Promise<DailyStats>;
+  getSettings(): Promise<Settings>;
+  saveSettings(s: Settings): Promise<SettingsSaved>;
+  openLogsFolder(): Promise<void>;
+  quitApp(): Promise<void>;
+  onJobEvent(cb: (e: JobEvent) => void): () => void;
+  onServerChanged(cb: (s: ServerStatus) => void): () => void;
+}
+
+export function inTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+export async function createApi(): Promise<Api> {
+  if (inTauri()) {
+    const { tauriApi } = await import("./transport-tauri");
+    return tauriApi();
+  }
+  const { httpApi } = await import("./transport-http");
+  return httpApi(window.location.origin);
+}

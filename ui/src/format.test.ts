@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { bytes, duration, escapeHtml, percent, sourceName, speed } from "./format";
+
+describe("format", () => {
+  it("durations", () => {
+    expect(duration(5)).toBe("5s");
+    expect(duration(65)).toBe("1m 05s");
+    expect(duration(3725)).toBe("1h 02m");
+    expect(duration(null)).toBe("–");
+    expect(duration(-1)).toBe("–");
+  });
+  it("bytes", () => {
+    expect(bytes(512)).toBe("512 B");
+    expect(bytes(1536)).toBe("1.5 KB");
+    expect(bytes(50 * 1024 * 1024)).toBe("50 MB");
+  });
+  it("percent and speed", () => {
+    expect(percent(45.25)).toBe("45%");
+    expect(percent(2.5)).toBe("2.5%");
+    expect(percent(140)).toBe("100%");
+    expect(speed(2.46)).toBe("2.5×");
+    expect(speed(0)).toBe("–");
+  });
+  it("source names", () => {
+    expect(sourceName("http://pi:5000/media/My%20Movie.mkv?x=1")).toBe("My Movie.mkv");
+    expect(sourceName("C:\\media\\a.mkv")).toBe("a.mkv");
+  });
+  it("escapes html", () => {
+    expect(escapeHtml(`<b a="1">&'`)).toBe("&lt;b a=&quot;1&quot;&gt;&amp;&#39;");
+  });
+});

@@ -1,0 +1,50 @@
+// Formatting for the dashboard; pure, unit-tested.
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds == null || !isFinite(seconds) || seconds < 0) return "–";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m`;
+  if (m > 0) return `${m}m ${String(r).padStart(2, "0")}s`;
+  return `${r}s`;
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (n == null || !isFinite(n)) return "–";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+export function percent(p: number | null | undefined): string {
+  if (p == null || !isFinite(p)) return "–";
+  return `${Math.max(0, Math.min(100, p)).toFixed(p >= 10 || p === 0 ? 0 : 1)}%`;
+}
+
+/** The last path element of a URL or path, without query. */
+export function sourceName(source: string): string {
+  const noQuery = source.split(/[?#]/)[0];
+  const parts = noQuery.split(/[\\/]/).filter(Boolean);
+  const last = parts[parts.length - 1] ?? source;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
+export function speed(x: number | null | undefined): string {
+  if (x == null || !isFinite(x) || x <= 0) return "–";
+  return `${x.toFixed(x >= 10 ? 0 : 1)}×`;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}

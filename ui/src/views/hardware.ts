@@ -1,0 +1,42 @@
+import type { Capabilities } from "../bindings";
+import type { Store } from "../store";
+import { escapeHtml } from "../format";
+import { lineChart } from "../chart";
+
+let caps: Capabilities | null = null;
+
+export function hardware(el: HTMLElement, store: Store) {
+  if (!caps) {
+    store.api.capabilities().then((c) => { caps = c; store.changed(); }).catch(() => {});
+  }
+  const samples = store.samples;
+  const last = samples[samples.length - 1];
+  const gpus = last?.gpus ?? [];
+  const rows = (caps?.hw_accels ?? [])
+    .map((a) => `<tr data-accel="${a.type}"><td>${a.type}</td><td><span class="badge ${a.available ? "ready" : "error"}">${a.available ? "proven" : "not available"}</span></td>
+      <td>${a.encoders.map(escapeHtml).join(", ") || "–"}</td><td>${a.available ? "trial encode passed" : escapeHtml(a.reason ?? "")}</td>
+      <td>${a.gpu_info ? `${escapeHtml(a.gpu_info.name)}, ${a.gpu_info.memory_mb} MB, driver ${escapeHtml(a.gpu_info.driver_version ?? "?")}` : "–"}</td></tr>`)
+    .join("");
+  const mem = samples.map((s) => (s.memory_total_mb ? (100 * s.memory_used_mb) / s.memory_total_mb : 0));
+  el.innerHTML = `
+    <section class="card"><h2>Accelerators</h2>
+      <p class="muted">ffmpeg ${escapeHtml(caps?.ffmpeg_version ?? "…")} on ${escapeHtml(caps?.platform ?? "…")}</p>
+      <table data-testid="accelerators"><tr><th>Type</th><th>Status</th><th>Encoders</th><th>Why</th><th>GPU</th></tr>${rows}</table>
+    </section>
+    <section class="card grid2">
+      <div><h3>CPU</h3>${lineChart([{ label: "CPU", values: samples.map((s) => s.cpu_percent ?? 0), color: "#6d4aff" }], { max: 100, unit: "%" })}</div>
+      <div><h3>Memory</h3>${lineChart([{ label: "used", values: mem, color: "#22c55e" }], { max: 100, unit: "%" })}
+        <p class="muted">${last ? `${last.memory_used_mb} / ${last.memory_total_mb} MB · disk free ${last.disk_free_gb} GB of ${last.disk_total_gb} GB` : ""}</p></div>
+    </section>
+    ${gpus.length === 0 ? `<section class="card"><h3>GPU</h3><p class="muted" data-testid="no-gpu">No NVIDIA GPU reported by NVML on this machine.</p></section>` :
+      gpus.map((g) => `<section class="card grid2"><div><h3>${escapeHtml(g.name)}</h3>
+        ${lineChart([
+          { label: "GPU", values: samples.map((s) => s.gpus[g.index]?.utilization_percent ?? 0), color: "#6d4aff" },
+          { label: "NVENC", values: samples.map((s) => s.gpus[g.index]?.encoder_percent ?? 0), color: "#22c55e" },
+          { label: "NVDEC", values: samples.map((s) => s.gpus[g.index]?.decoder_percent ?? 0), color: "#f59e0b" },
+        ], { max: 100, unit: "%" })}</div>
+        <div><h3>VRAM and temperature</h3>${lineChart([
+          { label: "VRAM MB", values: samples.map((s) => s.gpus[g.index]?.memory_used_mb ?? 0), color: "#38bdf8" },
+        ], { max: g.memory_total_mb ?? undefined })}
+        <p class="muted">${g.temperature_c ?? "–"} °C · ${g.power_w?.toFixed(0) ?? "–"} W</p></div></section>`).join("")}`;
+}
