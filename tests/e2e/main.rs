@@ -6,6 +6,7 @@ mod api;
 mod batch;
 mod clients;
 mod dashboard;
+mod discovery;
 mod lifecycle;
 mod security;
 mod streams;

@@ -141,8 +141,26 @@ impl MediaServer {
         format!("{}/{name}", self.base)
     }
 
+    /// Accepted POSTs (path, body); attempts that got 503 are not listed.
     pub fn posts(&self) -> Vec<(String, String)> {
-        self.posts.lock().unwrap().clone()
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| !p.ends_with("#attempt"))
+            .cloned()
+            .collect()
+    }
+
+    /// Every POST attempt to `path`, including refused ones.
+    pub fn attempts(&self, path: &str) -> usize {
+        let key = format!("{path}#attempt");
+        self.posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| *p == key)
+            .count()
     }
 }
 
@@ -177,6 +195,15 @@ fn serve_one(
         .collect();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if method == "POST" {
+        // Every attempt is counted; a stand-in for a GhostHub that is down at first
+        // (/flaky/…) answers 503 to the first two.
+        let attempt = {
+            let mut p = posts.lock().unwrap();
+            p.push((format!("{path}#attempt"), String::new()));
+            p.iter()
+                .filter(|(q, _)| *q == format!("{path}#attempt"))
+                .count()
+        };
         let len: usize = headers
             .get("content-length")
             .and_then(|v| v.parse().ok())
@@ -188,6 +215,10 @@ fn serve_one(
                 break;
             }
             body.extend_from_slice(&tmp[..n]);
+        }
+        if path.starts_with("/flaky/") && path.ends_with("/register") && attempt <= 2 {
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndown")?;
+            return Ok(());
         }
         posts
             .lock()
@@ -266,6 +297,8 @@ pub struct Opts {
     pub args: Vec<String>,
     pub state: Option<PathBuf>,
     pub host: Option<String>,
+    /// Advertise over mDNS on loopback (off by default: tests run side by side).
+    pub mdns: bool,
 }
 
 impl Opts {
@@ -276,6 +309,10 @@ impl Opts {
     /// Another loopback address (127.0.0.2…), for clients that key servers by host.
     pub fn host(mut self, h: &str) -> Self {
         self.host = Some(h.into());
+        self
+    }
+    pub fn mdns(mut self) -> Self {
+        self.mdns = true;
         self
     }
     pub fn state(mut self, p: &Path) -> Self {
@@ -310,8 +347,14 @@ impl Gs {
                 opts.host.as_deref().unwrap_or("127.0.0.1"),
                 "--port",
                 "0",
-                "--no-mdns",
             ])
+            .args(if opts.mdns {
+                &[][..]
+            } else {
+                &["--no-mdns"][..]
+            })
+            .env("GHOSTSTREAM__MDNS__INTERFACES", "[\"lo\"]")
+            .env("GHOSTSTREAM__DISCOVERY__UDP_PORT", "0")
             .arg("--state-dir")
             .arg(&state)
             .args(&opts.args)

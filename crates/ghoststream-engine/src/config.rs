@@ -13,6 +13,7 @@ pub struct Config {
     pub transcoding: TranscodingSection,
     pub hardware: HardwareSection,
     pub security: SecuritySection,
+    pub discovery: DiscoverySection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -39,7 +40,36 @@ pub struct ServerSection {
 #[serde(default)]
 pub struct MdnsSection {
     pub enabled: bool,
+    /// Instance names are `<service_name>-<host id>`, unique per install.
     pub service_name: String,
+    /// Interfaces to advertise on, by name; empty = every up, non-loopback, non-virtual one.
+    pub interfaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiscoverySection {
+    /// Answer `GHOSTSTREAM_DISCOVER` datagrams (for networks that block multicast).
+    pub udp_enabled: bool,
+    pub udp_port: u16,
+    /// GhostHub to register with (set by pairing, or by hand).
+    pub ghosthub_url: Option<String>,
+    /// Seconds between registrations.
+    pub register_interval: u64,
+    /// Optional rendezvous service: `{code, label, lan_urls}` is POSTed there every minute.
+    pub rendezvous_url: Option<String>,
+}
+
+impl Default for DiscoverySection {
+    fn default() -> Self {
+        DiscoverySection {
+            udp_enabled: true,
+            udp_port: 8766,
+            ghosthub_url: None,
+            register_interval: 300,
+            rendezvous_url: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,7 +142,8 @@ impl Default for MdnsSection {
     fn default() -> Self {
         MdnsSection {
             enabled: true,
-            service_name: "GhostStream Transcoder".into(),
+            service_name: "GhostStream".into(),
+            interfaces: Vec::new(),
         }
     }
 }
@@ -338,8 +369,16 @@ ws_max_connections = 1000   # the next connection gets a close frame with a reas
 # ui_dir = "ui/dist"        # serve the dashboard at / for browsers
 
 [mdns]
-enabled = true              # GHOSTSTREAM__MDNS__ENABLED
-service_name = "GhostStream Transcoder"
+enabled = true              # GHOSTSTREAM__MDNS__ENABLED: advertise _ghoststream._tcp
+service_name = "GhostStream"  # instance "<service_name>-<host id>", unique per install
+interfaces = []             # e.g. ["eth0"]; empty = every up, non-loopback, non-virtual interface
+
+[discovery]
+udp_enabled = true          # answer GHOSTSTREAM_DISCOVER on UDP (networks without multicast)
+udp_port = 8766
+# ghosthub_url = "http://192.168.4.1:5000"  # register with this GhostHub (pairing sets it)
+register_interval = 300     # seconds between registrations
+# rendezvous_url = "https://pair.example/announce"  # POST {code, label, lan_urls} every minute
 
 [transcoding]
 max_concurrent_jobs = 2     # GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS

@@ -152,8 +152,11 @@ pub fn has_api_key(
 /// together with job tokens, since players cannot send headers).
 pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let exempt = matches!(path, "/api/health" | "/health")
-        || path.starts_with("/stream/")
+    // The pairing page and its form carry the pairing code instead.
+    let exempt = matches!(
+        path,
+        "/api/health" | "/health" | "/pair" | "/api/pair/ghosthub" | "/api/pair/info"
+    ) || path.starts_with("/stream/")
         || path.starts_with("/download/");
     if exempt || has_api_key(&state, req.headers(), req.uri().query()) {
         return next.run(req).await;

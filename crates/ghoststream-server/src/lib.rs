@@ -5,6 +5,7 @@
 
 mod auth;
 mod clients;
+pub mod discovery;
 mod error;
 mod files;
 pub mod net;
@@ -34,7 +35,7 @@ pub mod views {
 
 // Dev-dependencies of the end-to-end suite.
 #[cfg(test)]
-use {reqwest as _, tempfile as _, tokio_tungstenite as _};
+use {tempfile as _, tokio_tungstenite as _};
 // Used by the binary only.
 use {anyhow as _, clap as _, ghoststream_media as _, tracing_subscriber as _};
 
@@ -49,6 +50,7 @@ pub struct AppState {
     /// The port actually bound (the configured one may be 0).
     pub bound_port: Arc<std::sync::atomic::AtomicU16>,
     cpu: Arc<std::sync::Mutex<Option<sysinfo::System>>>,
+    discovery: Arc<std::sync::OnceLock<Arc<discovery::Discovery>>>,
 }
 
 /// WebSocket limits and cadence.
@@ -78,7 +80,13 @@ impl AppState {
             config_path: Arc::new(std::sync::RwLock::new(settings::default_config_path())),
             bound_port: Arc::new(std::sync::atomic::AtomicU16::new(port)),
             cpu: Arc::new(std::sync::Mutex::new(sysinfo::System::new().ok())),
+            discovery: Arc::new(std::sync::OnceLock::new()),
         }
+    }
+
+    /// Discovery and pairing, once the server is listening.
+    pub fn discovery(&self) -> Option<Arc<discovery::Discovery>> {
+        self.discovery.get().cloned()
     }
 
     pub fn port(&self) -> u16 {
@@ -295,7 +303,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/settings",
             get(routes::dashboard::get_settings).put(routes::dashboard::put_settings),
-        );
+        )
+        .route("/api/rendezvous", get(routes::pairing::rendezvous))
+        .route("/api/rendezvous/rotate", post(routes::pairing::rotate))
+        .route("/api/announce-now", post(routes::pairing::announce_now))
+        .route("/api/reachability", get(routes::pairing::reachability))
+        .route("/api/pair/ghosthub", post(routes::pairing::pair_ghosthub))
+        .route("/api/pair/info", get(routes::pairing::pair_info))
+        .route("/pair", get(routes::pairing::pair_page));
     // The dashboard, for browsers: served from `server.ui_dir` when set.
     let api = match state.engine.config().server.ui_dir.clone() {
         Some(dir) => {

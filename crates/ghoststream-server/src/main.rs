@@ -7,12 +7,12 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 #[cfg(test)]
-use {reqwest as _, tempfile as _, tokio_tungstenite as _};
+use {tempfile as _, tokio_tungstenite as _};
 // Used by the library half of this package.
 use {
     axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, if_addrs as _,
-    nix as _, serde as _, serde_path_to_error as _, sysinfo as _, thiserror as _, tokio_util as _,
-    toml as _, tower_http as _, uuid as _,
+    mdns_sd as _, nix as _, rand as _, reqwest as _, serde as _, serde_path_to_error as _,
+    sysinfo as _, thiserror as _, tokio_util as _, toml as _, tower_http as _, uuid as _,
 };
 
 #[derive(Parser)]
@@ -142,8 +142,8 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(ghoststream_server::settings::default_config_path);
     let file = config_path.exists().then_some(config_path.as_path());
     if file.is_none() && cli.config.is_some() {
-        eprintln!(
-            "note: {} does not exist yet; starting with defaults (saving settings creates it)",
+        tracing::info!(
+            "{} does not exist yet; starting with defaults (saving settings creates it)",
             config_path.display()
         );
     }
@@ -194,11 +194,11 @@ async fn run(
     hw: ghoststream_media::hw::Hardware,
     config_path: PathBuf,
 ) -> anyhow::Result<()> {
-    let mdns = cfg.mdns.enabled;
     let running = Running::start(cfg, hw).await?;
     running.state.set_config_path(config_path);
-    if mdns {
-        tracing::info!("mDNS advertisement is not part of this build yet; clients can add this server by address");
+    if let Some(d) = running.state.discovery() {
+        let p = d.info();
+        tracing::info!(instance = %d.instance, udp = ?p.udp_port, pair = %p.pair_url, "discoverable");
     }
     // Tests and scripts read this line for the bound port.
     println!(

@@ -68,6 +68,8 @@ impl Running {
         state
             .bound_port
             .store(local.port(), std::sync::atomic::Ordering::Relaxed);
+        let d = crate::discovery::Discovery::start(state.clone(), local.port()).await;
+        let _ = state.discovery.set(d);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async move {
             let _ = stop_rx.await;
@@ -91,6 +93,10 @@ impl Running {
 
     /// Graceful stop: jobs end, every ffmpeg child is gone, the port is released.
     pub async fn stop(mut self) {
+        // Goodbye first: mDNS goodbye packets and GhostHub unregistration.
+        if let Some(d) = self.state.discovery() {
+            d.stop().await;
+        }
         if let Some(tx) = self.stop_tx.take() {
             let _ = tx.send(());
         }

@@ -249,3 +249,39 @@ mod tests {
         .is_err());
     }
 }
+
+/// Stores (or clears) `discovery.ghosthub_url` in the file, keeping every other key.
+pub fn save_ghosthub(path: &Path, url: Option<&str>) -> Result<(), SettingsError> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::Read {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    })?;
+    let v = doc
+        .entry("discovery".to_string())
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    if !v.is_table() {
+        *v = toml::Value::Table(Default::default());
+    }
+    if let toml::Value::Table(t) = v {
+        match url {
+            Some(u) => {
+                t.insert("ghosthub_url".into(), toml::Value::String(u.into()));
+            }
+            None => {
+                t.remove("ghosthub_url");
+            }
+        }
+    }
+    let out = toml::to_string_pretty(&doc).map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, out)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| SettingsError::Write {
+            path: path.display().to_string(),
+            cause: e.to_string(),
+        })
+}

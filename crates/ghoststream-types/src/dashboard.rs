@@ -123,3 +123,62 @@ pub struct DayStats {
 pub struct DailyStats {
     pub days: Vec<DayStats>,
 }
+
+/// The outcome of one push registration (or rendezvous announce).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Registration {
+    /// ISO 8601 UTC.
+    pub at: String,
+    pub ok: bool,
+    /// "HTTP 200", or why it failed.
+    pub detail: String,
+    pub target: String,
+}
+
+/// `GET /api/rendezvous`: `{url, label, code, lan_urls}` as the pairing flow expects, and
+/// (**ext**) what the dashboard's pairing panel shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PairingInfo {
+    /// The configured rendezvous URL, if any.
+    pub url: Option<String>,
+    /// This server's name on the LAN (the mDNS instance).
+    pub label: String,
+    /// Six characters, shown with the QR code.
+    pub code: String,
+    pub lan_urls: Vec<String>,
+    /// What the QR code encodes: the `/pair` page with the code.
+    pub pair_url: String,
+    pub mdns_enabled: bool,
+    pub udp_port: Option<u16>,
+    pub ghosthub_url: Option<String>,
+    pub last_registration: Option<Registration>,
+    pub last_rendezvous: Option<Registration>,
+}
+
+/// `POST /api/announce-now`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AnnounceResult {
+    pub ok: bool,
+    pub mdns: bool,
+    pub registration: Option<Registration>,
+    pub rendezvous: Option<Registration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ReachabilityCheck {
+    pub url: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// `GET /api/reachability`: each advertised URL fetched from this machine, and hints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Reachability {
+    pub checks: Vec<ReachabilityCheck>,
+    pub hints: Vec<String>,
+}

@@ -3,6 +3,7 @@
 pub mod dashboard;
 pub mod jobs;
 pub mod ops;
+pub mod pairing;
 pub mod stream;
 
 use crate::error::{field, ApiError, ApiResult};

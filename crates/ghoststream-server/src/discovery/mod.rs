@@ -1,0 +1,425 @@
+//! Discovery and pairing: mDNS, the UDP responder, push registration with GhostHub, the
+//! pairing code and rendezvous. Started and stopped with the server.
+
+pub mod hub;
+pub mod mdns;
+pub mod udp;
+
+use crate::AppState;
+use ghoststream_types::{
+    AnnounceResult, PairingInfo, Reachability, ReachabilityCheck, Registration,
+};
+use serde_json::json;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+pub fn new_code() -> String {
+    (0..6)
+        .map(|_| CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A short id, stable across restarts, unique per install (kept in the state directory).
+pub fn host_id(state_dir: &Path) -> String {
+    let path = state_dir.join("host-id");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if s.len() == 6 && s.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return s;
+        }
+    }
+    let id: String = (0..6)
+        .map(|_| b"abcdefghjkmnpqrstuvwxyz23456789"[rand::random_range(0..31)] as char)
+        .collect();
+    let _ = std::fs::create_dir_all(state_dir);
+    let _ = std::fs::write(&path, &id);
+    id
+}
+
+#[derive(Default)]
+struct Status {
+    code: String,
+    ghosthub_url: Option<String>,
+    last_registration: Option<Registration>,
+    last_rendezvous: Option<Registration>,
+    udp_port: Option<u16>,
+    mdns_ok: bool,
+}
+
+/// Discovery of one running server.
+pub struct Discovery {
+    state: AppState,
+    pub instance: String,
+    port: u16,
+    status: Mutex<Status>,
+    advertiser: Mutex<Option<mdns::Advertiser>>,
+    wake_hub: Notify,
+    announce_lock: tokio::sync::Mutex<()>,
+    stop: CancellationToken,
+}
+
+impl Discovery {
+    /// Starts every enabled mechanism for a server bound to `port`.
+    pub async fn start(state: AppState, port: u16) -> Arc<Discovery> {
+        let cfg = state.engine.config().clone();
+        let instance = format!(
+            "{}-{}",
+            cfg.mdns.service_name.trim(),
+            host_id(&cfg.state_dir())
+        );
+        let d = Arc::new(Discovery {
+            state: state.clone(),
+            instance,
+            port,
+            status: Mutex::new(Status {
+                code: new_code(),
+                ghosthub_url: cfg.discovery.ghosthub_url.clone().filter(|u| !u.is_empty()),
+                ..Default::default()
+            }),
+            advertiser: Mutex::new(None),
+            wake_hub: Notify::new(),
+            announce_lock: tokio::sync::Mutex::new(()),
+            stop: CancellationToken::new(),
+        });
+        if cfg.mdns.enabled {
+            match mdns::Advertiser::new() {
+                Ok(a) => {
+                    if let Ok(mut g) = d.advertiser.lock() {
+                        *g = Some(a);
+                    }
+                    d.announce_mdns(true);
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+            let me = d.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(30));
+                loop {
+                    tokio::select! {
+                        _ = me.stop.cancelled() => return,
+                        _ = every.tick() => { me.announce_mdns(false); }
+                    }
+                }
+            });
+        }
+        if cfg.discovery.udp_enabled {
+            let addr = format!("{}:{}", cfg.server.host, cfg.discovery.udp_port);
+            match tokio::net::UdpSocket::bind(&addr).await {
+                Ok(sock) => {
+                    if let Ok(a) = sock.local_addr() {
+                        if let Ok(mut s) = d.status.lock() {
+                            s.udp_port = Some(a.port());
+                        }
+                    }
+                    let engine = state.engine.clone();
+                    let hw = move || {
+                        engine
+                            .hardware()
+                            .available()
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    };
+                    tokio::spawn(udp::serve(Arc::new(sock), port, hw, d.stop.clone()));
+                }
+                Err(e) => tracing::warn!("UDP discovery could not listen on {addr}: {e}"),
+            }
+        }
+        let me = d.clone();
+        tokio::spawn(async move { me.hub_loop().await });
+        if cfg.discovery.rendezvous_url.is_some() {
+            let me = d.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = me.stop.cancelled() => return,
+                        _ = every.tick() => { me.rendezvous().await; }
+                    }
+                }
+            });
+        }
+        d
+    }
+
+    fn advert(&self) -> mdns::Advert {
+        let cfg = self.state.engine.config();
+        let ifs = mdns::interfaces(&cfg.mdns.interfaces);
+        let hw = self.state.engine.hardware();
+        let mut txt = std::collections::BTreeMap::new();
+        txt.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+        txt.insert("api_version".into(), "1".into());
+        txt.insert(
+            "hw_accels".into(),
+            hw.available()
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        txt.insert("video_codecs".into(), hw.video_codecs().join(","));
+        txt.insert("audio_codecs".into(), "aac,opus,mp3,flac,ac3,copy".into());
+        txt.insert(
+            "max_jobs".into(),
+            self.state.engine.live().max_concurrent_jobs.to_string(),
+        );
+        txt.insert("platform".into(), std::env::consts::OS.into());
+        mdns::Advert {
+            host: mdns::host_label(&self.instance),
+            instance: self.instance.clone(),
+            port: self.port,
+            interfaces: ifs.iter().map(|(n, _)| n.clone()).collect(),
+            addrs: ifs.iter().map(|(_, a)| *a).collect(),
+            txt,
+        }
+    }
+
+    /// (Re-)announces when addresses or capabilities changed, or always with `force`.
+    fn announce_mdns(&self, force: bool) -> bool {
+        let advert = self.advert();
+        let Ok(mut g) = self.advertiser.lock() else {
+            return false;
+        };
+        let Some(a) = g.as_mut() else { return false };
+        let ok = match a.announce(advert, force) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("{e}");
+                false
+            }
+        };
+        if let Ok(mut s) = self.status.lock() {
+            s.mdns_ok = ok;
+        }
+        ok
+    }
+
+    fn registration_body(&self, hub: &str) -> serde_json::Value {
+        let hw = self.state.engine.hardware();
+        let ip = hub::local_address_for(hub)
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        json!({
+            "address": format!("{ip}:{}", self.port),
+            "name": self.instance,
+            "version": env!("CARGO_PKG_VERSION"),
+            "hw_accels": hw.available().iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            "video_codecs": hw.video_codecs(),
+            "audio_codecs": ["aac", "opus", "mp3", "flac", "ac3", "copy"],
+            "max_jobs": self.state.engine.live().max_concurrent_jobs,
+        })
+    }
+
+    async fn register_once(&self) -> Option<Registration> {
+        let hub = self.status.lock().ok()?.ghosthub_url.clone()?;
+        let r = hub::post(&hub::register_url(&hub), &self.registration_body(&hub)).await;
+        if let Ok(mut s) = self.status.lock() {
+            s.last_registration = Some(r.clone());
+        }
+        Some(r)
+    }
+
+    async fn hub_loop(self: Arc<Self>) {
+        let interval = Duration::from_secs(
+            self.state
+                .engine
+                .config()
+                .discovery
+                .register_interval
+                .max(5),
+        );
+        let mut failures = 0u32;
+        loop {
+            match self.register_once().await {
+                Some(r) if r.ok => failures = 0,
+                Some(_) => failures += 1,
+                None => failures = 0,
+            }
+            let wait = hub::backoff(failures, interval);
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = self.wake_hub.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn rendezvous(&self) -> Option<Registration> {
+        let url = self
+            .state
+            .engine
+            .config()
+            .discovery
+            .rendezvous_url
+            .clone()?;
+        let code = self.status.lock().ok()?.code.clone();
+        let body = json!({"code": code, "label": self.instance, "lan_urls": crate::net::lan_urls(self.port)});
+        let r = hub::post(&url, &body).await;
+        if let Ok(mut s) = self.status.lock() {
+            s.last_rendezvous = Some(r.clone());
+        }
+        Some(r)
+    }
+
+    /// Immediate mDNS re-announce, registration and rendezvous; concurrent calls share one.
+    pub async fn announce_now(&self) -> AnnounceResult {
+        let _one = self.announce_lock.lock().await;
+        let mdns = self.announce_mdns(true);
+        let (registration, rendezvous) = tokio::join!(self.register_once(), self.rendezvous());
+        AnnounceResult {
+            ok: registration.as_ref().is_none_or(|r| r.ok)
+                && rendezvous.as_ref().is_none_or(|r| r.ok),
+            mdns,
+            registration,
+            rendezvous,
+        }
+    }
+
+    pub fn info(&self) -> PairingInfo {
+        let s = self.status.lock().map(|s| {
+            (
+                s.code.clone(),
+                s.ghosthub_url.clone(),
+                s.last_registration.clone(),
+                s.last_rendezvous.clone(),
+                s.udp_port,
+                s.mdns_ok,
+            )
+        });
+        let (code, ghosthub_url, last_registration, last_rendezvous, udp_port, _mdns_ok) =
+            s.unwrap_or_default();
+        let lan_urls = crate::net::lan_urls(self.port);
+        let first = lan_urls
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port));
+        PairingInfo {
+            url: self.state.engine.config().discovery.rendezvous_url.clone(),
+            label: self.instance.clone(),
+            pair_url: format!("{first}/pair?code={code}"),
+            code,
+            lan_urls,
+            mdns_enabled: self.state.engine.config().mdns.enabled,
+            udp_port,
+            ghosthub_url,
+            last_registration,
+            last_rendezvous,
+        }
+    }
+
+    pub fn rotate_code(&self) -> PairingInfo {
+        if let Ok(mut s) = self.status.lock() {
+            s.code = new_code();
+        }
+        self.info()
+    }
+
+    pub fn code_matches(&self, code: &str) -> bool {
+        self.status
+            .lock()
+            .map(|s| !code.is_empty() && s.code.eq_ignore_ascii_case(code.trim()))
+            .unwrap_or(false)
+    }
+
+    /// Pairs with a GhostHub: stores its URL in the configuration file and registers now.
+    pub async fn set_ghosthub(&self, url: Option<String>) -> Result<Option<Registration>, String> {
+        let url = url
+            .map(|u| u.trim().trim_end_matches('/').to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &url {
+            if !(u.starts_with("http://") || u.starts_with("https://"))
+                || u.contains(char::is_whitespace)
+            {
+                return Err("the GhostHub URL must start with http:// or https://".into());
+            }
+        }
+        crate::settings::save_ghosthub(&self.state.config_path(), url.as_deref())
+            .map_err(|e| e.to_string())?;
+        let old = {
+            let mut s = self
+                .status
+                .lock()
+                .map_err(|_| "state poisoned".to_string())?;
+            std::mem::replace(&mut s.ghosthub_url, url.clone())
+        };
+        if let Some(old) = old.filter(|o| Some(o) != url.as_ref()) {
+            hub::post(&hub::unregister_url(&old), &json!({"name": self.instance})).await;
+        }
+        let r = self.register_once().await;
+        self.wake_hub.notify_one();
+        Ok(r)
+    }
+
+    /// Each advertised URL fetched from this machine, with firewall hints.
+    pub async fn reachability(&self) -> Reachability {
+        let urls = crate::net::lan_urls(self.port);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .ok();
+        let mut checks = Vec::new();
+        for u in urls {
+            let detail = match &client {
+                Some(c) => match c.get(format!("{u}/api/health")).send().await {
+                    Ok(r) if r.status().is_success() => Ok("answers".to_string()),
+                    Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+                    Err(e) => Err(if e.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        "cannot connect".into()
+                    }),
+                },
+                None => Err("no HTTP client".into()),
+            };
+            checks.push(ReachabilityCheck {
+                ok: detail.is_ok(),
+                detail: detail.unwrap_or_else(|e| e),
+                url: u,
+            });
+        }
+        let port = self.port;
+        let udp = self
+            .status
+            .lock()
+            .ok()
+            .and_then(|s| s.udp_port)
+            .unwrap_or(8766);
+        let mut hints = Vec::new();
+        if checks.iter().any(|c| !c.ok) {
+            hints.push(format!("Some addresses do not answer even from this machine: a firewall may block TCP {port}."));
+        }
+        hints.push(format!(
+            "Other devices need TCP {port} (API and streams), UDP {udp} (discovery without multicast) and UDP 5353 (mDNS) open to the LAN."
+        ));
+        if cfg!(target_os = "windows") {
+            hints.push(format!("netsh advfirewall firewall add rule name=\"GhostStream\" dir=in action=allow protocol=TCP localport={port} profile=private"));
+            hints.push(format!("netsh advfirewall firewall add rule name=\"GhostStream discovery\" dir=in action=allow protocol=UDP localport={udp},5353 profile=private"));
+        } else if cfg!(target_os = "linux") {
+            hints.push(format!("With ufw: sudo ufw allow {port}/tcp && sudo ufw allow {udp}/udp && sudo ufw allow 5353/udp"));
+        }
+        Reachability { checks, hints }
+    }
+
+    /// Unregisters everywhere, then stops.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let hub = self.status.lock().ok().and_then(|s| s.ghosthub_url.clone());
+        if let Some(hub) = hub {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(3),
+                hub::post(&hub::unregister_url(&hub), &json!({"name": self.instance})),
+            )
+            .await;
+        }
+        let adv = self.advertiser.lock().ok().and_then(|mut g| g.take());
+        if let Some(a) = adv {
+            let _ = tokio::task::spawn_blocking(move || a.shutdown()).await;
+        }
+    }
+}

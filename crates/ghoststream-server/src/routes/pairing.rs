@@ -1,0 +1,143 @@
+//! Pairing and discovery over HTTP: rendezvous info, code rotation, announce-now, the
+//! reachability self-test, and the `/pair` page a phone opens after scanning the QR code.
+
+use super::json_object;
+use crate::error::{field, ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::response::Html;
+use axum::Json;
+use bytes::Bytes;
+use ghoststream_types::{AnnounceResult, PairingInfo, Reachability, Registration};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discovery>> {
+    s.discovery()
+        .ok_or(ApiError::Engine(ghoststream_engine::EngineError::Stopped))
+}
+
+pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
+    Ok(Json(discovery(&s)?.info()))
+}
+
+pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
+    Ok(Json(discovery(&s)?.rotate_code()))
+}
+
+pub async fn announce_now(State(s): State<AppState>) -> ApiResult<Json<AnnounceResult>> {
+    Ok(Json(discovery(&s)?.announce_now().await))
+}
+
+pub async fn reachability(State(s): State<AppState>) -> ApiResult<Json<Reachability>> {
+    Ok(Json(discovery(&s)?.reachability().await))
+}
+
+#[derive(Deserialize)]
+pub struct PairRequest {
+    ghosthub_url: Option<String>,
+    code: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+pub struct PairAnswer {
+    ok: bool,
+    ghosthub_url: Option<String>,
+    registration: Option<Registration>,
+}
+
+/// Stores the GhostHub URL and registers at once. Needs the pairing code (from the QR
+/// code), except from this machine.
+pub async fn pair_ghosthub(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<PairAnswer>> {
+    let d = discovery(&s)?;
+    let req: PairRequest = json_object(body, 16 * 1024, true)?.ok_or_else(|| {
+        ApiError::Invalid(vec![field(
+            &["body"],
+            "ghosthub_url is required",
+            "missing",
+        )])
+    })?;
+    if !peer.ip().is_loopback() && !d.code_matches(req.code.as_deref().unwrap_or("")) {
+        return Err(ApiError::Forbidden {
+            code: "pairing-code-invalid",
+            detail: "the pairing code is missing or wrong; scan the QR code again".into(),
+        });
+    }
+    let url = req.ghosthub_url.clone().filter(|u| !u.trim().is_empty());
+    let registration = d
+        .set_ghosthub(url.clone())
+        .await
+        .map_err(|e| ApiError::Invalid(vec![field(&["body", "ghosthub_url"], e, "value_error")]))?;
+    Ok(Json(PairAnswer {
+        ok: registration.as_ref().is_none_or(|r| r.ok),
+        ghosthub_url: url,
+        registration,
+    }))
+}
+
+/// What the pairing page shows before the code is checked: no code, nothing secret.
+pub async fn pair_info(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let d = discovery(&s)?;
+    let info = d.info();
+    Ok(Json(
+        serde_json::json!({"label": info.label, "ghosthub_url": info.ghosthub_url}),
+    ))
+}
+
+/// What a phone opens after scanning: name, status, hardware, and "Add to GhostHub".
+pub async fn pair_page() -> Html<&'static str> {
+    Html(PAIR_PAGE)
+}
+
+const PAIR_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Pair GhostStream</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#0f1117;color:#e6e8ee}
+main{max-width:460px;margin:0 auto;padding:20px}
+h1{font-size:22px;margin:0 0 4px}.muted{color:#8a8f98}
+.card{background:#171a23;border:1px solid #262b38;border-radius:12px;padding:16px;margin:14px 0}
+input{width:100%;box-sizing:border-box;padding:10px;border-radius:8px;border:1px solid #262b38;background:#0b0d12;color:#e6e8ee;font:inherit}
+button{margin-top:10px;width:100%;padding:11px;border:0;border-radius:8px;background:#6d4aff;color:#fff;font:inherit;font-weight:600}
+#result.ok{color:#86efac}#result.err{color:#fca5a5}
+</style></head>
+<body><main>
+<h1 id="name">GhostStream</h1>
+<p class="muted" id="status">Checking…</p>
+<div class="card"><b>Hardware</b><div id="hw" class="muted">…</div></div>
+<form class="card" id="form">
+<label for="hub"><b>Add to GhostHub</b></label>
+<p class="muted">GhostHub's address, as you open it in a browser.</p>
+<input id="hub" name="ghosthub_url" type="url" placeholder="http://192.168.1.10:5000" required>
+<button type="submit">Add to GhostHub</button>
+<p id="result"></p>
+</form>
+</main>
+<script>
+const code = new URLSearchParams(location.search).get("code") || "";
+fetch("api/health").then(r => r.json()).then(h => {
+  document.getElementById("status").textContent = `Online · version ${h.version} · ${h.current_jobs} running, ${h.queued_jobs} queued`;
+  document.getElementById("hw").textContent = (h.hw_accels || []).join(", ") || "software";
+}).catch(() => { document.getElementById("status").textContent = "Not reachable"; });
+fetch("api/pair/info").then(r => r.ok ? r.json() : null).then(p => {
+  if (!p) return;
+  document.getElementById("name").textContent = p.label;
+  if (p.ghosthub_url) document.getElementById("hub").value = p.ghosthub_url;
+}).catch(() => {});
+document.getElementById("form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = document.getElementById("result");
+  out.className = ""; out.textContent = "Registering…";
+  const r = await fetch("api/pair/ghosthub", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ghosthub_url: document.getElementById("hub").value, code }) });
+  const v = await r.json().catch(() => ({}));
+  if (!r.ok) { out.className = "err"; out.textContent = Array.isArray(v.detail) ? v.detail.map(d => d.msg).join("; ") : (v.detail || `HTTP ${r.status}`); return; }
+  const reg = v.registration;
+  out.className = reg && reg.ok ? "ok" : "err";
+  out.textContent = reg ? (reg.ok ? `Added: GhostHub answered ${reg.detail}.` : `Saved, but GhostHub did not accept it yet (${reg.detail}); GhostStream keeps trying.`) : "Saved.";
+});
+</script></body></html>"#;
