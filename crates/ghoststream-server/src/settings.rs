@@ -80,9 +80,9 @@ pub fn validate(s: &Settings) -> Result<(), SettingsError> {
     Ok(())
 }
 
-/// Writes `s` into the file at `path` (created if missing), keeping its other keys.
-pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
-    validate(s)?;
+/// Reads the file at `path` (empty if missing), lets `change` edit it, and writes it back
+/// atomically, keeping every key `change` does not touch.
+fn edit(path: &Path, change: impl FnOnce(&mut toml::Table)) -> Result<(), SettingsError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -97,72 +97,84 @@ pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
         path: path.display().to_string(),
         cause: e.to_string(),
     })?;
-    fn section<'a>(doc: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
-        let v = doc
-            .entry(name.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        if !v.is_table() {
-            *v = toml::Value::Table(Default::default());
-        }
-        match v {
-            toml::Value::Table(t) => t,
-            _ => unreachable!("replaced by a table above"),
-        }
-    }
-    section(&mut doc, "server").insert("port".into(), toml::Value::Integer(s.port.into()));
-    let t = section(&mut doc, "transcoding");
-    t.insert(
-        "max_concurrent_jobs".into(),
-        toml::Value::Integer(s.max_concurrent_jobs.into()),
-    );
-    t.insert(
-        "library_roots".into(),
-        toml::Value::Array(
-            s.library_roots
-                .iter()
-                .map(|r| toml::Value::String(r.clone()))
-                .collect(),
-        ),
-    );
-    section(&mut doc, "hardware").insert(
-        "prefer_hw_accel".into(),
-        toml::Value::Boolean(s.hw_preference == HwPreference::Auto),
-    );
-    let sec = section(&mut doc, "security");
-    sec.insert(
-        "job_tokens".into(),
-        toml::Value::String(match s.job_tokens {
-            TokensSetting::Enforce => "enforce".into(),
-            TokensSetting::Open => "open".into(),
-        }),
-    );
-    match s.api_key.as_deref().filter(|k| !k.is_empty()) {
-        Some(k) => {
-            sec.insert("api_key".into(), toml::Value::String(k.into()));
-        }
-        None => {
-            sec.remove("api_key");
-        }
-    }
-    section(&mut doc, "desktop").insert(
-        "start_at_login".into(),
-        toml::Value::Boolean(s.start_at_login),
-    );
+    change(&mut doc);
     let out = toml::to_string_pretty(&doc).map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    let write_err = |e: std::io::Error| SettingsError::Write {
+        path: path.display().to_string(),
+        cause: e.to_string(),
+    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| SettingsError::Write {
-            path: path.display().to_string(),
-            cause: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir).map_err(write_err)?;
     }
     // Write then rename, so a crash never leaves half a file.
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, out)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| SettingsError::Write {
-            path: path.display().to_string(),
-            cause: e.to_string(),
-        })
+        .map_err(write_err)
+}
+
+fn section<'a>(doc: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
+    let v = doc
+        .entry(name.to_string())
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    if !v.is_table() {
+        *v = toml::Value::Table(Default::default());
+    }
+    match v {
+        toml::Value::Table(t) => t,
+        _ => unreachable!("replaced by a table above"),
+    }
+}
+
+/// Writes `s` into the file at `path` (created if missing), keeping its other keys.
+pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
+    validate(s)?;
+    edit(path, |doc| {
+        section(doc, "server").insert("port".into(), toml::Value::Integer(s.port.into()));
+        let t = section(doc, "transcoding");
+        t.insert(
+            "max_concurrent_jobs".into(),
+            toml::Value::Integer(s.max_concurrent_jobs.into()),
+        );
+        t.insert(
+            "library_roots".into(),
+            toml::Value::Array(
+                s.library_roots
+                    .iter()
+                    .map(|r| toml::Value::String(r.clone()))
+                    .collect(),
+            ),
+        );
+        section(doc, "hardware").insert(
+            "prefer_hw_accel".into(),
+            toml::Value::Boolean(s.hw_preference == HwPreference::Auto),
+        );
+        let sec = section(doc, "security");
+        let tokens = match s.job_tokens {
+            TokensSetting::Enforce => "enforce",
+            TokensSetting::Open => "open",
+        };
+        sec.insert("job_tokens".into(), toml::Value::String(tokens.into()));
+        match s.api_key.as_deref().filter(|k| !k.is_empty()) {
+            Some(k) => sec.insert("api_key".into(), toml::Value::String(k.into())),
+            None => sec.remove("api_key"),
+        };
+        section(doc, "desktop").insert(
+            "start_at_login".into(),
+            toml::Value::Boolean(s.start_at_login),
+        );
+    })
+}
+
+/// Stores (or clears) `discovery.ghosthub_url`, keeping every other key.
+pub fn save_ghosthub(path: &Path, url: Option<&str>) -> Result<(), SettingsError> {
+    edit(path, |doc| {
+        let d = section(doc, "discovery");
+        match url {
+            Some(u) => d.insert("ghosthub_url".into(), toml::Value::String(u.into())),
+            None => d.remove("ghosthub_url"),
+        };
+    })
 }
 
 /// `desktop.start_at_login` from the file (the engine's Config does not carry it).
@@ -248,40 +260,4 @@ mod tests {
         })
         .is_err());
     }
-}
-
-/// Stores (or clears) `discovery.ghosthub_url` in the file, keeping every other key.
-pub fn save_ghosthub(path: &Path, url: Option<&str>) -> Result<(), SettingsError> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::Read {
-        path: path.display().to_string(),
-        cause: e.to_string(),
-    })?;
-    let v = doc
-        .entry("discovery".to_string())
-        .or_insert_with(|| toml::Value::Table(Default::default()));
-    if !v.is_table() {
-        *v = toml::Value::Table(Default::default());
-    }
-    if let toml::Value::Table(t) = v {
-        match url {
-            Some(u) => {
-                t.insert("ghosthub_url".into(), toml::Value::String(u.into()));
-            }
-            None => {
-                t.remove("ghosthub_url");
-            }
-        }
-    }
-    let out = toml::to_string_pretty(&doc).map_err(|e| SettingsError::Invalid(e.to_string()))?;
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, out)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| SettingsError::Write {
-            path: path.display().to_string(),
-            cause: e.to_string(),
-        })
 }

@@ -58,7 +58,7 @@ pub fn interfaces(wanted: &[String]) -> Vec<(String, Ipv4Addr)> {
     if chosen.is_empty() && wanted.is_empty() {
         chosen = all.into_iter().filter(|(_, ip)| ip.is_loopback()).collect();
     }
-    chosen.sort_by(|a, b| a.1.cmp(&b.1));
+    chosen.sort_by_key(|a| a.1);
     chosen.dedup();
     chosen
 }
