@@ -2,7 +2,8 @@
 
 use crate::shell::Shell;
 use ghoststream_types::{
-    Capabilities, DailyStats, JobResponse, Resources, ServerStatus, Settings, SettingsSaved, Stats,
+    AnnounceResult, Capabilities, DailyStats, JobResponse, PairingInfo, Reachability, Resources,
+    ServerStatus, Settings, SettingsSaved, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
@@ -100,4 +101,34 @@ pub async fn open_logs_folder(shell: S<'_>) -> R<()> {
 pub async fn quit_app(shell: S<'_>, app: tauri::AppHandle) -> R<()> {
     crate::quit(shell.inner().clone(), app).await;
     Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn pairing_info(shell: S<'_>) -> R<PairingInfo> {
+    shell.pairing().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn rotate_pairing_code(shell: S<'_>) -> R<PairingInfo> {
+    shell.rotate_code().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_ghosthub(shell: S<'_>, url: Option<String>) -> R<PairingInfo> {
+    shell.set_ghosthub(url).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn announce_now(shell: S<'_>) -> R<AnnounceResult> {
+    shell.announce_now().await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn reachability(shell: S<'_>) -> R<Reachability> {
+    shell.reachability().await
 }

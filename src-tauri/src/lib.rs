@@ -36,6 +36,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::save_settings,
             commands::open_logs_folder,
             commands::quit_app,
+            commands::pairing_info,
+            commands::rotate_pairing_code,
+            commands::set_ghosthub,
+            commands::announce_now,
+            commands::reachability,
         ])
         .events(collect_events![events::JobUpdate, events::ServerChanged])
         .dangerously_cast_bigints_to_number()

@@ -331,6 +331,35 @@ impl Shell {
         Ok(saved)
     }
 
+    async fn discovery(&self) -> R<Arc<ghoststream_server::discovery::Discovery>> {
+        self.state()
+            .await?
+            .discovery()
+            .ok_or_else(|| "discovery is not running".to_string())
+    }
+
+    pub async fn pairing(&self) -> R<ghoststream_types::PairingInfo> {
+        Ok(self.discovery().await?.info())
+    }
+
+    pub async fn rotate_code(&self) -> R<ghoststream_types::PairingInfo> {
+        Ok(self.discovery().await?.rotate_code())
+    }
+
+    pub async fn set_ghosthub(&self, url: Option<String>) -> R<ghoststream_types::PairingInfo> {
+        let d = self.discovery().await?;
+        d.set_ghosthub(url).await?;
+        Ok(d.info())
+    }
+
+    pub async fn announce_now(&self) -> R<ghoststream_types::AnnounceResult> {
+        Ok(self.discovery().await?.announce_now().await)
+    }
+
+    pub async fn reachability(&self) -> R<ghoststream_types::Reachability> {
+        Ok(self.discovery().await?.reachability().await)
+    }
+
     pub fn logs_dir(&self) -> PathBuf {
         load_config(&self.config_path)
             .map(|c| c.state_dir())

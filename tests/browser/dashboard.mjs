@@ -5,7 +5,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 
-const [base, jobId, shots] = process.argv.slice(2);
+const [base, jobId, shots, hub] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
@@ -56,7 +56,16 @@ try {
 
   await page.goto(`${base}/#pairing`);
   await page.waitForSelector('[data-testid="qr"] svg', { timeout: 10000 });
-  ok("pairing shows a QR code");
+  const code = (await page.textContent('[data-testid="pair-code"]')).trim();
+  if (!/^[A-Z2-9]{6}$/.test(code)) throw new Error(`pairing code ${code}`);
+  ok(`pairing shows a QR code and the code ${code}`);
+  await page.fill('[data-testid="ghosthub-form"] input[name="ghosthub_url"]', hub);
+  await page.click('[data-testid="ghosthub-form"] button[type="submit"]');
+  await page.waitForFunction(() => (document.querySelector('[data-testid="pair-message"]')?.textContent ?? "").startsWith("Registered"), null, { timeout: 15000 });
+  ok("GhostHub URL saved and registered from the panel");
+  await page.click('[data-act="check"]');
+  await page.waitForSelector('[data-testid="reachability"] li.ok', { timeout: 15000 });
+  ok("reachability self-test");
   await page.screenshot({ path: `${shots}/dashboard-pairing.png` });
 
   await page.goto(`${base}/#settings`);

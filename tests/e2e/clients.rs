@@ -153,10 +153,11 @@ async fn dashboard_in_chromium_shows_live_jobs() {
     let shots = root.join("target/test-artifacts");
     let script = root.join("tests/browser/dashboard.mjs");
     let base = gs.base.clone();
+    let hub = media.base.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
-            .args([base, id, shots.to_str().unwrap().to_string()])
+            .args([base, id, shots.to_str().unwrap().to_string(), hub])
             .current_dir(root.join("tests"))
             .output()
             .unwrap()

@@ -2,6 +2,7 @@
 // (inside the app) or over HTTP and WebSocket (in a browser). Types come only from the
 // generated bindings.
 import type {
+  AnnounceResult, PairingInfo, Reachability,
   Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
   SettingsSaved, Stats,
 } from "./bindings";
@@ -25,6 +26,11 @@ export interface Api {
   saveSettings(s: Settings): Promise<SettingsSaved>;
   openLogsFolder(): Promise<void>;
   quitApp(): Promise<void>;
+  pairingInfo(): Promise<PairingInfo>;
+  rotatePairingCode(): Promise<PairingInfo>;
+  setGhostHub(url: string | null): Promise<PairingInfo>;
+  announceNow(): Promise<AnnounceResult>;
+  reachability(): Promise<Reachability>;
   onJobEvent(cb: (e: JobEvent) => void): () => void;
   onServerChanged(cb: (s: ServerStatus) => void): () => void;
 }

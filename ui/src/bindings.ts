@@ -23,6 +23,11 @@ export const commands = {
 	openLogsFolder: () => typedError<null, string>(__TAURI_INVOKE("open_logs_folder")),
 	/**  Quits the app like the tray's Quit: jobs end and the server stops first. */
 	quitApp: () => typedError<null, string>(__TAURI_INVOKE("quit_app")),
+	pairingInfo: () => typedError<PairingInfo, string>(__TAURI_INVOKE("pairing_info")),
+	rotatePairingCode: () => typedError<PairingInfo, string>(__TAURI_INVOKE("rotate_pairing_code")),
+	setGhosthub: (url: string | null) => typedError<PairingInfo, string>(__TAURI_INVOKE("set_ghosthub", { url })),
+	announceNow: () => typedError<AnnounceResult, string>(__TAURI_INVOKE("announce_now")),
+	reachability: () => typedError<Reachability, string>(__TAURI_INVOKE("reachability")),
 };
 
 /** Events */
@@ -35,6 +40,14 @@ export const events = {
 /**  `POST /api/probe` answer and the WebSocket `analysis` payload. */
 export type AnalysisData = {
 	streams: PlanStreams,
+};
+
+/**  `POST /api/announce-now`. */
+export type AnnounceResult = {
+	ok: boolean,
+	mdns: boolean,
+	registration: Registration | null,
+	rendezvous: Registration | null,
 };
 
 export type AudioInfo = {
@@ -155,6 +168,27 @@ export type MediaInfo = {
 
 export type Mode = "stream" | "abr" | "batch";
 
+/**
+ *  `GET /api/rendezvous`: `{url, label, code, lan_urls}` as the pairing flow expects, and
+ *  (**ext**) what the dashboard's pairing panel shows.
+ */
+export type PairingInfo = {
+	/**  The configured rendezvous URL, if any. */
+	url: string | null,
+	/**  This server's name on the LAN (the mDNS instance). */
+	label: string,
+	/**  Six characters, shown with the QR code. */
+	code: string,
+	lan_urls: string[],
+	/**  What the QR code encodes: the `/pair` page with the code. */
+	pair_url: string,
+	mdns_enabled: boolean,
+	udp_port: number | null,
+	ghosthub_url: string | null,
+	last_registration: Registration | null,
+	last_rendezvous: Registration | null,
+};
+
 export type PlanStreams = {
 	video: StreamPlan | null,
 	audio: StreamPlan[],
@@ -175,6 +209,28 @@ export type ProgressData = {
 	size: number,
 	/**  kbit/s, as ffmpeg reports it. */
 	bitrate: number | null,
+};
+
+/**  `GET /api/reachability`: each advertised URL fetched from this machine, and hints. */
+export type Reachability = {
+	checks: ReachabilityCheck[],
+	hints: string[],
+};
+
+export type ReachabilityCheck = {
+	url: string,
+	ok: boolean,
+	detail: string,
+};
+
+/**  The outcome of one push registration (or rendezvous announce). */
+export type Registration = {
+	/**  ISO 8601 UTC. */
+	at: string,
+	ok: boolean,
+	/**  "HTTP 200", or why it failed. */
+	detail: string,
+	target: string,
 };
 
 /**  `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML). */

@@ -1,5 +1,6 @@
 // HTTP + WebSocket transport, for the dashboard in a normal browser.
 import type {
+  AnnounceResult, PairingInfo, Reachability,
   Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
   SettingsSaved, Stats,
 } from "./bindings";
@@ -83,6 +84,14 @@ export function httpApi(base: string): Api {
     saveSettings: (s) => call<SettingsSaved>("PUT", "/api/settings", s),
     openLogsFolder: () => Promise.reject(new Error("the logs folder opens from the GhostStream app")),
     quitApp: () => Promise.reject(new Error("quit from the GhostStream app")),
+    pairingInfo: () => call<PairingInfo>("GET", "/api/rendezvous"),
+    rotatePairingCode: () => call<PairingInfo>("POST", "/api/rendezvous/rotate"),
+    async setGhostHub(url) {
+      await call("POST", "/api/pair/ghosthub", { ghosthub_url: url });
+      return call<PairingInfo>("GET", "/api/rendezvous");
+    },
+    announceNow: () => call<AnnounceResult>("POST", "/api/announce-now"),
+    reachability: () => call<Reachability>("GET", "/api/reachability"),
     onJobEvent(cb) {
       listeners.job.add(cb);
       ensureSocket();

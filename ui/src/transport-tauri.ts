@@ -29,6 +29,11 @@ export function tauriApi(): Api {
     saveSettings: (s) => unwrap(commands.saveSettings(s)),
     openLogsFolder: () => unwrap(commands.openLogsFolder()).then(() => {}),
     quitApp: () => unwrap(commands.quitApp()).then(() => {}),
+    pairingInfo: () => unwrap(commands.pairingInfo()),
+    rotatePairingCode: () => unwrap(commands.rotatePairingCode()),
+    setGhostHub: (url) => unwrap(commands.setGhosthub(url)),
+    announceNow: () => unwrap(commands.announceNow()),
+    reachability: () => unwrap(commands.reachability()),
     onJobEvent(cb) {
       const un = events.jobUpdate.listen((e) => cb(e.payload));
       return () => void un.then((f) => f());

@@ -1,5 +1,14 @@
 //! The addresses this machine answers on.
 
+/// The URLs a server bound to `host` answers on: every interface's for 0.0.0.0 (see
+/// [`lan_urls`]), otherwise just that address.
+pub fn urls(host: &str, port: u16) -> Vec<String> {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if !ip.is_unspecified() => vec![format!("http://{ip}:{port}")],
+        _ => lan_urls(port),
+    }
+}
+
 /// `http://<ip>:<port>` for every IPv4 address of an up, non-loopback interface
 /// (virtual bridges of containers last), then loopback.
 pub fn lan_urls(port: u16) -> Vec<String> {

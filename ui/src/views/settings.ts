@@ -11,7 +11,7 @@ export function settings(el: HTMLElement, store: Store) {
     loading = true;
     store.api.getSettings().then((s) => { current = s; loading = false; store.changed(); }).catch((e) => { message = String(e); loading = false; store.changed(); });
   }
-  if (el.querySelector("form") && el.contains(document.activeElement)) return; // don't clobber typing
+  if (el.querySelector("form") && el.contains(document.activeElement) && document.activeElement?.matches("input, textarea, select")) return; // don't clobber typing
   const s = current;
   el.innerHTML = s ? `
     <section class="card"><h2>Settings</h2>

@@ -148,9 +148,19 @@ impl Discovery {
         d
     }
 
+    fn urls(&self) -> Vec<String> {
+        crate::net::urls(&self.state.engine.config().server.host, self.port)
+    }
+
     fn advert(&self) -> mdns::Advert {
         let cfg = self.state.engine.config();
-        let ifs = mdns::interfaces(&cfg.mdns.interfaces);
+        let mut ifs = mdns::interfaces(&cfg.mdns.interfaces);
+        // A server bound to one address is advertised with that address only.
+        if let Ok(std::net::IpAddr::V4(bound)) = cfg.server.host.parse::<std::net::IpAddr>() {
+            if !bound.is_unspecified() {
+                ifs.retain(|(_, a)| *a == bound);
+            }
+        }
         let hw = self.state.engine.hardware();
         let mut txt = std::collections::BTreeMap::new();
         txt.insert("version".into(), env!("CARGO_PKG_VERSION").into());
@@ -259,7 +269,7 @@ impl Discovery {
             .rendezvous_url
             .clone()?;
         let code = self.status.lock().ok()?.code.clone();
-        let body = json!({"code": code, "label": self.instance, "lan_urls": crate::net::lan_urls(self.port)});
+        let body = json!({"code": code, "label": self.instance, "lan_urls": self.urls()});
         let r = hub::post(&url, &body).await;
         if let Ok(mut s) = self.status.lock() {
             s.last_rendezvous = Some(r.clone());
@@ -294,7 +304,7 @@ impl Discovery {
         });
         let (code, ghosthub_url, last_registration, last_rendezvous, udp_port, _mdns_ok) =
             s.unwrap_or_default();
-        let lan_urls = crate::net::lan_urls(self.port);
+        let lan_urls = self.urls();
         let first = lan_urls
             .first()
             .cloned()
@@ -358,7 +368,7 @@ impl Discovery {
 
     /// Each advertised URL fetched from this machine, with firewall hints.
     pub async fn reachability(&self) -> Reachability {
-        let urls = crate::net::lan_urls(self.port);
+        let urls = self.urls();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .build()

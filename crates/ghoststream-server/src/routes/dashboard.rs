@@ -24,7 +24,7 @@ pub async fn server_status(s: &AppState) -> ApiResult<ServerStatus> {
         },
         version: env!("CARGO_PKG_VERSION").into(),
         port: Some(port),
-        lan_urls: crate::net::lan_urls(port),
+        lan_urls: crate::net::urls(&s.engine.config().server.host, port),
         uptime_seconds: s.engine.uptime().as_secs_f64(),
         active_jobs: stats.active_jobs,
         queued_jobs: stats.current_queue_length,
