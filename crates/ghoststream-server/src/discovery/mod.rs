@@ -59,7 +59,8 @@ pub struct Discovery {
     status: Mutex<Status>,
     advertiser: Mutex<Option<mdns::Advertiser>>,
     wake_hub: Notify,
-    announce_lock: tokio::sync::Mutex<()>,
+    /// The last announce and when it finished: callers that waited for it share it.
+    last_announce: tokio::sync::Mutex<Option<(std::time::Instant, AnnounceResult)>>,
     stop: CancellationToken,
 }
 
@@ -83,7 +84,7 @@ impl Discovery {
             }),
             advertiser: Mutex::new(None),
             wake_hub: Notify::new(),
-            announce_lock: tokio::sync::Mutex::new(()),
+            last_announce: tokio::sync::Mutex::new(None),
             stop: CancellationToken::new(),
         });
         if cfg.mdns.enabled {
@@ -277,18 +278,27 @@ impl Discovery {
         Some(r)
     }
 
-    /// Immediate mDNS re-announce, registration and rendezvous; concurrent calls share one.
+    /// Immediate mDNS re-announce, registration and rendezvous. Calls that arrive while
+    /// one is running wait for it and share its result instead of announcing again.
     pub async fn announce_now(&self) -> AnnounceResult {
-        let _one = self.announce_lock.lock().await;
+        let asked = std::time::Instant::now();
+        let mut last = self.last_announce.lock().await;
+        if let Some((done, r)) = last.as_ref() {
+            if *done >= asked {
+                return r.clone();
+            }
+        }
         let mdns = self.announce_mdns(true);
         let (registration, rendezvous) = tokio::join!(self.register_once(), self.rendezvous());
-        AnnounceResult {
+        let r = AnnounceResult {
             ok: registration.as_ref().is_none_or(|r| r.ok)
                 && rendezvous.as_ref().is_none_or(|r| r.ok),
             mdns,
             registration,
             rendezvous,
-        }
+        };
+        *last = Some((std::time::Instant::now(), r.clone()));
+        r
     }
 
     pub fn info(&self) -> PairingInfo {
