@@ -302,8 +302,9 @@ async fn bad_inputs_get_4xx_json_with_code() {
     assert_eq!((code, v["code"].as_str()), (404, Some("job-not-found")));
     // Oversized body: the server may answer before the upload ends, so a raw socket
     // that keeps reading after a failed write.
-    let (code, body) = post_raw(
+    let (code, body) = raw_http(
         &gs.base,
+        "POST",
         "/api/transcode/start",
         &format!("{{\"source\":\"{}\"}}", "a".repeat(2 * 1024 * 1024)),
     );
@@ -312,25 +313,6 @@ async fn bad_inputs_get_4xx_json_with_code() {
     // Nothing was created, nothing was lost, the server is healthy.
     assert_eq!(gs.get("/api/transcode/jobs").await.1, json!({"jobs": []}));
     assert_eq!(gs.get("/api/health").await.0, 200);
-}
-
-fn post_raw(base: &str, path: &str, body: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    let _ = s
-        .write_all(head.as_bytes())
-        .and_then(|_| s.write_all(body.as_bytes()));
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let out = String::from_utf8_lossy(&out).to_string();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, out)
 }
 
 #[tokio::test]

@@ -90,23 +90,7 @@ async fn hls_js_in_chromium_plays_and_seeks() {
         .await;
     let page = media.url("player.html");
     let stream = job["stream_url"].as_str().unwrap().to_string();
-    let script = root.join("tests/browser/hls_play.mjs");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args([page, stream])
-            .current_dir(root.join("tests"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "hls.js check failed\n{stdout}\n{stderr}"
-    );
+    let stdout = run_node("tests/browser/hls_play.mjs", vec![page, stream], vec![]).await;
     assert!(
         stdout.contains("ok plays") && stdout.contains("ok seek"),
         "{stdout}"
@@ -151,25 +135,13 @@ async fn dashboard_in_chromium_shows_live_jobs() {
         .await;
     let id = job["job_id"].as_str().unwrap().to_string();
     let shots = root.join("target/test-artifacts");
-    let script = root.join("tests/browser/dashboard.mjs");
-    let base = gs.base.clone();
-    let hub = media.base.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args([base, id, shots.to_str().unwrap().to_string(), hub])
-            .current_dir(root.join("tests"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "dashboard check failed\n{stdout}\n{stderr}"
-    );
+    let args = vec![
+        gs.base.clone(),
+        id,
+        shots.to_str().unwrap().to_string(),
+        media.base.clone(),
+    ];
+    run_node("tests/browser/dashboard.mjs", args, vec![]).await;
     assert_eq!(gs.status(&job).await["status"], "cancelled");
     assert!(
         eventually(std::time::Duration::from_secs(2), || gs

@@ -347,27 +347,10 @@ async fn pair_page_in_chromium_registers_with_ghosthub() {
         .await;
     let code = info["code"].as_str().unwrap();
     let page = format!("{}/pair?code={code}", gs.base);
-    let hub_url = hub.base.clone();
-    let script = root.join("tests/browser/pair.mjs");
     let shot = root.join("target/test-artifacts/pair-page.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args([page, hub_url])
-            .env("SHOT", shot)
-            .current_dir(root.join("tests"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let env = vec![("SHOT".to_string(), shot.to_str().unwrap().to_string())];
+    run_node("tests/browser/pair.mjs", vec![page, hub.base.clone()], env).await;
     assert!(hub
         .posts()
         .iter()

@@ -2,7 +2,6 @@
 
 use super::support::*;
 use serde_json::json;
-use std::io::{Read, Write};
 
 #[tokio::test]
 async fn tokens_are_enforced() {
@@ -205,24 +204,6 @@ async fn api_key_guards_every_route_but_health() {
     );
 }
 
-fn raw_get(base: &str, path: &str) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let code = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, out)
-}
-
 #[tokio::test]
 async fn path_traversal_is_refused() {
     let media = MediaServer::start();
@@ -238,15 +219,20 @@ async fn path_traversal_is_refused() {
         format!("/stream/{id}/sub%2f..%2fx.vtt"),
         format!("/stream/{id}/.hidden"),
     ] {
-        let (code, body) = raw_get(&gs.base, &path);
+        let (code, body) = raw_http(&gs.base, "GET", &path, "");
         assert!(code == 400 || code == 404, "{path}: {code}");
         assert!(body.contains("\"code\""), "{path}: not JSON: {body}");
         assert!(!body.contains("root:"), "{path} leaked a file");
     }
-    let (code, body) = raw_get(&gs.base, &format!("/stream/{id}/..%2f..%2fetc%2fpasswd"));
+    let (code, body) = raw_http(
+        &gs.base,
+        "GET",
+        &format!("/stream/{id}/..%2f..%2fetc%2fpasswd"),
+        "",
+    );
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("invalid-path"));
     // Files of the job that are not part of the stream are not served either.
-    let (code, _) = raw_get(&gs.base, &format!("/stream/{id}/v0_r1.csv"));
+    let (code, _) = raw_http(&gs.base, "GET", &format!("/stream/{id}/v0_r1.csv"), "");
     assert_eq!(code, 404);
 }

@@ -617,3 +617,52 @@ pub fn stream_file_url(job: &Value, file: &str) -> String {
         .unwrap()
         .replace("master.m3u8", file)
 }
+
+/// Runs a Node script of the test clients (in tests/) off the async runtime; panics with
+/// its output unless it exits 0. Returns stdout.
+pub async fn run_node(script: &str, args: Vec<String>, env: Vec<(String, String)>) -> String {
+    let root = repo_root();
+    let script = root.join(script);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(args)
+            .envs(env)
+            .current_dir(root.join("tests"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "node failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// One HTTP/1.1 request over a raw socket, for what clients normalise away (`..` paths)
+/// or refuse to finish (bodies the server rejects early). Returns (status, whole answer).
+pub fn raw_http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // The server may answer before the body is sent; keep reading after a failed write.
+    let _ = s
+        .write_all(head.as_bytes())
+        .and_then(|_| s.write_all(body.as_bytes()));
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).to_string();
+    let code = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, out)
+}

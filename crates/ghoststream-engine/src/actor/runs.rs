@@ -111,6 +111,23 @@ impl Actor {
         let lists = (0..hls.variants)
             .map(|v| segment_list_path(&job.rec.dir, v, run_id))
             .collect();
+        self.launch(id, run_id, argv, lists, first, offset);
+    }
+
+    /// Records the run as the job's active one and starts ffmpeg for it.
+    fn launch(
+        &mut self,
+        id: Uuid,
+        run_id: u64,
+        argv: command::Argv,
+        lists: Vec<PathBuf>,
+        first: u32,
+        offset: f64,
+    ) {
+        let cfg = self.inner.config.clone();
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         let cancel = CancellationToken::new();
         job.run = Some(ActiveRun {
             id: run_id,
@@ -157,29 +174,7 @@ impl Actor {
             rw_timeout_secs: 15,
             tuning: &tuning,
         });
-        let cancel = CancellationToken::new();
-        job.run = Some(ActiveRun {
-            id: run_id,
-            first: 0,
-            head: 0,
-            cancel: cancel.clone(),
-            offset: 0.0,
-        });
-        runner::spawn(
-            RunRequest {
-                job: id,
-                run: run_id,
-                program: cfg.transcoding.ffmpeg_path.clone(),
-                argv,
-                lists: Vec::new(),
-                stall: Duration::from_secs(cfg.transcoding.stall_timeout.max(1)),
-                grace: Duration::from_secs(2),
-                log: job.log.clone(),
-                cancel,
-            },
-            self.run_tx.clone(),
-            &self.tracker,
-        );
+        self.launch(id, run_id, argv, Vec::new(), 0, 0.0);
     }
 
     pub(super) async fn internal(&mut self, ev: Internal) {
