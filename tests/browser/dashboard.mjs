@@ -2,16 +2,12 @@
 // Usage: node dashboard.mjs BASE_URL JOB_ID SCREENSHOT_DIR
 // A job was started through the API before this runs; it must appear with a moving
 // progress bar, be cancellable from the UI, and the hardware and stats views must render.
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import { mkdirSync } from "node:fs";
 
 const [base, jobId, shots, hub] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let failed = false;
 const ok = (m) => console.log(`ok ${m}`);
 try {

@@ -1,17 +1,10 @@
 // Plays a GhostStream HLS stream with hls.js in headless Chromium (Debian's package,
 // driven by playwright-core): currentTime advances, a seek to 80 % plays.
 // Usage: node hls_play.mjs PAGE_URL STREAM_URL
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [pageUrl, streamUrl] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-  ],
-});
+const browser = await launch(["--autoplay-policy=no-user-gesture-required"]);
 let failed = false;
 try {
   const page = await browser.newPage();

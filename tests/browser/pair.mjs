@@ -1,13 +1,9 @@
 // The /pair page a phone opens after scanning the QR code, in headless Chromium.
 // Usage: node pair.mjs PAIR_URL GHOSTHUB_URL
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [pairUrl, hub] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 420, height: 800 } });
