@@ -113,6 +113,42 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
 }
 
 #[tokio::test]
+async fn remuxed_stream_restarts_on_its_keyframes_too() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // H.264/AAC with a keyframe every second: copied, cut on keyframes.
+    let job = gs.start_job(json!({"source": media.url("long.mkv")})).await;
+    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00005.ts")).await;
+    assert_eq!(code, 200);
+    let p = probe_bytes(&seg, ".ts");
+    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+    assert!((start - 20.0).abs() < 0.1, "segment 5 starts at {start}");
+    let done = gs.wait_for(&job, &["ready"], MIN).await;
+    assert_eq!(done["job_id"], job["job_id"]);
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("restarting there") && log.contains("-copyts") && log.contains("-c:v copy"),
+        "{log}"
+    );
+    // Every segment is where the playlist says, and none starts before its keyframe.
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let n = lines_with(&String::from_utf8(variant).unwrap(), "#EXTINF").len();
+    for i in 0..n {
+        let (code, seg) = gs
+            .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
+            .await;
+        assert_eq!(code, 200, "segment {i}");
+        let p = probe_bytes(&seg, ".ts");
+        let v = stream_of(&p, "video").unwrap();
+        let start: f64 = v["start_time"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (start - 4.0 * i as f64).abs() < 0.1,
+            "segment {i} video starts at {start}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn start_time_seeks_and_progress_is_relative_to_it() {
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());

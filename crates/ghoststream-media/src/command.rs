@@ -266,6 +266,10 @@ pub struct HlsRun<'a> {
     pub run_id: u64,
     pub rw_timeout_secs: u64,
     pub tuning: &'a Tuning,
+    /// Copied video restarted mid-file: the keyframe (source time) the run starts at. The
+    /// input seek (`seek_secs`, just past it) lands on it and `-copyts` keeps the source
+    /// timestamps, which are the segment map's.
+    pub copy_origin_secs: Option<f64>,
 }
 
 /// Segment file name of variant `v`, segment `n`.
@@ -287,10 +291,20 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     }
     if run.seek_secs > 0.0 {
         a.opt("-ss", secs(run.seek_secs));
+        if run.copy_origin_secs.is_some() {
+            a.arg("-copyts");
+        }
     }
     a.opt("-i", run.source.as_input());
-    if let Some(d) = run.duration_secs {
-        a.opt("-t", secs(d));
+    match (run.duration_secs, run.copy_origin_secs) {
+        // With -copyts, -t would count from 0: stop at the absolute end instead.
+        (Some(d), Some(origin)) => {
+            a.opt("-to", secs(origin + d - 0.001));
+        }
+        (Some(d), None) => {
+            a.opt("-t", secs(d));
+        }
+        _ => {}
     }
     let plan = run.plan;
     let renditions: Vec<Rendition> = match &plan.video {
@@ -349,8 +363,9 @@ pub fn hls_run(run: &HlsRun) -> Argv {
             }
         }
         audio_encoder_args(&mut a, &plan.audio);
-        if run.seek_secs > 0.0 {
-            // Copied streams must not carry packets from before the seek point.
+        if run.seek_secs > 0.0 && run.copy_origin_secs.is_none() {
+            // Copied audio must not carry packets from before the seek point (copied video
+            // restarts keep them: its keyframe sits just before the seek point).
             a.opt("-copypriorss", "0");
         }
         a.arg("-sn").arg("-dn");
@@ -580,6 +595,7 @@ mod tests {
             run_id: 3,
             rw_timeout_secs: 15,
             tuning: &Tuning::default(),
+            copy_origin_secs: None,
         };
         let cmd = hls_run(&run).to_cmd_string("ffmpeg");
         assert_eq!(

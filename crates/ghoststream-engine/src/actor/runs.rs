@@ -82,7 +82,8 @@ impl Actor {
         };
         let end = hls.next_done_after(first);
         let map = &hls.map;
-        let cut_margin = if plan.copies_video() { 0.001 } else { 0.0 };
+        let copy = plan.copies_video();
+        let cut_margin = if copy { 0.001 } else { 0.0 };
         let cut_times: Vec<f64> = ((first + 1)..end)
             .map(|i| map.start(i as usize) - cut_margin)
             .collect();
@@ -93,13 +94,17 @@ impl Actor {
             source: &spec.source,
             plan,
             hw: job.hw,
-            seek_secs: if plan.copies_video() {
-                0.0
-            } else {
-                spec.start_time + offset
+            // Copied video (only ever for jobs starting at 0) seeks just past the segment's
+            // keyframe: ffmpeg backs off a few frames when seeking by DTS, which then
+            // lands on that keyframe, not the one before.
+            seek_secs: match (copy, first) {
+                (true, 0) => 0.0,
+                (true, _) => offset + (map.duration(first as usize) / 2.0).min(0.15),
+                (false, _) => spec.start_time + offset,
             },
-            out_offset_secs: if plan.copies_video() { 0.0 } else { offset },
-            duration_secs: if plan.copies_video() { None } else { duration },
+            out_offset_secs: if copy { 0.0 } else { offset },
+            duration_secs: duration,
+            copy_origin_secs: (copy && first > 0).then_some(offset),
             cut_times,
             first_segment: first,
             segment_duration_secs: cfg.transcoding.segment_duration,

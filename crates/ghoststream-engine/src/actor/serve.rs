@@ -190,9 +190,8 @@ impl Actor {
                     return;
                 }
                 h.waiters.push((v, n, reply));
-                let copy = job.plan.as_ref().is_some_and(Plan::copies_video);
                 let restart = match &job.run {
-                    Some(r) => !copy && (n < r.first || n > r.head + ahead),
+                    Some(r) => n < r.first || n > r.head + ahead,
                     None => false,
                 };
                 if restart {
