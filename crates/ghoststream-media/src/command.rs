@@ -643,6 +643,7 @@ mod tests {
             tuning: &Tuning {
                 nvenc_preset: "p2".into(),
             },
+            copy_origin_secs: None,
         };
         let argv = hls_run(&run);
         let args = argv.args();
