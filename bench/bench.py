@@ -168,15 +168,21 @@ def first_playable(client, job, deadline=120):
         try:
             m = client.get(master_url, timeout=30)
             if m.status_code == 200:
-                variant = next((l for l in m.text.splitlines() if l and not l.startswith("#")), None)
-                if variant:
-                    vurl = httpx.URL(master_url).join(variant)
+                first = next((l for l in m.text.splitlines() if l and not l.startswith("#")), None)
+                # A master playlist names variants; the peer's stream_url is a media playlist.
+                if first and "#EXTINF" in m.text:
+                    vurl, seg, ok = httpx.URL(master_url), first, True
+                elif first:
+                    vurl = httpx.URL(master_url).join(first)
                     v = client.get(vurl, timeout=30)
                     seg = next((l for l in v.text.splitlines() if l and not l.startswith("#")), None)
-                    if v.status_code == 200 and seg:
-                        s = client.get(vurl.join(seg), timeout=60)
-                        if s.status_code == 200 and decodes(s.content):
-                            return time.monotonic() - t0
+                    ok = v.status_code == 200
+                else:
+                    seg, ok = None, False
+                if ok and seg:
+                    s = client.get(vurl.join(seg), timeout=60)
+                    if s.status_code == 200 and decodes(s.content):
+                        return time.monotonic() - t0
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
@@ -246,22 +252,23 @@ def main():
 
     # Remux path on the 10-minute H.264/AAC source, seek to 80 % in the same job.
     try:
-        t0 = time.monotonic(); j = start(client, ob, {"source": long720, "mode": "stream"})
-        o = time.monotonic() - t0 + first_playable(client, j)
+        posted = time.monotonic(); j = start(client, ob, {"source": long720, "mode": "stream"})
+        o = time.monotonic() - posted + first_playable(client, j)
         row("remux: POST → first playable segment", o, None, "s", None, "≤ 0.5 s", "absolute")
         variant = httpx.URL(j["stream_url"]).join("v0.m3u8")
         segs = [l for l in client.get(variant).text.splitlines() if l and not l.startswith("#")]
         target = segs[int(len(segs) * 0.8)]
         t0 = time.monotonic(); s = client.get(variant.join(target), timeout=60); seek = time.monotonic() - t0
         ok = s.status_code == 200 and decodes(s.content)
-        _, whole = wait_status(client, ob, j, ["ready", "error"])
+        wait_status(client, ob, j, ["ready", "error"])
+        whole = time.monotonic() - posted
         cleanup(client, ob, j)
         # Peer: a seek is a new job with start_time.
         t0 = time.monotonic(); pj = start(client, pb, {"source": long720, "mode": "stream", "start_time": 480})
         p = time.monotonic() - t0 + first_playable(client, pj)
         cleanup(client, pb, pj)
         row("seek to 80 % of 10 min: segment playable", seek, p, "s", seek / p, "≤ 1.5 s", "ours: same job" + ("" if ok else ", DID NOT DECODE") + "; peer: new job")
-        row("remux: whole 10-minute file", 600 / whole, None, "× rt", None, "≥ 50×", f"{whole:.1f} s incl. the seek restart")
+        row("remux: whole 10-minute file", 600 / whole, None, "× rt", None, "≥ 50×", f"POST → ready {whole:.1f} s, with the seek")
     except Exception as e:
         row("remux / seek", None, None, "s", None, "", str(e))
 

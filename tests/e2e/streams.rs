@@ -11,6 +11,32 @@ fn lines_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
     text.lines().filter(|l| l.starts_with(prefix)).collect()
 }
 
+/// Segment start times as the variant playlist promises them (sums of EXTINF).
+fn starts(variant: &str) -> Vec<f64> {
+    let mut t = 0.0;
+    lines_with(variant, "#EXTINF:")
+        .iter()
+        .map(|l| {
+            let start = t;
+            t += l
+                .trim_start_matches("#EXTINF:")
+                .trim_end_matches(',')
+                .parse::<f64>()
+                .unwrap();
+            start
+        })
+        .collect()
+}
+
+fn start_of(seg: &[u8]) -> f64 {
+    let p = probe_bytes(seg, ".ts");
+    stream_of(&p, "video").unwrap()["start_time"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn playable_source_is_remuxed_on_its_keyframes() {
     let media = MediaServer::start();
@@ -40,18 +66,27 @@ async fn playable_source_is_remuxed_on_its_keyframes() {
         variant.contains("#EXT-X-PLAYLIST-TYPE:VOD")
             && variant.trim_end().ends_with("#EXT-X-ENDLIST")
     );
-    // Keyframes every 2 s, target 4 s: two segments of 4 s.
-    let extinf = lines_with(&variant, "#EXTINF");
-    assert_eq!(extinf.len(), 2, "{variant}");
+    // Keyframes every 2 s: a short first segment to the first keyframe after 1 s, then
+    // segments as close to 4 s as the keyframes allow.
+    let map = starts(&variant);
+    assert_eq!(map.len(), 3, "{variant}");
+    assert!(
+        (map[1] - 2.0).abs() < 0.1 && (map[2] - 6.0).abs() < 0.1,
+        "{variant}"
+    );
     for uri in variant.lines().filter(|l| !l.starts_with('#')) {
         assert!(uri.contains("?gst="), "{uri}");
     }
-    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00001.ts")).await;
+    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00002.ts")).await;
     assert_eq!(code, 200);
     let p = probe_bytes(&seg, ".ts");
     assert_eq!(stream_of(&p, "video").unwrap()["codec_name"], "h264");
-    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
-    assert!((start - 4.0).abs() < 0.15, "segment 1 starts at {start}");
+    let start = start_of(&seg);
+    assert!(
+        (start - map[2]).abs() < 0.1,
+        "segment 2 starts at {start}, the playlist says {}",
+        map[2]
+    );
     let done = gs.wait_for(&job, &["ready"], MIN).await;
     assert_eq!(done["progress"], 100.0);
     assert_eq!(done["hw_accel_used"], "software");
@@ -72,14 +107,14 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
         .await;
     let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
     let variant = String::from_utf8(variant).unwrap();
-    // 24.03 s: five 4 s segments, and the short tail joins the sixth.
-    assert_eq!(lines_with(&variant, "#EXTINF").len(), 6, "{variant}");
-    assert_eq!(lines_with(&variant, "#EXTINF:4.000").len(), 5, "{variant}");
+    // 24.03 s: a 1 s first segment, 4 s ones, and the short tail joins the last.
+    let map = starts(&variant);
+    assert_eq!(map, vec![0.0, 1.0, 5.0, 9.0, 13.0, 17.0, 21.0], "{variant}");
     let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00005.ts")).await;
     assert_eq!(code, 200);
+    let start = start_of(&seg);
+    assert!((start - 17.0).abs() < 0.15, "segment 5 starts at {start}");
     let p = probe_bytes(&seg, ".ts");
-    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
-    assert!((start - 20.0).abs() < 0.15, "segment 5 starts at {start}");
     let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
     assert!((dur - 4.0).abs() < 0.2, "segment 5 lasts {dur}");
     // A request behind the head is served from disk or waits; the job id never changes.
@@ -92,23 +127,25 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
     let log = gs.log(&job).await;
     assert!(log.contains("restarting there"), "{log}");
     assert!(
-        log.contains("-ss 20.000") && log.contains("-output_ts_offset 20.000"),
+        log.contains("-ss 17.000") && log.contains("-output_ts_offset 17.000"),
         "{log}"
     );
-    assert!(log.contains("-force_key_frames"), "{log}");
-    for i in 0..6 {
+    assert!(log.contains("-force_key_frames 0.000,4.000"), "{log}");
+    for i in 0..map.len() {
         let (code, seg) = gs
             .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
             .await;
         assert_eq!(code, 200, "segment {i}");
         let p = probe_bytes(&seg, ".ts");
-        let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
+        let start = start_of(&seg);
+        let _ = p;
         assert!(
-            (start - 4.0 * i as f64).abs() < 0.15,
-            "segment {i} starts at {start}"
+            (start - map[i]).abs() < 0.15,
+            "segment {i} starts at {start}, the playlist says {}",
+            map[i]
         );
     }
-    let (code, v) = gs.fetch(&stream_file_url(&job, "v0_00006.ts")).await;
+    let (code, v) = gs.fetch(&stream_file_url(&job, "v0_00007.ts")).await;
     assert_eq!(code, 404, "{}", String::from_utf8_lossy(&v));
 }
 
@@ -120,9 +157,14 @@ async fn remuxed_stream_restarts_on_its_keyframes_too() {
     let job = gs.start_job(json!({"source": media.url("long.mkv")})).await;
     let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00005.ts")).await;
     assert_eq!(code, 200);
-    let p = probe_bytes(&seg, ".ts");
-    let start: f64 = p["format"]["start_time"].as_str().unwrap().parse().unwrap();
-    assert!((start - 20.0).abs() < 0.1, "segment 5 starts at {start}");
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let map = starts(&String::from_utf8(variant).unwrap());
+    let start = start_of(&seg);
+    assert!(
+        (start - map[5]).abs() < 0.1,
+        "segment 5 starts at {start}, the playlist says {}",
+        map[5]
+    );
     let done = gs.wait_for(&job, &["ready"], MIN).await;
     assert_eq!(done["job_id"], job["job_id"]);
     let log = gs.log(&job).await;
@@ -131,19 +173,18 @@ async fn remuxed_stream_restarts_on_its_keyframes_too() {
         "{log}"
     );
     // Every segment is where the playlist says, and none starts before its keyframe.
-    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
-    let n = lines_with(&String::from_utf8(variant).unwrap(), "#EXTINF").len();
-    for i in 0..n {
+    for i in 0..map.len() {
         let (code, seg) = gs
             .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
             .await;
         assert_eq!(code, 200, "segment {i}");
         let p = probe_bytes(&seg, ".ts");
-        let v = stream_of(&p, "video").unwrap();
-        let start: f64 = v["start_time"].as_str().unwrap().parse().unwrap();
+        let _ = p;
+        let start = start_of(&seg);
         assert!(
-            (start - 4.0 * i as f64).abs() < 0.1,
-            "segment {i} video starts at {start}"
+            (start - map[i]).abs() < 0.1,
+            "segment {i} video starts at {start}, the playlist says {}",
+            map[i]
         );
     }
 }
@@ -167,8 +208,8 @@ async fn start_time_seeks_and_progress_is_relative_to_it() {
     );
     let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
     assert_eq!(
-        lines_with(&String::from_utf8(variant).unwrap(), "#EXTINF").len(),
-        2
+        starts(&String::from_utf8(variant).unwrap()),
+        vec![0.0, 1.0, 5.0]
     );
     let (_, seg) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
     let p = probe_bytes(&seg, ".ts");

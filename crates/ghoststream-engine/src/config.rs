@@ -78,6 +78,8 @@ pub struct TranscodingSection {
     pub max_concurrent_jobs: u32,
     pub max_queue_size: u32,
     pub segment_duration: f64,
+    /// The first segment of a stream is this long, so the first picture comes sooner.
+    pub first_segment_duration: f64,
     pub temp_directory: Option<PathBuf>,
     pub enable_abr: bool,
     pub abr_max_variants: u32,
@@ -154,6 +156,7 @@ impl Default for TranscodingSection {
             max_concurrent_jobs: 2,
             max_queue_size: 20,
             segment_duration: 4.0,
+            first_segment_duration: 1.0,
             temp_directory: None,
             enable_abr: true,
             abr_max_variants: 4,
@@ -384,6 +387,7 @@ register_interval = 300     # seconds between registrations
 max_concurrent_jobs = 2     # GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS
 max_queue_size = 20         # queued jobs beyond this get 503 queue-full
 segment_duration = 4        # HLS segment length in seconds (keyframes forced there)
+first_segment_duration = 1  # a shorter first segment: the first picture comes sooner
 # temp_directory = "./transcode_temp"  # GHOSTSTREAM__TRANSCODING__TEMP_DIRECTORY; default <state>/work
 enable_abr = true           # false: mode "abr" is refused
 abr_max_variants = 4        # rungs of the ladder: 4k 20M, 1080p 8M, 720p 4M, 480p 1.5M, 360p 800k

@@ -319,6 +319,7 @@ impl Engine {
         }
         let remaining = (media.duration - spec.start_time).max(0.0);
         let seg = config.transcoding.segment_duration;
+        let first = config.transcoding.first_segment_duration;
         let map = if !spec.mode.is_hls() {
             None
         } else if plan.copies_video() {
@@ -331,9 +332,10 @@ impl Engine {
                 0.0,
                 media.duration,
                 seg,
+                first,
             ))
         } else {
-            Some(SegmentMap::fixed(remaining, seg))
+            Some(SegmentMap::fixed(remaining, seg, first))
         };
         let codec = match &plan.video {
             VideoAction::Encode { codec, .. } => Some(*codec),

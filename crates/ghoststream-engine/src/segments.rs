@@ -13,15 +13,19 @@ pub struct SegmentMap {
 }
 
 impl SegmentMap {
-    /// Fixed-length segments, for encodes with forced keyframes. A tail shorter than
-    /// half a second joins the segment before it.
-    pub fn fixed(total_secs: f64, segment_secs: f64) -> SegmentMap {
+    /// Fixed segments for encodes with forced keyframes: a short first one (the first
+    /// picture comes sooner), then `segment_secs` each. A tail shorter than half a second
+    /// joins the segment before it.
+    pub fn fixed(total_secs: f64, segment_secs: f64, first_secs: f64) -> SegmentMap {
         let total = total_secs.max(0.001);
-        let n = ((total - 0.5) / segment_secs).ceil().max(1.0) as usize;
-        SegmentMap {
-            starts: (0..n).map(|i| i as f64 * segment_secs).collect(),
-            total,
+        let first = first_secs.clamp(0.5, segment_secs);
+        let mut starts = vec![0.0];
+        let mut next = first;
+        while next < total - 0.5 {
+            starts.push(next);
+            next += segment_secs;
         }
+        SegmentMap { starts, total }
     }
 
     /// Segments on the source's own keyframes (copy path): each as close to
@@ -32,13 +36,19 @@ impl SegmentMap {
         origin: f64,
         total_secs: f64,
         segment_secs: f64,
+        first_secs: f64,
     ) -> SegmentMap {
         let total = total_secs.max(0.001);
         let mut starts = vec![0.0];
         for k in keyframes {
             let t = k - origin;
             let last = *starts.last().unwrap_or(&0.0);
-            if t >= last + segment_secs - 0.05 && t < total - 0.25 {
+            let want = if starts.len() == 1 {
+                first_secs.min(segment_secs)
+            } else {
+                segment_secs
+            };
+            if t >= last + want - 0.05 && t < total - 0.25 {
                 starts.push(t);
             }
         }
@@ -172,32 +182,38 @@ mod tests {
 
     #[test]
     fn fixed_map() {
-        let m = SegmentMap::fixed(10.0, 4.0);
+        let m = SegmentMap::fixed(10.0, 4.0, 4.0);
         assert_eq!(m.len(), 3);
         assert_eq!((m.start(2), m.duration(2)), (8.0, 2.0));
         assert_eq!(m.index_at(7.9), 1);
         assert_eq!(m.index_at(8.0), 2);
-        assert_eq!(SegmentMap::fixed(8.0, 4.0).len(), 2);
-        let m = SegmentMap::fixed(8.03, 4.0);
+        assert_eq!(SegmentMap::fixed(8.0, 4.0, 4.0).len(), 2);
+        let m = SegmentMap::fixed(8.03, 4.0, 4.0);
         assert_eq!(m.len(), 2);
         assert!((m.duration(1) - 4.03).abs() < 1e-9);
-        assert_eq!(SegmentMap::fixed(8.6, 4.0).len(), 3);
-        assert_eq!(SegmentMap::fixed(0.2, 4.0).len(), 1);
+        assert_eq!(SegmentMap::fixed(8.6, 4.0, 4.0).len(), 3);
+        assert_eq!(SegmentMap::fixed(0.2, 4.0, 1.0).len(), 1);
+        // A short first segment, then the usual length.
+        let m = SegmentMap::fixed(10.0, 4.0, 1.0);
+        assert_eq!(m.starts, vec![0.0, 1.0, 5.0, 9.0]);
+        assert_eq!(SegmentMap::fixed(9.3, 4.0, 1.0).starts, vec![0.0, 1.0, 5.0]);
     }
 
     #[test]
     fn keyframe_map_groups_to_target() {
         let kf = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.5, 9.0, 12.0, 12.9];
-        let m = SegmentMap::from_keyframes(&kf, 0.0, 13.0, 4.0);
+        let m = SegmentMap::from_keyframes(&kf, 0.0, 13.0, 4.0, 4.0);
         assert_eq!(m.starts, vec![0.0, 4.0, 9.0]);
+        let m = SegmentMap::from_keyframes(&kf, 0.0, 13.0, 4.0, 1.0);
+        assert_eq!(m.starts, vec![0.0, 1.0, 5.0, 9.0]);
         // Origin shifts to the job's first keyframe.
-        let m = SegmentMap::from_keyframes(&[2.0, 4.0, 6.0, 8.0], 2.0, 8.0, 4.0);
+        let m = SegmentMap::from_keyframes(&[2.0, 4.0, 6.0, 8.0], 2.0, 8.0, 4.0, 4.0);
         assert_eq!(m.starts, vec![0.0, 4.0]);
     }
 
     #[test]
     fn playlists_snapshot() {
-        let m = SegmentMap::fixed(10.0, 4.0);
+        let m = SegmentMap::fixed(10.0, 4.0, 4.0);
         assert_eq!(
             variant_playlist(&m, 0, "?gst=T"),
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n\

@@ -164,7 +164,7 @@ pub fn video_encoder_args(
     hw: HwKind,
     r: &Rendition,
     live: bool,
-    keyframe_every_secs: Option<f64>,
+    keyframes_at: Option<&[f64]>,
     tuning: &Tuning,
 ) {
     let enc = encoder_name(codec, hw).unwrap_or("libx264");
@@ -206,11 +206,9 @@ pub fn video_encoder_args(
     argv.opt("-b:v", format!("{kbps}k"))
         .opt("-maxrate", format!("{}k", kbps * 3 / 2))
         .opt("-bufsize", format!("{}k", kbps * 2));
-    if let Some(every) = keyframe_every_secs {
-        argv.opt(
-            "-force_key_frames",
-            format!("expr:gte(t,n_forced*{})", secs(every)),
-        );
+    if let Some(times) = keyframes_at {
+        let list: Vec<String> = times.iter().map(|t| secs(*t)).collect();
+        argv.opt("-force_key_frames", list.join(","));
     }
 }
 
@@ -261,7 +259,6 @@ pub struct HlsRun<'a> {
     /// Output times where the following segments start (absolute, excluding the first).
     pub cut_times: Vec<f64>,
     pub first_segment: u32,
-    pub segment_duration_secs: f64,
     pub out_dir: &'a Path,
     pub run_id: u64,
     pub rw_timeout_secs: u64,
@@ -326,6 +323,10 @@ pub fn hls_run(run: &HlsRun) -> Argv {
             ),
         );
     }
+    // Keyframes at every cut of this run, on the encoder's clock (0 = the run's start).
+    let keyframes: Vec<f64> = std::iter::once(0.0)
+        .chain(run.cut_times.iter().map(|t| t - run.out_offset_secs))
+        .collect();
     // One output per rendition; copy and audio-only plans write a single output.
     let outputs: Vec<Option<&Rendition>> = if renditions.is_empty() {
         vec![None]
@@ -345,7 +346,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                     run.hw,
                     rendition,
                     true,
-                    Some(run.segment_duration_secs),
+                    Some(&keyframes),
                     run.tuning,
                 );
             }
@@ -590,7 +591,6 @@ mod tests {
             duration_secs: Some(8.0),
             cut_times: vec![12.0],
             first_segment: 2,
-            segment_duration_secs: 4.0,
             out_dir: Path::new("/w/job"),
             run_id: 3,
             rw_timeout_secs: 15,
@@ -606,7 +606,7 @@ mod tests {
 -i http://pi:5000/m.mkv -t 8.000 -filter_complex \
 '[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
 -c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \
--bufsize 8000k -force_key_frames 'expr:gte(t,n_forced*4.000)' -c:a aac -ac 2 -b:a 128k \
+-bufsize 8000k -force_key_frames 0.000,4.000 -c:a aac -ac 2 -b:a 128k \
 -copypriorss 0 -sn -dn -f segment -segment_format mpegts -segment_start_number 2 \
 -segment_list /w/job/v0_r3.csv -segment_list_type csv -output_ts_offset 8.000 -muxdelay 0 \
 -segment_times 12.000 /w/job/v0_%05d.ts"
@@ -636,7 +636,6 @@ mod tests {
             duration_secs: None,
             cut_times: vec![],
             first_segment: 0,
-            segment_duration_secs: 4.0,
             out_dir: Path::new("/w"),
             run_id: 1,
             rw_timeout_secs: 15,

@@ -39,6 +39,7 @@ impl Actor {
                     attempts: 0,
                     eta: None,
                     log: JobLog::default(),
+                    last_progress: None,
                 },
             );
         }

@@ -170,6 +170,9 @@ struct Job {
     attempts: u32,
     eta: Option<u64>,
     log: JobLog,
+    /// The last progress sent and when: re-sent while ffmpeg is quiet, so clients hear
+    /// from a running job at least twice a second.
+    last_progress: Option<(ProgressData, std::time::Instant)>,
 }
 
 impl Job {
@@ -239,6 +242,7 @@ pub(crate) async fn spawn(
                 .max(1),
         );
         let mut cleanup = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut cadence = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 cmd = rx.recv() => match cmd {
@@ -253,6 +257,7 @@ pub(crate) async fn spawn(
                 Some(ev) = run_rx.recv() => actor.internal(Internal::Run(ev)).await,
                 Some(ev) = internal_rx.recv() => actor.internal(ev).await,
                 _ = cleanup.tick() => { actor.cleanup(false).await; }
+                _ = cadence.tick() => actor.resend_quiet_progress(),
             }
         }
     })
@@ -276,6 +281,26 @@ impl Actor {
             .map(|l| l.max_concurrent_jobs as usize)
             .unwrap_or(1)
             .max(1)
+    }
+
+    /// Re-sends the latest progress of running jobs whose ffmpeg has not reported for a
+    /// while (heavy filters or slow sources make its 0.5 s period irregular).
+    fn resend_quiet_progress(&mut self) {
+        let now = std::time::Instant::now();
+        for (id, j) in self.jobs.iter_mut() {
+            if j.rec.status != JobStatus::Processing {
+                continue;
+            }
+            if let Some((data, at)) = j.last_progress.as_mut() {
+                if now.duration_since(*at) >= Duration::from_millis(450) {
+                    *at = now;
+                    let _ = self.inner.events.send(JobEvent::Progress {
+                        job_id: id.to_string(),
+                        data: data.clone(),
+                    });
+                }
+            }
+        }
     }
 
     fn emit(&self, ev: JobEvent) {

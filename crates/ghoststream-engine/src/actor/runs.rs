@@ -107,7 +107,6 @@ impl Actor {
             copy_origin_secs: (copy && first > 0).then_some(offset),
             cut_times,
             first_segment: first,
-            segment_duration_secs: cfg.transcoding.segment_duration,
             out_dir: &job.rec.dir,
             run_id,
             rw_timeout_secs: 15,
@@ -294,6 +293,9 @@ impl Actor {
                 bitrate: block.bitrate_kbps,
             },
         };
+        if let JobEvent::Progress { data, .. } = &ev {
+            job.last_progress = Some((data.clone(), std::time::Instant::now()));
+        }
         let _ = self.inner.events.send(ev);
     }
 

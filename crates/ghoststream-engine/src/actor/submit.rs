@@ -169,6 +169,7 @@ impl Actor {
             attempts: 0,
             eta: None,
             log,
+            last_progress: None,
         };
         self.jobs.insert(id, job);
         self.persist(id).await;
