@@ -131,7 +131,7 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
         "{log}"
     );
     assert!(log.contains("-force_key_frames 0.000,4.000"), "{log}");
-    for i in 0..map.len() {
+    for (i, want) in map.iter().enumerate() {
         let (code, seg) = gs
             .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
             .await;
@@ -140,9 +140,9 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
         let start = start_of(&seg);
         let _ = p;
         assert!(
-            (start - map[i]).abs() < 0.15,
+            (start - want).abs() < 0.15,
             "segment {i} starts at {start}, the playlist says {}",
-            map[i]
+            want
         );
     }
     let (code, v) = gs.fetch(&stream_file_url(&job, "v0_00007.ts")).await;
@@ -173,7 +173,7 @@ async fn remuxed_stream_restarts_on_its_keyframes_too() {
         "{log}"
     );
     // Every segment is where the playlist says, and none starts before its keyframe.
-    for i in 0..map.len() {
+    for (i, want) in map.iter().enumerate() {
         let (code, seg) = gs
             .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
             .await;
@@ -182,9 +182,9 @@ async fn remuxed_stream_restarts_on_its_keyframes_too() {
         let _ = p;
         let start = start_of(&seg);
         assert!(
-            (start - map[i]).abs() < 0.1,
+            (start - want).abs() < 0.1,
             "segment {i} video starts at {start}, the playlist says {}",
-            map[i]
+            want
         );
     }
 }
