@@ -265,11 +265,19 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         let keyframes = if want_keyframes {
-            Some(
-                probe::keyframes(&t.ffprobe_path, source, timeout * 3)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            )
+            let fast = if media.container.contains("matroska") {
+                mkv_keyframes(source).await
+            } else {
+                None
+            };
+            match fast {
+                Some(k) => Some(k),
+                None => Some(
+                    probe::keyframes(&t.ffprobe_path, source, timeout * 3)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
+            }
         } else {
             None
         };
@@ -480,6 +488,55 @@ impl Engine {
             let _ = tokio::time::timeout(timeout, h).await;
         }
     }
+}
+
+/// Bytes `[from, from + len)` of a source; HTTP sources must honour Range (206).
+async fn read_range(source: &Source, from: u64, len: u64) -> Option<Vec<u8>> {
+    match source {
+        Source::Http(url) => {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .ok()?;
+            let r = client
+                .get(url)
+                .header("Range", format!("bytes={from}-{}", from + len - 1))
+                .send()
+                .await
+                .ok()?;
+            if r.status().as_u16() != 206 {
+                return None;
+            }
+            r.bytes().await.ok().map(|b| b.to_vec())
+        }
+        Source::File(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Seek};
+                let mut f = std::fs::File::open(path).ok()?;
+                f.seek(std::io::SeekFrom::Start(from)).ok()?;
+                let mut buf = Vec::new();
+                f.take(len).read_to_end(&mut buf).ok()?;
+                Some(buf)
+            })
+            .await
+            .ok()?
+        }
+    }
+}
+
+/// The keyframe index of a Matroska source from its Cues element: three small reads instead
+/// of ffprobe reading every packet. `None` (ffprobe then) when anything does not fit.
+async fn mkv_keyframes(source: &Source) -> Option<Vec<f64>> {
+    use ghoststream_media::mkv;
+    let head = mkv::parse_head(&read_range(source, 0, 64 * 1024).await?)?;
+    let len = mkv::element_len(&read_range(source, head.cues_offset, 16).await?)?;
+    if len > 64 * 1024 * 1024 {
+        return None;
+    }
+    let keyframes = mkv::parse_cues(&read_range(source, head.cues_offset, len).await?, &head)?;
+    // A cue list that does not start at the beginning is not an index of every keyframe.
+    (keyframes.first().copied().unwrap_or(f64::MAX) < 1.0).then_some(keyframes)
 }
 
 /// A tiny error type so the library stays free of `anyhow`.
