@@ -188,8 +188,7 @@ pub fn parse_cues(buf: &[u8], head: &Head) -> Option<Vec<f64>> {
             out.push(time as f64 * head.scale_ns as f64 / 1e9);
         }
     }
-    out.sort_by(|a, b| a.total_cmp(b));
-    out.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    let out = crate::probe::sorted_unique(out);
     (!out.is_empty()).then_some(out)
 }
 
@@ -198,8 +197,8 @@ mod tests {
     use super::*;
 
     /// Against ffprobe on a real file: the same keyframes.
-    #[test]
-    fn cues_match_ffprobe() {
+    #[tokio::test]
+    async fn cues_match_ffprobe() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("k.mkv");
         let ok = std::process::Command::new("ffmpeg")
@@ -229,29 +228,20 @@ mod tests {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        if !ok {
-            panic!("ffmpeg is needed for this test");
-        }
+        assert!(ok, "ffmpeg is needed for this test");
         let bytes = std::fs::read(&f).unwrap();
         let head = parse_head(&bytes[..bytes.len().min(65536)]).unwrap();
         let off = head.cues_offset as usize;
         let len = element_len(&bytes[off..]).unwrap() as usize;
         let cues = parse_cues(&bytes[off..off + len], &head).unwrap();
-        let out = std::process::Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-select_streams",
-                "v:0",
-                "-show_entries",
-                "packet=pts_time,flags",
-                "-of",
-                "csv=p=0",
-            ])
-            .arg(&f)
-            .output()
-            .unwrap();
-        let probed = crate::probe::parse_keyframes(&String::from_utf8_lossy(&out.stdout));
+        let source = crate::source::Source::File(f.clone());
+        let probed = crate::probe::keyframes(
+            std::path::Path::new("ffprobe"),
+            &source,
+            std::time::Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
         assert_eq!(cues.len(), probed.len(), "{cues:?} vs {probed:?}");
         for (a, b) in cues.iter().zip(&probed) {
             assert!((a - b).abs() < 0.002, "{a} vs {b}");

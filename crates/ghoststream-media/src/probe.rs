@@ -223,7 +223,7 @@ pub async fn keyframes(
 
 /// Parses `pts_time,flags` lines, keeping keyframes, sorted and deduplicated.
 pub fn parse_keyframes(csv: &str) -> Vec<f64> {
-    let mut v: Vec<f64> = csv
+    let v: Vec<f64> = csv
         .lines()
         .filter_map(|l| {
             let (t, flags) = l.split_once(',')?;
@@ -233,6 +233,11 @@ pub fn parse_keyframes(csv: &str) -> Vec<f64> {
             t.parse::<f64>().ok().filter(|t| t.is_finite())
         })
         .collect();
+    sorted_unique(v)
+}
+
+/// Keyframe times in order, each once.
+pub fn sorted_unique(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
     v
