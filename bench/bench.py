@@ -99,7 +99,8 @@ def media_server():
 def start_ours(extra_env=None):
     state = tempfile.mkdtemp(prefix="gs-bench-")
     env = dict(os.environ, RUST_LOG="warn", GHOSTSTREAM__SECURITY__JOB_TOKENS="open",
-               GHOSTSTREAM__DISCOVERY__UDP_ENABLED="false", GHOSTSTREAM_CONFIG=os.path.join(state, "g.toml"))
+               GHOSTSTREAM__DISCOVERY__UDP_ENABLED="false",
+               GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.0/8"]', GHOSTSTREAM_CONFIG=os.path.join(state, "g.toml"))
     env.update(extra_env or {})
     p = subprocess.Popen([OURS, "serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--state-dir", state],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
@@ -205,11 +206,30 @@ def start(client, base, body):
     return r.json()
 
 
+LEFT_RUNNING = {}  # base URL → ffmpeg/ffprobe processes still running 2 s after a delete
+
+
+def tools_running():
+    out = subprocess.run(["pgrep", "-c", "-x", "ffmpeg|ffprobe"], capture_output=True, text=True).stdout
+    return int(out.strip() or 0)
+
+
 def cleanup(client, base, job):
+    """Deletes the job, then waits (up to 60 s) until no ffmpeg runs, so that the next row
+    is measured on an idle machine; counts what a server left running after 2 s."""
     try:
         client.delete(f"{base}/api/transcode/{job['job_id']}", headers=headers(job), timeout=30)
     except Exception:
         pass
+    t0, left = time.monotonic(), 0
+    while time.monotonic() - t0 < 60:
+        n = tools_running()
+        if n == 0:
+            break
+        if time.monotonic() - t0 >= 2 and not left:
+            left = n
+        time.sleep(0.1)
+    LEFT_RUNNING[base] = max(LEFT_RUNNING.get(base, 0), left)
 
 
 def main():
@@ -369,6 +389,8 @@ def main():
     except Exception as e:
         row("WebSocket progress", None, None, "msg/s", None, "≥ 2", str(e))
 
+    row("ffmpeg still running 2 s after a delete (worst)", LEFT_RUNNING.get(ob), LEFT_RUNNING.get(pb), "procs", None, "0",
+        "the bench waits for them before the next row")
     ours.terminate()
     peer.terminate()
     for p in (ours, peer):
