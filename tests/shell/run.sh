@@ -22,4 +22,6 @@ sleep 1
 export DISPLAY="$display" HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share"
 export TAURI_WEBVIEW_AUTOMATION=true
 export GHOSTSTREAM__SERVER__HOST=127.0.0.1 GHOSTSTREAM__SERVER__PORT=0 GHOSTSTREAM__MDNS__ENABLED=false
+# The test media server is on loopback, which sources may not reach by default.
+export GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.0/8"]'
 dbus-run-session -- node tests/shell/app.mjs "$app" "$PWD/$media" "$shots"

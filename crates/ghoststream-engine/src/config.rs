@@ -32,6 +32,12 @@ pub struct ServerSection {
     /// WebSocket keepalive ping period; three missed pongs close the connection.
     pub ws_ping_interval_ms: u64,
     pub ws_max_connections: usize,
+    /// A client must send a request's whole header within this time (slow-loris).
+    pub header_read_timeout_ms: u64,
+    /// Largest request header block; larger ones get 431.
+    pub max_header_bytes: usize,
+    /// Open HTTP connections at most; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
     /// Serve the dashboard (`ui/dist`) at `/` for browsers.
     pub ui_dir: Option<PathBuf>,
 }
@@ -123,6 +129,9 @@ pub struct SecuritySection {
     pub api_key: Option<String>,
     pub job_tokens: TokenMode,
     pub token_ttl_hours: u64,
+    /// Addresses (`127.0.0.0/8`, `::1`) that sources, subtitles and callbacks may reach
+    /// although they are loopback, link-local or otherwise refused by default.
+    pub allowed_targets: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -135,6 +144,9 @@ impl Default for ServerSection {
             shutdown_timeout: 10,
             ws_ping_interval_ms: 30_000,
             ws_max_connections: 1000,
+            header_read_timeout_ms: 10_000,
+            max_header_bytes: 64 * 1024,
+            max_connections: 4096,
             ui_dir: None,
         }
     }
@@ -193,6 +205,7 @@ impl Default for SecuritySection {
             api_key: None,
             job_tokens: TokenMode::Enforce,
             token_ttl_hours: 168,
+            allowed_targets: Vec::new(),
         }
     }
 }
@@ -279,6 +292,8 @@ impl Config {
                 "transcoding.segment_duration must be 1–30 seconds".into(),
             ));
         }
+        crate::egress::parse_allowed(&self.security.allowed_targets)
+            .map_err(|e| ConfigError::Invalid(format!("security.allowed_targets: {e}")))?;
         if t.abr_max_variants == 0 {
             return Err(ConfigError::Invalid(
                 "transcoding.abr_max_variants must be ≥ 1".into(),
@@ -369,6 +384,9 @@ max_body_bytes = 1048576    # larger request bodies get 413
 shutdown_timeout = 10       # seconds a graceful stop may take before ffmpeg is killed
 ws_ping_interval_ms = 30000 # WebSocket keepalive; 3 missed pongs close the connection
 ws_max_connections = 1000   # the next connection gets a close frame with a reason
+header_read_timeout_ms = 10000  # a request's header must arrive within this (slow clients are cut)
+max_header_bytes = 65536    # larger header blocks get 431
+max_connections = 4096      # open HTTP connections at most (WebSockets included)
 # ui_dir = "ui/dist"        # serve the dashboard at / for browsers
 
 [mdns]
@@ -414,6 +432,10 @@ trial_timeout = 10          # seconds for each one-frame trial encode at start
 # api_key = "secret"        # GHOSTSTREAM__SECURITY__API_KEY; required on every route but health
 job_tokens = "enforce"      # GHOSTSTREAM__SECURITY__JOB_TOKENS: enforce | open
 token_ttl_hours = 168
+# Sources, subtitle URLs and callbacks may not reach loopback, link-local (169.254.x.x),
+# multicast or this server's own API. List address blocks to allow, e.g. a media server on
+# this same PC: ["127.0.0.1"]. GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.1"]'
+allowed_targets = []
 "#;
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::actor::{self, Cmd, Prepared};
 use crate::config::Config;
 use crate::error::EngineError;
-use crate::job::{validate, JobRecord, JobSpec};
+use crate::job::{field, validate, JobRecord, JobSpec};
 use crate::live::Live;
 use crate::segments::SegmentMap;
 use crate::store::Store;
@@ -50,9 +50,20 @@ pub enum StreamFile {
 
 #[derive(Clone)]
 struct CachedProbe {
+    /// The source as ffmpeg reads it: after redirects, checked by the egress rules.
+    source: Source,
     media: MediaInfo,
     keyframes: Option<Vec<f64>>,
     at: Instant,
+}
+
+/// Whether a probe must also produce the source's keyframe index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyframeNeed {
+    No,
+    /// Only where the container indexes them (Matroska Cues), read alongside the probe.
+    IfCheap,
+    Yes,
 }
 
 const PROBE_CACHE_TTL: Duration = Duration::from_secs(600);
@@ -66,6 +77,9 @@ pub(crate) struct Inner {
     pub(crate) public_base: RwLock<String>,
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
+    pub(crate) egress: crate::egress::Egress,
+    /// Probes at once: a burst of starts must not fork a burst of ffprobes.
+    probe_slots: tokio::sync::Semaphore,
     stopped: CancellationToken,
     paused: std::sync::atomic::AtomicBool,
     pub(crate) live: RwLock<Live>,
@@ -112,6 +126,11 @@ impl Engine {
             events,
             tx,
             probes: Mutex::new(HashMap::new()),
+            probe_slots: tokio::sync::Semaphore::new(4),
+            egress: crate::egress::Egress::new(
+                crate::egress::parse_allowed(&config.security.allowed_targets)
+                    .map_err(anyhow_free::Error)?,
+            ),
             stopped: CancellationToken::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
             live: RwLock::new(Live::from_config(&config)),
@@ -138,6 +157,14 @@ impl Engine {
     }
 
     /// Base URL used where no request is at hand (callbacks).
+    /// The port the API listens on: sources and callbacks may not point back at it.
+    pub fn set_listen_port(&self, port: u16) {
+        self.inner.egress.set_own_port(port);
+        if let Ok(mut cache) = self.inner.probes.lock() {
+            cache.clear();
+        }
+    }
+
     pub fn set_public_base(&self, base: String) {
         if self.inner.config.server.advertised_url.is_none() {
             if let Ok(mut g) = self.inner.public_base.write() {
@@ -208,8 +235,9 @@ impl Engine {
         if self.is_paused() {
             return Err(EngineError::Paused);
         }
-        let spec =
+        let mut spec =
             validate(&req, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
+        self.vet(&mut spec).await?;
         if let Some(key) = spec.share_key() {
             let session = spec.session_id.clone();
             if let Some(s) = self
@@ -223,6 +251,8 @@ impl Engine {
                 return Ok(s);
             }
         }
+        // A full queue is answered before any probing.
+        self.call(|reply| Cmd::Room { reply }).await??;
         let prepared = self.prepare(&spec).await;
         if let Ok(p) = &prepared {
             if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
@@ -246,42 +276,100 @@ impl Engine {
         .await?
     }
 
+    /// Applies the egress rules to every URL of a request: the source and subtitles are
+    /// replaced by where their redirects lead; the callback must point somewhere allowed.
+    async fn vet(&self, spec: &mut JobSpec) -> Result<(), EngineError> {
+        let egress = &self.inner.egress;
+        let mut errors = Vec::new();
+        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+            cache
+                .get(&spec.source_raw)
+                .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
+                .map(|c| c.source.clone())
+        });
+        match cached {
+            Some(s) => spec.source = s,
+            None => match egress.vet(&spec.source).await {
+                Ok(s) => spec.source = s,
+                Err(r) => errors.push(field(&["source"], r.to_string(), r.code())),
+            },
+        }
+        for (i, sub) in spec.subtitles.iter_mut().enumerate() {
+            match egress.vet(&sub.source).await {
+                Ok(s) => sub.source = s,
+                Err(r) => errors.push(field(
+                    &["subtitles", &i.to_string(), "url"],
+                    r.to_string(),
+                    r.code(),
+                )),
+            }
+        }
+        if let Some(cb) = &spec.callback_url {
+            if let Err(r) = self.check_callback(cb).await {
+                errors.push(field(&["callback_url"], r.to_string(), r.code()));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
+    }
+
+    pub(crate) async fn check_callback(&self, url: &str) -> Result<(), crate::egress::Refusal> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| crate::egress::Refusal::Malformed(e.to_string()))?;
+        self.inner.egress.check_url(&parsed).await
+    }
+
     async fn probe_cached(
         &self,
         source: &Source,
         raw: &str,
-        want_keyframes: bool,
+        keyframes: KeyframeNeed,
     ) -> Result<CachedProbe, String> {
-        if let Ok(cache) = self.inner.probes.lock() {
-            if let Some(c) = cache.get(raw) {
-                if c.at.elapsed() < PROBE_CACHE_TTL && (!want_keyframes || c.keyframes.is_some()) {
-                    return Ok(c.clone());
-                }
+        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+            cache
+                .get(raw)
+                .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
+                .cloned()
+        });
+        if let Some(c) = &cached {
+            if keyframes != KeyframeNeed::Yes || c.keyframes.is_some() {
+                return Ok(c.clone());
             }
         }
+        let _slot = self.inner.probe_slots.acquire().await;
         let t = &self.inner.config.transcoding;
         let timeout = Duration::from_secs(t.probe_timeout.max(1));
-        let media = probe::probe(&t.ffprobe_path, source, timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        let keyframes = if want_keyframes {
-            let fast = if media.container.contains("matroska") {
-                mkv_keyframes(source).await
-            } else {
-                None
-            };
-            match fast {
-                Some(k) => Some(k),
-                None => Some(
-                    probe::keyframes(&t.ffprobe_path, source, timeout * 3)
-                        .await
-                        .map_err(|e| e.to_string())?,
-                ),
+        // The Matroska index costs three small reads, so for an HLS job it is read
+        // alongside ffprobe rather than after it: a remux then waits for one probe, not two.
+        let (media, fast) = match cached {
+            Some(c) => (c.media, None),
+            None => {
+                let probing = probe::probe(&t.ffprobe_path, source, timeout);
+                let (media, fast) = if keyframes == KeyframeNeed::No {
+                    (probing.await, None)
+                } else {
+                    tokio::join!(probing, mkv_keyframes(self.inner.egress.client(), source))
+                };
+                (media.map_err(|e| e.to_string())?, fast)
             }
-        } else {
-            None
+        };
+        let fast = fast.filter(|_| media.container.contains("matroska"));
+        let keyframes = match (fast, keyframes) {
+            (Some(k), _) => Some(k),
+            (None, KeyframeNeed::Yes) if media.container.contains("matroska") => {
+                match mkv_keyframes(self.inner.egress.client(), source).await {
+                    Some(k) => Some(k),
+                    None => Some(self.scan_keyframes(source, timeout).await?),
+                }
+            }
+            (None, KeyframeNeed::Yes) => Some(self.scan_keyframes(source, timeout).await?),
+            (None, _) => None,
         };
         let entry = CachedProbe {
+            source: source.clone(),
             media,
             keyframes,
             at: Instant::now(),
@@ -295,10 +383,25 @@ impl Engine {
         Ok(entry)
     }
 
+    async fn scan_keyframes(&self, source: &Source, timeout: Duration) -> Result<Vec<f64>, String> {
+        let t = &self.inner.config.transcoding;
+        probe::keyframes(&t.ffprobe_path, source, timeout * 3)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Probe once per source (cached), decide the plan, and for HLS the segment map.
     async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
         let cached = self
-            .probe_cached(&spec.source, &spec.source_raw, false)
+            .probe_cached(
+                &spec.source,
+                &spec.source_raw,
+                if spec.mode.is_hls() {
+                    KeyframeNeed::IfCheap
+                } else {
+                    KeyframeNeed::No
+                },
+            )
             .await?;
         let mut media = cached.media;
         let config = &self.inner.config;
@@ -332,7 +435,7 @@ impl Engine {
             None
         } else if plan.copies_video() {
             let kf = self
-                .probe_cached(&spec.source, &spec.source_raw, true)
+                .probe_cached(&spec.source, &spec.source_raw, KeyframeNeed::Yes)
                 .await?;
             media = kf.media.clone();
             Some(SegmentMap::from_keyframes(
@@ -369,8 +472,9 @@ impl Engine {
             output: req.output.clone(),
             ..Default::default()
         };
-        let spec =
+        let mut spec =
             validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
+        self.vet(&mut spec).await?;
         let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
         Ok(ProbeResponse {
             source: spec.source_raw,
@@ -491,13 +595,14 @@ impl Engine {
 }
 
 /// Bytes `[from, from + len)` of a source; HTTP sources must honour Range (206).
-async fn read_range(source: &Source, from: u64, len: u64) -> Option<Vec<u8>> {
+async fn read_range(
+    client: &reqwest::Client,
+    source: &Source,
+    from: u64,
+    len: u64,
+) -> Option<Vec<u8>> {
     match source {
         Source::Http(url) => {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .ok()?;
             let r = client
                 .get(url)
                 .header("Range", format!("bytes={from}-{}", from + len - 1))
@@ -527,14 +632,18 @@ async fn read_range(source: &Source, from: u64, len: u64) -> Option<Vec<u8>> {
 
 /// The keyframe index of a Matroska source from its Cues element: three small reads instead
 /// of ffprobe reading every packet. `None` (ffprobe then) when anything does not fit.
-async fn mkv_keyframes(source: &Source) -> Option<Vec<f64>> {
+async fn mkv_keyframes(client: Option<&reqwest::Client>, source: &Source) -> Option<Vec<f64>> {
     use ghoststream_media::mkv;
-    let head = mkv::parse_head(&read_range(source, 0, 64 * 1024).await?)?;
-    let len = mkv::element_len(&read_range(source, head.cues_offset, 16).await?)?;
+    let client = client?;
+    let head = mkv::parse_head(&read_range(client, source, 0, 64 * 1024).await?)?;
+    let len = mkv::element_len(&read_range(client, source, head.cues_offset, 16).await?)?;
     if len > 64 * 1024 * 1024 {
         return None;
     }
-    let keyframes = mkv::parse_cues(&read_range(source, head.cues_offset, len).await?, &head)?;
+    let keyframes = mkv::parse_cues(
+        &read_range(client, source, head.cues_offset, len).await?,
+        &head,
+    )?;
     // A cue list that does not start at the beginning is not an index of every keyframe.
     (keyframes.first().copied().unwrap_or(f64::MAX) < 1.0).then_some(keyframes)
 }

@@ -72,7 +72,7 @@ impl JobSpec {
     }
 }
 
-fn field(loc: &[&str], msg: impl Into<String>, kind: &str) -> FieldError {
+pub(crate) fn field(loc: &[&str], msg: impl Into<String>, kind: &str) -> FieldError {
     FieldError {
         loc: std::iter::once("body")
             .chain(loc.iter().copied())

@@ -6,6 +6,7 @@
 
 mod actor;
 pub mod config;
+pub mod egress;
 mod engine;
 mod error;
 pub mod job;

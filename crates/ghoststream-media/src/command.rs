@@ -602,7 +602,7 @@ mod tests {
             cmd,
             "ffmpeg -hide_banner -loglevel level+warning -nostdin -nostats -progress pipe:1 \
 -stats_period 0.5 -y -protocol_whitelist http,https,tcp,tls,crypto -rw_timeout 15000000 \
--reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -ss 8.000 \
+-reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -max_redirects 0 -ss 8.000 \
 -i http://pi:5000/m.mkv -t 8.000 -filter_complex \
 '[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
 -c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \

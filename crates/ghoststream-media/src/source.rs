@@ -108,6 +108,9 @@ impl Source {
                 "1".into(),
                 "-reconnect_delay_max".into(),
                 "4".into(),
+                // Redirects were followed and checked before ffmpeg got the URL.
+                "-max_redirects".into(),
+                "0".into(),
             ],
             Source::File(_) => vec!["-protocol_whitelist".into(), "file".into()],
         }

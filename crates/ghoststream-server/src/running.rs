@@ -43,6 +43,7 @@ impl Running {
                 config.transcoding.ffmpeg_path.display().to_string(),
             ));
         }
+        crate::listen::raise_fd_limit();
         let addr = format!("{}:{}", config.server.host, config.server.port);
         let listener =
             tokio::net::TcpListener::bind(&addr)
@@ -63,6 +64,7 @@ impl Running {
         } else {
             local.ip().to_string()
         };
+        engine.set_listen_port(local.port());
         engine.set_public_base(format!("http://{shown}:{}", local.port()));
         let state = AppState::new(engine);
         state

@@ -159,18 +159,24 @@ impl Actor {
                 .unwrap_or_default();
             let body = snapshot.to_response(&base);
             let log = self.jobs[&id].log.clone();
+            let inner = self.inner.clone();
             self.tracker.spawn(async move {
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build();
-                let r = match client {
-                    Ok(c) => c
+                // Checked again at delivery: a name may resolve elsewhere by now. The
+                // client follows no redirects.
+                let checked = match reqwest::Url::parse(&url) {
+                    Ok(u) => inner.egress.check_url(&u).await.map_err(|r| r.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let r = match (checked, inner.egress.client()) {
+                    (Err(why), _) => Err(format!("refused: {why}")),
+                    (Ok(()), None) => Err("no HTTP client".to_string()),
+                    (Ok(()), Some(c)) => c
                         .post(&url)
                         .json(&body)
                         .send()
                         .await
-                        .map(|r| r.status().as_u16()),
-                    Err(e) => Err(e),
+                        .map(|r| r.status().as_u16())
+                        .map_err(|e| e.to_string()),
                 };
                 match r {
                     Ok(code) => log.push(format!("callback {url} answered {code}")),

@@ -53,6 +53,10 @@ pub(crate) enum Cmd {
         session: Option<String>,
         reply: Reply<Option<Snapshot>>,
     },
+    /// Whether a new job would fit (a pre-check before probing; `Submit` decides).
+    Room {
+        reply: Reply<Result<(), EngineError>>,
+    },
     Get {
         id: Uuid,
         reply: Reply<Option<Snapshot>>,
@@ -274,6 +278,15 @@ impl Actor {
         }
     }
 
+    pub(super) fn room(&self) -> Result<(), EngineError> {
+        let queued = self.queue.len() as u32;
+        if self.running >= self.max_jobs() && queued >= self.inner.config.transcoding.max_queue_size
+        {
+            return Err(EngineError::QueueFull(queued));
+        }
+        Ok(())
+    }
+
     fn max_jobs(&self) -> usize {
         self.inner
             .live
@@ -337,6 +350,9 @@ impl Actor {
                 reply,
             } => {
                 let _ = reply.send(self.join(&key, session).await);
+            }
+            Cmd::Room { reply } => {
+                let _ = reply.send(self.room());
             }
             Cmd::Get { id, reply } => {
                 let _ = reply.send(self.jobs.get(&id).map(Job::snapshot));

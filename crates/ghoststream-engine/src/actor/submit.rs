@@ -68,11 +68,8 @@ impl Actor {
                 return Ok(s);
             }
         }
-        let queued = self.queue.len() as u32;
-        let slots_free = self.running < self.max_jobs();
-        if prepared.is_ok() && !slots_free && queued >= self.inner.config.transcoding.max_queue_size
-        {
-            return Err(EngineError::QueueFull(queued));
+        if prepared.is_ok() {
+            self.room()?;
         }
         let id = Uuid::new_v4();
         let now = Utc::now();

@@ -1,0 +1,369 @@
+//! Where this server may send requests on a client's behalf: sources, subtitle URLs and
+//! callbacks. Any LAN or internet address is fine; loopback, link-local (cloud metadata
+//! included), unspecified, multicast and broadcast addresses are refused unless
+//! `security.allowed_targets` lists them, and this server's own listener is always refused.
+//! Redirects are followed here, hop by hop under the same rule, and the final URL is what
+//! ffmpeg gets, with `-max_redirects 0` so that it cannot be led anywhere else.
+//!
+//! What this does not close: a name that resolves differently between our check and
+//! ffmpeg's own lookup (DNS rebinding). The window is milliseconds and needs a hostile
+//! resolver on the LAN.
+
+use ghoststream_media::source::Source;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+/// Why a target was refused. `code()` is the stable field error type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{host} is {addr}, a {kind} address; list it in security.allowed_targets to allow it")]
+    Forbidden {
+        host: String,
+        addr: IpAddr,
+        kind: &'static str,
+    },
+    #[error("{host}:{port} is this server's own API")]
+    OwnApi { host: String, port: u16 },
+    #[error("a redirect led to {0}, which is not an http(s) URL")]
+    RedirectScheme(String),
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("URL is malformed: {0}")]
+    Malformed(String),
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        "source-not-allowed"
+    }
+}
+
+const MAX_REDIRECTS: usize = 8;
+
+/// An address block: `127.0.0.0/8`, `::1/128`, or a bare address (one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let net: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{s}' is not an address or address/prefix"))?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("'{s}': prefix must be 0–{max}"))?,
+            None => max,
+        };
+        Ok(Cidr { net, prefix })
+    }
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) are judged as the IPv4 address they are.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The kind of address we refuse by default, or `None` for an ordinary LAN/internet one.
+pub fn restricted_kind(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(a) => {
+            if a.is_loopback() {
+                Some("loopback")
+            } else if a.is_link_local() {
+                Some("link-local")
+            } else if a.is_unspecified() {
+                Some("unspecified")
+            } else if a.is_multicast() || a == Ipv4Addr::BROADCAST {
+                Some("multicast or broadcast")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            if a.is_loopback() {
+                Some("loopback")
+            } else if a.is_unspecified() {
+                Some("unspecified")
+            } else if a.is_multicast() {
+                Some("multicast")
+            } else if a.segments()[0] & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Whether `ip` is an address of this machine (binding to it succeeds only then).
+fn is_own_address(ip: IpAddr) -> bool {
+    let ip = canonical(ip);
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// The policy for outgoing requests, and the client that follows redirects under it.
+pub struct Egress {
+    allowed: Vec<Cidr>,
+    own_port: AtomicU16,
+    client: Option<reqwest::Client>,
+}
+
+impl Egress {
+    pub fn new(allowed: Vec<Cidr>) -> Egress {
+        Egress {
+            allowed,
+            own_port: AtomicU16::new(0),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .ok(),
+        }
+    }
+
+    /// The port this server listens on (0: not listening).
+    pub fn set_own_port(&self, port: u16) {
+        self.own_port.store(port, Ordering::Relaxed);
+    }
+
+    /// A client that follows no redirects, for requests to already vetted URLs.
+    pub fn client(&self) -> Option<&reqwest::Client> {
+        self.client.as_ref()
+    }
+
+    /// The rule for one resolved address of `host`.
+    pub fn check_addr(&self, host: &str, addr: SocketAddr) -> Result<(), Refusal> {
+        let own = self.own_port.load(Ordering::Relaxed);
+        if own != 0 && addr.port() == own && is_own_address(addr.ip()) {
+            return Err(Refusal::OwnApi {
+                host: host.to_string(),
+                port: own,
+            });
+        }
+        if self.allowed.iter().any(|c| c.contains(addr.ip())) {
+            return Ok(());
+        }
+        match restricted_kind(addr.ip()) {
+            Some(kind) => Err(Refusal::Forbidden {
+                host: host.to_string(),
+                addr: canonical(addr.ip()),
+                kind,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves the URL's host and checks every address it has. A name that does not
+    /// resolve passes: ffmpeg cannot reach it either, and reports that as the job's error.
+    pub async fn check_url(&self, url: &reqwest::Url) -> Result<(), Refusal> {
+        let port = url.port_or_known_default().unwrap_or(80);
+        let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+            return Err(Refusal::Malformed("no host".into()));
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                let lookup = tokio::net::lookup_host((bare.to_string(), port));
+                match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+                    Ok(Ok(a)) => a.collect(),
+                    _ => Vec::new(),
+                }
+            }
+        };
+        for a in addrs {
+            self.check_addr(host, a)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a URL and every redirect it leads to; returns the URL ffmpeg should read
+    /// (`raw` itself when nothing redirected). Network failures are not refusals: the
+    /// last URL is returned and the probe reports the cause.
+    pub async fn follow(&self, raw: &str) -> Result<String, Refusal> {
+        let mut url = reqwest::Url::parse(raw).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let mut moved = false;
+        for _ in 0..=MAX_REDIRECTS {
+            self.check_url(&url).await?;
+            let Some(client) = &self.client else {
+                break;
+            };
+            let answer = client
+                .get(url.clone())
+                .header(reqwest::header::RANGE, "bytes=0-0")
+                .send()
+                .await;
+            let location = match answer {
+                Ok(r) if r.status().is_redirection() => r
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                _ => None,
+            };
+            let Some(location) = location else {
+                return Ok(if moved {
+                    url.to_string()
+                } else {
+                    raw.to_string()
+                });
+            };
+            let next = url
+                .join(&location)
+                .map_err(|e| Refusal::Malformed(format!("redirect to '{location}': {e}")))?;
+            if !matches!(Source::parse(next.as_str(), &[]), Ok(Source::Http(_))) {
+                return Err(Refusal::RedirectScheme(
+                    next.as_str().chars().take(80).collect(),
+                ));
+            }
+            url = next;
+            moved = true;
+        }
+        Err(Refusal::TooManyRedirects)
+    }
+
+    /// `follow` for a parsed source: local files pass unchanged.
+    pub async fn vet(&self, source: &Source) -> Result<Source, Refusal> {
+        match source {
+            Source::Http(u) => Ok(Source::Http(self.follow(u).await?)),
+            file => Ok(file.clone()),
+        }
+    }
+}
+
+/// Parses `security.allowed_targets`.
+pub fn parse_allowed(list: &[String]) -> Result<Vec<Cidr>, String> {
+    list.iter().map(|s| s.parse()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn restricted_kinds() {
+        for (ip, kind) in [
+            ("127.0.0.1", Some("loopback")),
+            ("127.8.9.10", Some("loopback")),
+            ("::1", Some("loopback")),
+            ("::ffff:127.0.0.1", Some("loopback")),
+            ("169.254.169.254", Some("link-local")),
+            ("fe80::1", Some("link-local")),
+            ("0.0.0.0", Some("unspecified")),
+            ("::", Some("unspecified")),
+            ("224.0.0.251", Some("multicast or broadcast")),
+            ("255.255.255.255", Some("multicast or broadcast")),
+            ("192.168.1.20", None),
+            ("10.0.0.5", None),
+            ("fd00::5", None),
+            ("93.184.216.34", None),
+        ] {
+            assert_eq!(restricted_kind(ip.parse().unwrap()), kind, "{ip}");
+        }
+    }
+
+    #[test]
+    fn cidrs_parse_and_match() {
+        let c: Cidr = "127.0.0.0/8".parse().unwrap();
+        assert!(c.contains("127.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!c.contains("128.0.0.1".parse().unwrap()));
+        let one: Cidr = "::1".parse().unwrap();
+        assert!(one.contains("::1".parse().unwrap()));
+        assert!(!one.contains("::2".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("169.254.1.1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("pi.local".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn allowed_lifts_the_refusal_but_never_for_our_own_port() {
+        let e = Egress::new(vec![]);
+        assert!(matches!(
+            e.check_addr("localhost", sa("127.0.0.1:80")),
+            Err(Refusal::Forbidden {
+                kind: "loopback",
+                ..
+            })
+        ));
+        assert!(e.check_addr("pi", sa("192.168.1.20:5000")).is_ok());
+        let e = Egress::new(parse_allowed(&["127.0.0.0/8".into()]).unwrap());
+        assert!(e.check_addr("localhost", sa("127.0.0.1:80")).is_ok());
+        e.set_own_port(8765);
+        assert!(matches!(
+            e.check_addr("localhost", sa("127.0.0.1:8765")),
+            Err(Refusal::OwnApi { port: 8765, .. })
+        ));
+        assert!(matches!(
+            e.check_addr("x", sa("0.0.0.0:8765")),
+            Err(Refusal::OwnApi { .. })
+        ));
+        // Another machine on the LAN on the same port is not us.
+        assert!(e.check_addr("pi", sa("192.0.2.77:8765")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_before_they_are_judged() {
+        let e = Egress::new(vec![]);
+        let url = reqwest::Url::parse("http://localhost:9/x.mkv").unwrap();
+        assert!(matches!(
+            e.check_url(&url).await,
+            Err(Refusal::Forbidden {
+                kind: "loopback",
+                ..
+            })
+        ));
+        let url = reqwest::Url::parse("http://[::ffff:169.254.169.254]/latest").unwrap();
+        assert!(matches!(
+            e.check_url(&url).await,
+            Err(Refusal::Forbidden {
+                kind: "link-local",
+                ..
+            })
+        ));
+    }
+}
