@@ -8,6 +8,7 @@ mod clients;
 pub mod discovery;
 mod error;
 mod files;
+mod listen;
 pub mod net;
 mod routes;
 mod running;
@@ -343,33 +344,33 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let engine = state.engine.clone();
-    let grace = Duration::from_secs(engine.config().server.shutdown_timeout.max(1));
+    let server_cfg = &engine.config().server;
+    let grace = Duration::from_secs(server_cfg.shutdown_timeout.max(1));
+    let limits = listen::Limits {
+        header_read_timeout: Duration::from_millis(server_cfg.header_read_timeout_ms.max(100)),
+        max_header_bytes: server_cfg.max_header_bytes,
+        max_connections: server_cfg.max_connections,
+    };
     let app = router(state);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let mut stop_rx2 = stop_rx.clone();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let engine2 = engine.clone();
     // Stop jobs as soon as shutdown starts, so open streams end and connections close.
     let stopper = tokio::spawn(async move {
-        let _ = stop_rx2.wait_for(|s| *s).await;
+        let _ = stop_rx.wait_for(|s| *s).await;
         engine2.shutdown(grace).await;
     });
-    let r = tokio::select! {
-        r = server => r,
-        _ = async {
-            let mut rx = stop_rx;
-            let _ = rx.wait_for(|s| *s).await;
-            tokio::time::sleep(grace + Duration::from_secs(2)).await;
-        } => Ok(()),
-    };
+    listen::serve(
+        listener,
+        app,
+        limits,
+        async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        },
+        grace + Duration::from_secs(2),
+    )
+    .await;
     let _ = tokio::time::timeout(grace + Duration::from_secs(1), stopper).await;
     engine.shutdown(grace).await;
-    r
+    Ok(())
 }

@@ -10,9 +10,10 @@ use std::time::Duration;
 use {tempfile as _, tokio_tungstenite as _};
 // Used by the library half of this package.
 use {
-    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, if_addrs as _,
-    mdns_sd as _, nix as _, rand as _, reqwest as _, serde as _, serde_path_to_error as _,
-    sysinfo as _, thiserror as _, tokio_util as _, toml as _, tower_http as _, uuid as _,
+    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, hyper as _,
+    hyper_util as _, if_addrs as _, mdns_sd as _, nix as _, rand as _, reqwest as _, serde as _,
+    serde_path_to_error as _, sysinfo as _, thiserror as _, tokio_util as _, toml as _,
+    tower_http as _, tower_service as _, uuid as _,
 };
 
 #[derive(Parser)]
