@@ -112,10 +112,20 @@ pub fn media_dir() -> &'static Path {
 }
 
 /// A tiny HTTP/1.1 file server with Range support; `?rate=N` throttles to N bytes/s;
-/// POSTs are recorded (callback receiver).
+/// `&slow_from=N` starts that throttle at offset N; `?cut_once=N` cuts the first answer for that URL after N bytes (a dropped connection);
+/// `/redirect?to=URL` answers 302; `set_down(true)` makes it refuse every request (the
+/// source went away); POSTs are recorded (callback receiver).
 pub struct MediaServer {
     pub base: String,
     posts: Arc<Mutex<Vec<(String, String)>>>,
+    faults: Arc<Faults>,
+}
+
+#[derive(Default)]
+struct Faults {
+    down: std::sync::atomic::AtomicBool,
+    cut: Mutex<std::collections::HashSet<String>>,
+    gets: std::sync::atomic::AtomicUsize,
 }
 
 impl MediaServer {
@@ -124,17 +134,38 @@ impl MediaServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let posts = Arc::new(Mutex::new(Vec::new()));
-        let p2 = posts.clone();
+        let faults = Arc::new(Faults::default());
+        let (p2, f2) = (posts.clone(), faults.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let dir = dir.clone();
-                let posts = p2.clone();
+                let (posts, faults) = (p2.clone(), f2.clone());
                 std::thread::spawn(move || {
-                    let _ = serve_one(stream, &dir, &posts);
+                    if faults.down.load(std::sync::atomic::Ordering::SeqCst) {
+                        let _ = stream.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    let _ = serve_one(stream, &dir, &posts, &faults);
                 });
             }
         });
-        MediaServer { base, posts }
+        MediaServer {
+            base,
+            posts,
+            faults,
+        }
+    }
+
+    /// While down, every connection is closed at once, before any answer.
+    pub fn set_down(&self, down: bool) {
+        self.faults
+            .down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// GET and HEAD requests answered so far.
+    pub fn gets(&self) -> usize {
+        self.faults.gets.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn url(&self, name: &str) -> String {
@@ -168,6 +199,7 @@ fn serve_one(
     mut s: TcpStream,
     dir: &Path,
     posts: &Mutex<Vec<(String, String)>>,
+    faults: &Faults,
 ) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut buf = Vec::new();
@@ -227,6 +259,15 @@ fn serve_one(
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")?;
         return Ok(());
     }
+    faults
+        .gets
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if path == "/redirect" {
+        let to = query.strip_prefix("to=").unwrap_or("");
+        let h = format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        s.write_all(h.as_bytes())?;
+        return Ok(());
+    }
     let name = path.trim_start_matches('/');
     let file = (!name.contains("..") && !name.contains('/'))
         .then(|| dir.join(name))
@@ -275,12 +316,37 @@ fn serve_one(
         .split('&')
         .find_map(|kv| kv.strip_prefix("rate="))
         .and_then(|v| v.parse().ok());
-    let body = &data[start..=end];
+    let mut body = &data[start..=end];
+    let cut: Option<usize> = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("cut_once="))
+        .and_then(|v| v.parse().ok());
+    if let Some(n) = cut {
+        if faults.cut.lock().unwrap().insert(target.to_string()) {
+            body = &body[..n.min(body.len())];
+        }
+    }
+    // `slow_from=N`: the throttle starts at file offset N (probes stay fast).
+    let slow_from: usize = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("slow_from="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if rate.is_some() && slow_from > start {
+        let fast = (slow_from - start).min(body.len());
+        s.write_all(&body[..fast])?;
+        body = &body[fast..];
+    }
     match rate {
         None => s.write_all(body)?,
         Some(r) => {
             let chunk = (r / 10).max(1);
             for c in body.chunks(chunk) {
+                if faults.down.load(std::sync::atomic::Ordering::SeqCst) {
+                    // Gone: the connection drops mid-answer.
+                    let _ = s.shutdown(Shutdown::Both);
+                    return Ok(());
+                }
                 s.write_all(c)?;
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -299,6 +365,7 @@ pub struct Opts {
     pub host: Option<String>,
     /// Advertise over mDNS on loopback (off by default: tests run side by side).
     pub mdns: bool,
+    pub wrap: Vec<String>,
 }
 
 impl Opts {
@@ -315,6 +382,12 @@ impl Opts {
         self.mdns = true;
         self
     }
+    /// Runs the server under a wrapper command (`unshare …`), which must exec its arguments.
+    pub fn wrap(mut self, argv: &[&str]) -> Self {
+        self.wrap = argv.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     pub fn state(mut self, p: &Path) -> Self {
         self.state = Some(p.to_path_buf());
         self
@@ -340,7 +413,14 @@ impl Gs {
                 (Some(t), p)
             }
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ghoststream"));
+        let mut cmd = match opts.wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(env!("CARGO_BIN_EXE_ghoststream"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_ghoststream")),
+        };
         cmd.arg("serve")
             .args([
                 "--host",
@@ -355,6 +435,11 @@ impl Gs {
             })
             .env("GHOSTSTREAM__MDNS__INTERFACES", "[\"lo\"]")
             .env("GHOSTSTREAM__DISCOVERY__UDP_PORT", "0")
+            // The test media servers are on loopback, which sources may not reach by default.
+            .env(
+                "GHOSTSTREAM__SECURITY__ALLOWED_TARGETS",
+                "[\"127.0.0.0/8\"]",
+            )
             .arg("--state-dir")
             .arg(&state)
             .args(&opts.args)

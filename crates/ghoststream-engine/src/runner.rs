@@ -176,6 +176,7 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
     poll_lists(&req, &mut seen, tx).await;
     match status {
         Ok(s) if s.success() => RunOutcome::Finished,
+        Ok(s) if crashed(&s) => RunOutcome::Failed(format!("ffmpeg crashed ({s})")),
         Ok(s) => {
             let first = stderr_log
                 .lock()
@@ -185,6 +186,17 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
         }
         Err(e) => RunOutcome::Failed(format!("waiting for ffmpeg failed: {e}")),
     }
+}
+
+/// Killed by a signal we did not send (we return `Cancelled` or `Stalled` for ours).
+#[cfg(unix)]
+fn crashed(status: &std::process::ExitStatus) -> bool {
+    std::os::unix::process::ExitStatusExt::signal(status).is_some()
+}
+
+#[cfg(not(unix))]
+fn crashed(_status: &std::process::ExitStatus) -> bool {
+    false
 }
 
 async fn poll_lists(req: &RunRequest, seen: &mut [usize], tx: &mpsc::Sender<RunEvent>) {

@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 pub enum StoreError {
     #[error("state database {path}: {cause}")]
     Open { path: PathBuf, cause: String },
+    #[error("state database {path} is damaged: {cause}")]
+    Damaged { path: PathBuf, cause: String },
 }
 
 /// Totals behind `/api/stats`, persisted across restarts.
@@ -56,11 +58,20 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| err(&e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(|e| err(&e))?;
+    let damaged = |cause: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        cause,
+    };
     let check: String = conn
         .query_row("PRAGMA quick_check", [], |r| r.get(0))
-        .map_err(|e| err(&e))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                damaged(e.to_string())
+            }
+            _ => err(&e),
+        })?;
     if check != "ok" {
-        return Err(err(&format!("database is damaged ({check})")));
+        return Err(damaged(check));
     }
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
@@ -72,10 +83,51 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Renames a damaged database (and its WAL files) to `<name>.damaged-<unix time>`.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".damaged-{stamp}"));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside)?;
+    for ext in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(ext);
+        let side = PathBuf::from(side);
+        if side.exists() {
+            let mut to = aside.as_os_str().to_owned();
+            to.push(ext);
+            let _ = std::fs::rename(&side, PathBuf::from(to));
+        }
+    }
+    Ok(aside)
+}
+
 impl Store {
     /// Opens (or creates) the database, loads what it holds, and starts the writer.
     pub fn open(path: &Path) -> Result<(Store, Loaded), StoreError> {
-        let conn = open(path)?;
+        let conn = match open(path) {
+            Ok(c) => c,
+            // A damaged database is kept for inspection, never silently emptied: it is
+            // renamed, the log says where, and a fresh one takes its place. A locked or
+            // unreadable one is an error (another instance, permissions).
+            Err(StoreError::Damaged { cause, .. }) => {
+                let aside = set_aside(path).map_err(|e| StoreError::Open {
+                    path: path.to_path_buf(),
+                    cause: format!("damaged ({cause}) and cannot be set aside: {e}"),
+                })?;
+                tracing::error!(
+                    "state database {} is damaged ({cause}); kept as {} and starting with an empty history",
+                    path.display(),
+                    aside.display()
+                );
+                open(path)?
+            }
+            Err(e) => return Err(e),
+        };
         let err = |e: rusqlite::Error| StoreError::Open {
             path: path.to_path_buf(),
             cause: e.to_string(),

@@ -118,6 +118,19 @@ pub fn humanize(msg: &str) -> String {
     if msg.contains("No space left on device") {
         return "disk full: no space left in the work directory".to_string();
     }
+    if let Some(rest) = msg.strip_prefix("Stream ends prematurely at ") {
+        let (at, total) = rest.split_once(", should be ").unwrap_or((rest, ""));
+        return match total.parse::<u64>() {
+            Ok(t) if t < u64::MAX => format!("source connection lost at byte {at} of {t}"),
+            _ => format!("source connection lost at byte {at}"),
+        };
+    }
+    if msg.starts_with("http://") || msg.starts_with("https://") {
+        // "<url>: End of file" and the like: the input failed; the URL is in the job.
+        if let Some((_, cause)) = msg.rsplit_once(": ") {
+            return format!("source read failed: {cause}");
+        }
+    }
     if msg.contains("Protocol not on whitelist") {
         return "source protocol is not allowed".to_string();
     }
@@ -144,6 +157,22 @@ mod tests {
             Some("source unreachable: connection refused")
         );
         assert_eq!(log.lines().count(), 4);
+    }
+
+    #[test]
+    fn lost_sources_are_named() {
+        assert_eq!(
+            humanize("Stream ends prematurely at 33000, should be 2298904"),
+            "source connection lost at byte 33000 of 2298904"
+        );
+        assert_eq!(
+            humanize("Stream ends prematurely at 33000, should be 18446744073709551615"),
+            "source connection lost at byte 33000"
+        );
+        assert_eq!(
+            humanize("http://pi:5000/a.mkv?x=1: End of file"),
+            "source read failed: End of file"
+        );
     }
 
     #[test]

@@ -339,6 +339,18 @@ impl Actor {
         if job.rec.status != JobStatus::Processing {
             return;
         }
+        // ffmpeg treats an input that stops for good as its end and exits cleanly; a file
+        // that is shorter than its source is a failure, not a finished job.
+        let mut outcome = outcome;
+        if matches!(outcome, RunOutcome::Finished) && job.rec.mode == Mode::Batch {
+            let total = job.rec.duration.unwrap_or(0.0);
+            let reached = total * job.rec.progress / 100.0;
+            if total > 0.0 && total - reached > 2.0_f64.max(total * 0.03) {
+                outcome = RunOutcome::Failed(format!(
+                    "the source ended early: {reached:.1} s of {total:.1} s arrived (connection lost or file truncated)"
+                ));
+            }
+        }
         match outcome {
             RunOutcome::Cancelled => {}
             RunOutcome::Finished => {
@@ -464,6 +476,10 @@ fn is_transient(msg: &str) -> bool {
         "end of file",
         "broken pipe",
         "http 5",
+        "crashed",
+        "ended early",
+        "connection lost",
+        "read failed",
     ]
     .iter()
     .any(|k| m.contains(k))
