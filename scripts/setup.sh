@@ -69,8 +69,8 @@ if [ "$want_test" = 1 ]; then
     (cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
   fi
   # The published Python SDK, as a real client.
-  if [ ! -x tests/.venv/bin/python ] || ! tests/.venv/bin/python -c 'import ghoststream' >/dev/null 2>&1; then
-    echo "setup: creating tests/.venv with ghoststream==1.2.6"
+  if [ ! -x tests/.venv/bin/python ] || ! tests/.venv/bin/python -c 'import ghoststream, schemathesis' >/dev/null 2>&1; then
+    echo "setup: creating tests/.venv (ghoststream 1.2.6, schemathesis)"
     python3 -m venv tests/.venv
     tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
   fi

@@ -132,6 +132,19 @@ async fn sigterm_stops_jobs_and_restart_keeps_history_and_stats() {
 }
 
 #[tokio::test]
+async fn sigint_stops_jobs_like_sigterm() {
+    let media = MediaServer::start();
+    let mut gs = Gs::start(Opts::default());
+    gs.start_job(json!({"source": slow(&media), "output": {"bitrate": "300k"}}))
+        .await;
+    assert!(eventually(Duration::from_secs(10), || !gs.children().is_empty()).await);
+    let pid = gs.pid();
+    let status = gs.stop_with(nix::sys::signal::Signal::SIGINT);
+    assert!(status.success(), "exit {status:?}");
+    assert!(eventually(Duration::from_secs(2), || children_of(pid).is_empty()).await);
+}
+
+#[tokio::test]
 async fn kill_9_takes_ffmpeg_down_and_the_next_start_reconciles() {
     let media = MediaServer::start();
     let state = tempfile::tempdir().unwrap();
@@ -161,7 +174,10 @@ async fn kill_9_takes_ffmpeg_down_and_the_next_start_reconciles() {
         .join("work")
         .join(job["job_id"].as_str().unwrap());
     assert!(work.exists());
-    let gs2 = Gs::start(Opts::default().state(state.path()));
+    // The same port binds again at once.
+    let port: u16 = gs.base.rsplit(':').next().unwrap().parse().unwrap();
+    let gs2 = Gs::start(Opts::default().state(state.path()).port(port));
+    assert_eq!(gs2.base, gs.base);
     let s = gs2.status(&job).await;
     assert_eq!(s["status"], "error");
     assert_eq!(s["error_message"], "interrupted by restart");

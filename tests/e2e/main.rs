@@ -11,6 +11,7 @@ mod faults;
 mod hostile;
 mod lifecycle;
 mod load;
+mod openapi;
 mod security;
 mod streams;
 mod support;

@@ -236,3 +236,70 @@ async fn path_traversal_is_refused() {
     let (code, _) = raw_http(&gs.base, "GET", &format!("/stream/{id}/v0_r1.csv"), "");
     assert_eq!(code, 404);
 }
+
+#[tokio::test]
+async fn expired_tokens_are_refused_with_their_own_code() {
+    let media = MediaServer::start();
+    // 0.0008 h: tokens live 3 s.
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__TOKEN_TTL_HOURS", "0.0008"));
+    let s = gs
+        .start_job(json!({"source": media.url("short.mkv")}))
+        .await;
+    let id = s["job_id"].as_str().unwrap();
+    let ct = s["control_token"].as_str().unwrap();
+    let status = format!("/api/transcode/{id}/status");
+    let with_token = [("X-GhostStream-Control-Token", ct)];
+    assert_eq!(
+        gs.req(reqwest::Method::GET, &status, None, &with_token)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(gs.fetch(s["stream_url"].as_str().unwrap()).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (code, v) = gs
+        .req(reqwest::Method::GET, &status, None, &with_token)
+        .await;
+    assert_eq!(
+        (code, v["code"].as_str()),
+        (403, Some("token-expired")),
+        "{v}"
+    );
+    let r = gs
+        .http
+        .get(s["stream_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "token-expired");
+}
+
+#[tokio::test]
+async fn traversal_in_job_ids_is_refused_on_every_route() {
+    let gs = Gs::start(Opts::default());
+    for id in [
+        "..",
+        "..%2f..%2fetc%2fpasswd",
+        "%2e%2e",
+        "%252e%252e%252f",
+        "..%5c..%5cwindows",
+        "..\\..\\windows",
+    ] {
+        for path in [
+            format!("/api/transcode/{id}/status"),
+            format!("/api/transcode/{id}/log"),
+            format!("/download/{id}"),
+            format!("/stream/{id}/master.m3u8"),
+            format!("/transcode/{id}"),
+        ] {
+            let (code, body) = raw_http(&gs.base, "GET", &path, "");
+            assert!(code == 400 || code == 404, "{path}: {code} {body}");
+            assert!(body.contains("\"code\""), "{path}: not JSON: {body}");
+        }
+        let (code, body) = raw_http(&gs.base, "DELETE", &format!("/api/transcode/{id}"), "");
+        assert!(code == 400 || code == 404, "{id}: {code} {body}");
+    }
+    assert_eq!(gs.get("/api/health").await.0, 200);
+}

@@ -366,6 +366,7 @@ pub struct Opts {
     /// Advertise over mDNS on loopback (off by default: tests run side by side).
     pub mdns: bool,
     pub wrap: Vec<String>,
+    pub port: Option<u16>,
 }
 
 impl Opts {
@@ -382,6 +383,12 @@ impl Opts {
         self.mdns = true;
         self
     }
+    /// A fixed port instead of any free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     /// Runs the server under a wrapper command (`unshare …`), which must exec its arguments.
     pub fn wrap(mut self, argv: &[&str]) -> Self {
         self.wrap = argv.iter().map(|s| s.to_string()).collect();
@@ -426,7 +433,7 @@ impl Gs {
                 "--host",
                 opts.host.as_deref().unwrap_or("127.0.0.1"),
                 "--port",
-                "0",
+                &opts.port.unwrap_or(0).to_string(),
             ])
             .args(if opts.mdns {
                 &[][..]
@@ -475,8 +482,11 @@ impl Gs {
             base: format!("http://{addr}"),
             state,
             _tmp: tmp,
+            // Idle connections are dropped before the server's keep-alive limit (the header
+            // read timeout), as well-behaved clients do, so none is reused as it closes.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(90))
+                .pool_idle_timeout(Duration::from_secs(5))
                 .build()
                 .unwrap(),
         }
@@ -594,10 +604,12 @@ impl Gs {
 
     /// SIGTERM and wait for the exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid()),
-            nix::sys::signal::Signal::SIGTERM,
-        );
+        self.stop_with(nix::sys::signal::Signal::SIGTERM)
+    }
+
+    /// Sends `signal` and waits (up to 20 s) for the server to exit.
+    pub fn stop_with(&mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), signal);
         let t0 = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -605,7 +617,7 @@ impl Gs {
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(20),
-                "server did not stop on SIGTERM"
+                "server did not stop on {signal}"
             );
             std::thread::sleep(Duration::from_millis(50));
         }

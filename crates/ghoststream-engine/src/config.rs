@@ -32,7 +32,8 @@ pub struct ServerSection {
     /// WebSocket keepalive ping period; three missed pongs close the connection.
     pub ws_ping_interval_ms: u64,
     pub ws_max_connections: usize,
-    /// A client must send a request's whole header within this time (slow-loris).
+    /// A client must send a request's whole header within this time (slow-loris); an idle
+    /// keep-alive connection is closed after it too.
     pub header_read_timeout_ms: u64,
     /// Largest request header block; larger ones get 431.
     pub max_header_bytes: usize,
@@ -128,7 +129,8 @@ pub enum TokenMode {
 pub struct SecuritySection {
     pub api_key: Option<String>,
     pub job_tokens: TokenMode,
-    pub token_ttl_hours: u64,
+    /// How long job tokens stay valid; fractions allowed (0.5 = 30 minutes).
+    pub token_ttl_hours: f64,
     /// Addresses (`127.0.0.0/8`, `::1`) that sources, subtitles and callbacks may reach
     /// although they are loopback, link-local or otherwise refused by default.
     pub allowed_targets: Vec<String>,
@@ -144,7 +146,7 @@ impl Default for ServerSection {
             shutdown_timeout: 10,
             ws_ping_interval_ms: 30_000,
             ws_max_connections: 1000,
-            header_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 30_000,
             max_header_bytes: 64 * 1024,
             max_connections: 4096,
             ui_dir: None,
@@ -204,7 +206,7 @@ impl Default for SecuritySection {
         SecuritySection {
             api_key: None,
             job_tokens: TokenMode::Enforce,
-            token_ttl_hours: 168,
+            token_ttl_hours: 168.0,
             allowed_targets: Vec::new(),
         }
     }
@@ -290,6 +292,12 @@ impl Config {
         if !(1.0..=30.0).contains(&t.segment_duration) {
             return Err(ConfigError::Invalid(
                 "transcoding.segment_duration must be 1–30 seconds".into(),
+            ));
+        }
+        let ttl = self.security.token_ttl_hours;
+        if !(ttl.is_finite() && ttl > 0.0 && ttl <= 24.0 * 365.0) {
+            return Err(ConfigError::Invalid(
+                "security.token_ttl_hours must be more than 0 and at most a year".into(),
             ));
         }
         crate::egress::parse_allowed(&self.security.allowed_targets)
@@ -384,7 +392,7 @@ max_body_bytes = 1048576    # larger request bodies get 413
 shutdown_timeout = 10       # seconds a graceful stop may take before ffmpeg is killed
 ws_ping_interval_ms = 30000 # WebSocket keepalive; 3 missed pongs close the connection
 ws_max_connections = 1000   # the next connection gets a close frame with a reason
-header_read_timeout_ms = 10000  # a request's header must arrive within this (slow clients are cut)
+header_read_timeout_ms = 30000  # a request header must arrive within this; idle keep-alive connections close after it
 max_header_bytes = 65536    # larger header blocks get 431
 max_connections = 4096      # open HTTP connections at most (WebSockets included)
 # ui_dir = "ui/dist"        # serve the dashboard at / for browsers

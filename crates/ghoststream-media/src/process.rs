@@ -3,8 +3,13 @@
 //! Each child gets its own process group (so a stop reaches anything it forked) and, on
 //! Linux, a parent-death signal (so a `kill -9` of the server still takes them down).
 //! Stopping is: SIGTERM to the group, a grace period, then SIGKILL to the group.
-//! Windows (job objects) and macOS (no parent-death signal: the group is signalled on
-//! shutdown, and `kill_on_drop` covers panics) are not built for yet.
+//!
+//! Windows: the server puts itself in a job object that kills every process in it when
+//! its last handle closes, which is when the server exits or is killed; children inherit
+//! the job. Stopping one child is `TerminateProcess`.
+//! macOS has no parent-death signal: a graceful stop signals each group, `kill_on_drop`
+//! covers panics, and a `kill -9` of the server leaves children to end when their output
+//! pipes close (ffmpeg exits on the next write to its closed progress pipe).
 
 use std::ffi::OsStr;
 use std::process::Stdio;
@@ -14,6 +19,8 @@ use tokio::process::{Child, Command};
 /// A command configured for hygiene: own process group, parent-death signal, no stdin,
 /// killed when dropped.
 pub fn command(program: impl AsRef<OsStr>) -> Command {
+    #[cfg(windows)]
+    join_kill_on_close_job();
     let mut cmd = Command::new(program);
     cmd.stdin(Stdio::null()).kill_on_drop(true);
     #[cfg(unix)]
@@ -21,6 +28,26 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
     #[cfg(target_os = "linux")]
     set_parent_death_signal(&mut cmd);
     cmd
+}
+
+/// Once per process: join a job object with "kill on job close" and keep its handle open
+/// until the process ends (the handle is deliberately never closed).
+#[cfg(windows)]
+fn join_kill_on_close_job() {
+    static JOINED: std::sync::Once = std::sync::Once::new();
+    JOINED.call_once(|| {
+        let mut limits = win32job::ExtendedLimitInfo::new();
+        limits.limit_kill_on_job_close();
+        match win32job::Job::create_with_limit_info(&limits) {
+            Ok(job) => match job.assign_current_process() {
+                Ok(()) => {
+                    let _ = job.into_handle();
+                }
+                Err(e) => tracing::warn!("cannot join a job object: {e}"),
+            },
+            Err(e) => tracing::warn!("cannot create a job object: {e}"),
+        }
+    });
 }
 
 #[cfg(target_os = "linux")]
@@ -94,6 +121,7 @@ where
         tool,
         cause: e.to_string(),
     })?;
+    #[cfg_attr(not(unix), allow(unused_variables))]
     let pid = child.id();
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => Ok(ToolOutput {

@@ -10,6 +10,7 @@ mod error;
 mod files;
 mod listen;
 pub mod net;
+mod openapi;
 mod routes;
 mod running;
 pub mod settings;
@@ -267,6 +268,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.engine.config().server.max_body_bytes;
     let api = Router::new()
         .route("/api/health", get(routes::ops::health))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/health", get(routes::ops::health))
         .route("/api/health/detailed", get(routes::ops::health_detailed))
         .route("/api/ready", get(routes::ops::ready))

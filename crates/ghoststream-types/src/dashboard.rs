@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ServerState {
     Running,
@@ -17,6 +18,7 @@ pub enum ServerState {
 /// `GET /api/server` and the shell's `server_status` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerStatus {
     pub state: ServerState,
     pub version: String,
@@ -35,6 +37,7 @@ pub struct ServerStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GpuStats {
     pub index: u32,
     pub name: String,
@@ -50,6 +53,7 @@ pub struct GpuStats {
 /// `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resources {
     pub cpu_percent: f64,
     pub cpu_count: u32,
@@ -65,6 +69,7 @@ pub struct Resources {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HwPreference {
     /// Best proven GPU encoder, software otherwise.
@@ -75,6 +80,7 @@ pub enum HwPreference {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokensSetting {
     Enforce,
@@ -84,8 +90,10 @@ pub enum TokensSetting {
 /// What the Settings view edits. Saved to the configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
     pub port: u16,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     pub max_concurrent_jobs: u32,
     pub hw_preference: HwPreference,
     pub job_tokens: TokensSetting,
@@ -98,6 +106,7 @@ pub struct Settings {
 /// The answer of a settings save: what was applied now and what waits for a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SettingsSaved {
     pub settings: Settings,
     pub config_path: String,
@@ -107,6 +116,7 @@ pub struct SettingsSaved {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayStats {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -120,6 +130,7 @@ pub struct DayStats {
 /// `GET /api/stats/daily`: finished jobs per day, from the job history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DailyStats {
     pub days: Vec<DayStats>,
 }
@@ -127,6 +138,7 @@ pub struct DailyStats {
 /// The outcome of one push registration (or rendezvous announce).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registration {
     /// ISO 8601 UTC.
     pub at: String,
@@ -140,6 +152,7 @@ pub struct Registration {
 /// (**ext**) what the dashboard's pairing panel shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingInfo {
     /// The configured rendezvous URL, if any.
     pub url: Option<String>,
@@ -160,6 +173,7 @@ pub struct PairingInfo {
 /// `POST /api/announce-now`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnnounceResult {
     pub ok: bool,
     pub mdns: bool,
@@ -169,6 +183,7 @@ pub struct AnnounceResult {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReachabilityCheck {
     pub url: String,
     pub ok: bool,
@@ -178,6 +193,7 @@ pub struct ReachabilityCheck {
 /// `GET /api/reachability`: each advertised URL fetched from this machine, and hints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reachability {
     pub checks: Vec<ReachabilityCheck>,
     pub hints: Vec<String>,

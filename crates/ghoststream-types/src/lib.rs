@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Every error the API returns: a human sentence and a stable kebab-case code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// A sentence, or for validation errors a list of `{loc, msg, type}`.
     pub detail: serde_json::Value,
@@ -27,6 +28,7 @@ pub struct ErrorBody {
 /// One field problem in a 422 answer, in the shape FastAPI-era clients expect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub loc: Vec<String>,
     pub msg: String,

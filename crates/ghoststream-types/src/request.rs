@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -29,6 +30,7 @@ impl Mode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Hls,
@@ -51,6 +53,7 @@ impl Format {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum VideoCodec {
     H264,
@@ -74,6 +77,7 @@ impl VideoCodec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AudioCodec {
     Aac,
@@ -99,6 +103,7 @@ impl AudioCodec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Resolution {
     #[serde(rename = "4k")]
     Uhd4k,
@@ -137,6 +142,7 @@ impl Resolution {
 /// What a client may ask for in `output.hw_accel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HwAccelRequest {
     Auto,
@@ -151,6 +157,7 @@ pub enum HwAccelRequest {
 /// A kind of encoder back end; what `hw_accel_used` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HwKind {
     Nvenc,
@@ -203,6 +210,7 @@ impl HwAccelRequest {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OutputSpec {
     #[serde(default)]
     pub format: Option<Format>,
@@ -226,6 +234,7 @@ pub struct OutputSpec {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubtitleSpec {
     pub url: String,
     #[serde(default)]
@@ -239,8 +248,13 @@ pub struct SubtitleSpec {
 /// The start request as it arrives. Unknown keys are ignored, `null` means default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StartRequest {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^(https?://[^\s/?#@]+[^\s]*|/[^\s]*|[A-Za-z]:[\\/][^\s]*)$")
+    )]
     pub source: Option<String>,
     #[serde(default)]
     pub mode: Option<Mode>,
@@ -259,8 +273,13 @@ pub struct StartRequest {
 /// `POST /api/probe`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeRequest {
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^(https?://[^\s/?#@]+[^\s]*|/[^\s]*|[A-Za-z]:[\\/][^\s]*)$")
+    )]
     pub source: Option<String>,
     /// Optional output wishes, so the returned plan matches what a start would do.
     #[serde(default)]
@@ -272,6 +291,7 @@ pub struct ProbeRequest {
 /// `POST /api/transcode/{id}/leave` and the optional body of cancel.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionRequest {
     #[serde(default)]
     pub session_id: Option<String>,

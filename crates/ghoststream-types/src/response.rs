@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -49,6 +50,7 @@ impl JobStatus {
 /// One rendition of an HLS job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variant {
     pub name: String,
     pub width: u32,
@@ -62,6 +64,7 @@ pub struct Variant {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VideoInfo {
     pub index: u32,
     pub codec: String,
@@ -80,6 +83,7 @@ pub struct VideoInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AudioInfo {
     pub index: u32,
     pub codec: String,
@@ -90,6 +94,7 @@ pub struct AudioInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubtitleInfo {
     pub index: u32,
     pub codec: String,
@@ -99,6 +104,7 @@ pub struct SubtitleInfo {
 /// Normalised result of probing a source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MediaInfo {
     pub duration: f64,
     pub container: String,
@@ -111,6 +117,7 @@ pub struct MediaInfo {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StreamAction {
     Copy,
@@ -121,6 +128,7 @@ pub enum StreamAction {
 /// What the server will do with one input stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamPlan {
     pub index: u32,
     pub codec: String,
@@ -131,6 +139,7 @@ pub struct StreamPlan {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanStreams {
     pub video: Option<StreamPlan>,
     pub audio: Vec<StreamPlan>,
@@ -140,12 +149,14 @@ pub struct PlanStreams {
 /// `POST /api/probe` answer and the WebSocket `analysis` payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnalysisData {
     pub streams: PlanStreams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProbeResponse {
     pub source: String,
     pub media_info: MediaInfo,
@@ -155,6 +166,7 @@ pub struct ProbeResponse {
 /// The job answer of start, status and the jobs list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobResponse {
     pub job_id: String,
     pub status: JobStatus,
@@ -182,12 +194,14 @@ pub struct JobResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobList {
     pub jobs: Vec<JobResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CancelResponse {
     pub job_id: String,
     pub status: String,
@@ -195,6 +209,7 @@ pub struct CancelResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamInfo {
     pub job_id: String,
     pub stream_url: Option<String>,
@@ -203,6 +218,7 @@ pub struct StreamInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaveResponse {
     pub job_id: String,
     pub viewers_remaining: u32,
@@ -211,6 +227,7 @@ pub struct LeaveResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedStream {
     pub source: String,
     pub viewers: u32,
@@ -220,6 +237,7 @@ pub struct SharedStream {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedStreams {
     pub active_shared_streams: u32,
     pub total_viewers: u32,
@@ -229,6 +247,7 @@ pub struct SharedStreams {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -240,6 +259,7 @@ pub struct Health {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GpuInfo {
     pub name: String,
     pub memory_mb: u64,
@@ -248,6 +268,7 @@ pub struct GpuInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HwAccelInfo {
     #[serde(rename = "type")]
     pub kind: HwKind,
@@ -262,6 +283,7 @@ pub struct HwAccelInfo {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Capabilities {
     pub hw_accels: Vec<HwAccelInfo>,
     pub video_codecs: Vec<String>,
@@ -274,6 +296,7 @@ pub struct Capabilities {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
     pub total_jobs_processed: u64,
     pub successful_jobs: u64,
@@ -289,6 +312,7 @@ pub struct Stats {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CleanupStats {
     pub total_jobs: u32,
     pub active_jobs: u32,
@@ -303,6 +327,7 @@ pub struct CleanupStats {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CleanupRun {
     pub stale_jobs_cleaned: u32,
     pub orphaned_dirs_cleaned: u32,
@@ -310,6 +335,7 @@ pub struct CleanupRun {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientInfo {
     pub id: Option<String>,
     pub client: String,
@@ -318,6 +344,7 @@ pub struct ClientInfo {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Queued,
@@ -330,6 +357,7 @@ pub enum Stage {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProgressData {
     /// 0–100.
     pub progress: f64,
@@ -348,6 +376,7 @@ pub struct ProgressData {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusData {
     pub status: JobStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -357,6 +386,7 @@ pub struct StatusData {
 /// A server → client WebSocket message about a job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     Progress { job_id: String, data: ProgressData },
@@ -377,6 +407,7 @@ impl JobEvent {
 /// Something a person should hear about, for desktop notifications.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Notice {
     /// A GPU encoder failed during a job; the job continues in software.

@@ -73,8 +73,8 @@ impl Actor {
         }
         let id = Uuid::new_v4();
         let now = Utc::now();
-        let ttl = self.inner.config.security.token_ttl_hours as i64 * 3600;
-        let exp = now.timestamp() + ttl.max(3600);
+        let ttl = (self.inner.config.security.token_ttl_hours * 3600.0).ceil() as i64;
+        let exp = now.timestamp() + ttl.max(1);
         let dir = self.inner.config.work_dir().join(id.to_string());
         let mut rec = JobRecord {
             id,

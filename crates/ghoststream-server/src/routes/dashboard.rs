@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::Json;
 use bytes::Bytes;
+use ghoststream_types::ErrorBody;
 use ghoststream_types::{
     DailyStats, Resources, ServerState, ServerStatus, Settings, SettingsSaved,
 };
@@ -34,20 +35,48 @@ pub async fn server_status(s: &AppState) -> ApiResult<ServerStatus> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/server",
+    tag = "dashboard",
+    summary = "Server state for the dashboard",
+    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     Ok(Json(server_status(&s).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/server/pause",
+    tag = "dashboard",
+    summary = "Refuse new jobs; running ones continue",
+    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn pause(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     s.engine.set_paused(true);
     Ok(Json(server_status(&s).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/server/resume",
+    tag = "dashboard",
+    summary = "Accept new jobs again",
+    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn resume(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     s.engine.set_paused(false);
     Ok(Json(server_status(&s).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/resources",
+    tag = "dashboard",
+    summary = "CPU, memory, disk and GPU use",
+    responses((status = 200, description = "OK", body = Resources), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn resources(State(s): State<AppState>) -> ApiResult<Json<Resources>> {
     Ok(Json(s.resources().await))
 }
@@ -57,18 +86,49 @@ pub struct DaysQuery {
     days: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/stats/daily",
+    tag = "dashboard",
+    summary = "Jobs per day",
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "How many days (default 14)")),
+    responses((status = 200, description = "OK", body = DailyStats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn daily(
     State(s): State<AppState>,
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<DailyStats>> {
-    Ok(Json(s.engine.daily_stats(q.days.unwrap_or(14)).await?))
+    let days = q.days.unwrap_or(14);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::Invalid(vec![field(
+            &["query", "days"],
+            "days must be 1–366",
+            "value_error",
+        )]));
+    }
+    Ok(Json(s.engine.daily_stats(days).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/settings",
+    tag = "dashboard",
+    summary = "Settings the dashboard edits",
+    responses((status = 200, description = "OK", body = Settings), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>> {
     Ok(Json(s.settings()))
 }
 
 /// Saving settings changes the machine's configuration: only from this machine.
+#[utoipa::path(
+    put,
+    path = "/api/settings",
+    tag = "dashboard",
+    summary = "Save and apply settings (from this machine only)",
+    request_body = Settings,
+    responses((status = 200, description = "OK", body = SettingsSaved), (status = 403, description = "Not from this machine", body = ErrorBody), (status = 422, description = "Invalid settings", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn put_settings(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

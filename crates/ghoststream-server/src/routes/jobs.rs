@@ -10,6 +10,7 @@ use axum::Json;
 use bytes::Bytes;
 use ghoststream_engine::tokens::Scope;
 use ghoststream_engine::TokenMode;
+use ghoststream_types::ErrorBody;
 use ghoststream_types::{
     CancelResponse, JobList, JobResponse, LeaveResponse, SessionRequest, StartRequest, StreamInfo,
 };
@@ -35,6 +36,14 @@ async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap) -> ApiResult<()>
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/transcode/start",
+    tag = "jobs",
+    summary = "Start (or join) a job (also /transcode)",
+    request_body = StartRequest,
+    responses((status = 200, description = "OK", body = JobResponse), (status = 422, description = "Invalid request", body = ErrorBody), (status = 503, description = "Queue full or paused", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn start(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -46,6 +55,13 @@ pub async fn start(
     Ok(Json(snap.to_response(&base_url(&s, &headers))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/transcode/jobs",
+    tag = "jobs",
+    summary = "Every job this server knows",
+    responses((status = 200, description = "OK", body = JobList), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<JobList>> {
     let base = base_url(&s, &headers);
     let jobs = s
@@ -58,6 +74,14 @@ pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Js
     Ok(Json(JobList { jobs }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/transcode/{id}/status",
+    tag = "jobs",
+    summary = "A job's status (also GET /transcode/{id})",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    responses((status = 200, description = "OK", body = JobResponse), (status = 404, description = "No such job", body = ErrorBody), (status = 403, description = "Token missing or wrong", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn status(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -76,6 +100,15 @@ fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/transcode/{id}/cancel",
+    tag = "jobs",
+    summary = "Cancel a job, or leave it when others watch (also DELETE /transcode/{id})",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    request_body = Option<SessionRequest>,
+    responses((status = 200, description = "OK", body = CancelResponse), (status = 404, description = "No such job", body = ErrorBody), (status = 409, description = "Already ended", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn cancel(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -92,6 +125,14 @@ pub async fn cancel(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/transcode/{id}",
+    tag = "jobs",
+    summary = "Cancel and remove a job and its files",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    responses((status = 200, description = "OK", body = CancelResponse), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn delete(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -106,6 +147,14 @@ pub async fn delete(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/transcode/{id}/stream",
+    tag = "jobs",
+    summary = "The stream URL of an HLS job",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    responses((status = 200, description = "OK", body = StreamInfo), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn stream_info(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -121,6 +170,15 @@ pub async fn stream_info(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/transcode/{id}/leave",
+    tag = "jobs",
+    summary = "Stop watching a shared stream",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    request_body = Option<SessionRequest>,
+    responses((status = 200, description = "OK", body = LeaveResponse), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn leave(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -133,6 +191,14 @@ pub async fn leave(
     Ok(Json(s.engine.leave(id, session_from(&headers, req)).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/transcode/{id}/log",
+    tag = "jobs",
+    summary = "The job's ffmpeg commands and messages",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    responses((status = 200, description = "Plain text", body = String, content_type = "text/plain"), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn log(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -9,8 +9,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::{Capabilities, Health, ProbeRequest};
+use ghoststream_types::{
+    CleanupRun, CleanupStats, ClientInfo, ErrorBody, ProbeResponse, SharedStreams, Stats,
+};
 use serde_json::json;
 
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "ops",
+    summary = "Liveness with job counts (also /health)",
+    responses((status = 200, description = "OK", body = Health), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn health(State(s): State<AppState>) -> ApiResult<Json<Health>> {
     let stats = s.engine.stats().await?;
     Ok(Json(Health {
@@ -35,6 +45,13 @@ fn meminfo() -> Option<(u64, u64)> {
 }
 
 /// Component checks. A busy CPU during transcoding is expected and never unhealthy.
+#[utoipa::path(
+    get,
+    path = "/api/health/detailed",
+    tag = "ops",
+    summary = "Component checks; 503 when unhealthy",
+    responses((status = 200, description = "Healthy or degraded", body = Object), (status = 503, description = "Unhealthy", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
     let cfg = s.engine.config();
     let stats = s.engine.stats().await?;
@@ -129,6 +146,13 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
     Ok((code, Json(body)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/ready",
+    tag = "ops",
+    summary = "Whether a new job would be accepted",
+    responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Queue full", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
     let stats = s.engine.stats().await?;
     let cfg = s.engine.config();
@@ -145,6 +169,13 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/live",
+    tag = "ops",
+    summary = "Process liveness",
+    responses((status = 200, description = "Alive", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"alive": true, "timestamp": chrono::Utc::now()}))
 }
@@ -163,6 +194,13 @@ fn platform() -> String {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/capabilities",
+    tag = "ops",
+    summary = "Encoders, codecs and formats (also /capabilities)",
+    responses((status = 200, description = "OK", body = Capabilities), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
     Json(capabilities_of(&s.engine))
 }
@@ -186,32 +224,75 @@ pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "ops",
+    summary = "Totals since the first start",
+    responses((status = 200, description = "OK", body = Stats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_types::Stats>> {
     Ok(Json(s.engine.stats().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/clients",
+    tag = "ops",
+    summary = "Clients seen recently",
+    responses((status = 200, description = "OK", body = Vec<ClientInfo>), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::ClientInfo>> {
     Json(s.clients.list())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/streams/shared",
+    tag = "ops",
+    summary = "Streams shared by several viewers",
+    responses((status = 200, description = "OK", body = SharedStreams), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn shared(
     State(s): State<AppState>,
 ) -> ApiResult<Json<ghoststream_types::SharedStreams>> {
     Ok(Json(s.engine.shared_streams().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/cleanup/stats",
+    tag = "ops",
+    summary = "What retention would remove",
+    responses((status = 200, description = "OK", body = CleanupStats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn cleanup_stats(
     State(s): State<AppState>,
 ) -> ApiResult<Json<ghoststream_types::CleanupStats>> {
     Ok(Json(s.engine.cleanup_stats().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/cleanup/run",
+    tag = "ops",
+    summary = "Run retention now",
+    responses((status = 200, description = "OK", body = CleanupRun), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn cleanup_run(
     State(s): State<AppState>,
 ) -> ApiResult<Json<ghoststream_types::CleanupRun>> {
     Ok(Json(s.engine.cleanup_run().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/probe",
+    tag = "jobs",
+    summary = "Media info and the plan a start would use",
+    request_body = ProbeRequest,
+    responses((status = 200, description = "OK", body = ProbeResponse), (status = 422, description = "Invalid request or source", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn probe(
     State(s): State<AppState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,

@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::response::Html;
 use axum::Json;
 use bytes::Bytes;
+use ghoststream_types::ErrorBody;
 use ghoststream_types::{AnnounceResult, PairingInfo, Reachability, Registration};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -17,18 +18,46 @@ fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discove
         .ok_or(ApiError::Engine(ghoststream_engine::EngineError::Stopped))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/rendezvous",
+    tag = "pairing",
+    summary = "Pairing code, URLs and registration state",
+    responses((status = 200, description = "OK", body = PairingInfo), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
     Ok(Json(discovery(&s)?.info()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/rendezvous/rotate",
+    tag = "pairing",
+    summary = "A new pairing code",
+    responses((status = 200, description = "OK", body = PairingInfo), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
     Ok(Json(discovery(&s)?.rotate_code()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/announce-now",
+    tag = "pairing",
+    summary = "Announce over mDNS, UDP and to GhostHub now",
+    responses((status = 200, description = "OK", body = AnnounceResult), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn announce_now(State(s): State<AppState>) -> ApiResult<Json<AnnounceResult>> {
     Ok(Json(discovery(&s)?.announce_now().await))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/reachability",
+    tag = "pairing",
+    summary = "Whether other machines can reach this server",
+    responses((status = 200, description = "OK", body = Reachability), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn reachability(State(s): State<AppState>) -> ApiResult<Json<Reachability>> {
     Ok(Json(discovery(&s)?.reachability().await))
 }
@@ -80,6 +109,13 @@ pub async fn pair_ghosthub(
 }
 
 /// What the pairing page shows before the code is checked: no code, nothing secret.
+#[utoipa::path(
+    get,
+    path = "/api/pair/info",
+    tag = "pairing",
+    summary = "What the pairing page shows before the code",
+    responses((status = 200, description = "Label and GhostHub URL", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+)]
 pub async fn pair_info(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let d = discovery(&s)?;
     let info = d.info();

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use ghoststream_engine::tokens::{Scope, TokenError};
 use ghoststream_engine::{EngineError, StreamFile, TokenMode};
+use ghoststream_types::ErrorBody;
 use uuid::Uuid;
 
 /// Players cannot send headers: a stream token (`?gst=` or header) or the control token
@@ -75,6 +76,21 @@ fn check_name(raw_path: &str) -> ApiResult<String> {
     Ok(decoded)
 }
 
+#[utoipa::path(
+    get,
+    path = "/stream/{id}/{file}",
+    tag = "streams",
+    summary = "A playlist, segment or subtitle file of an HLS job",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("file" = String, Path, pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", example = "master.m3u8", description = "master.m3u8, v0.m3u8, v0_00000.ts, sub0.vtt, …"), ("gst" = Option<String>, Query, description = "Stream token (when job tokens are enforced)")),
+    responses(
+        (status = 200, description = "Playlist, segment or subtitles", content(
+            (String = "application/vnd.apple.mpegurl"), (Vec<u8> = "video/mp2t"), (String = "text/vtt; charset=utf-8"))),
+        (status = 206, description = "Part of a file (Range)", content(
+            (Vec<u8> = "video/mp2t"), (String = "text/vtt; charset=utf-8"))),
+        (status = 404, description = "No such job or file", body = ErrorBody),
+        (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody),
+    )
+)]
 pub async fn stream_file(
     State(s): State<AppState>,
     Path((id, file)): Path<(String, String)>,
@@ -104,6 +120,22 @@ pub async fn bad_path() -> ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/download/{id}",
+    tag = "streams",
+    summary = "The output file of a batch job (Range supported)",
+    params(("id" = String, Path, description = "Job id (a UUID)"), ("gst" = Option<String>, Query, description = "Stream token (when job tokens are enforced)")),
+    responses(
+        (status = 200, description = "The file", content(
+            (Vec<u8> = "video/mp4"), (Vec<u8> = "video/x-matroska"), (Vec<u8> = "video/webm"))),
+        (status = 206, description = "A range of it", content(
+            (Vec<u8> = "video/mp4"), (Vec<u8> = "video/x-matroska"), (Vec<u8> = "video/webm"))),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not ready yet", body = ErrorBody),
+        (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody),
+    )
+)]
 pub async fn download(
     State(s): State<AppState>,
     Path(id): Path<String>,
