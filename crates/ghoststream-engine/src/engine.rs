@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     pub(crate) live: RwLock<Live>,
     pub(crate) notices: broadcast::Sender<Notice>,
     actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Held while the engine runs: one server per state directory.
+    state_lock: Mutex<Option<std::fs::File>>,
 }
 
 /// The engine handle. Cheap to clone.
@@ -106,6 +108,7 @@ impl Engine {
                 work.display()
             ))
         })?;
+        let lock = lock_state_dir(&state)?;
         let (store, loaded) = Store::open(&state.join("ghoststream.db"))
             .map_err(|e| anyhow_free::Error(e.to_string()))?;
         let (tx, rx) = mpsc::channel(1024);
@@ -126,6 +129,7 @@ impl Engine {
             events,
             tx,
             probes: Mutex::new(HashMap::new()),
+            state_lock: Mutex::new(Some(lock)),
             probe_slots: tokio::sync::Semaphore::new(4),
             egress: crate::egress::Egress::new(
                 crate::egress::parse_allowed(&config.security.allowed_targets)
@@ -591,6 +595,34 @@ impl Engine {
         if let Some(h) = handle {
             let _ = tokio::time::timeout(timeout, h).await;
         }
+        // The state directory is free for the next engine (a restart on another port).
+        if let Some(f) = self.inner.state_lock.lock().ok().and_then(|mut l| l.take()) {
+            let _ = f.unlock();
+        }
+    }
+}
+
+/// Two servers on one state directory would write over each other's history: the second
+/// one stops at start with a clear error instead.
+fn lock_state_dir(state: &std::path::Path) -> anyhow_free::Result<std::fs::File> {
+    let path = state.join("ghoststream.lock");
+    let fail = |e: &dyn std::fmt::Display| {
+        anyhow_free::Error(format!("cannot lock {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(state).map_err(|e| fail(&e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| fail(&e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow_free::Error(format!(
+            "another GhostStream server is using the state directory {}; stop it, or give this one its own --state-dir",
+            state.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(fail(&e)),
     }
 }
 
