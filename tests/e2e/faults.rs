@@ -236,17 +236,30 @@ async fn a_second_server_on_the_same_state_is_refused_clearly() {
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default().state(state.path()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ghoststream"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--no-mdns", "--state-dir"])
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-mdns",
+            "--state-dir",
+        ])
         .arg(state.path())
         .env("GHOSTSTREAM_CONFIG", state.path().join("none.toml"))
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("another GhostStream server is using the state directory"), "{err}");
+    assert!(
+        err.contains("another GhostStream server is using the state directory"),
+        "{err}"
+    );
     // The first one is untouched.
     let job = gs
-        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch", "output": {"format": "mkv"}}))
+        .start_job(
+            json!({"source": media.url("short.mkv"), "mode": "batch", "output": {"format": "mkv"}}),
+        )
         .await;
     assert_eq!(gs.wait_for(&job, &["ready"], MIN).await["status"], "ready");
 }

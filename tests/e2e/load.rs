@@ -47,6 +47,23 @@ async fn a_thousand_websocket_clients_all_see_every_status_change() {
             sockets.push(r.expect("connect").0);
         }
     }
+    // Every upgrade is registered before the next connection tries its luck.
+    let t0 = Instant::now();
+    loop {
+        let (_, clients) = gs.get("/api/clients").await;
+        let ws = clients
+            .as_array()
+            .map(|a| a.iter().filter(|c| c["transport"] == "websocket").count())
+            .unwrap_or(0);
+        if ws == CLIENTS {
+            break;
+        }
+        assert!(
+            t0.elapsed() < MIN,
+            "{ws} of {CLIENTS} WebSocket clients registered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The next one is refused with a close frame that says why.
     let (mut extra, _) = tokio_tungstenite::connect_async(ws_url.clone())
         .await

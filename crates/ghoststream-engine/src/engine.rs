@@ -78,7 +78,8 @@ pub(crate) struct Inner {
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
     pub(crate) egress: crate::egress::Egress,
-    /// Probes at once: a burst of starts must not fork a burst of ffprobes.
+    /// Requests preparing (probing) at once: a burst of starts must not fork a burst of
+    /// ffprobes. Held around `prepare`, never nested.
     probe_slots: tokio::sync::Semaphore,
     stopped: CancellationToken,
     paused: std::sync::atomic::AtomicBool,
@@ -257,7 +258,12 @@ impl Engine {
         }
         // A full queue is answered before any probing.
         self.call(|reply| Cmd::Room { reply }).await??;
-        let prepared = self.prepare(&spec).await;
+        let prepared = {
+            let _slot = self.inner.probe_slots.acquire().await;
+            // The queue may have filled while this request waited for a probe slot.
+            self.call(|reply| Cmd::Room { reply }).await??;
+            self.prepare(&spec).await
+        };
         if let Ok(p) = &prepared {
             if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
                 return Err(EngineError::Invalid(vec![FieldError {
@@ -343,7 +349,6 @@ impl Engine {
                 return Ok(c.clone());
             }
         }
-        let _slot = self.inner.probe_slots.acquire().await;
         let t = &self.inner.config.transcoding;
         let timeout = Duration::from_secs(t.probe_timeout.max(1));
         // The Matroska index costs three small reads, so for an HLS job it is read
@@ -479,6 +484,7 @@ impl Engine {
         let mut spec =
             validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
         self.vet(&mut spec).await?;
+        let _slot = self.inner.probe_slots.acquire().await;
         let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
         Ok(ProbeResponse {
             source: spec.source_raw,
