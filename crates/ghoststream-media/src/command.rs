@@ -64,9 +64,29 @@ fn common_head(argv: &mut Argv) {
 /// Render node used for VAAPI.
 pub const VAAPI_DEVICE: &str = "/dev/dri/renderD128";
 
-fn hw_globals(argv: &mut Argv, hw: HwKind) {
-    if hw == HwKind::Vaapi {
-        argv.opt("-vaapi_device", VAAPI_DEVICE);
+fn hw_globals(argv: &mut Argv, hw: HwKind, gpu_scale: bool) {
+    match hw {
+        HwKind::Vaapi => {
+            argv.opt("-vaapi_device", VAAPI_DEVICE);
+        }
+        // scale_qsv needs a QSV device for the upload.
+        HwKind::Qsv if gpu_scale => {
+            argv.opt("-init_hw_device", "qsv=qs")
+                .opt("-filter_hw_device", "qs");
+        }
+        _ => {}
+    }
+}
+
+/// Upload and scaler filters of a back end whose GPU scaler can take the frames after
+/// decoding: (pixel format to upload, upload filter, scaler with `{w}`/`{h}`).
+fn gpu_scaler(hw: HwKind, ten_bit: bool) -> Option<(&'static str, &'static str, &'static str)> {
+    let pix = if ten_bit { "p010le" } else { "nv12" };
+    match hw {
+        HwKind::Nvenc => Some((pix, "hwupload_cuda", "scale_cuda={w}:{h}")),
+        HwKind::Vaapi => Some((pix, "hwupload", "scale_vaapi=w={w}:h={h}")),
+        HwKind::Qsv => Some((pix, "hwupload=extra_hw_frames=64", "scale_qsv=w={w}:h={h}")),
+        _ => None,
     }
 }
 
@@ -103,12 +123,16 @@ const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,
 
 /// The filter graph for the video renditions: optional tone mapping, one split, one scale
 /// per rung, pixel format for the encoder. Output pads are `[v0]`, `[v1]`, …
+///
+/// With `gpu_scale` (the back end's scaler passed its trial), frames are uploaded once,
+/// after tone mapping, and split and scaled on the GPU.
 pub fn video_filter_graph(
     input_index: u32,
     renditions: &[Rendition],
     tone_map: bool,
     ten_bit: bool,
     hw: HwKind,
+    gpu_scale: bool,
 ) -> String {
     let mut head = format!("[0:{input_index}]");
     let mut pre: Vec<String> = Vec::new();
@@ -116,18 +140,30 @@ pub fn video_filter_graph(
         pre.push(TONE_MAP.to_string());
     }
     let n = renditions.len().max(1);
-    let pix = match (hw, ten_bit) {
-        (HwKind::Vaapi, _) => "nv12,hwupload",
-        (HwKind::Qsv, _) => "nv12",
-        (_, true) => "yuv420p10le",
-        (_, false) => "yuv420p",
+    let gpu = gpu_scale.then(|| gpu_scaler(hw, ten_bit)).flatten();
+    let tail = |i: usize, r: &Rendition| match gpu {
+        Some((_, _, scaler)) => format!(
+            "{},setsar=1[v{i}]",
+            scaler
+                .replace("{w}", &r.width.to_string())
+                .replace("{h}", &r.height.to_string())
+        ),
+        None => {
+            let pix = match (hw, ten_bit) {
+                (HwKind::Vaapi, _) => "nv12,hwupload",
+                (HwKind::Qsv, _) => "nv12",
+                (_, true) => "yuv420p10le",
+                (_, false) => "yuv420p",
+            };
+            format!(
+                "scale={}:{}:flags=bicubic,setsar=1,format={pix}[v{i}]",
+                r.width, r.height
+            )
+        }
     };
-    let tail = |i: usize, r: &Rendition| {
-        format!(
-            "scale={}:{}:flags=bicubic,setsar=1,format={pix}[v{i}]",
-            r.width, r.height
-        )
-    };
+    if let Some((pix, upload, _)) = gpu {
+        pre.push(format!("format={pix},{upload}"));
+    }
     if n == 1 {
         pre.push(tail(0, &renditions[0]));
         head.push_str(&pre.join(","));
@@ -142,17 +178,26 @@ pub fn video_filter_graph(
     head
 }
 
-/// Encoder settings that come from configuration.
+/// Encoder settings from configuration and from what the hardware proved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tuning {
     /// NVENC preset, p1 (fastest) … p7 (best).
     pub nvenc_preset: String,
+    /// Back ends whose GPU scaler passed its trial: their jobs scale on the GPU.
+    pub gpu_scale: Vec<HwKind>,
+}
+
+impl Tuning {
+    fn gpu_scale(&self, hw: HwKind) -> bool {
+        self.gpu_scale.contains(&hw)
+    }
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             nvenc_preset: "p4".into(),
+            gpu_scale: Vec::new(),
         }
     }
 }
@@ -282,7 +327,7 @@ pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
 pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
-    hw_globals(&mut a, run.hw);
+    hw_globals(&mut a, run.hw, run.tuning.gpu_scale(run.hw));
     for x in run.source.input_args(run.rw_timeout_secs) {
         a.arg(x);
     }
@@ -320,6 +365,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                 *tone_map,
                 *ten_bit,
                 run.hw,
+                run.tuning.gpu_scale(run.hw),
             ),
         );
     }
@@ -425,7 +471,7 @@ pub fn batch(run: &BatchRun) -> Argv {
     } = run.clone();
     let mut a = Argv::new();
     common_head(&mut a);
-    hw_globals(&mut a, hw);
+    hw_globals(&mut a, hw, tuning.gpu_scale(hw));
     for x in source.input_args(rw_timeout_secs) {
         a.arg(x);
     }
@@ -448,6 +494,7 @@ pub fn batch(run: &BatchRun) -> Argv {
                     *tone_map,
                     *ten_bit,
                     hw,
+                    tuning.gpu_scale(hw),
                 ),
             );
             a.opt("-map", "[v0]");
@@ -510,12 +557,44 @@ pub fn subtitle_to_vtt(source: &Source, output: &Path, rw_timeout_secs: u64) -> 
 }
 
 /// A one-frame trial encode that proves an encoder works on this machine.
+/// A two-frame trial of upload, split, GPU scale and encode, the graph a job on this back
+/// end would use. `None` for back ends without a GPU scaler.
+pub fn trial_gpu_scale(encoder: &str, hw: HwKind) -> Option<Argv> {
+    gpu_scaler(hw, false)?;
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin");
+    hw_globals(&mut a, hw, true);
+    let rung = |width, height| Rendition {
+        name: format!("{height}p"),
+        width,
+        height,
+        bitrate_kbps: 200,
+    };
+    let rungs = [rung(128, 72), rung(64, 36)];
+    a.opt("-f", "lavfi")
+        .opt("-i", "testsrc2=s=256x144:r=25")
+        .opt(
+            "-filter_complex",
+            video_filter_graph(0, &rungs, false, false, hw, true),
+        );
+    for i in 0..rungs.len() {
+        a.opt("-map", format!("[v{i}]"))
+            .opt("-frames:v", "2")
+            .opt("-c:v", encoder)
+            .opt("-f", "null")
+            .arg("-");
+    }
+    Some(a)
+}
+
 pub fn trial_encode(encoder: &str, hw: HwKind) -> Argv {
     let mut a = Argv::new();
     a.arg("-hide_banner")
         .opt("-loglevel", "level+error")
         .arg("-nostdin");
-    hw_globals(&mut a, hw);
+    hw_globals(&mut a, hw, false);
     a.opt("-f", "lavfi")
         .opt("-i", "color=c=black:s=256x144:r=25")
         .opt("-frames:v", "1");
@@ -619,7 +698,7 @@ mod tests {
         let VideoAction::Encode { renditions, .. } = &plan.video else {
             panic!()
         };
-        let g = video_filter_graph(0, renditions, false, false, HwKind::Software);
+        let g = video_filter_graph(0, renditions, false, false, HwKind::Software, false);
         assert_eq!(
             g,
             "[0:0]split=3[s0][s1][s2];[s0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0];\
@@ -641,6 +720,7 @@ mod tests {
             rw_timeout_secs: 15,
             tuning: &Tuning {
                 nvenc_preset: "p2".into(),
+                gpu_scale: vec![],
             },
             copy_origin_secs: None,
         };
@@ -661,9 +741,62 @@ mod tests {
             height: 720,
             bitrate_kbps: 4000,
         };
-        let g = video_filter_graph(0, &[r], true, false, HwKind::Software);
+        let g = video_filter_graph(0, &[r], true, false, HwKind::Software, false);
         assert!(g.starts_with("[0:0]zscale=t=linear"));
         assert!(g.ends_with("format=yuv420p[v0]"));
+    }
+
+    #[test]
+    fn gpu_scale_uploads_once_then_splits_and_scales_on_the_gpu() {
+        let plan = decide(&media(), &wish(Mode::Abr));
+        let VideoAction::Encode { renditions, .. } = &plan.video else {
+            panic!()
+        };
+        assert_eq!(
+            video_filter_graph(0, renditions, false, false, HwKind::Nvenc, true),
+            "[0:0]format=nv12,hwupload_cuda,split=3[s0][s1][s2];\
+[s0]scale_cuda=1280:720,setsar=1[v0];[s1]scale_cuda=854:480,setsar=1[v1];\
+[s2]scale_cuda=640:360,setsar=1[v2]"
+        );
+        assert_eq!(
+            video_filter_graph(0, &renditions[..1], true, true, HwKind::Vaapi, true),
+            format!("[0:0]{TONE_MAP},format=p010le,hwupload,scale_vaapi=w=1280:h=720,setsar=1[v0]")
+        );
+        // Software has no GPU scaler: the flag changes nothing.
+        assert_eq!(
+            video_filter_graph(0, renditions, false, false, HwKind::Software, true),
+            video_filter_graph(0, renditions, false, false, HwKind::Software, false)
+        );
+        // QSV needs its device for the upload.
+        let src = Source::Http("http://pi/m.mkv".into());
+        let tuning = Tuning {
+            nvenc_preset: "p4".into(),
+            gpu_scale: vec![HwKind::Qsv],
+        };
+        let run = BatchRun {
+            source: &src,
+            plan: &plan,
+            hw: HwKind::Qsv,
+            start_time: 0.0,
+            format: ghoststream_types::Format::Mp4,
+            output: Path::new("/w/out.part"),
+            rw_timeout_secs: 15,
+            tuning: &tuning,
+        };
+        let cmd = batch(&run).to_cmd_string("ffmpeg");
+        assert!(
+            cmd.contains("-init_hw_device qsv=qs -filter_hw_device qs"),
+            "{cmd}"
+        );
+        assert!(
+            cmd.contains("hwupload=extra_hw_frames=64,scale_qsv=w=1280:h=720"),
+            "{cmd}"
+        );
+        // The trial runs the same graph shape with two rungs.
+        let trial = trial_gpu_scale("h264_nvenc", HwKind::Nvenc).unwrap();
+        let t = trial.to_cmd_string("ffmpeg");
+        assert!(t.contains("hwupload_cuda,split=2"), "{t}");
+        assert!(trial_gpu_scale("libx264", HwKind::Software).is_none());
     }
 
     #[test]

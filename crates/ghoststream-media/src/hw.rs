@@ -2,7 +2,7 @@
 //! one-frame trial encode. A back end that fails its trial is reported, with the reason,
 //! but never used. NVIDIA details come from NVML, read off the async runtime.
 
-use crate::command::{encoder_name, trial_encode, VAAPI_DEVICE};
+use crate::command::{encoder_name, trial_encode, trial_gpu_scale, VAAPI_DEVICE};
 use crate::errors::error_from_line;
 use crate::process::run_bounded;
 use ghoststream_types::{GpuInfo, HwAccelInfo, HwKind, VideoCodec};
@@ -15,6 +15,9 @@ use std::time::Duration;
 pub struct Hardware {
     pub accels: Vec<HwAccelInfo>,
     pub ffmpeg_version: String,
+    /// Back ends whose GPU scaler (upload, split, `scale_cuda`/`scale_vaapi`/`scale_qsv`)
+    /// passed a trial; the others scale in software before the GPU encoder.
+    pub gpu_scale: Vec<HwKind>,
 }
 
 impl Hardware {
@@ -86,6 +89,7 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
     let sem = Arc::new(tokio::sync::Semaphore::new(2));
 
     let mut accels = Vec::new();
+    let mut gpu_scale = Vec::new();
     for kind in HwKind::ALL {
         let candidates: Vec<&'static str> = CODECS
             .iter()
@@ -138,6 +142,12 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
             if proven.is_empty() {
                 reason = Some(first_failure.unwrap_or_else(|| "trial encode failed".into()));
             }
+            if let Some(argv) = proven.first().and_then(|e| trial_gpu_scale(e, kind)) {
+                let r = run_bounded(ffmpeg.as_os_str(), argv.args(), trial_timeout, "ffmpeg").await;
+                if matches!(r, Ok(o) if o.success) {
+                    gpu_scale.push(kind);
+                }
+            }
         }
         let decs = decoder_names(kind, &decoders);
         accels.push(HwAccelInfo {
@@ -158,6 +168,7 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
     Hardware {
         accels,
         ffmpeg_version,
+        gpu_scale,
     }
 }
 
@@ -314,6 +325,7 @@ mod tests {
                 })
                 .collect(),
             ffmpeg_version: "5.1".into(),
+            gpu_scale: vec![],
         }
     }
 

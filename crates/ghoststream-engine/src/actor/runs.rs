@@ -89,7 +89,7 @@ impl Actor {
             .collect();
         let offset = map.start(first as usize);
         let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
-        let tuning = tuning_of(&cfg);
+        let tuning = tuning_of(&cfg, &self.inner.hardware);
         let argv = command::hls_run(&HlsRun {
             source: &spec.source,
             plan,
@@ -167,7 +167,7 @@ impl Actor {
             return;
         };
         let part = job.rec.dir.join("output.part");
-        let tuning = tuning_of(&cfg);
+        let tuning = tuning_of(&cfg, &self.inner.hardware);
         let argv = command::batch(&command::BatchRun {
             source: &spec.source,
             plan,
@@ -460,9 +460,10 @@ impl Actor {
     }
 }
 
-fn tuning_of(cfg: &crate::config::Config) -> command::Tuning {
+fn tuning_of(cfg: &crate::config::Config, hw: &ghoststream_media::hw::Hardware) -> command::Tuning {
     command::Tuning {
         nvenc_preset: cfg.hardware.nvenc_preset.clone(),
+        gpu_scale: hw.gpu_scale.clone(),
     }
 }
 
