@@ -5,6 +5,7 @@
 
 use crate::routes::{dashboard, jobs, ops, pairing, stream};
 use axum::response::{IntoResponse, Response};
+use ghoststream_types::ErrorBody;
 use std::sync::OnceLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::OpenApi;
@@ -37,6 +38,43 @@ use utoipa::OpenApi;
     )
 )]
 struct Api;
+
+/// The job a route acts on.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct JobId {
+    /// Job id (a UUID).
+    id: String,
+}
+
+/// Control routes need the job's control token while job tokens are enforced.
+#[derive(utoipa::IntoParams, serde::Deserialize)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ControlToken {
+    /// The job's control token (when job tokens are enforced).
+    #[serde(rename = "X-GhostStream-Control-Token")]
+    token: Option<String>,
+}
+
+/// Players cannot send headers: the stream token rides in the URL.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct StreamToken {
+    /// Stream token (when job tokens are enforced).
+    gst: Option<String>,
+}
+
+/// Every route's other answers: an error body with a stable `code`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Failure {
+    /// Any other answer is an error: `code` is stable, `detail` says why.
+    #[response(status = "default")]
+    Error(ErrorBody),
+}
 
 /// The API key, where one is configured: a header or a query parameter.
 struct Security;

@@ -3,6 +3,7 @@
 
 use super::json_object;
 use crate::error::{field, ApiError, ApiResult};
+use crate::openapi::Failure;
 use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::Json;
@@ -40,7 +41,10 @@ pub async fn server_status(s: &AppState) -> ApiResult<ServerStatus> {
     path = "/api/server",
     tag = "dashboard",
     summary = "Server state for the dashboard",
-    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = ServerStatus),
+        Failure,
+    )
 )]
 pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     Ok(Json(server_status(&s).await?))
@@ -51,7 +55,10 @@ pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> 
     path = "/api/server/pause",
     tag = "dashboard",
     summary = "Refuse new jobs; running ones continue",
-    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = ServerStatus),
+        Failure,
+    )
 )]
 pub async fn pause(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     s.engine.set_paused(true);
@@ -63,7 +70,10 @@ pub async fn pause(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     path = "/api/server/resume",
     tag = "dashboard",
     summary = "Accept new jobs again",
-    responses((status = 200, description = "OK", body = ServerStatus), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = ServerStatus),
+        Failure,
+    )
 )]
 pub async fn resume(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     s.engine.set_paused(false);
@@ -75,7 +85,10 @@ pub async fn resume(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> 
     path = "/api/resources",
     tag = "dashboard",
     summary = "CPU, memory, disk and GPU use",
-    responses((status = 200, description = "OK", body = Resources), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Resources),
+        Failure,
+    )
 )]
 pub async fn resources(State(s): State<AppState>) -> ApiResult<Json<Resources>> {
     Ok(Json(s.resources().await))
@@ -92,7 +105,10 @@ pub struct DaysQuery {
     tag = "dashboard",
     summary = "Jobs per day",
     params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "How many days (default 14)")),
-    responses((status = 200, description = "OK", body = DailyStats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = DailyStats),
+        Failure,
+    )
 )]
 pub async fn daily(
     State(s): State<AppState>,
@@ -114,7 +130,10 @@ pub async fn daily(
     path = "/api/settings",
     tag = "dashboard",
     summary = "Settings the dashboard edits",
-    responses((status = 200, description = "OK", body = Settings), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Settings),
+        Failure,
+    )
 )]
 pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>> {
     Ok(Json(s.settings()))
@@ -127,7 +146,12 @@ pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>
     tag = "dashboard",
     summary = "Save and apply settings (from this machine only)",
     request_body = Settings,
-    responses((status = 200, description = "OK", body = SettingsSaved), (status = 403, description = "Not from this machine", body = ErrorBody), (status = 422, description = "Invalid settings", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = SettingsSaved),
+        (status = 403, description = "Not from this machine", body = ErrorBody),
+        (status = 422, description = "Invalid settings", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn put_settings(
     State(s): State<AppState>,

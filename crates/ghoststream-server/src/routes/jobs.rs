@@ -2,6 +2,7 @@
 
 use super::{base_url, job_id, json_body};
 use crate::error::ApiResult;
+use crate::openapi::{ControlToken, Failure, JobId};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -42,7 +43,12 @@ async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap) -> ApiResult<()>
     tag = "jobs",
     summary = "Start (or join) a job (also /transcode)",
     request_body = StartRequest,
-    responses((status = 200, description = "OK", body = JobResponse), (status = 422, description = "Invalid request", body = ErrorBody), (status = 503, description = "Queue full or paused", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = JobResponse),
+        (status = 422, description = "Invalid request", body = ErrorBody),
+        (status = 503, description = "Queue full or paused", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn start(
     State(s): State<AppState>,
@@ -60,7 +66,10 @@ pub async fn start(
     path = "/api/transcode/jobs",
     tag = "jobs",
     summary = "Every job this server knows",
-    responses((status = 200, description = "OK", body = JobList), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = JobList),
+        Failure,
+    )
 )]
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<JobList>> {
     let base = base_url(&s, &headers);
@@ -79,8 +88,13 @@ pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Js
     path = "/api/transcode/{id}/status",
     tag = "jobs",
     summary = "A job's status (also GET /transcode/{id})",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
-    responses((status = 200, description = "OK", body = JobResponse), (status = 404, description = "No such job", body = ErrorBody), (status = 403, description = "Token missing or wrong", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "OK", body = JobResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 403, description = "Token missing or wrong", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn status(
     State(s): State<AppState>,
@@ -105,9 +119,14 @@ fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
     path = "/api/transcode/{id}/cancel",
     tag = "jobs",
     summary = "Cancel a job, or leave it when others watch (also DELETE /transcode/{id})",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    params(JobId, ControlToken),
     request_body = Option<SessionRequest>,
-    responses((status = 200, description = "OK", body = CancelResponse), (status = 404, description = "No such job", body = ErrorBody), (status = 409, description = "Already ended", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = CancelResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Already ended", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn cancel(
     State(s): State<AppState>,
@@ -130,8 +149,12 @@ pub async fn cancel(
     path = "/api/transcode/{id}",
     tag = "jobs",
     summary = "Cancel and remove a job and its files",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
-    responses((status = 200, description = "OK", body = CancelResponse), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "OK", body = CancelResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn delete(
     State(s): State<AppState>,
@@ -152,8 +175,12 @@ pub async fn delete(
     path = "/api/transcode/{id}/stream",
     tag = "jobs",
     summary = "The stream URL of an HLS job",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
-    responses((status = 200, description = "OK", body = StreamInfo), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "OK", body = StreamInfo),
+        (status = 404, description = "No such job", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn stream_info(
     State(s): State<AppState>,
@@ -175,9 +202,13 @@ pub async fn stream_info(
     path = "/api/transcode/{id}/leave",
     tag = "jobs",
     summary = "Stop watching a shared stream",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
+    params(JobId, ControlToken),
     request_body = Option<SessionRequest>,
-    responses((status = 200, description = "OK", body = LeaveResponse), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = LeaveResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn leave(
     State(s): State<AppState>,
@@ -196,8 +227,12 @@ pub async fn leave(
     path = "/api/transcode/{id}/log",
     tag = "jobs",
     summary = "The job's ffmpeg commands and messages",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("X-GhostStream-Control-Token" = Option<String>, Header, description = "The job's control token (when job tokens are enforced)")),
-    responses((status = 200, description = "Plain text", body = String, content_type = "text/plain"), (status = 404, description = "No such job", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "Plain text", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn log(
     State(s): State<AppState>,

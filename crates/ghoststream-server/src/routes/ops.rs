@@ -2,6 +2,7 @@
 
 use super::json_body;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::Failure;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,7 +20,10 @@ use serde_json::json;
     path = "/api/health",
     tag = "ops",
     summary = "Liveness with job counts (also /health)",
-    responses((status = 200, description = "OK", body = Health), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Health),
+        Failure,
+    )
 )]
 pub async fn health(State(s): State<AppState>) -> ApiResult<Json<Health>> {
     let stats = s.engine.stats().await?;
@@ -50,7 +54,11 @@ fn meminfo() -> Option<(u64, u64)> {
     path = "/api/health/detailed",
     tag = "ops",
     summary = "Component checks; 503 when unhealthy",
-    responses((status = 200, description = "Healthy or degraded", body = Object), (status = 503, description = "Unhealthy", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "Healthy or degraded", body = Object),
+        (status = 503, description = "Unhealthy", body = Object),
+        Failure,
+    )
 )]
 pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
     let cfg = s.engine.config();
@@ -151,7 +159,11 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
     path = "/api/ready",
     tag = "ops",
     summary = "Whether a new job would be accepted",
-    responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Queue full", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Queue full", body = Object),
+        Failure,
+    )
 )]
 pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
     let stats = s.engine.stats().await?;
@@ -174,7 +186,10 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
     path = "/api/live",
     tag = "ops",
     summary = "Process liveness",
-    responses((status = 200, description = "Alive", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "Alive", body = Object),
+        Failure,
+    )
 )]
 pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"alive": true, "timestamp": chrono::Utc::now()}))
@@ -199,7 +214,10 @@ fn platform() -> String {
     path = "/api/capabilities",
     tag = "ops",
     summary = "Encoders, codecs and formats (also /capabilities)",
-    responses((status = 200, description = "OK", body = Capabilities), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Capabilities),
+        Failure,
+    )
 )]
 pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
     Json(capabilities_of(&s.engine))
@@ -229,7 +247,10 @@ pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
     path = "/api/stats",
     tag = "ops",
     summary = "Totals since the first start",
-    responses((status = 200, description = "OK", body = Stats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Stats),
+        Failure,
+    )
 )]
 pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_types::Stats>> {
     Ok(Json(s.engine.stats().await?))
@@ -240,7 +261,10 @@ pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_type
     path = "/api/clients",
     tag = "ops",
     summary = "Clients seen recently",
-    responses((status = 200, description = "OK", body = Vec<ClientInfo>), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Vec<ClientInfo>),
+        Failure,
+    )
 )]
 pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::ClientInfo>> {
     Json(s.clients.list())
@@ -251,7 +275,10 @@ pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::C
     path = "/api/streams/shared",
     tag = "ops",
     summary = "Streams shared by several viewers",
-    responses((status = 200, description = "OK", body = SharedStreams), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = SharedStreams),
+        Failure,
+    )
 )]
 pub async fn shared(
     State(s): State<AppState>,
@@ -264,7 +291,10 @@ pub async fn shared(
     path = "/api/cleanup/stats",
     tag = "ops",
     summary = "What retention would remove",
-    responses((status = 200, description = "OK", body = CleanupStats), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = CleanupStats),
+        Failure,
+    )
 )]
 pub async fn cleanup_stats(
     State(s): State<AppState>,
@@ -277,7 +307,10 @@ pub async fn cleanup_stats(
     path = "/api/cleanup/run",
     tag = "ops",
     summary = "Run retention now",
-    responses((status = 200, description = "OK", body = CleanupRun), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = CleanupRun),
+        Failure,
+    )
 )]
 pub async fn cleanup_run(
     State(s): State<AppState>,
@@ -291,7 +324,11 @@ pub async fn cleanup_run(
     tag = "jobs",
     summary = "Media info and the plan a start would use",
     request_body = ProbeRequest,
-    responses((status = 200, description = "OK", body = ProbeResponse), (status = 422, description = "Invalid request or source", body = ErrorBody), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = ProbeResponse),
+        (status = 422, description = "Invalid request or source", body = ErrorBody),
+        Failure,
+    )
 )]
 pub async fn probe(
     State(s): State<AppState>,

@@ -3,12 +3,12 @@
 
 use super::json_object;
 use crate::error::{field, ApiError, ApiResult};
+use crate::openapi::Failure;
 use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::response::Html;
 use axum::Json;
 use bytes::Bytes;
-use ghoststream_types::ErrorBody;
 use ghoststream_types::{AnnounceResult, PairingInfo, Reachability, Registration};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -23,7 +23,10 @@ fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discove
     path = "/api/rendezvous",
     tag = "pairing",
     summary = "Pairing code, URLs and registration state",
-    responses((status = 200, description = "OK", body = PairingInfo), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = PairingInfo),
+        Failure,
+    )
 )]
 pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
     Ok(Json(discovery(&s)?.info()))
@@ -34,7 +37,10 @@ pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo
     path = "/api/rendezvous/rotate",
     tag = "pairing",
     summary = "A new pairing code",
-    responses((status = 200, description = "OK", body = PairingInfo), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = PairingInfo),
+        Failure,
+    )
 )]
 pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
     Ok(Json(discovery(&s)?.rotate_code()))
@@ -45,7 +51,10 @@ pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
     path = "/api/announce-now",
     tag = "pairing",
     summary = "Announce over mDNS, UDP and to GhostHub now",
-    responses((status = 200, description = "OK", body = AnnounceResult), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = AnnounceResult),
+        Failure,
+    )
 )]
 pub async fn announce_now(State(s): State<AppState>) -> ApiResult<Json<AnnounceResult>> {
     Ok(Json(discovery(&s)?.announce_now().await))
@@ -56,7 +65,10 @@ pub async fn announce_now(State(s): State<AppState>) -> ApiResult<Json<AnnounceR
     path = "/api/reachability",
     tag = "pairing",
     summary = "Whether other machines can reach this server",
-    responses((status = 200, description = "OK", body = Reachability), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "OK", body = Reachability),
+        Failure,
+    )
 )]
 pub async fn reachability(State(s): State<AppState>) -> ApiResult<Json<Reachability>> {
     Ok(Json(discovery(&s)?.reachability().await))
@@ -114,7 +126,10 @@ pub async fn pair_ghosthub(
     path = "/api/pair/info",
     tag = "pairing",
     summary = "What the pairing page shows before the code",
-    responses((status = 200, description = "Label and GhostHub URL", body = Object), (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody))
+    responses(
+        (status = 200, description = "Label and GhostHub URL", body = Object),
+        Failure,
+    )
 )]
 pub async fn pair_info(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let d = discovery(&s)?;

@@ -4,6 +4,7 @@ use super::job_id;
 use crate::auth::{has_api_key, percent_decode, query_param};
 use crate::error::{ApiError, ApiResult};
 use crate::files::{playlist, serve_file};
+use crate::openapi::{Failure, JobId, StreamToken};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
@@ -81,14 +82,14 @@ fn check_name(raw_path: &str) -> ApiResult<String> {
     path = "/stream/{id}/{file}",
     tag = "streams",
     summary = "A playlist, segment or subtitle file of an HLS job",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("file" = String, Path, pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", example = "master.m3u8", description = "master.m3u8, v0.m3u8, v0_00000.ts, sub0.vtt, …"), ("gst" = Option<String>, Query, description = "Stream token (when job tokens are enforced)")),
+    params(JobId, ("file" = String, Path, pattern = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", example = "master.m3u8", description = "master.m3u8, v0.m3u8, v0_00000.ts, sub0.vtt, …"), StreamToken),
     responses(
         (status = 200, description = "Playlist, segment or subtitles", content(
             (String = "application/vnd.apple.mpegurl"), (Vec<u8> = "video/mp2t"), (String = "text/vtt; charset=utf-8"))),
         (status = 206, description = "Part of a file (Range)", content(
             (Vec<u8> = "video/mp2t"), (String = "text/vtt; charset=utf-8"))),
         (status = 404, description = "No such job or file", body = ErrorBody),
-        (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody),
+        Failure,
     )
 )]
 pub async fn stream_file(
@@ -125,7 +126,7 @@ pub async fn bad_path() -> ApiError {
     path = "/download/{id}",
     tag = "streams",
     summary = "The output file of a batch job (Range supported)",
-    params(("id" = String, Path, description = "Job id (a UUID)"), ("gst" = Option<String>, Query, description = "Stream token (when job tokens are enforced)")),
+    params(JobId, StreamToken),
     responses(
         (status = 200, description = "The file", content(
             (Vec<u8> = "video/mp4"), (Vec<u8> = "video/x-matroska"), (Vec<u8> = "video/webm"))),
@@ -133,7 +134,7 @@ pub async fn bad_path() -> ApiError {
             (Vec<u8> = "video/mp4"), (Vec<u8> = "video/x-matroska"), (Vec<u8> = "video/webm"))),
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "Not ready yet", body = ErrorBody),
-        (status = "default", description = "Any other answer is an error: `code` is stable, `detail` says why", body = ErrorBody),
+        Failure,
     )
 )]
 pub async fn download(
