@@ -248,19 +248,36 @@ impl AppState {
     }
 }
 
-/// Total and free gigabytes of the disk holding `path` (the longest mount prefix).
+/// Total and free gigabytes of the disk holding `path`.
 fn disk_of(path: &std::path::Path) -> (f64, f64) {
-    let Ok(disks) = sysinfo::Disks::new_with_refreshed_list() else {
-        return (0.0, 0.0);
-    };
+    let gb = |b: u64| ((b as f64 / (1u64 << 30) as f64) * 10.0).round() / 10.0;
+    disk_bytes(path)
+        .map(|(total, free)| (gb(total), gb(free)))
+        .unwrap_or((0.0, 0.0))
+}
+
+/// Total and available bytes of the filesystem holding `path`.
+#[cfg(unix)]
+pub(crate) fn disk_bytes(path: &std::path::Path) -> Option<(u64, u64)> {
+    let v = nix::sys::statvfs::statvfs(path).ok()?;
+    // fsblkcnt_t and friends are not u64 on every platform.
+    #[allow(clippy::unnecessary_cast)]
+    let total = v.blocks() as u64 * v.fragment_size() as u64;
+    #[allow(clippy::unnecessary_cast)]
+    let free = v.blocks_available() as u64 * v.fragment_size() as u64;
+    Some((total, free))
+}
+
+/// Total and available bytes of the disk holding `path` (the longest mount prefix).
+#[cfg(not(unix))]
+pub(crate) fn disk_bytes(path: &std::path::Path) -> Option<(u64, u64)> {
+    let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let best = disks
+    disks
         .iter()
         .filter(|d| canon.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len());
-    let gb = |b: u64| ((b as f64 / (1u64 << 30) as f64) * 10.0).round() / 10.0;
-    best.map(|d| (gb(d.total_space()), gb(d.available_space())))
-        .unwrap_or((0.0, 0.0))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| (d.total_space(), d.available_space()))
 }
 
 /// Every route of the contract.

@@ -70,14 +70,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
         }
     };
     let work = cfg.work_dir();
-    let disk = nix::sys::statvfs::statvfs(&work).ok().map(|v| {
-        // fsblkcnt_t and friends are not u64 on every platform.
-        #[allow(clippy::unnecessary_cast)]
-        let total = v.blocks() as u64 * v.fragment_size() as u64;
-        #[allow(clippy::unnecessary_cast)]
-        let free = v.blocks_available() as u64 * v.fragment_size() as u64;
-        (total, free)
-    });
+    let disk = crate::disk_bytes(&work);
     let disk_check = match disk {
         Some((total, free)) => {
             let used_pct = if total > 0 {
