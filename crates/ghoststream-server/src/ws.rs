@@ -241,3 +241,54 @@ fn ids_of(v: &Value) -> HashSet<String> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared {
+            outbox: Mutex::new(Outbox::default()),
+            notify: Notify::new(),
+        }
+    }
+
+    fn queued(s: &Shared) -> Vec<(bool, String)> {
+        s.outbox.lock().unwrap().queue.iter().cloned().collect()
+    }
+
+    #[test]
+    fn a_client_that_falls_behind_gets_fewer_progress_messages_and_every_status() {
+        let s = shared();
+        for i in 0..10 {
+            assert!(s.push(true, format!("p{i}"), 4));
+        }
+        // Progress is thinned to the newest ones that fit.
+        assert_eq!(
+            queued(&s).iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+            ["p6", "p7", "p8", "p9"]
+        );
+        // A status change pushes a progress message out; it is never dropped itself.
+        assert!(s.push(false, "ready".into(), 4));
+        let q = queued(&s);
+        assert_eq!(q.len(), 4);
+        assert_eq!(q.last().unwrap(), &(false, "ready".to_string()));
+        // Once only status changes are left, new progress is not queued at all.
+        for i in 0..4 {
+            assert!(s.push(false, format!("s{i}"), 4));
+        }
+        assert!(s.push(true, "late".into(), 4));
+        assert!(queued(&s).iter().all(|m| !m.0));
+    }
+
+    #[test]
+    fn a_client_hopelessly_behind_on_status_changes_is_let_go() {
+        let s = shared();
+        let mut kept = 0;
+        while s.push(false, "status".into(), 4) {
+            kept += 1;
+            assert!(kept < 100);
+        }
+        assert_eq!(kept, 4 * 8);
+    }
+}
