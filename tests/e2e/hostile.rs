@@ -262,3 +262,56 @@ async fn bytes_that_are_not_utf8_get_4xx_json() {
     assert_eq!(code, 422, "{v}");
     assert_eq!(gs.get("/api/health").await.0, 200);
 }
+
+#[tokio::test]
+async fn allowed_targets_change_from_the_settings_without_a_restart() {
+    let media = MediaServer::start();
+    let gs = strict();
+    let src =
+        json!({"source": media.url("short.mkv"), "mode": "batch", "output": {"format": "mkv"}});
+    refused(&gs, src.clone(), &["source"]).await;
+    let (_, mut settings) = gs.get("/api/settings").await;
+    assert_eq!(settings["allowed_targets"], json!([]));
+    settings["allowed_targets"] = json!(["127.0.0.1"]);
+    let (code, saved) = gs
+        .req(
+            reqwest::Method::PUT,
+            "/api/settings",
+            Some(settings.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(code, 200, "{saved}");
+    assert!(
+        saved["applied_now"].to_string().contains("allowed_targets"),
+        "{saved}"
+    );
+    let job = gs.start_job(src.clone()).await;
+    assert_eq!(
+        gs.wait_for(&job, &["ready", "error"], MIN).await["status"],
+        "ready"
+    );
+    // Taken back: refused again at once, though the source was vetted and cached.
+    settings["allowed_targets"] = json!([]);
+    let (code, _) = gs
+        .req(
+            reqwest::Method::PUT,
+            "/api/settings",
+            Some(settings.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(code, 200);
+    refused(&gs, json!({"source": media.url("short.mkv")}), &["source"]).await;
+    // Not an address: refused with the field named.
+    settings["allowed_targets"] = json!(["pi.local"]);
+    let (code, v) = gs
+        .req(
+            reqwest::Method::PUT,
+            "/api/settings",
+            Some(settings.to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(code, 422, "{v}");
+}

@@ -278,6 +278,11 @@ export type Settings = {
 	/**  Empty or null: no API key. */
 	api_key: string | null,
 	library_roots: string[],
+	/**
+	 *  Loopback or link-local addresses sources may reach all the same (`127.0.0.1`,
+	 *  `::1`, `169.254.0.0/16`): a media server on this same PC.
+	 */
+	allowed_targets?: string[],
 	start_at_login: boolean,
 };
 

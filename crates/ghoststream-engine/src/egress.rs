@@ -141,7 +141,7 @@ fn is_own_address(ip: IpAddr) -> bool {
 
 /// The policy for outgoing requests, and the client that follows redirects under it.
 pub struct Egress {
-    allowed: Vec<Cidr>,
+    allowed: std::sync::RwLock<Vec<Cidr>>,
     own_port: AtomicU16,
     client: Option<reqwest::Client>,
 }
@@ -149,7 +149,7 @@ pub struct Egress {
 impl Egress {
     pub fn new(allowed: Vec<Cidr>) -> Egress {
         Egress {
-            allowed,
+            allowed: std::sync::RwLock::new(allowed),
             own_port: AtomicU16::new(0),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -157,6 +157,13 @@ impl Egress {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .ok(),
+        }
+    }
+
+    /// Replaces the allowed address blocks (a settings change).
+    pub fn set_allowed(&self, allowed: Vec<Cidr>) {
+        if let Ok(mut a) = self.allowed.write() {
+            *a = allowed;
         }
     }
 
@@ -179,7 +186,12 @@ impl Egress {
                 port: own,
             });
         }
-        if self.allowed.iter().any(|c| c.contains(addr.ip())) {
+        let allowed = self
+            .allowed
+            .read()
+            .map(|a| a.iter().any(|c| c.contains(addr.ip())))
+            .unwrap_or(false);
+        if allowed {
             return Ok(());
         }
         match restricted_kind(addr.ip()) {

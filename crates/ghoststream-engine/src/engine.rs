@@ -205,6 +205,16 @@ impl Engine {
 
     /// Applies new live settings; raising the concurrency starts queued jobs at once.
     pub async fn apply_live(&self, live: Live) -> Result<(), EngineError> {
+        let allowed = crate::egress::parse_allowed(&live.allowed_targets).map_err(|e| {
+            EngineError::Invalid(vec![field(&["allowed_targets"], e, "value_error")])
+        })?;
+        if self.live().allowed_targets != live.allowed_targets {
+            self.inner.egress.set_allowed(allowed);
+            // Cached sources were vetted under the old rule.
+            if let Ok(mut cache) = self.inner.probes.lock() {
+                cache.clear();
+            }
+        }
         if let Ok(mut g) = self.inner.live.write() {
             *g = live;
         }

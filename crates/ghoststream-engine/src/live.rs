@@ -11,6 +11,8 @@ pub struct Live {
     pub api_key: Option<String>,
     pub prefer_hw_accel: bool,
     pub library_roots: Vec<PathBuf>,
+    /// `security.allowed_targets`, validated.
+    pub allowed_targets: Vec<String>,
 }
 
 impl Live {
@@ -21,6 +23,7 @@ impl Live {
             api_key: c.security.api_key.clone().filter(|k| !k.is_empty()),
             prefer_hw_accel: c.hardware.prefer_hw_accel,
             library_roots: c.transcoding.library_roots.clone(),
+            allowed_targets: c.security.allowed_targets.clone(),
         }
     }
 }

@@ -118,6 +118,7 @@ impl AppState {
         c.security.api_key = live.api_key;
         c.hardware.prefer_hw_accel = live.prefer_hw_accel;
         c.transcoding.library_roots = live.library_roots;
+        c.security.allowed_targets = live.allowed_targets;
         let path = self.config_path();
         let mut s = settings::from_config(&c, settings::start_at_login(&path));
         s.port = if c.server.port == 0 {
@@ -150,6 +151,7 @@ impl AppState {
                 .iter()
                 .map(std::path::PathBuf::from)
                 .collect(),
+            allowed_targets: new.allowed_targets.clone(),
         };
         let _ = self.engine.apply_live(live).await;
         let mut applied = Vec::new();
@@ -174,6 +176,11 @@ impl AppState {
         changed(
             old.library_roots != new.library_roots,
             "library_roots",
+            &mut applied,
+        );
+        changed(
+            old.allowed_targets != new.allowed_targets,
+            "allowed_targets",
             &mut applied,
         );
         changed(

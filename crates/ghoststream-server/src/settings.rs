@@ -36,6 +36,7 @@ pub fn from_config(c: &Config, start_at_login: bool) -> Settings {
             .iter()
             .map(|p| p.display().to_string())
             .collect(),
+        allowed_targets: c.security.allowed_targets.clone(),
         start_at_login,
     }
 }
@@ -64,6 +65,8 @@ pub fn validate(s: &Settings) -> Result<(), SettingsError> {
             ));
         }
     }
+    ghoststream_engine::egress::parse_allowed(&s.allowed_targets)
+        .map_err(|e| SettingsError::Invalid(format!("allowed address: {e}")))?;
     for r in &s.library_roots {
         let p = Path::new(r);
         if !p.is_absolute() {
@@ -155,6 +158,15 @@ pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
             TokensSetting::Open => "open",
         };
         sec.insert("job_tokens".into(), toml::Value::String(tokens.into()));
+        sec.insert(
+            "allowed_targets".into(),
+            toml::Value::Array(
+                s.allowed_targets
+                    .iter()
+                    .map(|r| toml::Value::String(r.clone()))
+                    .collect(),
+            ),
+        );
         match s.api_key.as_deref().filter(|k| !k.is_empty()) {
             Some(k) => sec.insert("api_key".into(), toml::Value::String(k.into())),
             None => sec.remove("api_key"),
@@ -207,6 +219,7 @@ mod tests {
             job_tokens: TokensSetting::Open,
             api_key: Some("long-enough-key".into()),
             library_roots: vec![root.clone()],
+            allowed_targets: vec!["127.0.0.1".into(), "fd00::/8".into()],
             start_at_login: true,
         };
         save(&path, &s).unwrap();
@@ -236,6 +249,7 @@ mod tests {
             job_tokens: TokensSetting::Enforce,
             api_key: None,
             library_roots: vec![],
+            allowed_targets: vec![],
             start_at_login: false,
         };
         assert!(validate(&ok).is_ok());
@@ -256,6 +270,11 @@ mod tests {
         .is_err());
         assert!(validate(&Settings {
             library_roots: vec!["/no/such/dir/here".into()],
+            ..ok.clone()
+        })
+        .is_err());
+        assert!(validate(&Settings {
+            allowed_targets: vec!["pi.local".into()],
             ..ok
         })
         .is_err());

@@ -100,6 +100,10 @@ pub struct Settings {
     /// Empty or null: no API key.
     pub api_key: Option<String>,
     pub library_roots: Vec<String>,
+    /// Loopback or link-local addresses sources may reach all the same (`127.0.0.1`,
+    /// `::1`, `169.254.0.0/16`): a media server on this same PC.
+    #[serde(default)]
+    pub allowed_targets: Vec<String>,
     pub start_at_login: bool,
 }
 

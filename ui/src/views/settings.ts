@@ -26,6 +26,7 @@ export function settings(el: HTMLElement, store: Store) {
           <option value="open" ${s.job_tokens === "open" ? "selected" : ""}>Open (legacy clients)</option></select></label>
         <label>API key <input name="api_key" type="password" autocomplete="off" value="${escapeHtml(s.api_key ?? "")}" placeholder="none"></label>
         <label>Library folders (one per line)<textarea name="library_roots" rows="3">${escapeHtml(s.library_roots.join("\n"))}</textarea></label>
+        <label>Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)<textarea name="allowed_targets" rows="2">${escapeHtml((s.allowed_targets ?? []).join("\n"))}</textarea></label>
         <label class="check"><input name="start_at_login" type="checkbox" ${s.start_at_login ? "checked" : ""}> Start at login</label>
         <button type="submit">Save</button>
       </form>
@@ -41,6 +42,7 @@ export function settings(el: HTMLElement, store: Store) {
       job_tokens: f.get("job_tokens") as Settings["job_tokens"],
       api_key: String(f.get("api_key") ?? "") || null,
       library_roots: String(f.get("library_roots") ?? "").split("\n").map((x) => x.trim()).filter(Boolean),
+      allowed_targets: String(f.get("allowed_targets") ?? "").split("\n").map((x) => x.trim()).filter(Boolean),
       start_at_login: f.get("start_at_login") === "on",
     };
     try {
