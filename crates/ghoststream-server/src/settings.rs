@@ -129,6 +129,10 @@ fn section<'a>(doc: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
     }
 }
 
+fn strings(list: &[String]) -> toml::Value {
+    toml::Value::Array(list.iter().cloned().map(toml::Value::String).collect())
+}
+
 /// Writes `s` into the file at `path` (created if missing), keeping its other keys.
 pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
     validate(s)?;
@@ -139,15 +143,7 @@ pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
             "max_concurrent_jobs".into(),
             toml::Value::Integer(s.max_concurrent_jobs.into()),
         );
-        t.insert(
-            "library_roots".into(),
-            toml::Value::Array(
-                s.library_roots
-                    .iter()
-                    .map(|r| toml::Value::String(r.clone()))
-                    .collect(),
-            ),
-        );
+        t.insert("library_roots".into(), strings(&s.library_roots));
         section(doc, "hardware").insert(
             "prefer_hw_accel".into(),
             toml::Value::Boolean(s.hw_preference == HwPreference::Auto),
@@ -158,15 +154,7 @@ pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
             TokensSetting::Open => "open",
         };
         sec.insert("job_tokens".into(), toml::Value::String(tokens.into()));
-        sec.insert(
-            "allowed_targets".into(),
-            toml::Value::Array(
-                s.allowed_targets
-                    .iter()
-                    .map(|r| toml::Value::String(r.clone()))
-                    .collect(),
-            ),
-        );
+        sec.insert("allowed_targets".into(), strings(&s.allowed_targets));
         match s.api_key.as_deref().filter(|k| !k.is_empty()) {
             Some(k) => sec.insert("api_key".into(), toml::Value::String(k.into())),
             None => sec.remove("api_key"),
