@@ -143,7 +143,8 @@ fn is_own_address(ip: IpAddr) -> bool {
 pub struct Egress {
     allowed: std::sync::RwLock<Vec<Cidr>>,
     own_port: AtomicU16,
-    client: Option<reqwest::Client>,
+    /// Built on first use: an idle server holds no HTTP client.
+    client: std::sync::OnceLock<Option<reqwest::Client>>,
 }
 
 impl Egress {
@@ -151,12 +152,7 @@ impl Egress {
         Egress {
             allowed: std::sync::RwLock::new(allowed),
             own_port: AtomicU16::new(0),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(10))
-                .build()
-                .ok(),
+            client: std::sync::OnceLock::new(),
         }
     }
 
@@ -174,7 +170,16 @@ impl Egress {
 
     /// A client that follows no redirects, for requests to already vetted URLs.
     pub fn client(&self) -> Option<&reqwest::Client> {
-        self.client.as_ref()
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The rule for one resolved address of `host`.
@@ -236,7 +241,7 @@ impl Egress {
         let mut moved = false;
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&url).await?;
-            let Some(client) = &self.client else {
+            let Some(client) = self.client() else {
                 break;
             };
             let answer = client
