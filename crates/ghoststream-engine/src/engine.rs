@@ -161,7 +161,6 @@ impl Engine {
         self.inner.started.elapsed()
     }
 
-    /// Base URL used where no request is at hand (callbacks).
     /// The port the API listens on: sources and callbacks may not point back at it.
     pub fn set_listen_port(&self, port: u16) {
         self.inner.egress.set_own_port(port);
@@ -170,6 +169,7 @@ impl Engine {
         }
     }
 
+    /// Base URL used where no request is at hand (callbacks).
     pub fn set_public_base(&self, base: String) {
         if self.inner.config.server.advertised_url.is_none() {
             if let Ok(mut g) = self.inner.public_base.write() {
