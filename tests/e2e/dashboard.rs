@@ -64,14 +64,7 @@ async fn settings_are_saved_and_applied_live() {
     new["job_tokens"] = json!("open");
     new["max_concurrent_jobs"] = json!(3);
     new["port"] = json!(9999);
-    let (code, saved) = gs
-        .req(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(new.to_string()),
-            &[],
-        )
-        .await;
+    let (code, saved) = gs.put("/api/settings", new.clone()).await;
     assert_eq!(code, 200, "{saved}");
     assert_eq!(saved["needs_server_restart"], json!(["port"]));
     assert!(saved["applied_now"]
@@ -93,14 +86,7 @@ async fn settings_are_saved_and_applied_live() {
     // Bad values are refused with the reason.
     let mut bad = s.clone();
     bad["max_concurrent_jobs"] = json!(0);
-    let (code, v) = gs
-        .req(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(bad.to_string()),
-            &[],
-        )
-        .await;
+    let (code, v) = gs.put("/api/settings", bad.clone()).await;
     assert_eq!(code, 422, "{v}");
     assert!(v["detail"][0]["msg"]
         .as_str()

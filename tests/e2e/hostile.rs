@@ -273,14 +273,7 @@ async fn allowed_targets_change_from_the_settings_without_a_restart() {
     let (_, mut settings) = gs.get("/api/settings").await;
     assert_eq!(settings["allowed_targets"], json!([]));
     settings["allowed_targets"] = json!(["127.0.0.1"]);
-    let (code, saved) = gs
-        .req(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(settings.to_string()),
-            &[],
-        )
-        .await;
+    let (code, saved) = gs.put("/api/settings", settings.clone()).await;
     assert_eq!(code, 200, "{saved}");
     assert!(
         saved["applied_now"].to_string().contains("allowed_targets"),
@@ -293,25 +286,11 @@ async fn allowed_targets_change_from_the_settings_without_a_restart() {
     );
     // Taken back: refused again at once, though the source was vetted and cached.
     settings["allowed_targets"] = json!([]);
-    let (code, _) = gs
-        .req(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(settings.to_string()),
-            &[],
-        )
-        .await;
+    let (code, _) = gs.put("/api/settings", settings.clone()).await;
     assert_eq!(code, 200);
     refused(&gs, json!({"source": media.url("short.mkv")}), &["source"]).await;
     // Not an address: refused with the field named.
     settings["allowed_targets"] = json!(["pi.local"]);
-    let (code, v) = gs
-        .req(
-            reqwest::Method::PUT,
-            "/api/settings",
-            Some(settings.to_string()),
-            &[],
-        )
-        .await;
+    let (code, v) = gs.put("/api/settings", settings.clone()).await;
     assert_eq!(code, 422, "{v}");
 }

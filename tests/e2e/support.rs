@@ -505,6 +505,11 @@ impl Gs {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.req(reqwest::Method::PUT, path, Some(body.to_string()), &[])
+            .await
+    }
+
     pub async fn req(
         &self,
         m: reqwest::Method,
