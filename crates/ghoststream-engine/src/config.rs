@@ -39,6 +39,9 @@ pub struct ServerSection {
     pub max_header_bytes: usize,
     /// Open HTTP connections at most; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// A request's whole body must arrive within this time (a client trickling bytes
+    /// would otherwise hold its connection for ever).
+    pub body_read_timeout_ms: u64,
     /// Serve the dashboard (`ui/dist`) at `/` for browsers.
     pub ui_dir: Option<PathBuf>,
 }
@@ -73,7 +76,7 @@ impl Default for DiscoverySection {
             udp_enabled: true,
             udp_port: 8766,
             ghosthub_url: None,
-            register_interval: 300,
+            register_interval: 60,
             rendezvous_url: None,
         }
     }
@@ -106,6 +109,13 @@ pub struct TranscodingSection {
     pub ffprobe_path: PathBuf,
     /// Local folders sources may come from (absolute paths). Empty: http(s) only.
     pub library_roots: Vec<PathBuf>,
+    /// Subtitle tracks one request may name.
+    pub max_subtitles: u32,
+    /// Sources whose frames are larger than this (width × height) are refused, and
+    /// ffmpeg decodes no larger frame (8K UHD by default).
+    pub max_source_pixels: u64,
+    /// Finished jobs kept in history; the oldest go first beyond this.
+    pub max_history_jobs: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +144,9 @@ pub struct SecuritySection {
     /// Addresses (`127.0.0.0/8`, `::1`) that sources, subtitles and callbacks may reach
     /// although they are loopback, link-local or otherwise refused by default.
     pub allowed_targets: Vec<String>,
+    /// HLS and DASH playlists as sources and subtitles. Off by default; when on, every URL
+    /// a playlist names is judged by the egress rule as ffmpeg fetches it.
+    pub allow_playlist_sources: bool,
 }
 
 impl Default for ServerSection {
@@ -149,6 +162,7 @@ impl Default for ServerSection {
             header_read_timeout_ms: 30_000,
             max_header_bytes: 64 * 1024,
             max_connections: 4096,
+            body_read_timeout_ms: 15_000,
             ui_dir: None,
         }
     }
@@ -186,6 +200,9 @@ impl Default for TranscodingSection {
             ffmpeg_path: "ffmpeg".into(),
             ffprobe_path: "ffprobe".into(),
             library_roots: Vec::new(),
+            max_subtitles: 8,
+            max_source_pixels: 7680 * 4320,
+            max_history_jobs: 2000,
         }
     }
 }
@@ -208,6 +225,7 @@ impl Default for SecuritySection {
             job_tokens: TokenMode::Enforce,
             token_ttl_hours: 168.0,
             allowed_targets: Vec::new(),
+            allow_playlist_sources: false,
         }
     }
 }
@@ -395,6 +413,7 @@ ws_max_connections = 1000   # the next connection gets a close frame with a reas
 header_read_timeout_ms = 30000  # a request header must arrive within this; idle keep-alive connections close after it
 max_header_bytes = 65536    # larger header blocks get 431
 max_connections = 4096      # open HTTP connections at most (WebSockets included)
+body_read_timeout_ms = 15000    # a request body must arrive within this (408 otherwise)
 # ui_dir = "ui/dist"        # serve the dashboard at / for browsers
 
 [mdns]
@@ -406,7 +425,7 @@ interfaces = []             # e.g. ["eth0"]; empty = every up, non-loopback, non
 udp_enabled = true          # answer GHOSTSTREAM_DISCOVER on UDP (networks without multicast)
 udp_port = 8766
 # ghosthub_url = "http://192.168.4.1:5000"  # register with this GhostHub (pairing sets it)
-register_interval = 300     # seconds between registrations
+register_interval = 60      # seconds between registrations (GhostHub forgets servers when it restarts)
 # rendezvous_url = "https://pair.example/announce"  # POST {code, label, lan_urls} every minute
 
 [transcoding]
@@ -429,6 +448,9 @@ segment_wait_timeout = 30   # seconds a segment request waits for the encoder
 ffmpeg_path = "ffmpeg"      # found on PATH unless absolute
 ffprobe_path = "ffprobe"
 library_roots = []          # local folders allowed as sources, e.g. ["/srv/media"]; empty = http(s) only
+max_subtitles = 8           # subtitle tracks one request may name
+max_source_pixels = 33177600    # frames larger than this (width x height; 8K UHD) are refused
+max_history_jobs = 2000     # finished jobs kept in history; the oldest go first
 
 [hardware]
 prefer_hw_accel = true      # hw_accel "auto" uses the best proven GPU encoder
@@ -444,6 +466,8 @@ token_ttl_hours = 168
 # multicast or this server's own API. List address blocks to allow, e.g. a media server on
 # this same PC: ["127.0.0.1"]. GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.1"]'
 allowed_targets = []
+# HLS/DASH playlists as sources or subtitles; each URL they name is checked as it is fetched.
+allow_playlist_sources = false
 "#;
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ impl Snapshot {
         self.record
             .to_response(base, self.eta_seconds, self.viewers)
     }
+
+    /// What a list shows to anyone: see [`JobRecord::to_summary`].
+    pub fn to_summary(&self) -> JobResponse {
+        self.record.to_summary(self.eta_seconds, self.viewers)
+    }
 }
 
 /// What a `/stream/{id}/{file}` request resolves to.
@@ -67,6 +72,8 @@ enum KeyframeNeed {
 }
 
 const PROBE_CACHE_TTL: Duration = Duration::from_secs(600);
+/// Sources probed at once, and at most half of them from one host.
+const PROBE_SLOTS: usize = 4;
 
 pub(crate) struct Inner {
     pub(crate) config: Arc<Config>,
@@ -77,10 +84,12 @@ pub(crate) struct Inner {
     pub(crate) public_base: RwLock<String>,
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
-    pub(crate) egress: crate::egress::Egress,
+    pub(crate) egress: Arc<crate::egress::Egress>,
     /// Requests preparing (probing) at once: a burst of starts must not fork a burst of
     /// ffprobes. Held around `prepare`, never nested.
     probe_slots: tokio::sync::Semaphore,
+    /// Probe slots per source host: one slow or endless host cannot hold them all.
+    host_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     stopped: CancellationToken,
     paused: std::sync::atomic::AtomicBool,
     pub(crate) live: RwLock<Live>,
@@ -88,6 +97,18 @@ pub(crate) struct Inner {
     actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Held while the engine runs: one server per state directory.
     state_lock: Mutex<Option<std::fs::File>>,
+}
+
+impl Inner {
+    /// What ffmpeg and ffprobe may open for a job's inputs.
+    pub(crate) fn input_rules(&self) -> ghoststream_media::source::InputRules {
+        ghoststream_media::source::InputRules {
+            rw_timeout_secs: 15,
+            proxy: self.egress.proxy_url(),
+            playlists: self.config.security.allow_playlist_sources,
+            max_pixels: Some(self.config.transcoding.max_source_pixels),
+        }
+    }
 }
 
 /// The engine handle. Cheap to clone.
@@ -131,17 +152,22 @@ impl Engine {
             tx,
             probes: Mutex::new(HashMap::new()),
             state_lock: Mutex::new(Some(lock)),
-            probe_slots: tokio::sync::Semaphore::new(4),
-            egress: crate::egress::Egress::new(
+            probe_slots: tokio::sync::Semaphore::new(PROBE_SLOTS),
+            host_slots: Mutex::new(HashMap::new()),
+            egress: Arc::new(crate::egress::Egress::new(
                 crate::egress::parse_allowed(&config.security.allowed_targets)
                     .map_err(anyhow_free::Error)?,
-            ),
+            )),
             stopped: CancellationToken::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
             live: RwLock::new(Live::from_config(&config)),
             notices: broadcast::channel(256).0,
             actor_done: Mutex::new(None),
         });
+        let proxy = crate::egress::proxy::start(inner.egress.clone(), inner.stopped.clone())
+            .await
+            .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
+        inner.egress.set_proxy(proxy);
         let handle = actor::spawn(inner.clone(), rx, store, loaded).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
@@ -258,6 +284,7 @@ impl Engine {
             if let Some(s) = self
                 .call(|reply| Cmd::Join {
                     key,
+                    start_time: spec.start_time,
                     session,
                     reply,
                 })
@@ -269,7 +296,7 @@ impl Engine {
         // A full queue is answered before any probing.
         self.call(|reply| Cmd::Room { reply }).await??;
         let prepared = {
-            let _slot = self.inner.probe_slots.acquire().await;
+            let _slot = self.probe_slot(&spec.source).await;
             // The queue may have filled while this request waited for a probe slot.
             self.call(|reply| Cmd::Room { reply }).await??;
             self.prepare(&spec).await
@@ -294,6 +321,31 @@ impl Engine {
             reply,
         })
         .await?
+    }
+
+    /// A probe slot: first one of the source host's share, then one of the global ones.
+    async fn probe_slot(&self, source: &Source) -> Option<ProbeSlot<'_>> {
+        let host = match source {
+            Source::Http(u) => reqwest::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default(),
+            Source::File(_) => String::new(),
+        };
+        let per_host = {
+            let mut map = self.inner.host_slots.lock().ok()?;
+            // Hosts nobody waits on are forgotten.
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+            map.entry(host)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PROBE_SLOTS / 2)))
+                .clone()
+        };
+        let host = per_host.acquire_owned().await.ok()?;
+        let global = self.inner.probe_slots.acquire().await.ok()?;
+        Some(ProbeSlot {
+            _host: host,
+            _global: global,
+        })
     }
 
     /// Applies the egress rules to every URL of a request: the source and subtitles are
@@ -336,6 +388,21 @@ impl Engine {
         }
     }
 
+    /// Checks a URL this server will send requests to on the owner's behalf (a GhostHub)
+    /// by the same rule as sources: the reason when it may not.
+    pub async fn check_outbound(&self, url: &str) -> Result<(), String> {
+        if url.len() > ghoststream_media::source::MAX_URL_BYTES || url.contains('\\') {
+            return Err("the URL is too long or contains a backslash".into());
+        }
+        self.check_callback(url).await.map_err(|r| r.to_string())
+    }
+
+    /// The HTTP client for outbound requests: it connects only through the egress proxy,
+    /// which judges every connection as it is made. `None` before the proxy listens.
+    pub fn outbound_client(&self) -> Option<reqwest::Client> {
+        self.inner.egress.client().cloned()
+    }
+
     pub(crate) async fn check_callback(&self, url: &str) -> Result<(), crate::egress::Refusal> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| crate::egress::Refusal::Malformed(e.to_string()))?;
@@ -366,7 +433,8 @@ impl Engine {
         let (media, fast) = match cached {
             Some(c) => (c.media, None),
             None => {
-                let probing = probe::probe(&t.ffprobe_path, source, timeout);
+                let rules = self.inner.input_rules();
+                let probing = probe::probe(&t.ffprobe_path, source, timeout, &rules);
                 let (media, fast) = if keyframes == KeyframeNeed::No {
                     (probing.await, None)
                 } else {
@@ -404,9 +472,14 @@ impl Engine {
 
     async fn scan_keyframes(&self, source: &Source, timeout: Duration) -> Result<Vec<f64>, String> {
         let t = &self.inner.config.transcoding;
-        probe::keyframes(&t.ffprobe_path, source, timeout * 3)
-            .await
-            .map_err(|e| e.to_string())
+        probe::keyframes(
+            &t.ffprobe_path,
+            source,
+            timeout * 3,
+            &self.inner.input_rules(),
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// Probe once per source (cached), decide the plan, and for HLS the segment map.
@@ -424,6 +497,7 @@ impl Engine {
             .await?;
         let mut media = cached.media;
         let config = &self.inner.config;
+        check_source_bounds(&media, config.transcoding.max_source_pixels)?;
         let mut wish = spec.wish(config);
         let mut plan = decide(&media, &wish);
         // Copied video is cut on the source's keyframes, which an input seek cannot hit
@@ -494,7 +568,7 @@ impl Engine {
         let mut spec =
             validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
         self.vet(&mut spec).await?;
-        let _slot = self.inner.probe_slots.acquire().await;
+        let _slot = self.probe_slot(&spec.source).await;
         let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
         Ok(ProbeResponse {
             source: spec.source_raw,
@@ -616,6 +690,33 @@ impl Engine {
             let _ = f.unlock();
         }
     }
+}
+
+/// Held while a request probes its source.
+struct ProbeSlot<'a> {
+    _host: tokio::sync::OwnedSemaphorePermit,
+    _global: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// What a source must be before any encoder runs on it: a file of known length (an
+/// endless stream would fill the disk), with frames no larger than the limit (a huge frame
+/// costs ffmpeg gigabytes).
+fn check_source_bounds(media: &MediaInfo, max_pixels: u64) -> Result<(), String> {
+    if !(media.duration > 0.0 && media.duration.is_finite()) {
+        return Err(
+            "the source has no known length (a live or endless stream?); only files can be transcoded"
+                .into(),
+        );
+    }
+    if let Some(v) = &media.video {
+        if u64::from(v.width) * u64::from(v.height) > max_pixels {
+            return Err(format!(
+                "the source's frames are {}x{}, more than transcoding.max_source_pixels ({max_pixels}) allows",
+                v.width, v.height
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Two servers on one state directory would write over each other's history: the second

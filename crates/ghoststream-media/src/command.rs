@@ -2,7 +2,7 @@
 //! debug and kept in the job log.
 
 use crate::plan::{AudioAction, Plan, Rendition, VideoAction};
-use crate::source::Source;
+use crate::source::{InputRules, Source};
 use ghoststream_types::{AudioCodec, Format, HwKind, VideoCodec};
 use std::path::{Path, PathBuf};
 
@@ -306,7 +306,7 @@ pub struct HlsRun<'a> {
     pub first_segment: u32,
     pub out_dir: &'a Path,
     pub run_id: u64,
-    pub rw_timeout_secs: u64,
+    pub input: InputRules,
     pub tuning: &'a Tuning,
     /// Copied video restarted mid-file: the keyframe (source time) the run starts at. The
     /// input seek (`seek_secs`, just past it) lands on it and `-copyts` keeps the source
@@ -328,7 +328,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
     hw_globals(&mut a, run.hw, run.tuning.gpu_scale(run.hw));
-    for x in run.source.input_args(run.rw_timeout_secs) {
+    for x in run.source.input_args(&run.input) {
         a.arg(x);
     }
     if run.seek_secs > 0.0 {
@@ -454,8 +454,10 @@ pub struct BatchRun<'a> {
     pub format: Format,
     /// A temporary name; the engine renames it when ffmpeg succeeds.
     pub output: &'a Path,
-    pub rw_timeout_secs: u64,
+    pub input: InputRules,
     pub tuning: &'a Tuning,
+    /// Output length at most (`-t`): the source's announced length plus a margin.
+    pub max_secs: Option<f64>,
 }
 
 pub fn batch(run: &BatchRun) -> Argv {
@@ -466,13 +468,14 @@ pub fn batch(run: &BatchRun) -> Argv {
         start_time,
         format,
         output,
-        rw_timeout_secs,
+        input,
         tuning,
+        max_secs,
     } = run.clone();
     let mut a = Argv::new();
     common_head(&mut a);
     hw_globals(&mut a, hw, tuning.gpu_scale(hw));
-    for x in source.input_args(rw_timeout_secs) {
+    for x in source.input_args(&input) {
         a.arg(x);
     }
     if start_time > 0.0 {
@@ -514,6 +517,9 @@ pub fn batch(run: &BatchRun) -> Argv {
         a.opt("-copypriorss", "0");
     }
     a.arg("-sn").arg("-dn");
+    if let Some(t) = max_secs {
+        a.opt("-t", secs(t));
+    }
     let muxer = match format {
         Format::Mp4 | Format::Hls => {
             a.opt("-movflags", "+faststart");
@@ -539,18 +545,22 @@ pub fn batch(run: &BatchRun) -> Argv {
 
 /// Fetches one subtitle track (WebVTT, or anything ffmpeg reads as text subtitles) and
 /// writes WebVTT; [`crate::subtitles::prepare_vtt`] then shifts it to the job's start.
-pub fn subtitle_to_vtt(source: &Source, output: &Path, rw_timeout_secs: u64) -> Argv {
+/// A WebVTT track larger than this is cut there (a subtitle file is a few hundred KiB).
+pub const MAX_SUBTITLE_BYTES: u64 = 4 << 20;
+
+pub fn subtitle_to_vtt(source: &Source, output: &Path, input: &InputRules) -> Argv {
     let mut a = Argv::new();
     a.arg("-hide_banner")
         .opt("-loglevel", "level+warning")
         .arg("-nostdin")
         .arg("-y");
-    for x in source.input_args(rw_timeout_secs) {
+    for x in source.input_args(input) {
         a.arg(x);
     }
     a.opt("-i", source.as_input())
         .opt("-map", "0:s:0")
         .opt("-c:s", "webvtt")
+        .opt("-fs", MAX_SUBTITLE_BYTES.to_string())
         .opt("-f", "webvtt")
         .arg(output.to_string_lossy().into_owned());
     a
@@ -672,16 +682,24 @@ mod tests {
             first_segment: 2,
             out_dir: Path::new("/w/job"),
             run_id: 3,
-            rw_timeout_secs: 15,
+            input: InputRules {
+                proxy: Some("http://127.0.0.1:9000".into()),
+                max_pixels: Some(33_177_600),
+                ..Default::default()
+            },
             tuning: &Tuning::default(),
             copy_origin_secs: None,
         };
-        let cmd = hls_run(&run).to_cmd_string("ffmpeg");
+        let cmd = hls_run(&run)
+            .to_cmd_string("ffmpeg")
+            .replace(&run.input.formats(), "FORMATS");
         assert_eq!(
             cmd,
             "ffmpeg -hide_banner -loglevel level+warning -nostdin -nostats -progress pipe:1 \
--stats_period 0.5 -y -protocol_whitelist http,https,tcp,tls,crypto -rw_timeout 15000000 \
--reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -max_redirects 0 -ss 8.000 \
+-stats_period 0.5 -y -protocol_whitelist http,https,tcp,tls,crypto,httpproxy \
+-http_proxy http://127.0.0.1:9000 -rw_timeout 15000000 \
+-reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -max_redirects 0 \
+-format_whitelist FORMATS -max_pixels 33177600 -ss 8.000 \
 -i http://pi:5000/m.mkv -t 8.000 -filter_complex \
 '[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
 -c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \
@@ -717,7 +735,7 @@ mod tests {
             first_segment: 0,
             out_dir: Path::new("/w"),
             run_id: 1,
-            rw_timeout_secs: 15,
+            input: InputRules::default(),
             tuning: &Tuning {
                 nvenc_preset: "p2".into(),
                 gpu_scale: vec![],
@@ -780,8 +798,9 @@ mod tests {
             start_time: 0.0,
             format: ghoststream_types::Format::Mp4,
             output: Path::new("/w/out.part"),
-            rw_timeout_secs: 15,
+            input: InputRules::default(),
             tuning: &tuning,
+            max_secs: None,
         };
         let cmd = batch(&run).to_cmd_string("ffmpeg");
         assert!(

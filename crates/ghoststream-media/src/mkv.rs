@@ -239,6 +239,7 @@ mod tests {
             std::path::Path::new("ffprobe"),
             &source,
             std::time::Duration::from_secs(20),
+            &crate::source::InputRules::default(),
         )
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 
 use crate::errors::{error_from_line, humanize, MediaError};
 use crate::process::run_bounded;
-use crate::source::Source;
+use crate::source::{InputRules, Source};
 use ghoststream_types::{AudioInfo, MediaInfo, SubtitleInfo, VideoInfo};
 use serde::Deserialize;
 use std::path::Path;
@@ -52,9 +52,14 @@ pub async fn probe(
     ffprobe: &Path,
     source: &Source,
     timeout: Duration,
+    rules: &InputRules,
 ) -> Result<MediaInfo, MediaError> {
     let mut args: Vec<String> = vec!["-v".into(), "level+error".into()];
-    args.extend(source.input_args(timeout.as_secs().max(5)));
+    args.extend(source.input_args(&InputRules {
+        rw_timeout_secs: timeout.as_secs().max(5),
+        max_pixels: None,
+        ..rules.clone()
+    }));
     args.extend(
         [
             "-print_format",
@@ -193,9 +198,14 @@ pub async fn keyframes(
     ffprobe: &Path,
     source: &Source,
     timeout: Duration,
+    rules: &InputRules,
 ) -> Result<Vec<f64>, MediaError> {
     let mut args: Vec<String> = vec!["-v".into(), "level+error".into()];
-    args.extend(source.input_args(timeout.as_secs().max(5)));
+    args.extend(source.input_args(&InputRules {
+        rw_timeout_secs: timeout.as_secs().max(5),
+        max_pixels: None,
+        ..rules.clone()
+    }));
     args.extend(
         [
             "-select_streams",

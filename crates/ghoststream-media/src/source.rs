@@ -67,6 +67,22 @@ impl Source {
                 "contains spaces or control characters".into(),
             ));
         }
+        // Parsers disagree on these (WHATWG reads `\` as `/`, ffmpeg does not; ffmpeg
+        // takes the host after the last `@`): a URL that two parsers could read as two
+        // hosts is refused rather than guessed at.
+        if raw.contains('\\') {
+            return Err(SourceError::Malformed("contains a backslash".into()));
+        }
+        if host.matches('@').count() > 1 {
+            return Err(SourceError::Malformed(
+                "more than one '@' before the host".into(),
+            ));
+        }
+        if raw.len() > MAX_URL_BYTES {
+            return Err(SourceError::Malformed(format!(
+                "longer than {MAX_URL_BYTES} bytes"
+            )));
+        }
         Ok(Source::Http(raw.to_string()))
     }
 
@@ -93,26 +109,91 @@ impl Source {
         }
     }
 
-    /// Input options that must stand before `-i`: the protocol whitelist and, for HTTP,
-    /// reconnects for transient failures inside the same run.
-    pub fn input_args(&self, rw_timeout_secs: u64) -> Vec<String> {
-        match self {
-            Source::Http(_) => vec![
-                "-protocol_whitelist".into(),
-                "http,https,tcp,tls,crypto".into(),
-                "-rw_timeout".into(),
-                (rw_timeout_secs * 1_000_000).to_string(),
-                "-reconnect".into(),
-                "1".into(),
-                "-reconnect_on_network_error".into(),
-                "1".into(),
-                "-reconnect_delay_max".into(),
-                "4".into(),
-                // Redirects were followed and checked before ffmpeg got the URL.
-                "-max_redirects".into(),
-                "0".into(),
-            ],
+    /// Input options that must stand before `-i`: the protocol and container
+    /// whitelists, the egress proxy every HTTP connection goes through, the decoder's
+    /// frame size limit, and, for HTTP, reconnects for transient failures inside the run.
+    pub fn input_args(&self, rules: &InputRules) -> Vec<String> {
+        let mut a: Vec<String> = match self {
+            Source::Http(_) => {
+                let mut a = vec![
+                    "-protocol_whitelist".into(),
+                    // `httpproxy` is the CONNECT tunnel that carries https through the proxy.
+                    "http,https,tcp,tls,crypto,httpproxy".into(),
+                ];
+                if let Some(p) = &rules.proxy {
+                    a.extend(["-http_proxy".into(), p.clone()]);
+                }
+                a.extend(
+                    [
+                        "-rw_timeout".into(),
+                        (rules.rw_timeout_secs * 1_000_000).to_string(),
+                        "-reconnect".into(),
+                        "1".into(),
+                        "-reconnect_on_network_error".into(),
+                        "1".into(),
+                        "-reconnect_delay_max".into(),
+                        "4".into(),
+                        // Redirects were followed and checked before ffmpeg got the URL.
+                        "-max_redirects".into(),
+                        "0".into(),
+                    ]
+                    .map(String::from),
+                );
+                a
+            }
             Source::File(_) => vec!["-protocol_whitelist".into(), "file".into()],
+        };
+        a.extend(["-format_whitelist".into(), rules.formats()]);
+        if let Some(px) = rules.max_pixels {
+            a.extend(["-max_pixels".into(), px.to_string()]);
+        }
+        a
+    }
+}
+
+/// The longest source, subtitle or callback URL accepted.
+pub const MAX_URL_BYTES: usize = 4096;
+
+/// Containers a source may be: media files, never a list of other URLs or files.
+/// Matched against the demuxer's names (`mov,mp4,…` matches `mov`).
+const MEDIA_DEMUXERS: &str = "matroska,mov,mpegts,avi,flv,mpeg,mpegvideo,asf,ogg,wav,mp3,aac,flac,ac3,eac3,dts,truehd,mlp,h264,hevc,m4v,vc1,ivf,obu,nut,mxf,dv,rm,wtv,caf,aiff,w64,wv,ape,tta,dsf,amr,yuv4mpegpipe,mjpeg,\
+srt,ass,webvtt,microdvd,subviewer,subviewer1,sami,mpl2,jacosub,pjs,realtext,vplayer,stl,aqtitle,scc,mpsub,lrc";
+
+/// Playlist containers: each entry is another URL that ffmpeg opens itself.
+const PLAYLIST_DEMUXERS: &str = "hls,dash";
+
+/// What ffmpeg and ffprobe may open besides the URL they are given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRules {
+    pub rw_timeout_secs: u64,
+    /// The egress proxy (`http://127.0.0.1:<port>`): every HTTP connection ffmpeg makes,
+    /// nested ones included, is checked there as it is made.
+    pub proxy: Option<String>,
+    /// HLS and DASH playlists as sources (`security.allow_playlist_sources`). The concat
+    /// demuxer and other containers that name files are never allowed.
+    pub playlists: bool,
+    /// Frames larger than this are not decoded (ffmpeg runs only; ffprobe reads headers).
+    pub max_pixels: Option<u64>,
+}
+
+impl Default for InputRules {
+    fn default() -> Self {
+        InputRules {
+            rw_timeout_secs: 15,
+            proxy: None,
+            playlists: false,
+            max_pixels: None,
+        }
+    }
+}
+
+impl InputRules {
+    /// The `-format_whitelist` value.
+    pub fn formats(&self) -> String {
+        if self.playlists {
+            format!("{MEDIA_DEMUXERS},{PLAYLIST_DEMUXERS}")
+        } else {
+            MEDIA_DEMUXERS.to_string()
         }
     }
 }
@@ -161,6 +242,54 @@ mod tests {
         assert_eq!(Source::parse("  ", &[]), Err(SourceError::Empty));
         assert!(Source::parse("http://", &[]).is_err());
         assert!(Source::parse("http:/x", &[]).is_err());
+    }
+
+    #[test]
+    fn refuses_urls_that_parsers_read_differently() {
+        for bad in [
+            "http://pi.lan\\@127.0.0.1/x.mkv",
+            "http://a@b@127.0.0.1/x.mkv",
+            "http://pi/a\\b.mkv",
+        ] {
+            assert!(
+                matches!(Source::parse(bad, &[]), Err(SourceError::Malformed(_))),
+                "{bad} accepted"
+            );
+        }
+        let long = format!("http://pi/{}", "a".repeat(MAX_URL_BYTES));
+        assert!(Source::parse(&long, &[]).is_err());
+        assert!(Source::parse("http://user:pw@pi/x.mkv", &[]).is_ok());
+    }
+
+    #[test]
+    fn input_args_name_the_proxy_and_keep_playlists_out() {
+        let src = Source::Http("http://pi/x.mkv".into());
+        let rules = InputRules {
+            proxy: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let a = src.input_args(&rules).join(" ");
+        assert!(a.contains("-http_proxy http://127.0.0.1:9"), "{a}");
+        assert!(a.contains("httpproxy"), "{a}");
+        let formats = rules.formats();
+        for f in formats.split(',') {
+            assert!(
+                !["hls", "dash", "concat", "imf", "lavfi"].contains(&f),
+                "{f}"
+            );
+        }
+        let open = InputRules {
+            playlists: true,
+            ..Default::default()
+        };
+        assert!(open.formats().split(',').any(|f| f == "hls"));
+        assert!(!open.formats().split(',').any(|f| f == "concat"));
+        let file = Source::File("/m/x.mkv".into());
+        assert!(file
+            .input_args(&rules)
+            .join(" ")
+            .contains("-format_whitelist"));
+        assert!(!file.input_args(&rules).join(" ").contains("-http_proxy"));
     }
 
     #[test]

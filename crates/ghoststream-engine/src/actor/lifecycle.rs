@@ -197,6 +197,13 @@ impl Actor {
     ) -> Result<(), EngineError> {
         let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
         if job.rec.status.is_terminal() {
+            // A viewer leaving a stream that already ended (a remux is ready in a second):
+            // GhostHub's SDK frees its slot only on success, so this is a leave, and the
+            // outputs stay for whoever still plays them.
+            if job.rec.mode.is_hls() {
+                self.leave(id, session).await?;
+                return Ok(());
+            }
             return Err(EngineError::NotCancellable(job.rec.status.as_str()));
         }
         if job.viewers() > 1 {

@@ -50,6 +50,7 @@ pub(crate) enum Cmd {
     },
     Join {
         key: String,
+        start_time: f64,
         session: Option<String>,
         reply: Reply<Option<Snapshot>>,
     },
@@ -210,6 +211,8 @@ struct Actor {
     running: usize,
     totals: Totals,
     next_run: u64,
+    /// Jobs whose outputs retention removed since start (`/api/cleanup/stats`).
+    cleaned_total: u32,
     tracker: TaskTracker,
     run_tx: mpsc::Sender<RunEvent>,
     internal_tx: mpsc::Sender<Internal>,
@@ -231,6 +234,7 @@ pub(crate) async fn spawn(
         running: 0,
         totals: loaded.totals.clone(),
         next_run: 1,
+        cleaned_total: 0,
         tracker: TaskTracker::new(),
         run_tx,
         internal_tx,
@@ -326,7 +330,7 @@ impl Actor {
                 job_id: id.to_string(),
                 data: StatusData {
                     status: j.rec.status,
-                    error_message: j.rec.error_message.clone(),
+                    error_message: j.rec.error_message.as_deref().map(crate::job::redact_text),
                 },
             });
         }
@@ -346,10 +350,11 @@ impl Actor {
             }
             Cmd::Join {
                 key,
+                start_time,
                 session,
                 reply,
             } => {
-                let _ = reply.send(self.join(&key, session).await);
+                let _ = reply.send(self.join(&key, start_time, session).await);
             }
             Cmd::Room { reply } => {
                 let _ = reply.send(self.room());

@@ -16,6 +16,7 @@ impl Actor {
             disk_bytes: dir_size(&self.inner.config.work_dir()).await,
             stream_retention_minutes: cfg.stream_retention_minutes,
             batch_retention_hours: cfg.cleanup_after_hours,
+            cleaned_jobs: self.cleaned_total,
         };
         for j in self.jobs.values() {
             match j.rec.status {
@@ -105,10 +106,36 @@ impl Actor {
             self.jobs.remove(&id);
             self.store.delete(id.to_string()).await;
         }
+        self.cleaned_total += cleaned;
         let orphans = self.remove_orphans().await;
         CleanupRun {
             stale_jobs_cleaned: cleaned,
             orphaned_dirs_cleaned: orphans,
+        }
+    }
+
+    /// History is bounded: beyond `max_history_jobs` finished jobs, the oldest go, with
+    /// their files and records, whatever their age.
+    pub(super) async fn trim_history(&mut self) {
+        let max = self.inner.config.transcoding.max_history_jobs.max(1) as usize;
+        let mut finished: Vec<(chrono::DateTime<Utc>, Uuid)> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.rec.status.is_terminal())
+            .map(|(id, j)| (j.rec.completed_at.unwrap_or(j.rec.created_at), *id))
+            .collect();
+        if finished.len() <= max {
+            return;
+        }
+        finished.sort();
+        let excess = finished.len() - max;
+        for (_, id) in finished.into_iter().take(excess) {
+            if let Some(j) = self.jobs.remove(&id) {
+                if !j.rec.files_removed {
+                    let _ = tokio::fs::remove_dir_all(&j.rec.dir).await;
+                }
+            }
+            self.store.delete(id.to_string()).await;
         }
     }
 }

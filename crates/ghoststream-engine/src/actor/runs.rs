@@ -16,7 +16,7 @@ impl Actor {
         for (i, sub) in spec.subtitles.iter().enumerate() {
             let final_path = job.rec.dir.join(format!("sub{i}.vtt"));
             let part = job.rec.dir.join(format!("sub{i}.vtt.part"));
-            let argv = command::subtitle_to_vtt(&sub.source, &part, 15);
+            let argv = command::subtitle_to_vtt(&sub.source, &part, &self.inner.input_rules());
             let offset = spec.start_time;
             let ffmpeg = t.ffmpeg_path.clone();
             let log = job.log.clone();
@@ -109,7 +109,7 @@ impl Actor {
             first_segment: first,
             out_dir: &job.rec.dir,
             run_id,
-            rw_timeout_secs: 15,
+            input: self.inner.input_rules(),
             tuning: &tuning,
         });
         let lists = (0..hls.variants)
@@ -175,8 +175,16 @@ impl Actor {
             start_time: spec.start_time,
             format: spec.format,
             output: &part,
-            rw_timeout_secs: 15,
+            input: self.inner.input_rules(),
             tuning: &tuning,
+            // A source that keeps sending past the length it announced is cut there.
+            max_secs: job
+                .rec
+                .media_info
+                .as_ref()
+                .map(|m| m.duration - spec.start_time)
+                .filter(|d| *d > 0.0)
+                .map(|d| d + (d * 0.05).max(10.0)),
         });
         self.launch(id, run_id, argv, Vec::new(), 0, 0.0);
     }

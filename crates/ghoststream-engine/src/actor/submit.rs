@@ -64,7 +64,10 @@ impl Actor {
         _client: Option<String>,
     ) -> Result<Snapshot, EngineError> {
         if let Some(key) = spec.share_key() {
-            if let Some(s) = self.join(&key, spec.session_id.clone()).await {
+            if let Some(s) = self
+                .join(&key, spec.start_time, spec.session_id.clone())
+                .await
+            {
                 return Ok(s);
             }
         }
@@ -175,12 +178,24 @@ impl Actor {
             self.queue.push_back(id);
             self.schedule().await;
         }
-        Ok(self.jobs[&id].snapshot())
+        let snap = self.jobs[&id].snapshot();
+        self.trim_history().await;
+        Ok(snap)
     }
 
-    pub(super) async fn join(&mut self, key: &str, session: Option<String>) -> Option<Snapshot> {
+    /// Joins a running (or complete) stream with the same key whose start lies within one
+    /// segment of `start_time`: a viewer who seeks gets a job at the new position, not
+    /// the first viewer's. A session already watching is not counted again.
+    pub(super) async fn join(
+        &mut self,
+        key: &str,
+        start_time: f64,
+        session: Option<String>,
+    ) -> Option<Snapshot> {
+        let window = self.inner.config.transcoding.segment_duration;
         let job = self.jobs.values_mut().find(|j| {
             j.share_key.as_deref() == Some(key)
+                && (j.rec.start_time - start_time).abs() < window
                 && !j.rec.files_removed
                 && match j.rec.status {
                     JobStatus::Queued | JobStatus::Processing => true,

@@ -2,12 +2,15 @@
 //! callbacks. Any LAN or internet address is fine; loopback, link-local (cloud metadata
 //! included), unspecified, multicast and broadcast addresses are refused unless
 //! `security.allowed_targets` lists them, and this server's own listener is always refused.
-//! Redirects are followed here, hop by hop under the same rule, and the final URL is what
-//! ffmpeg gets, with `-max_redirects 0` so that it cannot be led anywhere else.
+//! Redirects are followed here, hop by hop under the same rule, and the final URL,
+//! re-serialised, is what ffmpeg gets, with `-max_redirects 0` so that it cannot be led
+//! anywhere else. A name that does not resolve is refused.
 //!
-//! What this does not close: a name that resolves differently between our check and
-//! ffmpeg's own lookup (DNS rebinding). The window is milliseconds and needs a hostile
-//! resolver on the LAN.
+//! The check at request time gives clear 422 answers; the one that holds is in [`proxy`]:
+//! every connection ffmpeg, ffprobe and our own HTTP client make goes through it and is
+//! judged again as it is made, to the address that was judged.
+
+pub mod proxy;
 
 use ghoststream_media::source::Source;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -31,6 +34,8 @@ pub enum Refusal {
     TooManyRedirects,
     #[error("URL is malformed: {0}")]
     Malformed(String),
+    #[error("{0} does not resolve to an address")]
+    Unresolvable(String),
 }
 
 impl Refusal {
@@ -145,6 +150,8 @@ pub struct Egress {
     own_port: AtomicU16,
     /// Built on first use: an idle server holds no HTTP client.
     client: std::sync::OnceLock<Option<reqwest::Client>>,
+    /// The egress proxy, once it listens.
+    proxy: std::sync::OnceLock<SocketAddr>,
 }
 
 impl Egress {
@@ -153,7 +160,18 @@ impl Egress {
             allowed: std::sync::RwLock::new(allowed),
             own_port: AtomicU16::new(0),
             client: std::sync::OnceLock::new(),
+            proxy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records where the egress proxy listens; clients built afterwards use it.
+    pub fn set_proxy(&self, addr: SocketAddr) {
+        let _ = self.proxy.set(addr);
+    }
+
+    /// `http://127.0.0.1:<port>`, for ffmpeg's `-http_proxy`.
+    pub fn proxy_url(&self) -> Option<String> {
+        self.proxy.get().map(|a| format!("http://{a}"))
     }
 
     /// Replaces the allowed address blocks (a settings change).
@@ -168,12 +186,15 @@ impl Egress {
         self.own_port.store(port, Ordering::Relaxed);
     }
 
-    /// A client that follows no redirects, for requests to already vetted URLs.
+    /// A client that follows no redirects and connects only through the egress proxy
+    /// (none at all before the proxy listens).
     pub fn client(&self) -> Option<&reqwest::Client> {
         self.client
             .get_or_init(|| {
+                let proxy = reqwest::Proxy::all(self.proxy_url()?).ok()?;
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
+                    .proxy(proxy)
                     .connect_timeout(Duration::from_secs(5))
                     .timeout(Duration::from_secs(10))
                     .build()
@@ -209,13 +230,18 @@ impl Egress {
         }
     }
 
-    /// Resolves the URL's host and checks every address it has. A name that does not
-    /// resolve passes: ffmpeg cannot reach it either, and reports that as the job's error.
+    /// Resolves the URL's host and checks every address it has.
     pub async fn check_url(&self, url: &reqwest::Url) -> Result<(), Refusal> {
         let port = url.port_or_known_default().unwrap_or(80);
         let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
             return Err(Refusal::Malformed("no host".into()));
         };
+        self.resolve_checked(host, port).await.map(|_| ())
+    }
+
+    /// The addresses of `host`, each judged by the rule: every one must pass. A name that
+    /// does not resolve (in 5 s) is refused.
+    pub async fn resolve_checked(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Refusal> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -227,10 +253,13 @@ impl Egress {
                 }
             }
         };
-        for a in addrs {
-            self.check_addr(host, a)?;
+        if addrs.is_empty() {
+            return Err(Refusal::Unresolvable(host.to_string()));
         }
-        Ok(())
+        for a in &addrs {
+            self.check_addr(host, *a)?;
+        }
+        Ok(addrs)
     }
 
     /// Checks a URL and every redirect it leads to; returns the URL ffmpeg should read
@@ -238,11 +267,10 @@ impl Egress {
     /// last URL is returned and the probe reports the cause.
     pub async fn follow(&self, raw: &str) -> Result<String, Refusal> {
         let mut url = reqwest::Url::parse(raw).map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let mut moved = false;
         for _ in 0..=MAX_REDIRECTS {
             self.check_url(&url).await?;
             let Some(client) = self.client() else {
-                break;
+                return Ok(url.to_string());
             };
             let answer = client
                 .get(url.clone())
@@ -258,11 +286,8 @@ impl Egress {
                 _ => None,
             };
             let Some(location) = location else {
-                return Ok(if moved {
-                    url.to_string()
-                } else {
-                    raw.to_string()
-                });
+                // Re-serialised: ffmpeg reads exactly what was judged.
+                return Ok(url.to_string());
             };
             let next = url
                 .join(&location)
@@ -273,7 +298,6 @@ impl Egress {
                 ));
             }
             url = next;
-            moved = true;
         }
         Err(Refusal::TooManyRedirects)
     }
