@@ -53,7 +53,7 @@ async fn a_thousand_websocket_clients_all_see_every_status_change() {
         let (_, clients) = gs.get("/api/clients").await;
         let ws = clients
             .as_array()
-            .map(|a| a.iter().filter(|c| c["transport"] == "websocket").count())
+            .map(|a| a.iter().filter(|c| c["transport"] == "ws").count())
             .unwrap_or(0);
         if ws == CLIENTS {
             break;

@@ -7,6 +7,7 @@ mod batch;
 mod clients;
 mod dashboard;
 mod discovery;
+mod exposure;
 mod faults;
 mod hostile;
 mod lifecycle;

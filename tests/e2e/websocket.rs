@@ -136,7 +136,7 @@ async fn messages_have_the_contract_shapes_and_cadence() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["client"] == "e2e-suite" && c["transport"] == "websocket"),
+            .any(|c| c["client"] == "e2e-suite" && c["transport"] == "ws"),
         "{clients}"
     );
 }

@@ -3,9 +3,10 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
 
 /// `Access-Control-Allow-*: *` everywhere; preflights answered 204 without auth.
 pub async fn cors(req: Request, next: Next) -> Response {
@@ -171,6 +172,182 @@ pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) ->
     .into_response()
 }
 
+/// Request bodies are bounded in size and in time. A declared length over the limit is
+/// refused before anything is read (so `Expect: 100-continue` gets 413, never `100
+/// Continue`), and the whole body must arrive within `server.body_read_timeout_ms`: a
+/// client trickling a byte at a time cannot hold its connection past that.
+pub async fn body_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let cfg = &state.engine.config().server;
+    let max = cfg.max_body_bytes;
+    let deadline = std::time::Duration::from_millis(cfg.body_read_timeout_ms.max(100));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        let mut r = ApiError::TooLarge(max).into_response();
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let has_body =
+        declared.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, max)).await {
+        Err(_) => ApiError::BodyTimeout.into_response(),
+        Ok(Err(_)) => {
+            let mut r = ApiError::TooLarge(max).into_response();
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+    }
+}
+
+/// Whether a `Host` header names this server: an address literal (a browser that sent it
+/// typed or followed that address, so the page's origin is ours), `localhost` and
+/// `*.localhost`, this machine's name (bare or `.local`), or the advertised URL's host.
+/// Any other name is a page that got its name to resolve to us (DNS rebinding).
+pub fn host_is_ours(state: &AppState, host: &str) -> bool {
+    let name = strip_port(host).to_ascii_lowercase();
+    if name.is_empty() {
+        return false;
+    }
+    if name
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+    {
+        return true;
+    }
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let machine = machine_name();
+    if !machine.is_empty() && (name == machine || name == format!("{machine}.local")) {
+        return true;
+    }
+    state
+        .engine
+        .config()
+        .server
+        .advertised_url
+        .as_deref()
+        .and_then(|u| u.split_once("://").map(|x| x.1))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .is_some_and(|adv| strip_port(adv).eq_ignore_ascii_case(&name))
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') => h,
+        _ => host,
+    }
+}
+
+fn machine_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        sysinfo::System::host_name()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    })
+    .clone()
+}
+
+/// A state-changing dashboard request must come from our own pages or from a client that
+/// is no web page at all: its `Host` names us, and its `Origin` (when a browser sent one)
+/// is that same host. A page elsewhere, or one that rebinds its name to us, is refused.
+pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !host_is_ours(state, host) {
+        return Err(ApiError::Forbidden {
+            code: "host-not-allowed",
+            detail: format!(
+                "'{}' is not a name of this server",
+                host.chars().take(80).collect::<String>()
+            ),
+        });
+    }
+    let foreign = || ApiError::Forbidden {
+        code: "origin-not-allowed",
+        detail: "requests from other web pages cannot change this server; use its dashboard".into(),
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| foreign())?;
+        let ours = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|o| o.eq_ignore_ascii_case(host));
+        if !ours {
+            return Err(foreign());
+        }
+    }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return Err(foreign());
+        }
+    }
+    Ok(())
+}
+
+/// The machine's owner: a same-origin request from this machine itself. Settings, the
+/// pairing code, and job control without a job's token need this.
+pub fn local_owner(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if !peer.ip().is_loopback() {
+        return Err(ApiError::Forbidden {
+            code: "local-only",
+            detail: "this can only be done from the machine GhostStream runs on".into(),
+        });
+    }
+    same_origin(state, headers)
+}
+
+/// The dashboard page itself, in a browser on this machine: the owner, plus the browser's
+/// own word that the page is ours (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to
+/// the host). Job control without the job's token needs this: other local programs, and
+/// every client elsewhere, use the token.
+pub fn dashboard_page(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    local_owner(state, peer, headers)?;
+    let same_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"same-origin");
+    if same_site || headers.contains_key(header::ORIGIN) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: "not-the-dashboard",
+            detail: "not a request from the dashboard".into(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +360,14 @@ mod tests {
         );
         assert_eq!(query_param(Some("api_key=k"), "gst"), None);
         assert_eq!(percent_decode("%2e%2E%zz%"), "..%zz%");
+    }
+
+    #[test]
+    fn ports_come_off_hosts() {
+        assert_eq!(strip_port("localhost:8765"), "localhost");
+        assert_eq!(strip_port("[::1]:8765"), "[::1]");
+        assert_eq!(strip_port("[::1]"), "[::1]");
+        assert_eq!(strip_port("evil.example"), "evil.example");
+        assert_eq!(strip_port("::1"), "::1");
     }
 }

@@ -54,7 +54,7 @@ impl Clients {
                 .map(|(id, name)| ClientInfo {
                     id: Some(format!("ws-{id}")),
                     client: name.clone().unwrap_or_else(|| "unknown".into()),
-                    transport: "websocket".into(),
+                    transport: "ws".into(),
                 })
                 .collect();
         let ws_names: Vec<String> = out.iter().map(|c| c.client.clone()).collect();

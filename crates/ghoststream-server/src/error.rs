@@ -11,12 +11,25 @@ use ghoststream_types::{ErrorBody, FieldError};
 pub enum ApiError {
     Engine(EngineError),
     Invalid(Vec<FieldError>),
-    BadRequest { code: &'static str, detail: String },
+    BadRequest {
+        code: &'static str,
+        detail: String,
+    },
     NotFound(&'static str),
     MethodNotAllowed,
     Unauthorized(&'static str),
-    Forbidden { code: &'static str, detail: String },
+    Forbidden {
+        code: &'static str,
+        detail: String,
+    },
     TooLarge(usize),
+    /// Too many attempts: 429 with `Retry-After`.
+    RateLimited {
+        code: &'static str,
+        detail: String,
+    },
+    /// The body did not arrive in time: 408.
+    BodyTimeout,
     RangeNotSatisfiable(u64),
     Internal(String),
 }
@@ -72,6 +85,36 @@ impl IntoResponse for ApiError {
                 "body-too-large".into(),
                 format!("request body is larger than {max} bytes").into(),
             ),
+            ApiError::RateLimited { code, detail } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(ErrorBody {
+                        detail: detail.into(),
+                        code: code.into(),
+                    }),
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("60"),
+                );
+                return r;
+            }
+            ApiError::BodyTimeout => {
+                let mut r = (
+                    StatusCode::REQUEST_TIMEOUT,
+                    Json(ErrorBody {
+                        detail: "the request body did not arrive in time".into(),
+                        code: "body-timeout".into(),
+                    }),
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+                return r;
+            }
             ApiError::RangeNotSatisfiable(len) => {
                 let body = ErrorBody {
                     detail: format!("requested range is outside the file's {len} bytes").into(),

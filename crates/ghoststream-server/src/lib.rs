@@ -351,6 +351,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            auth::body_limits,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             auth::api_key,
         ))
         .layer(axum::middleware::from_fn_with_state(

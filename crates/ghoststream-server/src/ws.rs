@@ -20,6 +20,11 @@ use tokio::sync::Notify;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The largest message a client may send.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+/// Job ids one connection may subscribe to; more are ignored.
+const MAX_SUBSCRIPTIONS: usize = 1000;
+
 pub async fn progress(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -29,7 +34,11 @@ pub async fn progress(
     if !has_api_key(&s, &headers, uri.query()) {
         return ApiError::Unauthorized("api-key-required").into_response();
     }
-    ws.on_upgrade(move |socket| connection(s, socket))
+    // A client message is a few hundred bytes; a bigger one closes the connection
+    // instead of being parsed.
+    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| connection(s, socket))
 }
 
 #[derive(Default)]
@@ -165,7 +174,7 @@ async fn connection(s: AppState, socket: WebSocket) {
                             }
                             let ev = JobEvent::StatusChange {
                                 job_id,
-                                data: StatusData { status: j.record.status, error_message: j.record.error_message.clone() },
+                                data: StatusData { status: j.record.status, error_message: j.to_summary().error_message },
                             };
                             if let Ok(text) = serde_json::to_string(&ev) {
                                 shared.push(false, text, cap);
@@ -180,15 +189,24 @@ async fn connection(s: AppState, socket: WebSocket) {
                     let Ok(v) = serde_json::from_str::<Value>(&t) else { continue };
                     match v.get("type").and_then(Value::as_str) {
                         Some("ping") => {
-                            shared.push(false, json!({"type": "pong", "ts": now_ts()}).to_string(), cap);
+                            // Droppable like progress: a client that pings and never
+                            // reads cannot grow its queue.
+                            shared.push(true, json!({"type": "pong", "ts": now_ts()}).to_string(), cap);
                         }
                         Some("pong") => missed = 0,
                         Some("subscribe") => {
                             let ids = ids_of(&v);
-                            filter = match filter {
-                                Filter::All => Filter::Only(ids),
-                                Filter::Only(mut set) => { set.extend(ids); Filter::Only(set) }
+                            let mut set = match filter {
+                                Filter::All => HashSet::new(),
+                                Filter::Only(set) => set,
                             };
+                            for i in ids {
+                                if set.len() >= MAX_SUBSCRIPTIONS {
+                                    break;
+                                }
+                                set.insert(i);
+                            }
+                            filter = Filter::Only(set);
                         }
                         Some("unsubscribe") => {
                             let ids = ids_of(&v);
@@ -219,7 +237,7 @@ async fn connection(s: AppState, socket: WebSocket) {
                     break;
                 }
                 missed += 1;
-                shared.push(false, json!({"type": "ping", "ts": now_ts()}).to_string(), cap);
+                shared.push(true, json!({"type": "ping", "ts": now_ts()}).to_string(), cap);
             }
         }
     }
@@ -235,7 +253,8 @@ fn ids_of(v: &Value) -> HashSet<String> {
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
-                .take(10_000)
+                .filter(|id| id.len() <= 64)
+                .take(MAX_SUBSCRIPTIONS)
                 .map(str::to_string)
                 .collect()
         })

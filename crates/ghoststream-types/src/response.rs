@@ -196,7 +196,12 @@ pub struct JobResponse {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobList {
+    /// Newest first, without tokens, stream URLs or credentials.
     pub jobs: Vec<JobResponse>,
+    /// Jobs in all pages.
+    pub total: u32,
+    pub offset: u32,
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,6 +328,8 @@ pub struct CleanupStats {
     pub disk_bytes: u64,
     pub stream_retention_minutes: u64,
     pub batch_retention_hours: u64,
+    /// Jobs whose outputs retention removed since the server started.
+    pub cleaned_jobs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

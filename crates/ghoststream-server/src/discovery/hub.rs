@@ -30,19 +30,21 @@ pub fn now_iso() -> String {
     chrono::Utc::now().to_rfc3339()
 }
 
-fn client() -> Option<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .ok()
-}
-
-/// POSTs `body` to `url`; the outcome as a [`Registration`].
-pub async fn post(url: &str, body: &Value) -> Registration {
-    let detail = match client() {
+/// POSTs `body` to `url` through the egress proxy (`client`), so that the hub's address
+/// is judged by the egress rule on every connection; the outcome as a [`Registration`].
+pub async fn post(client: Option<reqwest::Client>, url: &str, body: &Value) -> Registration {
+    let detail = match client {
         None => Err("no HTTP client".to_string()),
         Some(c) => match c.post(url).json(body).send().await {
+            Ok(r)
+                if r.status() == reqwest::StatusCode::FORBIDDEN
+                    && r.headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain")) =>
+            {
+                // The egress proxy's refusal carries its reason.
+                Err(r.text().await.unwrap_or_else(|_| "HTTP 403".into()))
+            }
             Ok(r) if r.status().is_success() => Ok(format!("HTTP {}", r.status().as_u16())),
             Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
             Err(e) if e.is_connect() => Err("cannot connect".to_string()),

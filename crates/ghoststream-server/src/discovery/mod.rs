@@ -18,6 +18,28 @@ use tokio_util::sync::CancellationToken;
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
+/// The addresses a hub URL's host resolves to (none when it does not).
+async fn hub_addrs(hub: &str) -> Vec<std::net::IpAddr> {
+    let Ok(url) = reqwest::Url::parse(hub) else {
+        return Vec::new();
+    };
+    let Some(host) = url.host_str() else {
+        return Vec::new();
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse() {
+        return vec![ip];
+    }
+    let lookup = tokio::net::lookup_host((bare.to_string(), 0));
+    match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+        Ok(Ok(a)) => a.map(|a| a.ip()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Wrong pairing codes accepted per minute, from everyone together.
+pub const CODE_TRIES_PER_MINUTE: usize = 5;
+
 pub fn new_code() -> String {
     (0..6)
         .map(|_| CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())] as char)
@@ -49,6 +71,9 @@ struct Status {
     last_rendezvous: Option<Registration>,
     udp_port: Option<u16>,
     mdns_ok: bool,
+    /// The hub's addresses, resolved at each registration (health probes are matched
+    /// against them without a lookup).
+    hub_addrs: Vec<std::net::IpAddr>,
 }
 
 /// Discovery of one running server.
@@ -59,6 +84,10 @@ pub struct Discovery {
     status: Mutex<Status>,
     advertiser: Mutex<Option<mdns::Advertiser>>,
     wake_hub: Notify,
+    /// Wrong pairing codes lately (rate limit).
+    code_failures: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    /// When a health probe from the hub last woke the registration loop.
+    hub_probe_woke: Mutex<Option<std::time::Instant>>,
     /// The last announce and when it finished: callers that waited for it share it.
     last_announce: tokio::sync::Mutex<Option<(std::time::Instant, AnnounceResult)>>,
     stop: CancellationToken,
@@ -84,6 +113,8 @@ impl Discovery {
             }),
             advertiser: Mutex::new(None),
             wake_hub: Notify::new(),
+            code_failures: Mutex::new(std::collections::VecDeque::new()),
+            hub_probe_woke: Mutex::new(None),
             last_announce: tokio::sync::Mutex::new(None),
             stop: CancellationToken::new(),
         });
@@ -229,7 +260,16 @@ impl Discovery {
 
     async fn register_once(&self) -> Option<Registration> {
         let hub = self.status.lock().ok()?.ghosthub_url.clone()?;
-        let r = hub::post(&hub::register_url(&hub), &self.registration_body(&hub)).await;
+        let addrs = hub_addrs(&hub).await;
+        if let Ok(mut s) = self.status.lock() {
+            s.hub_addrs = addrs;
+        }
+        let r = hub::post(
+            self.state.engine.outbound_client(),
+            &hub::register_url(&hub),
+            &self.registration_body(&hub),
+        )
+        .await;
         if let Ok(mut s) = self.status.lock() {
             s.last_registration = Some(r.clone());
         }
@@ -271,7 +311,7 @@ impl Discovery {
             .clone()?;
         let code = self.status.lock().ok()?.code.clone();
         let body = json!({"code": code, "label": self.instance, "lan_urls": self.urls()});
-        let r = hub::post(&url, &body).await;
+        let r = hub::post(self.state.engine.outbound_client(), &url, &body).await;
         if let Ok(mut s) = self.status.lock() {
             s.last_rendezvous = Some(r.clone());
         }
@@ -340,6 +380,47 @@ impl Discovery {
         self.info()
     }
 
+    /// Whether another pairing code may be tried: at most [`CODE_TRIES_PER_MINUTE`] wrong
+    /// ones a minute, from everyone together.
+    pub fn may_try_code(&self) -> bool {
+        let Ok(mut f) = self.code_failures.lock() else {
+            return false;
+        };
+        while f
+            .front()
+            .is_some_and(|t| t.elapsed() > Duration::from_secs(60))
+        {
+            f.pop_front();
+        }
+        f.len() < CODE_TRIES_PER_MINUTE
+    }
+
+    pub fn code_failed(&self) {
+        if let Ok(mut f) = self.code_failures.lock() {
+            f.push_back(std::time::Instant::now());
+        }
+    }
+
+    /// A health probe from `peer`: when it is the hub we register with, register now (at
+    /// most every 10 s). A GhostHub that restarted has forgotten us and probes the
+    /// servers it finds; this puts us back before the next periodic registration.
+    pub fn health_probe_from(&self, peer: std::net::IpAddr) {
+        let is_hub = self
+            .status
+            .lock()
+            .is_ok_and(|s| s.ghosthub_url.is_some() && s.hub_addrs.contains(&peer));
+        if !is_hub {
+            return;
+        }
+        if let Ok(mut w) = self.hub_probe_woke.lock() {
+            if w.is_some_and(|t| t.elapsed() < Duration::from_secs(10)) {
+                return;
+            }
+            *w = Some(std::time::Instant::now());
+        }
+        self.wake_hub.notify_one();
+    }
+
     pub fn code_matches(&self, code: &str) -> bool {
         self.status
             .lock()
@@ -358,6 +439,8 @@ impl Discovery {
             {
                 return Err("the GhostHub URL must start with http:// or https://".into());
             }
+            // Where we will POST every minute: the same rule as sources.
+            self.state.engine.check_outbound(u).await?;
         }
         crate::settings::save_ghosthub(&self.state.config_path(), url.as_deref())
             .map_err(|e| e.to_string())?;
@@ -369,7 +452,12 @@ impl Discovery {
             std::mem::replace(&mut s.ghosthub_url, url.clone())
         };
         if let Some(old) = old.filter(|o| Some(o) != url.as_ref()) {
-            hub::post(&hub::unregister_url(&old), &json!({"name": self.instance})).await;
+            hub::post(
+                self.state.engine.outbound_client(),
+                &hub::unregister_url(&old),
+                &json!({"name": self.instance}),
+            )
+            .await;
         }
         let r = self.register_once().await;
         self.wake_hub.notify_one();
@@ -433,7 +521,11 @@ impl Discovery {
         if let Some(hub) = hub {
             let _ = tokio::time::timeout(
                 Duration::from_secs(3),
-                hub::post(&hub::unregister_url(&hub), &json!({"name": self.instance})),
+                hub::post(
+                    self.state.engine.outbound_client(),
+                    &hub::unregister_url(&hub),
+                    &json!({"name": self.instance}),
+                ),
             )
             .await;
         }

@@ -6,6 +6,7 @@ use crate::error::{field, ApiError, ApiResult};
 use crate::openapi::Failure;
 use crate::AppState;
 use axum::extract::{ConnectInfo, Query, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::ErrorBody;
@@ -57,10 +58,12 @@ pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> 
     summary = "Refuse new jobs; running ones continue",
     responses(
         (status = 200, description = "OK", body = ServerStatus),
+        (status = 403, description = "From another web page or a name that is not ours", body = ErrorBody),
         Failure,
     )
 )]
-pub async fn pause(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
+pub async fn pause(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<ServerStatus>> {
+    crate::auth::same_origin(&s, &headers)?;
     s.engine.set_paused(true);
     Ok(Json(server_status(&s).await?))
 }
@@ -72,10 +75,15 @@ pub async fn pause(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
     summary = "Accept new jobs again",
     responses(
         (status = 200, description = "OK", body = ServerStatus),
+        (status = 403, description = "From another web page or a name that is not ours", body = ErrorBody),
         Failure,
     )
 )]
-pub async fn resume(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
+pub async fn resume(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<ServerStatus>> {
+    crate::auth::same_origin(&s, &headers)?;
     s.engine.set_paused(false);
     Ok(Json(server_status(&s).await?))
 }
@@ -156,6 +164,7 @@ pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>
 pub async fn put_settings(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<SettingsSaved>> {
     if !peer.ip().is_loopback() {
@@ -164,6 +173,7 @@ pub async fn put_settings(
             detail: "settings can only be changed from the machine GhostStream runs on".into(),
         });
     }
+    crate::auth::local_owner(&s, peer, &headers)?;
     let new: Settings = json_object(body, s.engine.config().server.max_body_bytes, true)?
         .ok_or_else(|| {
             ApiError::Invalid(vec![field(&["body"], "settings are required", "missing")])

@@ -4,7 +4,7 @@ use super::{base_url, job_id, json_body};
 use crate::error::ApiResult;
 use crate::openapi::{ControlToken, Failure, JobId};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,6 +15,7 @@ use ghoststream_types::ErrorBody;
 use ghoststream_types::{
     CancelResponse, JobList, JobResponse, LeaveResponse, SessionRequest, StartRequest, StreamInfo,
 };
+use std::net::SocketAddr;
 use uuid::Uuid;
 
 type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
@@ -26,13 +27,17 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The job must exist (404), then, when tokens are enforced, the control token must be
-/// valid for it (403).
-async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap) -> ApiResult<()> {
+/// valid for it (403). The dashboard page in a browser on this machine needs no token
+/// (see [`crate::auth::dashboard_page`]).
+async fn authorize(s: &AppState, id: Uuid, peer: SocketAddr, headers: &HeaderMap) -> ApiResult<()> {
     s.engine.job(id).await?;
     if s.engine.live().job_tokens == TokenMode::Open {
         return Ok(());
     }
     let token = header_str(headers, "x-ghoststream-control-token");
+    if token.is_none() && crate::auth::dashboard_page(s, peer, headers).is_ok() {
+        return Ok(());
+    }
     s.engine.check_token(id, token, &[Scope::Control]).await?;
     Ok(())
 }
@@ -61,26 +66,49 @@ pub async fn start(
     Ok(Json(snap.to_response(&base_url(&s, &headers))))
 }
 
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// Jobs to skip (newest first).
+    offset: Option<u32>,
+    /// Jobs to return, 1–1000 (default 200).
+    limit: Option<u32>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/transcode/jobs",
     tag = "jobs",
-    summary = "Every job this server knows",
+    summary = "Jobs this server knows, newest first: no token, URL or credential in them",
+    params(Page),
     responses(
         (status = 200, description = "OK", body = JobList),
+        (status = 422, description = "Invalid page", body = ErrorBody),
         Failure,
     )
 )]
-pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<JobList>> {
-    let base = base_url(&s, &headers);
-    let jobs = s
-        .engine
-        .jobs()
-        .await?
+pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
+    let limit = page.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
+            &["query", "limit"],
+            "limit must be 1–1000",
+            "value_error",
+        )]));
+    }
+    let offset = page.offset.unwrap_or(0);
+    let all = s.engine.jobs().await?;
+    let jobs = all
         .iter()
-        .map(|j| j.to_response(&base))
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|j| j.to_summary())
         .collect();
-    Ok(Json(JobList { jobs }))
+    Ok(Json(JobList {
+        jobs,
+        total: all.len() as u32,
+        offset,
+        limit,
+    }))
 }
 
 #[utoipa::path(
@@ -99,10 +127,11 @@ pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Js
 pub async fn status(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobResponse>> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     Ok(Json(
         s.engine.job(id).await?.to_response(&base_url(&s, &headers)),
     ))
@@ -131,11 +160,12 @@ fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
 pub async fn cancel(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<CancelResponse>> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
     s.engine.cancel(id, session_from(&headers, req)).await?;
     Ok(Json(CancelResponse {
@@ -159,10 +189,11 @@ pub async fn cancel(
 pub async fn delete(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<CancelResponse>> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     s.engine.delete(id).await?;
     Ok(Json(CancelResponse {
         job_id: id.to_string(),
@@ -185,10 +216,11 @@ pub async fn delete(
 pub async fn stream_info(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<StreamInfo>> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     let r = s.engine.job(id).await?.to_response(&base_url(&s, &headers));
     Ok(Json(StreamInfo {
         job_id: r.job_id,
@@ -213,11 +245,12 @@ pub async fn stream_info(
 pub async fn leave(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<LeaveResponse>> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
     Ok(Json(s.engine.leave(id, session_from(&headers, req)).await?))
 }
@@ -237,10 +270,11 @@ pub async fn leave(
 pub async fn log(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers).await?;
+    authorize(&s, id, peer, &headers).await?;
     let text = s.engine.log(id).await?;
     let mut r = text.into_response();
     r.headers_mut().insert(

@@ -76,13 +76,12 @@ pub fn json_object<T: DeserializeOwned>(
         }
         return Ok(None);
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::Invalid(vec![field(
-            &["body"],
-            format!("malformed JSON: {e}"),
-            "json_invalid",
-        )])
-    })?;
+    // Not JSON at all is 400, as the published server answers; JSON of the wrong shape is 422.
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+            code: "malformed-json",
+            detail: format!("the body is not valid JSON: {e}"),
+        })?;
     if !value.is_object() {
         return Err(ApiError::Invalid(vec![field(
             &["body"],

@@ -4,6 +4,7 @@ use super::json_body;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::Failure;
 use crate::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -25,7 +26,13 @@ use serde_json::json;
         Failure,
     )
 )]
-pub async fn health(State(s): State<AppState>) -> ApiResult<Json<Health>> {
+pub async fn health(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+) -> ApiResult<Json<Health>> {
+    if let Some(d) = s.discovery() {
+        d.health_probe_from(peer.ip());
+    }
     let stats = s.engine.stats().await?;
     Ok(Json(Health {
         status: "healthy".into(),

@@ -6,6 +6,7 @@ use crate::error::{field, ApiError, ApiResult};
 use crate::openapi::Failure;
 use crate::AppState;
 use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::Json;
 use bytes::Bytes;
@@ -28,8 +29,22 @@ fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discove
         Failure,
     )
 )]
-pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
-    Ok(Json(discovery(&s)?.info()))
+pub async fn rendezvous(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult<Json<PairingInfo>> {
+    let mut info = discovery(&s)?.info();
+    // The code pairs a GhostHub without the owner: only the owner's dashboard sees it.
+    if crate::auth::local_owner(&s, peer, &headers).is_err() {
+        info.code = String::new();
+        info.pair_url = info
+            .pair_url
+            .split_once('?')
+            .map(|(u, _)| u.to_string())
+            .unwrap_or(info.pair_url);
+    }
+    Ok(Json(info))
 }
 
 #[utoipa::path(
@@ -42,7 +57,12 @@ pub async fn rendezvous(State(s): State<AppState>) -> ApiResult<Json<PairingInfo
         Failure,
     )
 )]
-pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
+pub async fn rotate(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult<Json<PairingInfo>> {
+    crate::auth::local_owner(&s, peer, &headers)?;
     Ok(Json(discovery(&s)?.rotate_code()))
 }
 
@@ -56,7 +76,11 @@ pub async fn rotate(State(s): State<AppState>) -> ApiResult<Json<PairingInfo>> {
         Failure,
     )
 )]
-pub async fn announce_now(State(s): State<AppState>) -> ApiResult<Json<AnnounceResult>> {
+pub async fn announce_now(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<AnnounceResult>> {
+    crate::auth::same_origin(&s, &headers)?;
     Ok(Json(discovery(&s)?.announce_now().await))
 }
 
@@ -88,13 +112,21 @@ pub struct PairAnswer {
 }
 
 /// Stores the GhostHub URL and registers at once. Needs the pairing code (from the QR
-/// code), except from this machine.
+/// code), except from the owner's own dashboard; wrong codes are rate-limited. The URL is
+/// vetted like a source. Only the owner learns how the hub answered: to anyone else the
+/// answer would tell an open port from a closed one.
 pub async fn pair_ghosthub(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<PairAnswer>> {
     let d = discovery(&s)?;
+    let owner = crate::auth::local_owner(&s, peer, &headers).is_ok();
+    if !owner {
+        // The /pair page is ours: a page elsewhere cannot pair even with the code.
+        crate::auth::same_origin(&s, &headers)?;
+    }
     let req: PairRequest = json_object(body, 16 * 1024, true)?.ok_or_else(|| {
         ApiError::Invalid(vec![field(
             &["body"],
@@ -102,11 +134,21 @@ pub async fn pair_ghosthub(
             "missing",
         )])
     })?;
-    if !peer.ip().is_loopback() && !d.code_matches(req.code.as_deref().unwrap_or("")) {
-        return Err(ApiError::Forbidden {
-            code: "pairing-code-invalid",
-            detail: "the pairing code is missing or wrong; scan the QR code again".into(),
-        });
+    if !owner {
+        if !d.may_try_code() {
+            return Err(ApiError::RateLimited {
+                code: "too-many-attempts",
+                detail: "too many wrong pairing codes; wait a minute and scan the QR code again"
+                    .into(),
+            });
+        }
+        if !d.code_matches(req.code.as_deref().unwrap_or("")) {
+            d.code_failed();
+            return Err(ApiError::Forbidden {
+                code: "pairing-code-invalid",
+                detail: "the pairing code is missing or wrong; scan the QR code again".into(),
+            });
+        }
     }
     let url = req.ghosthub_url.clone().filter(|u| !u.trim().is_empty());
     let registration = d
@@ -114,9 +156,9 @@ pub async fn pair_ghosthub(
         .await
         .map_err(|e| ApiError::Invalid(vec![field(&["body", "ghosthub_url"], e, "value_error")]))?;
     Ok(Json(PairAnswer {
-        ok: registration.as_ref().is_none_or(|r| r.ok),
+        ok: !owner || registration.as_ref().is_none_or(|r| r.ok),
         ghosthub_url: url,
-        registration,
+        registration: registration.filter(|_| owner),
     }))
 }
 
@@ -189,6 +231,6 @@ document.getElementById("form").addEventListener("submit", async (e) => {
   if (!r.ok) { out.className = "err"; out.textContent = Array.isArray(v.detail) ? v.detail.map(d => d.msg).join("; ") : (v.detail || `HTTP ${r.status}`); return; }
   const reg = v.registration;
   out.className = reg && reg.ok ? "ok" : "err";
-  out.textContent = reg ? (reg.ok ? `Added: GhostHub answered ${reg.detail}.` : `Saved, but GhostHub did not accept it yet (${reg.detail}); GhostStream keeps trying.`) : "Saved.";
+  out.textContent = reg ? (reg.ok ? `Added: GhostHub answered ${reg.detail}.` : `Saved, but GhostHub did not accept it yet (${reg.detail}); GhostStream keeps trying.`) : "Saved. GhostStream registers with GhostHub now and every minute; the dashboard on the PC shows the result.";
 });
 </script></body></html>"#;
