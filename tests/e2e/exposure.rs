@@ -660,3 +660,31 @@ fn futures_executor_get(gs: &Gs, path: &str) -> Value {
     .join()
     .unwrap_or(Value::Null)
 }
+
+/// GhostHub's own pattern through the published SDK and its slot counting: five films,
+/// each a remux that is ready at once, each cancelled when the viewer leaves.
+#[tokio::test]
+async fn ghosthubs_play_leave_play_pattern_never_runs_out_of_slots() {
+    let python = repo_root().join("tests/.venv/bin/python");
+    assert!(python.exists(), "run scripts/setup.sh first");
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let script = repo_root().join("tests/sdk/ghosthub_pattern.py");
+    let (server, src) = (gs.base.trim_start_matches("http://").to_string(), media.url("short.mkv"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .args([server, src])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok play 5"), "{stdout}");
+}

@@ -67,10 +67,13 @@ pub async fn start(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Jobs to skip (newest first).
+    #[param(minimum = 0, maximum = 1000000)]
     offset: Option<u32>,
     /// Jobs to return, 1–1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -96,6 +99,13 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
         )]));
     }
     let offset = page.offset.unwrap_or(0);
+    if offset > 1_000_000 {
+        return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
+            &["query", "offset"],
+            "offset must be 0–1000000",
+            "value_error",
+        )]));
+    }
     let all = s.engine.jobs().await?;
     let jobs = all
         .iter()
