@@ -216,6 +216,15 @@ async fn playlists_cannot_lead_ffmpeg_to_a_forbidden_host() {
             .await;
         let done = gs.wait_for(&bad, &["error", "ready"], MIN).await;
         assert_eq!(done["status"], "error", "{done}");
+        let why = done["error_message"].as_str().unwrap_or_default();
+        if playlists_allowed {
+            assert!(
+                why.contains("source not allowed") && why.contains("loopback"),
+                "{why}"
+            );
+        } else {
+            assert!(why.contains("allow_playlist_sources"), "{why}");
+        }
     }
     assert!(
         secret.hits().is_empty(),
@@ -670,7 +679,10 @@ async fn ghosthubs_play_leave_play_pattern_never_runs_out_of_slots() {
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());
     let script = repo_root().join("tests/sdk/ghosthub_pattern.py");
-    let (server, src) = (gs.base.trim_start_matches("http://").to_string(), media.url("short.mkv"));
+    let (server, src) = (
+        gs.base.trim_start_matches("http://").to_string(),
+        media.url("short.mkv"),
+    );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .arg(script)

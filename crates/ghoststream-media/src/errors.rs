@@ -67,9 +67,19 @@ impl StderrLog {
     }
 }
 
+/// The server's egress proxy puts this before the reason in the status line of its own
+/// answers; ffmpeg logs that line (`HTTP error 403 GhostStream: …`) as a warning.
+pub const EGRESS_MARK: &str = "GhostStream: ";
+
 /// If a stderr line (printed with `-loglevel level+…`) is an error, the cause in plain
-/// words. Encoder statistics and warnings are never errors.
+/// words. Encoder statistics and warnings are never errors, except the egress proxy's
+/// answer, which is the cause of the error that follows it.
 pub fn error_from_line(line: &str) -> Option<String> {
+    if line.contains("HTTP error ") {
+        if let Some(pos) = line.find(EGRESS_MARK) {
+            return Some(line[pos + EGRESS_MARK.len()..].trim().to_string());
+        }
+    }
     let is_error = line.contains("[error]") || line.contains("[fatal]") || line.contains("[panic]");
     if !is_error {
         return None;
@@ -102,6 +112,11 @@ pub fn humanize(msg: &str) -> String {
             return format!("source returned HTTP {code} ({})", status.trim());
         }
         return format!("source server error: {}", status.trim());
+    }
+    if msg.contains("Format not on whitelist") {
+        return "the source is a playlist or another container that names other files; \
+HLS and DASH need security.allow_playlist_sources"
+            .to_string();
     }
     if msg.ends_with("Connection refused") {
         return "source unreachable: connection refused".to_string();

@@ -54,7 +54,8 @@ pub async fn probe(
     timeout: Duration,
     rules: &InputRules,
 ) -> Result<MediaInfo, MediaError> {
-    let mut args: Vec<String> = vec!["-v".into(), "level+error".into()];
+    // Warnings too: the egress proxy's refusal is logged as one (`HTTP error 403 …`).
+    let mut args: Vec<String> = vec!["-v".into(), "level+warning".into()];
     args.extend(source.input_args(&InputRules {
         rw_timeout_secs: timeout.as_secs().max(5),
         max_pixels: None,
@@ -200,7 +201,8 @@ pub async fn keyframes(
     timeout: Duration,
     rules: &InputRules,
 ) -> Result<Vec<f64>, MediaError> {
-    let mut args: Vec<String> = vec!["-v".into(), "level+error".into()];
+    // Warnings too: the egress proxy's refusal is logged as one (`HTTP error 403 …`).
+    let mut args: Vec<String> = vec!["-v".into(), "level+warning".into()];
     args.extend(source.input_args(&InputRules {
         rw_timeout_secs: timeout.as_secs().max(5),
         max_pixels: None,

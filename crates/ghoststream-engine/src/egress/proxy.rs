@@ -22,6 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+/// Marks the proxy's own answers in their status line (`HTTP/1.1 403 GhostStream: …`).
+pub const REASON_MARK: &str = ghoststream_media::errors::EGRESS_MARK;
+
 /// The longest request head a client may send the proxy.
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// Connections open through the proxy at once; past that a new one is answered 503.
@@ -98,24 +101,27 @@ async fn handle(egress: &Egress, mut client: TcpStream) {
         Ok(a) => a,
         Err(refusal) => {
             tracing::warn!("egress refused {host}:{port}: {refusal}");
-            let _ = answer(&mut client, 403, &refusal.to_string()).await;
+            let _ = answer(&mut client, 403, &format!("source not allowed: {refusal}")).await;
             return;
         }
     };
     let mut upstream = None;
+    let mut failure = (502, "source unreachable: no address".to_string());
     for a in addrs {
-        if let Ok(Ok(s)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(a)).await {
-            upstream = Some(s);
-            break;
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(a)).await {
+            Ok(Ok(s)) => {
+                upstream = Some(s);
+                break;
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                failure = (502, "source unreachable: connection refused".into());
+            }
+            Ok(Err(e)) => failure = (502, format!("source unreachable: {e}")),
+            Err(_) => failure = (504, "source unreachable: connection timed out".into()),
         }
     }
     let Some(mut upstream) = upstream else {
-        let _ = answer(
-            &mut client,
-            502,
-            &format!("cannot connect to {host}:{port}"),
-        )
-        .await;
+        let _ = answer(&mut client, failure.0, &failure.1).await;
         return;
     };
     let first = match target {
@@ -236,15 +242,22 @@ fn split_authority(a: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
+/// Answers in place of the origin. The reason is also the status line's phrase, after
+/// [`REASON_MARK`]: ffmpeg logs that line, and the job's error quotes it.
 async fn answer(client: &mut TcpStream, status: u16, reason: &str) -> std::io::Result<()> {
-    let phrase = match status {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        502 => "Bad Gateway",
-        _ => "Service Unavailable",
-    };
+    let phrase: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .take(300)
+        .collect();
     let msg = format!(
-        "HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}",
+        "HTTP/1.1 {status} {REASON_MARK}{phrase}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}",
         reason.len()
     );
     client.write_all(msg.as_bytes()).await?;
