@@ -330,7 +330,11 @@ impl Actor {
                 job_id: id.to_string(),
                 data: StatusData {
                     status: j.rec.status,
-                    error_message: j.rec.error_message.as_deref().map(crate::job::redact_text),
+                    error_message: j
+                        .rec
+                        .error_message
+                        .as_deref()
+                        .map(crate::redact::redact_text),
                 },
             });
         }

@@ -74,7 +74,7 @@ impl Actor {
                 streams.insert(
                     id.to_string(),
                     SharedStream {
-                        source: crate::job::redact_url(&j.rec.source),
+                        source: crate::redact::redact_url(&j.rec.source),
                         viewers: j.viewers(),
                         status: j.rec.status,
                         progress: j.rec.progress,

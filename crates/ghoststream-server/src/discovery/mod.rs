@@ -1,11 +1,13 @@
 //! Discovery and pairing: mDNS, the UDP responder, push registration with GhostHub, the
 //! pairing code and rendezvous. Started and stopped with the server.
 
+pub mod attempts;
 pub mod hub;
 pub mod mdns;
 pub mod udp;
 
 use crate::AppState;
+use attempts::Attempts;
 use ghoststream_types::{
     AnnounceResult, PairingInfo, Reachability, ReachabilityCheck, Registration,
 };
@@ -85,7 +87,7 @@ pub struct Discovery {
     advertiser: Mutex<Option<mdns::Advertiser>>,
     wake_hub: Notify,
     /// Wrong pairing codes lately (rate limit).
-    code_failures: Mutex<std::collections::VecDeque<std::time::Instant>>,
+    code_failures: Mutex<Attempts>,
     /// When a health probe from the hub last woke the registration loop.
     hub_probe_woke: Mutex<Option<std::time::Instant>>,
     /// The last announce and when it finished: callers that waited for it share it.
@@ -113,7 +115,10 @@ impl Discovery {
             }),
             advertiser: Mutex::new(None),
             wake_hub: Notify::new(),
-            code_failures: Mutex::new(std::collections::VecDeque::new()),
+            code_failures: Mutex::new(Attempts::new(
+                CODE_TRIES_PER_MINUTE,
+                Duration::from_secs(60),
+            )),
             hub_probe_woke: Mutex::new(None),
             last_announce: tokio::sync::Mutex::new(None),
             stop: CancellationToken::new(),
@@ -383,21 +388,14 @@ impl Discovery {
     /// Whether another pairing code may be tried: at most [`CODE_TRIES_PER_MINUTE`] wrong
     /// ones a minute, from everyone together.
     pub fn may_try_code(&self) -> bool {
-        let Ok(mut f) = self.code_failures.lock() else {
-            return false;
-        };
-        while f
-            .front()
-            .is_some_and(|t| t.elapsed() > Duration::from_secs(60))
-        {
-            f.pop_front();
-        }
-        f.len() < CODE_TRIES_PER_MINUTE
+        self.code_failures
+            .lock()
+            .is_ok_and(|mut f| f.allowed(std::time::Instant::now()))
     }
 
     pub fn code_failed(&self) {
         if let Ok(mut f) = self.code_failures.lock() {
-            f.push_back(std::time::Instant::now());
+            f.record(std::time::Instant::now());
         }
     }
 
