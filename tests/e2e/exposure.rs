@@ -700,3 +700,47 @@ async fn ghosthubs_play_leave_play_pattern_never_runs_out_of_slots() {
     );
     assert!(stdout.contains("ok play 5"), "{stdout}");
 }
+
+/// Four sources that trickle a few bytes a second, all on one host, hold only that host's
+/// share of the probe slots: a start from another host is answered while they still wait.
+#[tokio::test]
+async fn one_slow_host_cannot_hold_every_probe_slot() {
+    let media = MediaServer::start();
+    let other = Host::start(
+        "127.0.0.2",
+        files(&[(
+            "/short.mkv",
+            std::fs::read(media_dir().join("short.mkv")).unwrap(),
+        )]),
+    );
+    let gs = Arc::new(Gs::start(
+        Opts::default().env("GHOSTSTREAM__TRANSCODING__PROBE_TIMEOUT", "8"),
+    ));
+    let slow: Vec<_> = (0..4)
+        .map(|i| {
+            let (gs, src) = (gs.clone(), media.url(&format!("long.mkv?rate=5&n={i}")));
+            tokio::spawn(async move {
+                gs.post("/api/transcode/start", json!({"source": src}))
+                    .await
+            })
+        })
+        .collect();
+    // Wait until the slow ones are probing.
+    assert!(eventually(Duration::from_secs(10), || gs.children().len() >= 2).await);
+    let (code, v) = gs
+        .post(
+            "/api/transcode/start",
+            json!({"source": format!("{}/short.mkv", other.base)}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let waiting = slow.iter().filter(|h| !h.is_finished()).count();
+    assert_eq!(
+        waiting, 4,
+        "the start from another host waited for the slow host's probes"
+    );
+    for h in slow {
+        let (code, v) = h.await.unwrap();
+        assert!(code == 200 || code == 422, "{code} {v}");
+    }
+}
