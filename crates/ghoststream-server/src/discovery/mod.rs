@@ -80,7 +80,10 @@ struct Status {
 
 /// Discovery of one running server.
 pub struct Discovery {
-    state: AppState,
+    /// The engine and the configuration file, not the whole `AppState`: the state holds
+    /// this discovery, so holding the state back would be a cycle that outlives a stop.
+    engine: ghoststream_engine::Engine,
+    config_path: Arc<std::sync::RwLock<std::path::PathBuf>>,
     pub instance: String,
     port: u16,
     status: Mutex<Status>,
@@ -105,7 +108,8 @@ impl Discovery {
             host_id(&cfg.state_dir())
         );
         let d = Arc::new(Discovery {
-            state: state.clone(),
+            engine: state.engine.clone(),
+            config_path: state.config_path.clone(),
             instance,
             port,
             status: Mutex::new(Status {
@@ -186,11 +190,11 @@ impl Discovery {
     }
 
     fn urls(&self) -> Vec<String> {
-        crate::net::urls(&self.state.engine.config().server.host, self.port)
+        crate::net::urls(&self.engine.config().server.host, self.port)
     }
 
     fn advert(&self) -> mdns::Advert {
-        let cfg = self.state.engine.config();
+        let cfg = self.engine.config();
         let mut ifs = mdns::interfaces(&cfg.mdns.interfaces);
         // A server bound to one address is advertised with that address only.
         if let Ok(std::net::IpAddr::V4(bound)) = cfg.server.host.parse::<std::net::IpAddr>() {
@@ -198,7 +202,7 @@ impl Discovery {
                 ifs.retain(|(_, a)| *a == bound);
             }
         }
-        let hw = self.state.engine.hardware();
+        let hw = self.engine.hardware();
         let mut txt = std::collections::BTreeMap::new();
         txt.insert("version".into(), env!("CARGO_PKG_VERSION").into());
         txt.insert("api_version".into(), "1".into());
@@ -214,7 +218,7 @@ impl Discovery {
         txt.insert("audio_codecs".into(), "aac,opus,mp3,flac,ac3,copy".into());
         txt.insert(
             "max_jobs".into(),
-            self.state.engine.live().max_concurrent_jobs.to_string(),
+            self.engine.live().max_concurrent_jobs.to_string(),
         );
         txt.insert("platform".into(), std::env::consts::OS.into());
         mdns::Advert {
@@ -248,7 +252,7 @@ impl Discovery {
     }
 
     fn registration_body(&self, hub: &str) -> serde_json::Value {
-        let hw = self.state.engine.hardware();
+        let hw = self.engine.hardware();
         let ip = hub::local_address_for(hub)
             .map(|i| i.to_string())
             .unwrap_or_else(|| "127.0.0.1".into());
@@ -259,7 +263,7 @@ impl Discovery {
             "hw_accels": hw.available().iter().map(|k| k.as_str()).collect::<Vec<_>>(),
             "video_codecs": hw.video_codecs(),
             "audio_codecs": ["aac", "opus", "mp3", "flac", "ac3", "copy"],
-            "max_jobs": self.state.engine.live().max_concurrent_jobs,
+            "max_jobs": self.engine.live().max_concurrent_jobs,
         })
     }
 
@@ -270,7 +274,7 @@ impl Discovery {
             s.hub_addrs = addrs;
         }
         let r = hub::post(
-            self.state.engine.outbound_client(),
+            self.engine.outbound_client(),
             &hub::register_url(&hub),
             &self.registration_body(&hub),
         )
@@ -282,14 +286,7 @@ impl Discovery {
     }
 
     async fn hub_loop(self: Arc<Self>) {
-        let interval = Duration::from_secs(
-            self.state
-                .engine
-                .config()
-                .discovery
-                .register_interval
-                .max(5),
-        );
+        let interval = Duration::from_secs(self.engine.config().discovery.register_interval.max(5));
         let mut failures = 0u32;
         loop {
             match self.register_once().await {
@@ -307,16 +304,10 @@ impl Discovery {
     }
 
     async fn rendezvous(&self) -> Option<Registration> {
-        let url = self
-            .state
-            .engine
-            .config()
-            .discovery
-            .rendezvous_url
-            .clone()?;
+        let url = self.engine.config().discovery.rendezvous_url.clone()?;
         let code = self.status.lock().ok()?.code.clone();
         let body = json!({"code": code, "label": self.instance, "lan_urls": self.urls()});
-        let r = hub::post(self.state.engine.outbound_client(), &url, &body).await;
+        let r = hub::post(self.engine.outbound_client(), &url, &body).await;
         if let Ok(mut s) = self.status.lock() {
             s.last_rendezvous = Some(r.clone());
         }
@@ -365,12 +356,12 @@ impl Discovery {
             .cloned()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port));
         PairingInfo {
-            url: self.state.engine.config().discovery.rendezvous_url.clone(),
+            url: self.engine.config().discovery.rendezvous_url.clone(),
             label: self.instance.clone(),
             pair_url: format!("{first}/pair?code={code}"),
             code,
             lan_urls,
-            mdns_enabled: self.state.engine.config().mdns.enabled,
+            mdns_enabled: self.engine.config().mdns.enabled,
             udp_port,
             ghosthub_url,
             last_registration,
@@ -383,6 +374,13 @@ impl Discovery {
             s.code = new_code();
         }
         self.info()
+    }
+
+    fn config_path(&self) -> std::path::PathBuf {
+        self.config_path
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| crate::settings::default_config_path())
     }
 
     /// Whether another pairing code may be tried: at most [`CODE_TRIES_PER_MINUTE`] wrong
@@ -438,9 +436,9 @@ impl Discovery {
                 return Err("the GhostHub URL must start with http:// or https://".into());
             }
             // Where we will POST every minute: the same rule as sources.
-            self.state.engine.check_outbound(u).await?;
+            self.engine.check_outbound(u).await?;
         }
-        crate::settings::save_ghosthub(&self.state.config_path(), url.as_deref())
+        crate::settings::save_ghosthub(&self.config_path(), url.as_deref())
             .map_err(|e| e.to_string())?;
         let old = {
             let mut s = self
@@ -451,7 +449,7 @@ impl Discovery {
         };
         if let Some(old) = old.filter(|o| Some(o) != url.as_ref()) {
             hub::post(
-                self.state.engine.outbound_client(),
+                self.engine.outbound_client(),
                 &hub::unregister_url(&old),
                 &json!({"name": self.instance}),
             )
@@ -520,7 +518,7 @@ impl Discovery {
             let _ = tokio::time::timeout(
                 Duration::from_secs(3),
                 hub::post(
-                    self.state.engine.outbound_client(),
+                    self.engine.outbound_client(),
                     &hub::unregister_url(&hub),
                     &json!({"name": self.instance}),
                 ),
