@@ -2,7 +2,6 @@
 
 use super::support::*;
 use serde_json::json;
-use std::process::Command;
 
 fn need(path: &std::path::Path, what: &str) {
     assert!(
@@ -16,27 +15,16 @@ fn need(path: &std::path::Path, what: &str) {
 /// client of two of our servers, including its load balancer.
 #[tokio::test]
 async fn published_python_sdk_drives_our_servers() {
-    let python = repo_root().join("tests/.venv/bin/python");
-    need(&python, "the SDK's virtualenv");
     let media = MediaServer::start();
     let a = Gs::start(Opts::default());
     // The SDK names manual servers by host, so the second one needs its own address.
     let b = Gs::start(Opts::default().host("127.0.0.2"));
     let strip = |g: &Gs| g.base.trim_start_matches("http://").to_string();
-    let script = repo_root().join("tests/sdk/sdk_check.py");
-    let (sa, sb, src) = (strip(&a), strip(&b), media.url("long.mkv"));
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args([sa, sb, src])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK check failed\n{stdout}\n{stderr}");
+    let stdout = run_sdk_script(
+        "sdk_check.py",
+        vec![strip(&a), strip(&b), media.url("long.mkv")],
+    )
+    .await;
     for check in [
         "health_check",
         "get_capabilities",

@@ -132,24 +132,11 @@ async fn mdns_advertises_distinct_instances_with_the_txt_keys() {
 async fn the_sdks_own_discovery_finds_us_and_transcodes() {
     let media = MediaServer::start();
     let _gs = Gs::start(Opts::default().mdns());
-    let python = repo_root().join("tests/.venv/bin/python");
-    let script = repo_root().join("tests/sdk/discover_check.py");
-    let src = media.url("short.mkv");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .args(["sdk", &src])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_sdk_script(
+        "discover_check.py",
+        vec!["sdk".into(), media.url("short.mkv")],
+    )
+    .await;
     assert!(
         stdout.contains("ok discovered GhostStream-") && stdout.contains("ok transcoded"),
         "{stdout}"

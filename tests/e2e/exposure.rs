@@ -674,30 +674,10 @@ fn futures_executor_get(gs: &Gs, path: &str) -> Value {
 /// each a remux that is ready at once, each cancelled when the viewer leaves.
 #[tokio::test]
 async fn ghosthubs_play_leave_play_pattern_never_runs_out_of_slots() {
-    let python = repo_root().join("tests/.venv/bin/python");
-    assert!(python.exists(), "run scripts/setup.sh first");
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());
-    let script = repo_root().join("tests/sdk/ghosthub_pattern.py");
-    let (server, src) = (
-        gs.base.trim_start_matches("http://").to_string(),
-        media.url("short.mkv"),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .arg(script)
-            .args([server, src])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let server = gs.base.trim_start_matches("http://").to_string();
+    let stdout = run_sdk_script("ghosthub_pattern.py", vec![server, media.url("short.mkv")]).await;
     assert!(stdout.contains("ok play 5"), "{stdout}");
 }
 

@@ -745,6 +745,34 @@ pub async fn run_node(script: &str, args: Vec<String>, env: Vec<(String, String)
     stdout
 }
 
+/// Runs a script of `tests/sdk/` with the published SDK's virtualenv; panics unless it
+/// exits 0, and returns its stdout.
+pub async fn run_sdk_script(script: &str, args: Vec<String>) -> String {
+    let python = repo_root().join("tests/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "the SDK's virtualenv is missing at {}: run scripts/setup.sh first",
+        python.display()
+    );
+    let script = repo_root().join("tests/sdk").join(script);
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args(args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "SDK script failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// One HTTP/1.1 request over a raw socket, for what clients normalise away (`..` paths)
 /// or refuse to finish (bodies the server rejects early). Returns (status, whole answer).
 pub fn raw_http(base: &str, method: &str, path: &str, body: &str) -> (u16, String) {
