@@ -724,41 +724,45 @@ pub fn stream_file_url(job: &Value, file: &str) -> String {
 /// its output unless it exits 0. Returns stdout.
 pub async fn run_node(script: &str, args: Vec<String>, env: Vec<(String, String)>) -> String {
     let root = repo_root();
-    let script = root.join(script);
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args(args)
-            .envs(env)
-            .current_dir(root.join("tests"))
-            .output()
-            .unwrap()
-    })
+    run_program(
+        "node".into(),
+        root.join(script),
+        args,
+        env,
+        root.join("tests"),
+    )
     .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "node failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// Runs a script of `tests/sdk/` with the published SDK's virtualenv; panics unless it
 /// exits 0, and returns its stdout.
 pub async fn run_sdk_script(script: &str, args: Vec<String>) -> String {
-    let python = repo_root().join("tests/.venv/bin/python");
+    let root = repo_root();
+    let python = root.join("tests/.venv/bin/python");
     assert!(
         python.exists(),
         "the SDK's virtualenv is missing at {}: run scripts/setup.sh first",
         python.display()
     );
-    let script = repo_root().join("tests/sdk").join(script);
+    let script = root.join("tests/sdk").join(script);
+    run_program(python, script, args, Vec::new(), root).await
+}
+
+/// `program script args…` off the runtime; panics unless it exits 0; its stdout.
+async fn run_program(
+    program: PathBuf,
+    script: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: PathBuf,
+) -> String {
+    let shown = script.display().to_string();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
+        Command::new(program)
             .arg(script)
             .args(args)
+            .envs(env)
+            .current_dir(dir)
             .output()
             .unwrap()
     })
@@ -767,7 +771,7 @@ pub async fn run_sdk_script(script: &str, args: Vec<String>) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "SDK script failed\n{stdout}\n{}",
+        "{shown} failed\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
