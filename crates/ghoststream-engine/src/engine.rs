@@ -117,7 +117,22 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// A handle that does not keep the engine alive: whether the engine still exists.
+#[derive(Clone)]
+pub struct WeakEngine(std::sync::Weak<Inner>);
+
+impl WeakEngine {
+    /// True while any [`Engine`] handle (or a task holding its state) is alive.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 impl Engine {
+    pub fn downgrade(&self) -> WeakEngine {
+        WeakEngine(Arc::downgrade(&self.inner))
+    }
+
     /// Opens the state database, reconciles what a previous run left behind, and starts
     /// the engine on the current runtime.
     pub async fn start(config: Config, hardware: Hardware) -> anyhow_free::Result<Engine> {

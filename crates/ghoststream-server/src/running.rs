@@ -105,3 +105,63 @@ impl Running {
         let _ = (&mut self.task).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn count(dir: &str) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// The tray stops and starts the server in its own process: each stop must free the
+    /// engine and everything it held, or every restart leaks one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stopping_the_server_frees_the_engine_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let hw =
+            ghoststream_media::hw::detect(std::path::Path::new("ffmpeg"), Duration::from_secs(10))
+                .await;
+        let mut after_first = None;
+        for i in 0..20 {
+            let mut cfg = Config::default();
+            cfg.server.host = "127.0.0.1".into();
+            cfg.server.port = 0;
+            cfg.mdns.enabled = false;
+            cfg.discovery.udp_enabled = false;
+            cfg.state_directory = Some(dir.path().to_path_buf());
+            let r = Running::start(cfg, hw.clone()).await.unwrap();
+            let weak = r.engine().downgrade();
+            let addr = r.addr;
+            r.stop().await;
+            let mut waited = 0;
+            while weak.is_alive() && waited < 100 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                waited += 1;
+            }
+            assert!(!weak.is_alive(), "start {i}: the engine outlived its stop");
+            assert!(
+                std::net::TcpStream::connect(addr).is_err(),
+                "start {i}: still listening"
+            );
+            let now = (count("/proc/self/fd"), count("/proc/self/task"));
+            match after_first {
+                None => after_first = Some(now),
+                Some((fds, threads)) => {
+                    assert!(
+                        now.0 <= fds + 2,
+                        "start {i}: {} fds, {fds} after the first",
+                        now.0
+                    );
+                    // The runtime's blocking pool may keep a few idle threads for a while.
+                    assert!(
+                        now.1 <= threads + 4,
+                        "start {i}: {} threads, {threads} after the first",
+                        now.1
+                    );
+                }
+            }
+        }
+    }
+}
