@@ -248,7 +248,10 @@ impl Shell {
         let s = self.state().await?;
         let base = format!("http://127.0.0.1:{}", s.port());
         let jobs = s.engine.jobs().await.map_err(|e| e.to_string())?;
-        Ok(jobs.iter().map(|j| j.to_response(&base)).collect())
+        Ok(jobs
+            .iter()
+            .map(|j| ghoststream_server::links::answer(j, &base))
+            .collect())
     }
 
     pub async fn cancel(&self, job_id: &str) -> R<()> {

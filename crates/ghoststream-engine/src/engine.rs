@@ -33,9 +33,9 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn to_response(&self, base: &str) -> JobResponse {
-        self.record
-            .to_response(base, self.eta_seconds, self.viewers)
+    /// The answer without URLs (the transport adds them).
+    pub fn to_response(&self) -> JobResponse {
+        self.record.to_response(self.eta_seconds, self.viewers)
     }
 
     /// What a list shows to anyone: see [`JobRecord::to_summary`].
@@ -81,7 +81,8 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenKey,
     pub(crate) started: Instant,
     pub(crate) events: broadcast::Sender<JobEvent>,
-    pub(crate) public_base: RwLock<String>,
+    /// The whole answer a callback POSTs, URLs included: set by the transport.
+    pub(crate) callback_answer: RwLock<Option<CallbackAnswer>>,
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
     pub(crate) egress: Arc<crate::egress::Egress>,
@@ -117,6 +118,9 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
+/// Makes the body of a job's completion callback.
+pub type CallbackAnswer = Arc<dyn Fn(&Snapshot) -> JobResponse + Send + Sync>;
+
 /// A handle that does not keep the engine alive: whether the engine still exists.
 #[derive(Clone)]
 pub struct WeakEngine(std::sync::Weak<Inner>);
@@ -150,15 +154,8 @@ impl Engine {
             .map_err(|e| anyhow_free::Error(e.to_string()))?;
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
-        let port = config.server.port;
         let inner = Arc::new(Inner {
-            public_base: RwLock::new(
-                config
-                    .server
-                    .advertised_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://127.0.0.1:{port}")),
-            ),
+            callback_answer: RwLock::new(None),
             config: config.clone(),
             hardware: Arc::new(hardware),
             tokens: TokenKey::new(loaded.secret.clone()),
@@ -210,12 +207,11 @@ impl Engine {
         }
     }
 
-    /// Base URL used where no request is at hand (callbacks).
-    pub fn set_public_base(&self, base: String) {
-        if self.inner.config.server.advertised_url.is_none() {
-            if let Ok(mut g) = self.inner.public_base.write() {
-                *g = base;
-            }
+    /// How a callback's body is made from a job: the transport's answer, with its URLs.
+    /// Until one is set, callbacks carry the answer without URLs.
+    pub fn set_callback_answer(&self, answer: CallbackAnswer) {
+        if let Ok(mut g) = self.inner.callback_answer.write() {
+            *g = Some(answer);
         }
     }
 

@@ -307,23 +307,15 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// The answer for clients; `base` is `http://host:port` as the client reached us.
-    pub fn to_response(&self, base: &str, eta: Option<u64>, viewers: u32) -> JobResponse {
-        let stream_url = self.mode.is_hls().then(|| {
-            format!(
-                "{base}/stream/{}/master.m3u8?gst={}",
-                self.id, self.stream_token
-            )
-        });
-        let download_url =
-            (self.mode == Mode::Batch && self.status == JobStatus::Ready && !self.files_removed)
-                .then(|| format!("{base}/download/{}?gst={}", self.id, self.stream_token));
+    /// The answer for clients, without URLs: where the stream and the download are served
+    /// is the transport's business (the server's `links`).
+    pub fn to_response(&self, eta: Option<u64>, viewers: u32) -> JobResponse {
         JobResponse {
             job_id: self.id.to_string(),
             status: self.status,
             progress: (self.progress * 10.0).round() / 10.0,
-            stream_url,
-            download_url,
+            stream_url: None,
+            download_url: None,
             control_token: Some(self.control_token.clone()),
             duration: self.duration,
             eta_seconds: eta,
@@ -346,10 +338,8 @@ impl JobRecord {
     /// The record as lists show it to anyone: no token, no stream or download URL, and
     /// the source and error without credentials or query strings.
     pub fn to_summary(&self, eta: Option<u64>, viewers: u32) -> JobResponse {
-        let mut r = self.to_response("", eta, viewers);
+        let mut r = self.to_response(eta, viewers);
         r.control_token = None;
-        r.stream_url = None;
-        r.download_url = None;
         r.source = crate::redact::redact_url(&self.source);
         r.error_message = self
             .error_message

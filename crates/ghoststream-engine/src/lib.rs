@@ -18,7 +18,7 @@ pub mod store;
 pub mod tokens;
 
 pub use config::{Config, TokenMode};
-pub use engine::{Engine, Snapshot, StreamFile, WeakEngine};
+pub use engine::{CallbackAnswer, Engine, Snapshot, StreamFile, WeakEngine};
 pub use error::EngineError;
 pub use live::Live;
 

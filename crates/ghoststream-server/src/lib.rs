@@ -8,6 +8,7 @@ mod clients;
 pub mod discovery;
 mod error;
 mod files;
+pub mod links;
 mod listen;
 pub mod net;
 mod openapi;

@@ -65,7 +65,18 @@ impl Running {
             local.ip().to_string()
         };
         engine.set_listen_port(local.port());
-        engine.set_public_base(format!("http://{shown}:{}", local.port()));
+        // Callbacks have no request to take a Host from: the advertised URL, else this
+        // address.
+        let base = engine
+            .config()
+            .server
+            .advertised_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://{shown}:{}", local.port()));
+        engine.set_callback_answer(std::sync::Arc::new(move |snap| {
+            crate::links::answer(snap, &base)
+        }));
         let state = AppState::new(engine);
         state
             .bound_port

@@ -151,13 +151,16 @@ impl Actor {
         self.persist(id).await;
         self.emit_status(id);
         if let Some(url) = callback.filter(|_| status != JobStatus::Cancelled) {
-            let base = self
+            let answer = self
                 .inner
-                .public_base
+                .callback_answer
                 .read()
-                .map(|b| b.clone())
-                .unwrap_or_default();
-            let body = snapshot.to_response(&base);
+                .ok()
+                .and_then(|a| a.clone());
+            let body = match answer {
+                Some(f) => f(&snapshot),
+                None => snapshot.to_response(),
+            };
             let log = self.jobs[&id].log.clone();
             let inner = self.inner.clone();
             self.tracker.spawn(async move {

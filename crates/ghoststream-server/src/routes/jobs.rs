@@ -63,7 +63,7 @@ pub async fn start(
     let req: StartRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
     let client = header_str(&headers, "x-ghoststream-client").map(str::to_string);
     let snap = s.engine.submit(req, client).await?;
-    Ok(Json(snap.to_response(&base_url(&s, &headers))))
+    Ok(Json(crate::links::answer(&snap, &base_url(&s, &headers))))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -142,9 +142,10 @@ pub async fn status(
 ) -> ApiResult<Json<JobResponse>> {
     let id = job_id(&id)?;
     authorize(&s, id, peer, &headers).await?;
-    Ok(Json(
-        s.engine.job(id).await?.to_response(&base_url(&s, &headers)),
-    ))
+    Ok(Json(crate::links::answer(
+        &s.engine.job(id).await?,
+        &base_url(&s, &headers),
+    )))
 }
 
 fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
@@ -231,7 +232,7 @@ pub async fn stream_info(
 ) -> ApiResult<Json<StreamInfo>> {
     let id = job_id(&id)?;
     authorize(&s, id, peer, &headers).await?;
-    let r = s.engine.job(id).await?.to_response(&base_url(&s, &headers));
+    let r = crate::links::answer(&s.engine.job(id).await?, &base_url(&s, &headers));
     Ok(Json(StreamInfo {
         job_id: r.job_id,
         stream_url: r.stream_url,
