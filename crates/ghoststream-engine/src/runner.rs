@@ -4,6 +4,7 @@
 
 use ghoststream_media::command::Argv;
 use ghoststream_media::errors::StderrLog;
+use ghoststream_media::errors::{Cause, CauseKind};
 use ghoststream_media::process;
 use ghoststream_media::progress::{ProgressBlock, ProgressParser};
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
     Finished,
-    Failed(String),
+    Failed(Cause),
     Stalled,
     Cancelled,
 }
@@ -108,7 +109,7 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
         Err(e) => {
             let msg = format!("could not start ffmpeg ({}): {e}", req.program.display());
             req.log.push(&msg);
-            return RunOutcome::Failed(msg);
+            return RunOutcome::Failed(Cause::new(CauseKind::NoFfmpeg, msg));
         }
     };
     let stdout = child.stdout.take();
@@ -176,15 +177,25 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
     poll_lists(&req, &mut seen, tx).await;
     match status {
         Ok(s) if s.success() => RunOutcome::Finished,
-        Ok(s) if crashed(&s) => RunOutcome::Failed(format!("ffmpeg crashed ({s})")),
+        Ok(s) if crashed(&s) => RunOutcome::Failed(Cause::new(
+            CauseKind::Crashed,
+            format!("ffmpeg crashed ({s})"),
+        )),
         Ok(s) => {
             let first = stderr_log
                 .lock()
                 .ok()
-                .and_then(|l| l.first_error().map(str::to_string));
-            RunOutcome::Failed(first.unwrap_or_else(|| format!("ffmpeg exited with {s}")))
+                .and_then(|l| l.first_error().cloned());
+            RunOutcome::Failed(
+                first.unwrap_or_else(|| {
+                    Cause::new(CauseKind::Other, format!("ffmpeg exited with {s}"))
+                }),
+            )
         }
-        Err(e) => RunOutcome::Failed(format!("waiting for ffmpeg failed: {e}")),
+        Err(e) => RunOutcome::Failed(Cause::new(
+            CauseKind::Other,
+            format!("waiting for ffmpeg failed: {e}"),
+        )),
     }
 }
 

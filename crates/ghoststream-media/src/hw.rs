@@ -14,13 +14,19 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Hardware {
     pub accels: Vec<HwAccelInfo>,
-    pub ffmpeg_version: String,
+    /// `None` when ffmpeg could not be run at all.
+    pub ffmpeg_version: Option<String>,
     /// Back ends whose GPU scaler (upload, split, `scale_cuda`/`scale_vaapi`/`scale_qsv`)
     /// passed a trial; the others scale in software before the GPU encoder.
     pub gpu_scale: Vec<HwKind>,
 }
 
 impl Hardware {
+    /// The version, or "not found" for display.
+    pub fn ffmpeg_shown(&self) -> &str {
+        self.ffmpeg_version.as_deref().unwrap_or("not found")
+    }
+
     /// Proven back ends, best first (software last).
     pub fn available(&self) -> Vec<HwKind> {
         let mut v: Vec<HwKind> = self
@@ -122,6 +128,7 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
                             .stderr
                             .lines()
                             .find_map(error_from_line)
+                            .map(|c| c.message)
                             .unwrap_or_else(|| "trial encode failed".into())),
                         Err(e) => Err(e.to_string()),
                     };
@@ -219,7 +226,7 @@ pub fn parse_codec_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-async fn version(ffmpeg: &Path) -> String {
+async fn version(ffmpeg: &Path) -> Option<String> {
     match run_bounded(
         ffmpeg.as_os_str(),
         ["-version"],
@@ -234,8 +241,9 @@ async fn version(ffmpeg: &Path) -> String {
             .and_then(|l| l.strip_prefix("ffmpeg version "))
             .and_then(|l| l.split_whitespace().next())
             .unwrap_or("unknown")
-            .to_string(),
-        Err(_) => "not found".into(),
+            .to_string()
+            .into(),
+        Err(_) => None,
     }
 }
 
@@ -324,7 +332,7 @@ mod tests {
                     reason: None,
                 })
                 .collect(),
-            ffmpeg_version: "5.1".into(),
+            ffmpeg_version: Some("5.1".into()),
             gpu_scale: vec![],
         }
     }

@@ -227,7 +227,12 @@ pub async fn keyframes(
             .stderr
             .lines()
             .find_map(error_from_line)
-            .unwrap_or_else(|| "could not read the keyframe index".into());
+            .unwrap_or_else(|| {
+                crate::errors::Cause::new(
+                    crate::errors::CauseKind::Other,
+                    "could not read the keyframe index",
+                )
+            });
         return Err(MediaError::Source(cause));
     }
     Ok(parse_keyframes(&String::from_utf8_lossy(&out.stdout)))

@@ -169,7 +169,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn print_hardware(hw: &ghoststream_media::hw::Hardware) {
-    println!("ffmpeg {}", hw.ffmpeg_version);
+    println!("ffmpeg {}", hw.ffmpeg_shown());
     for a in &hw.accels {
         let mark = if a.available { "yes" } else { "no " };
         print!("  {:<13} {mark}", a.kind.as_str());

@@ -38,7 +38,7 @@ pub struct Running {
 impl Running {
     /// Binds, opens the engine (state database, reconciliation) and serves.
     pub async fn start(config: Config, hardware: Hardware) -> Result<Running, StartError> {
-        if hardware.ffmpeg_version == "not found" {
+        if hardware.ffmpeg_version.is_none() {
             return Err(StartError::NoFfmpeg(
                 config.transcoding.ffmpeg_path.display().to_string(),
             ));

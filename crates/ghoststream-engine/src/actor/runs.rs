@@ -2,6 +2,7 @@
 //! their progress, segments and exits mean for the job.
 
 use super::*;
+use ghoststream_media::errors::{Cause, CauseKind};
 
 impl Actor {
     pub(super) fn start_subtitles(&self, id: Uuid) {
@@ -354,8 +355,9 @@ impl Actor {
             let total = job.rec.duration.unwrap_or(0.0);
             let reached = total * job.rec.progress / 100.0;
             if total > 0.0 && total - reached > 2.0_f64.max(total * 0.03) {
-                outcome = RunOutcome::Failed(format!(
-                    "the source ended early: {reached:.1} s of {total:.1} s arrived (connection lost or file truncated)"
+                outcome = RunOutcome::Failed(Cause::new(
+                    CauseKind::EndedEarly,
+                    format!("the source ended early: {reached:.1} s of {total:.1} s arrived (connection lost or file truncated)"),
                 ));
             }
         }
@@ -391,15 +393,21 @@ impl Actor {
                 }
             }
             RunOutcome::Failed(_) | RunOutcome::Stalled => {
-                let msg = match &outcome {
-                    RunOutcome::Failed(m) => m.clone(),
-                    _ => format!(
-                        "ffmpeg stalled: no progress for {} s",
-                        cfg.transcoding.stall_timeout
+                let cause = match &outcome {
+                    RunOutcome::Failed(c) => c.clone(),
+                    // A hung run is stopped and tried again, like a passing fault.
+                    _ => Cause::new(
+                        CauseKind::Network,
+                        format!(
+                            "ffmpeg stalled: no progress for {} s",
+                            cfg.transcoding.stall_timeout
+                        ),
                     ),
                 };
+                let msg = cause.message.clone();
                 job.attempts += 1;
-                let hw_failed = job.hw != HwKind::Software;
+                // Another encoder cannot help when the source is the problem.
+                let hw_failed = job.hw != HwKind::Software && !cause.is_source_side();
                 if hw_failed && cfg.hardware.fallback_to_software {
                     job.log.push(format!(
                         "{} encoder failed ({msg}); continuing in software within the same job",
@@ -418,9 +426,7 @@ impl Actor {
                     job.rec.hw_accel_used = Some(HwKind::Software);
                     self.persist(id).await;
                     let _ = self.internal_tx.send(Internal::Retry { job: id }).await;
-                } else if job.attempts <= cfg.transcoding.retry_count
-                    && (matches!(outcome, RunOutcome::Stalled) || is_transient(&msg))
-                {
+                } else if job.attempts <= cfg.transcoding.retry_count && cause.is_transient() {
                     let delay = Duration::from_secs(1u64 << job.attempts.min(5));
                     job.log.push(format!(
                         "attempt {} failed ({msg}); retrying in {} s",
@@ -472,35 +478,5 @@ fn tuning_of(cfg: &crate::config::Config, hw: &ghoststream_media::hw::Hardware) 
     command::Tuning {
         nvenc_preset: cfg.hardware.nvenc_preset.clone(),
         gpu_scale: hw.gpu_scale.clone(),
-    }
-}
-
-fn is_transient(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    [
-        "unreachable",
-        "timed out",
-        "connection reset",
-        "i/o error",
-        "end of file",
-        "broken pipe",
-        "http 5",
-        "crashed",
-        "ended early",
-        "connection lost",
-        "read failed",
-    ]
-    .iter()
-    .any(|k| m.contains(k))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transient_errors() {
-        assert!(is_transient("source unreachable: connection refused"));
-        assert!(!is_transient("source returned HTTP 404 (404 Not Found)"));
     }
 }

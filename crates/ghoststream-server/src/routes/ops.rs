@@ -114,7 +114,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
         }
         None => json!({"status": "healthy", "note": "not measured on this platform"}),
     };
-    let ffmpeg_ok = s.engine.hardware().ffmpeg_version != "not found";
+    let ffmpeg_ok = s.engine.hardware().ffmpeg_version.is_some();
     if !ffmpeg_ok {
         degrade("unhealthy");
     }
@@ -137,7 +137,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": s.engine.uptime().as_secs_f64(),
         "checks": {
-            "ffmpeg": {"status": if ffmpeg_ok {"healthy"} else {"unhealthy"}, "version": s.engine.hardware().ffmpeg_version},
+            "ffmpeg": {"status": if ffmpeg_ok {"healthy"} else {"unhealthy"}, "version": s.engine.hardware().ffmpeg_shown()},
             "disk": disk_check,
             "memory": mem_check,
             "cpu": {"status": "healthy", "load_average_1m": load, "note": "busy CPU while transcoding is expected"},
@@ -237,7 +237,7 @@ pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
             .map(|f| f.as_str().to_string())
             .collect(),
         max_concurrent_jobs: engine.live().max_concurrent_jobs,
-        ffmpeg_version: hw.ffmpeg_version.clone(),
+        ffmpeg_version: hw.ffmpeg_shown().to_string(),
         platform: platform(),
     }
 }
