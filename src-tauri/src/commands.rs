@@ -2,14 +2,15 @@
 
 use crate::shell::Shell;
 use ghoststream_types::{
-    AnnounceResult, Capabilities, DailyStats, JobResponse, PairingInfo, Reachability, Resources,
-    ServerStatus, Settings, SettingsSaved, Stats,
+    AnnounceResult, Capabilities, DailyStats, ErrorBody, ErrorCode, JobResponse, PairingInfo,
+    Reachability, Resources, ServerStatus, Settings, SettingsSaved, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
 
 type S<'a> = State<'a, Arc<Shell>>;
-type R<T> = Result<T, String>;
+/// The same `{detail, code}` body HTTP answers with.
+type R<T> = Result<T, ErrorBody>;
 
 #[tauri::command]
 #[specta::specta]
@@ -92,7 +93,7 @@ pub async fn save_settings(shell: S<'_>, settings: Settings) -> R<SettingsSaved>
 #[tauri::command]
 #[specta::specta]
 pub async fn open_logs_folder(shell: S<'_>) -> R<()> {
-    crate::open_path(&shell.logs_dir())
+    crate::open_path(&shell.logs_dir()).map_err(|e| ErrorBody::new(ErrorCode::ShellFailed, e))
 }
 
 /// Quits the app like the tray's Quit: jobs end and the server stops first.

@@ -8,8 +8,8 @@ use ghoststream_engine::{config::ENV_PREFIX, Config};
 use ghoststream_media::hw::Hardware;
 use ghoststream_server::{settings, views, AppState, Running};
 use ghoststream_types::{
-    Capabilities, DailyStats, JobEvent, JobResponse, JobStatus, Notice, Resources, ServerState,
-    ServerStatus, Settings, SettingsSaved, Stats,
+    Capabilities, DailyStats, ErrorBody, ErrorCode, JobEvent, JobResponse, JobStatus, Notice,
+    Resources, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -18,7 +18,30 @@ use tauri::AppHandle;
 use tauri_specta::Event as _;
 use tokio::sync::{Mutex, OnceCell};
 
-type R<T> = Result<T, String>;
+/// Errors reach the window as the same `{detail, code}` body HTTP answers with.
+type R<T> = Result<T, ErrorBody>;
+
+fn fail(code: ErrorCode, detail: impl Into<String>) -> ErrorBody {
+    ErrorBody::new(code, detail)
+}
+
+/// An engine or HTTP-layer error as HTTP would answer it.
+fn api(e: impl Into<ghoststream_server::ApiError>) -> ErrorBody {
+    e.into().to_body().1
+}
+
+/// The sentence of an error body (a validation list joined).
+pub fn message(e: &ErrorBody) -> String {
+    match &e.detail {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.get("msg").and_then(|m| m.as_str()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -40,7 +63,8 @@ pub struct Shell {
 pub fn load_config(path: &std::path::Path) -> R<Config> {
     let file = path.exists().then_some(path);
     let env = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX));
-    let mut c = Config::load(file, env, &[]).map_err(|e| e.to_string())?;
+    let mut c = Config::load(file, env, &[])
+        .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?;
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(|d| d.to_path_buf()));
@@ -78,7 +102,7 @@ impl Shell {
         g.running
             .as_ref()
             .map(|r| r.state.clone())
-            .ok_or_else(|| "the server is stopped".to_string())
+            .ok_or_else(|| fail(ErrorCode::ServerStopped, "the server is stopped"))
     }
 
     /// Starts the server; a failure (port taken, no ffmpeg) leaves it in `error`, with a
@@ -94,6 +118,7 @@ impl Shell {
                         g.error = None;
                     }
                     Err(e) => {
+                        let e = message(&e);
                         tracing::error!("server could not start: {e}");
                         notify::send("GhostStream could not start", e.clone());
                         g.error = Some(e);
@@ -115,7 +140,9 @@ impl Shell {
             })
             .await
             .clone();
-        let r = Running::start(cfg, hw).await.map_err(|e| e.to_string())?;
+        let r = Running::start(cfg, hw)
+            .await
+            .map_err(|e| fail(e.code(), e.to_string()))?;
         r.state.set_config_path(self.config_path.clone());
         Ok(r)
     }
@@ -247,7 +274,7 @@ impl Shell {
     pub async fn jobs(&self) -> R<Vec<JobResponse>> {
         let s = self.state().await?;
         let base = format!("http://127.0.0.1:{}", s.port());
-        let jobs = s.engine.jobs().await.map_err(|e| e.to_string())?;
+        let jobs = s.engine.jobs().await.map_err(api)?;
         Ok(jobs
             .iter()
             .map(|j| ghoststream_server::links::answer(j, &base))
@@ -255,23 +282,20 @@ impl Shell {
     }
 
     pub async fn cancel(&self, job_id: &str) -> R<()> {
-        let id = uuid::Uuid::parse_str(job_id).map_err(|_| "no such job".to_string())?;
+        let id = uuid::Uuid::parse_str(job_id)
+            .map_err(|_| fail(ErrorCode::JobNotFound, "no such job"))?;
         self.state()
             .await?
             .engine
             .cancel(id, None)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(api)
     }
 
     pub async fn log(&self, job_id: &str) -> R<String> {
-        let id = uuid::Uuid::parse_str(job_id).map_err(|_| "no such job".to_string())?;
-        self.state()
-            .await?
-            .engine
-            .log(id)
-            .await
-            .map_err(|e| e.to_string())
+        let id = uuid::Uuid::parse_str(job_id)
+            .map_err(|_| fail(ErrorCode::JobNotFound, "no such job"))?;
+        self.state().await?.engine.log(id).await.map_err(api)
     }
 
     pub async fn capabilities(&self) -> R<Capabilities> {
@@ -283,12 +307,7 @@ impl Shell {
     }
 
     pub async fn stats(&self) -> R<Stats> {
-        self.state()
-            .await?
-            .engine
-            .stats()
-            .await
-            .map_err(|e| e.to_string())
+        self.state().await?.engine.stats().await.map_err(api)
     }
 
     pub async fn daily(&self, days: u32) -> R<DailyStats> {
@@ -297,7 +316,7 @@ impl Shell {
             .engine
             .daily_stats(days)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(api)
     }
 
     pub async fn settings(&self) -> R<Settings> {
@@ -316,9 +335,10 @@ impl Shell {
             Ok(s) => s
                 .apply_settings(new.clone())
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?,
             Err(_) => {
-                settings::save(&self.config_path, &new).map_err(|e| e.to_string())?;
+                settings::save(&self.config_path, &new)
+                    .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?;
                 SettingsSaved {
                     settings: new.clone(),
                     config_path: self.config_path.display().to_string(),
@@ -338,7 +358,7 @@ impl Shell {
         self.state()
             .await?
             .discovery()
-            .ok_or_else(|| "discovery is not running".to_string())
+            .ok_or_else(|| fail(ErrorCode::ServerStopped, "discovery is not running"))
     }
 
     pub async fn pairing(&self) -> R<ghoststream_types::PairingInfo> {
@@ -351,7 +371,9 @@ impl Shell {
 
     pub async fn set_ghosthub(&self, url: Option<String>) -> R<ghoststream_types::PairingInfo> {
         let d = self.discovery().await?;
-        d.set_ghosthub(url).await?;
+        d.set_ghosthub(url)
+            .await
+            .map_err(|e| fail(ErrorCode::InvalidRequest, e))?;
         Ok(d.info())
     }
 

@@ -3,9 +3,25 @@
 // generated bindings.
 import type {
   AnnounceResult, PairingInfo, Reachability,
-  Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
+  Capabilities, DailyStats, ErrorBody, ErrorCode, JobEvent, JobResponse, Resources, ServerStatus, Settings,
   SettingsSaved, Stats,
 } from "./bindings";
+
+/** What every call throws, over either transport: the server's `{detail, code}`. The UI
+ * branches on `code`, never on the message. */
+export class ApiError extends Error {
+  constructor(public code: ErrorCode, message: string, public status?: number) {
+    super(message);
+  }
+
+  static from(body: ErrorBody, status?: number): ApiError {
+    const d = body.detail as unknown;
+    const msg = Array.isArray(d)
+      ? d.map((x: { msg?: string }) => x.msg ?? "").join("; ")
+      : String(d ?? "error");
+    return new ApiError(body.code, msg, status);
+  }
+}
 
 export interface Api {
   readonly mode: "tauri" | "http";

@@ -7,27 +7,27 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 
 /** Commands */
 export const commands = {
-	serverStatus: () => typedError<ServerStatus, string>(__TAURI_INVOKE("server_status")),
-	startServer: () => typedError<ServerStatus, string>(__TAURI_INVOKE("start_server")),
-	stopServer: () => typedError<ServerStatus, string>(__TAURI_INVOKE("stop_server")),
-	setPaused: (paused: boolean) => typedError<ServerStatus, string>(__TAURI_INVOKE("set_paused", { paused })),
-	listJobs: () => typedError<JobResponse[], string>(__TAURI_INVOKE("list_jobs")),
-	cancelJob: (jobId: string) => typedError<null, string>(__TAURI_INVOKE("cancel_job", { jobId })),
-	jobLog: (jobId: string) => typedError<string, string>(__TAURI_INVOKE("job_log", { jobId })),
-	capabilities: () => typedError<Capabilities, string>(__TAURI_INVOKE("capabilities")),
-	resources: () => typedError<Resources, string>(__TAURI_INVOKE("resources")),
-	stats: () => typedError<Stats, string>(__TAURI_INVOKE("stats")),
-	dailyStats: (days: number) => typedError<DailyStats, string>(__TAURI_INVOKE("daily_stats", { days })),
-	getSettings: () => typedError<Settings, string>(__TAURI_INVOKE("get_settings")),
-	saveSettings: (settings: Settings) => typedError<SettingsSaved, string>(__TAURI_INVOKE("save_settings", { settings })),
-	openLogsFolder: () => typedError<null, string>(__TAURI_INVOKE("open_logs_folder")),
+	serverStatus: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("server_status")),
+	startServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("start_server")),
+	stopServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("stop_server")),
+	setPaused: (paused: boolean) => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("set_paused", { paused })),
+	listJobs: () => typedError<JobResponse[], ErrorBody>(__TAURI_INVOKE("list_jobs")),
+	cancelJob: (jobId: string) => typedError<null, ErrorBody>(__TAURI_INVOKE("cancel_job", { jobId })),
+	jobLog: (jobId: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("job_log", { jobId })),
+	capabilities: () => typedError<Capabilities, ErrorBody>(__TAURI_INVOKE("capabilities")),
+	resources: () => typedError<Resources, ErrorBody>(__TAURI_INVOKE("resources")),
+	stats: () => typedError<Stats, ErrorBody>(__TAURI_INVOKE("stats")),
+	dailyStats: (days: number) => typedError<DailyStats, ErrorBody>(__TAURI_INVOKE("daily_stats", { days })),
+	getSettings: () => typedError<Settings, ErrorBody>(__TAURI_INVOKE("get_settings")),
+	saveSettings: (settings: Settings) => typedError<SettingsSaved, ErrorBody>(__TAURI_INVOKE("save_settings", { settings })),
+	openLogsFolder: () => typedError<null, ErrorBody>(__TAURI_INVOKE("open_logs_folder")),
 	/**  Quits the app like the tray's Quit: jobs end and the server stops first. */
-	quitApp: () => typedError<null, string>(__TAURI_INVOKE("quit_app")),
-	pairingInfo: () => typedError<PairingInfo, string>(__TAURI_INVOKE("pairing_info")),
-	rotatePairingCode: () => typedError<PairingInfo, string>(__TAURI_INVOKE("rotate_pairing_code")),
-	setGhosthub: (url: string | null) => typedError<PairingInfo, string>(__TAURI_INVOKE("set_ghosthub", { url })),
-	announceNow: () => typedError<AnnounceResult, string>(__TAURI_INVOKE("announce_now")),
-	reachability: () => typedError<Reachability, string>(__TAURI_INVOKE("reachability")),
+	quitApp: () => typedError<null, ErrorBody>(__TAURI_INVOKE("quit_app")),
+	pairingInfo: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("pairing_info")),
+	rotatePairingCode: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("rotate_pairing_code")),
+	setGhosthub: (url: string | null) => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("set_ghosthub", { url })),
+	announceNow: () => typedError<AnnounceResult, ErrorBody>(__TAURI_INVOKE("announce_now")),
+	reachability: () => typedError<Reachability, ErrorBody>(__TAURI_INVOKE("reachability")),
 };
 
 /** Events */
@@ -82,6 +82,29 @@ export type DayStats = {
 	average_speed: number | null,
 	hw_usage: { [key in string]: number },
 };
+
+/**  Every error the API returns: a human sentence and a stable kebab-case code. */
+export type ErrorBody = {
+	/**  A sentence, or for validation errors a list of `{loc, msg, type}`. */
+	detail: Value,
+	code: ErrorCode,
+};
+
+/**
+ *  A stable, kebab-case error code. Clients and the dashboard branch on these,
+ *  never on the message text.
+ */
+export type ErrorCode = 
+/**  Validation failed; `detail` lists the fields (422). */
+"invalid-request" | 
+/**  The body is not JSON at all (400). */
+"malformed-json" | "body-unreadable" | "body-too-large" | "body-timeout" | "bad-request" | "invalid-path" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "request-failed" | "internal-error" | "range-not-satisfiable" | "api-key-required" | "api-key-invalid" | "settings-local-only" | "local-only" | "origin-not-allowed" | "host-not-allowed" | "not-the-dashboard" | "pairing-code-invalid" | "too-many-attempts" | "job-not-found" | "job-not-cancellable" | "queue-full" | "file-not-found" | "job-not-ready" | "job-ended" | "job-expired" | "segment-timeout" | "server-stopping" | "server-paused" | 
+/**  The server is not running (the desktop app stopped it). */
+"server-stopped" | "source-unreadable" | "source-not-allowed" | "token-required" | "token-invalid" | "token-expired" | "token-wrong-job" | "token-wrong-scope" | "probe-timeout" | "probe-failed" | "no-streams" | "ffmpeg-missing" | "port-unavailable" | "engine-failed" | 
+/**  The settings could not be saved or applied. */
+"settings-invalid" | 
+/**  Something the desktop app does (open a folder, quit) failed. */
+"shell-failed";
 
 export type GpuInfo = {
 	name: string,
@@ -332,6 +355,8 @@ export type SubtitleInfo = {
 };
 
 export type TokensSetting = "enforce" | "open";
+
+export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 
 /**  One rendition of an HLS job. */
 export type Variant = {

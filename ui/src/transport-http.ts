@@ -4,13 +4,7 @@ import type {
   Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
   SettingsSaved, Stats,
 } from "./bindings";
-import type { Api } from "./api";
-
-export class HttpError extends Error {
-  constructor(public status: number, public code: string, message: string) {
-    super(message);
-  }
-}
+import { ApiError, type Api } from "./api";
 
 function apiKey(): string | null {
   const fromUrl = new URLSearchParams(window.location.search).get("api_key");
@@ -28,9 +22,7 @@ export function httpApi(base: string): Api {
     const text = await r.text();
     const data = text ? JSON.parse(text) : null;
     if (!r.ok) {
-      const d = data?.detail;
-      const msg = Array.isArray(d) ? d.map((x: { msg: string }) => x.msg).join("; ") : String(d ?? r.statusText);
-      throw new HttpError(r.status, data?.code ?? "error", msg);
+      throw ApiError.from(data ?? { detail: r.statusText, code: "request-failed" }, r.status);
     }
     return data as T;
   }

@@ -1,12 +1,12 @@
 // Tauri IPC transport: the generated commands and events.
-import { commands, events } from "./bindings";
-import type { Api } from "./api";
+import { commands, events, type ErrorBody } from "./bindings";
+import { ApiError, type Api } from "./api";
 
-type Result<T> = { status: "ok"; data: T } | { status: "error"; error: string };
+type Result<T> = { status: "ok"; data: T } | { status: "error"; error: ErrorBody };
 
 async function unwrap<T>(p: Promise<Result<T>>): Promise<T> {
   const r = await p;
-  if (r.status === "error") throw new Error(r.error);
+  if (r.status === "error") throw ApiError.from(r.error);
   return r.data;
 }
 

@@ -374,7 +374,7 @@ impl Engine {
             Some(s) => spec.source = s,
             None => match egress.vet(&spec.source).await {
                 Ok(s) => spec.source = s,
-                Err(r) => errors.push(field(&["source"], r.to_string(), r.code())),
+                Err(r) => errors.push(field(&["source"], r.to_string(), r.code().as_str())),
             },
         }
         for (i, sub) in spec.subtitles.iter_mut().enumerate() {
@@ -383,13 +383,13 @@ impl Engine {
                 Err(r) => errors.push(field(
                     &["subtitles", &i.to_string(), "url"],
                     r.to_string(),
-                    r.code(),
+                    r.code().as_str(),
                 )),
             }
         }
         if let Some(cb) = &spec.callback_url {
             if let Err(r) = self.check_callback(cb).await {
-                errors.push(field(&["callback_url"], r.to_string(), r.code()));
+                errors.push(field(&["callback_url"], r.to_string(), r.code().as_str()));
             }
         }
         if errors.is_empty() {

@@ -1,5 +1,5 @@
 use crate::tokens::TokenError;
-use ghoststream_types::FieldError;
+use ghoststream_types::{ErrorCode, FieldError};
 
 /// Everything the engine can refuse, each with a stable code. The HTTP layer maps these
 /// to status codes in one place.
@@ -34,21 +34,21 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::Invalid(_) => "invalid-request",
-            EngineError::NotFound => "job-not-found",
-            EngineError::NotCancellable(_) => "job-not-cancellable",
-            EngineError::QueueFull(_) => "queue-full",
-            EngineError::FileNotFound => "file-not-found",
-            EngineError::NotReady => "job-not-ready",
-            EngineError::JobEnded(_) => "job-ended",
-            EngineError::Expired => "job-expired",
-            EngineError::SegmentTimeout => "segment-timeout",
-            EngineError::Stopped => "server-stopping",
-            EngineError::Paused => "server-paused",
+            EngineError::Invalid(_) => ErrorCode::InvalidRequest,
+            EngineError::NotFound => ErrorCode::JobNotFound,
+            EngineError::NotCancellable(_) => ErrorCode::JobNotCancellable,
+            EngineError::QueueFull(_) => ErrorCode::QueueFull,
+            EngineError::FileNotFound => ErrorCode::FileNotFound,
+            EngineError::NotReady => ErrorCode::JobNotReady,
+            EngineError::JobEnded(_) => ErrorCode::JobEnded,
+            EngineError::Expired => ErrorCode::JobExpired,
+            EngineError::SegmentTimeout => ErrorCode::SegmentTimeout,
+            EngineError::Stopped => ErrorCode::ServerStopping,
+            EngineError::Paused => ErrorCode::ServerPaused,
             EngineError::Token(t) => t.code(),
-            EngineError::Source(_) => "source-unreadable",
+            EngineError::Source(_) => ErrorCode::SourceUnreadable,
         }
     }
 }

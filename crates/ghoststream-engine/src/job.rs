@@ -122,7 +122,7 @@ pub fn validate(
         Some(s) => match Source::parse(s, roots) {
             Ok(src) => Some(src),
             Err(e) => {
-                errors.push(field(&["source"], e.to_string(), e.code()));
+                errors.push(field(&["source"], e.to_string(), e.code().as_str()));
                 None
             }
         },
@@ -229,13 +229,17 @@ pub fn validate(
                         .unwrap_or_else(|| "und".into()),
                     default: s.default.unwrap_or(false),
                 }),
-                Err(e) => errors.push(field(&["subtitles", &idx, "url"], e.to_string(), e.code())),
+                Err(e) => errors.push(field(
+                    &["subtitles", &idx, "url"],
+                    e.to_string(),
+                    e.code().as_str(),
+                )),
             }
         }
     }
     if let Some(cb) = req.callback_url.as_deref().filter(|c| !c.is_empty()) {
         if let Err(e) = check_callback_url(cb) {
-            errors.push(field(&["callback_url"], e.to_string(), e.code()));
+            errors.push(field(&["callback_url"], e.to_string(), e.code().as_str()));
         }
     }
     if let Some(s) = &req.session_id {

@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use ghoststream_types::ErrorCode;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -40,13 +41,13 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            TokenError::Missing => "token-required",
-            TokenError::Invalid => "token-invalid",
-            TokenError::WrongJob => "token-wrong-job",
-            TokenError::WrongScope => "token-wrong-scope",
-            TokenError::Expired => "token-expired",
+            TokenError::Missing => ErrorCode::TokenRequired,
+            TokenError::Invalid => ErrorCode::TokenInvalid,
+            TokenError::WrongJob => ErrorCode::TokenWrongJob,
+            TokenError::WrongScope => ErrorCode::TokenWrongScope,
+            TokenError::Expired => ErrorCode::TokenExpired,
         }
     }
 }

@@ -91,13 +91,14 @@ pub enum MediaError {
 
 impl MediaError {
     /// Stable code for API answers and job records.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ghoststream_types::ErrorCode {
+        use ghoststream_types::ErrorCode;
         match self {
-            MediaError::Source(_) => "source-unreadable",
-            MediaError::NoStreams => "no-streams",
-            MediaError::Timeout { .. } => "probe-timeout",
-            MediaError::Spawn { .. } => "ffmpeg-missing",
-            MediaError::BadProbe(_) => "probe-failed",
+            MediaError::Source(_) => ErrorCode::SourceUnreadable,
+            MediaError::NoStreams => ErrorCode::NoStreams,
+            MediaError::Timeout { .. } => ErrorCode::ProbeTimeout,
+            MediaError::Spawn { .. } => ErrorCode::FfmpegMissing,
+            MediaError::BadProbe(_) => ErrorCode::ProbeFailed,
         }
     }
 }

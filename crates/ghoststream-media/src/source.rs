@@ -29,8 +29,8 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    pub fn code(&self) -> &'static str {
-        "source-not-allowed"
+    pub fn code(&self) -> ghoststream_types::ErrorCode {
+        ghoststream_types::ErrorCode::SourceNotAllowed
     }
 }
 

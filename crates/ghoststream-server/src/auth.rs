@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ghoststream_types::ErrorCode;
 use std::net::SocketAddr;
 
 /// `Access-Control-Allow-*: *` everywhere; preflights answered 204 without auth.
@@ -52,14 +53,14 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let detail = String::from_utf8_lossy(&text).trim().to_string();
     let code = match status {
-        StatusCode::BAD_REQUEST => "bad-request",
-        StatusCode::NOT_FOUND => "not-found",
-        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid-request",
-        s if s.is_server_error() => "internal-error",
-        _ => "request-failed",
+        StatusCode::BAD_REQUEST => ErrorCode::BadRequest,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::InvalidRequest,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        _ => ErrorCode::RequestFailed,
     };
     let detail = if status.is_server_error() || detail.is_empty() {
         status.canonical_reason().unwrap_or("error").to_string()
@@ -68,10 +69,7 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     };
     let mut out = (
         status,
-        axum::Json(ghoststream_types::ErrorBody {
-            detail: detail.into(),
-            code: code.into(),
-        }),
+        axum::Json(ghoststream_types::ErrorBody::new(code, detail)),
     )
         .into_response();
     for (k, v) in parts.headers.iter() {
@@ -165,9 +163,9 @@ pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) ->
     let given = req.headers().contains_key("x-api-key")
         || query_param(req.uri().query(), "api_key").is_some();
     ApiError::Unauthorized(if given {
-        "api-key-invalid"
+        ErrorCode::ApiKeyInvalid
     } else {
-        "api-key-required"
+        ErrorCode::ApiKeyRequired
     })
     .into_response()
 }
@@ -280,7 +278,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
         .unwrap_or_default();
     if !host_is_ours(state, host) {
         return Err(ApiError::Forbidden {
-            code: "host-not-allowed",
+            code: ErrorCode::HostNotAllowed,
             detail: format!(
                 "'{}' is not a name of this server",
                 host.chars().take(80).collect::<String>()
@@ -288,7 +286,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
         });
     }
     let foreign = || ApiError::Forbidden {
-        code: "origin-not-allowed",
+        code: ErrorCode::OriginNotAllowed,
         detail: "requests from other web pages cannot change this server; use its dashboard".into(),
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
@@ -318,7 +316,7 @@ pub fn local_owner(
 ) -> Result<(), ApiError> {
     if !peer.ip().is_loopback() {
         return Err(ApiError::Forbidden {
-            code: "local-only",
+            code: ErrorCode::LocalOnly,
             detail: "this can only be done from the machine GhostStream runs on".into(),
         });
     }
@@ -342,7 +340,7 @@ pub fn dashboard_page(
         Ok(())
     } else {
         Err(ApiError::Forbidden {
-            code: "not-the-dashboard",
+            code: ErrorCode::NotTheDashboard,
             detail: "not a request from the dashboard".into(),
         })
     }

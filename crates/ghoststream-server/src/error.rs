@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ghoststream_engine::EngineError;
+use ghoststream_types::ErrorCode;
 use ghoststream_types::{ErrorBody, FieldError};
 
 #[derive(Debug)]
@@ -12,20 +13,20 @@ pub enum ApiError {
     Engine(EngineError),
     Invalid(Vec<FieldError>),
     BadRequest {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
     },
     NotFound(&'static str),
     MethodNotAllowed,
-    Unauthorized(&'static str),
+    Unauthorized(ErrorCode),
     Forbidden {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
     },
     TooLarge(usize),
     /// Too many attempts: 429 with `Retry-After`.
     RateLimited {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
     },
     /// The body did not arrive in time: 408.
@@ -51,86 +52,56 @@ pub fn field(loc: &[&str], msg: impl Into<String>, kind: &str) -> FieldError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, detail): (StatusCode, String, serde_json::Value) = match self {
+impl ApiError {
+    /// The status and the `{detail, code}` body: what HTTP answers, and what the desktop
+    /// shell's IPC answers (without the status).
+    pub fn to_body(self) -> (StatusCode, ErrorBody) {
+        let (status, code, detail): (StatusCode, ErrorCode, serde_json::Value) = match self {
             ApiError::Invalid(fields) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-request".into(),
+                ErrorCode::InvalidRequest,
                 serde_json::to_value(fields).unwrap_or_default(),
             ),
-            ApiError::BadRequest { code, detail } => {
-                (StatusCode::BAD_REQUEST, code.into(), detail.into())
-            }
+            ApiError::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, code, detail.into()),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
-                "not-found".into(),
+                ErrorCode::NotFound,
                 format!("{what} not found").into(),
             ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed".into(),
+                ErrorCode::MethodNotAllowed,
                 "this method is not allowed on this path".into(),
             ),
-            ApiError::Forbidden { code, detail } => {
-                (StatusCode::FORBIDDEN, code.into(), detail.into())
-            }
+            ApiError::Forbidden { code, detail } => (StatusCode::FORBIDDEN, code, detail.into()),
             ApiError::Unauthorized(code) => (
                 StatusCode::UNAUTHORIZED,
-                code.into(),
+                code,
                 "a valid API key is required (X-API-Key header or api_key query parameter)".into(),
             ),
             ApiError::TooLarge(max) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body-too-large".into(),
+                ErrorCode::BodyTooLarge,
                 format!("request body is larger than {max} bytes").into(),
             ),
             ApiError::RateLimited { code, detail } => {
-                let mut r = (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Json(ErrorBody {
-                        detail: detail.into(),
-                        code: code.into(),
-                    }),
-                )
-                    .into_response();
-                r.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("60"),
-                );
-                return r;
+                (StatusCode::TOO_MANY_REQUESTS, code, detail.into())
             }
-            ApiError::BodyTimeout => {
-                let mut r = (
-                    StatusCode::REQUEST_TIMEOUT,
-                    Json(ErrorBody {
-                        detail: "the request body did not arrive in time".into(),
-                        code: "body-timeout".into(),
-                    }),
-                )
-                    .into_response();
-                r.headers_mut().insert(
-                    axum::http::header::CONNECTION,
-                    axum::http::HeaderValue::from_static("close"),
-                );
-                return r;
-            }
-            ApiError::RangeNotSatisfiable(len) => {
-                let body = ErrorBody {
-                    detail: format!("requested range is outside the file's {len} bytes").into(),
-                    code: "range-not-satisfiable".into(),
-                };
-                let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, Json(body)).into_response();
-                if let Ok(v) = format!("bytes */{len}").parse() {
-                    r.headers_mut().insert(axum::http::header::CONTENT_RANGE, v);
-                }
-                return r;
-            }
+            ApiError::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::BodyTimeout,
+                "the request body did not arrive in time".into(),
+            ),
+            ApiError::RangeNotSatisfiable(len) => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ErrorCode::RangeNotSatisfiable,
+                format!("requested range is outside the file's {len} bytes").into(),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!("internal error: {detail}");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal-error".into(),
+                    ErrorCode::InternalError,
                     "internal error; see the server log".into(),
                 )
             }
@@ -149,15 +120,37 @@ impl IntoResponse for ApiError {
                     EngineError::Token(_) => StatusCode::FORBIDDEN,
                     EngineError::Source(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 };
-                (status, e.code().into(), e.to_string().into())
+                (status, e.code(), e.to_string().into())
             }
         };
-        let mut r = (status, Json(ErrorBody { detail, code })).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
-            );
+        (status, ErrorBody { detail, code })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let range = match &self {
+            ApiError::RangeNotSatisfiable(len) => Some(*len),
+            _ => None,
+        };
+        let (status, body) = self.to_body();
+        let mut r = (status, Json(body)).into_response();
+        let h = r.headers_mut();
+        use axum::http::{header, HeaderValue};
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            StatusCode::TOO_MANY_REQUESTS => {
+                h.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            }
+            StatusCode::REQUEST_TIMEOUT => {
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        if let Some(v) = range.and_then(|len| format!("bytes */{len}").parse().ok()) {
+            h.insert(header::CONTENT_RANGE, v);
         }
         r
     }

@@ -18,11 +18,12 @@ pub enum StartError {
 }
 
 impl StartError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ghoststream_types::ErrorCode {
+        use ghoststream_types::ErrorCode;
         match self {
-            StartError::NoFfmpeg(_) => "ffmpeg-missing",
-            StartError::Bind { .. } => "port-unavailable",
-            StartError::Engine(_) => "engine-failed",
+            StartError::NoFfmpeg(_) => ErrorCode::FfmpegMissing,
+            StartError::Bind { .. } => ErrorCode::PortUnavailable,
+            StartError::Engine(_) => ErrorCode::EngineFailed,
         }
     }
 }

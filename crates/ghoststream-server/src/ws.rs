@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
+use ghoststream_types::ErrorCode;
 use ghoststream_types::{JobEvent, StatusData};
 use serde_json::{json, Value};
 use std::collections::{HashSet, VecDeque};
@@ -32,7 +33,7 @@ pub async fn progress(
     ws: WebSocketUpgrade,
 ) -> Response {
     if !has_api_key(&s, &headers, uri.query()) {
-        return ApiError::Unauthorized("api-key-required").into_response();
+        return ApiError::Unauthorized(ErrorCode::ApiKeyRequired).into_response();
     }
     // A client message is a few hundred bytes; a bigger one closes the connection
     // instead of being parsed.

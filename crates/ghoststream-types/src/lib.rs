@@ -6,10 +6,12 @@
 #![forbid(unsafe_code)]
 
 mod dashboard;
+mod error;
 mod request;
 mod response;
 
 pub use dashboard::*;
+pub use error::ErrorCode;
 pub use request::*;
 pub use response::*;
 
@@ -22,7 +24,17 @@ use serde::{Deserialize, Serialize};
 pub struct ErrorBody {
     /// A sentence, or for validation errors a list of `{loc, msg, type}`.
     pub detail: serde_json::Value,
-    pub code: String,
+    pub code: ErrorCode,
+}
+
+impl ErrorBody {
+    /// An answer whose detail is one sentence.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            detail: serde_json::Value::String(detail.into()),
+            code,
+        }
+    }
 }
 
 /// One field problem in a 422 answer, in the shape FastAPI-era clients expect.

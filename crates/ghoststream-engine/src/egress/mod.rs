@@ -39,8 +39,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn code(&self) -> &'static str {
-        "source-not-allowed"
+    pub fn code(&self) -> ghoststream_types::ErrorCode {
+        ghoststream_types::ErrorCode::SourceNotAllowed
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::ErrorBody;
+use ghoststream_types::ErrorCode;
 use ghoststream_types::{
     DailyStats, Resources, ServerState, ServerStatus, Settings, SettingsSaved,
 };
@@ -169,7 +170,7 @@ pub async fn put_settings(
 ) -> ApiResult<Json<SettingsSaved>> {
     if !peer.ip().is_loopback() {
         return Err(ApiError::Forbidden {
-            code: "settings-local-only",
+            code: ErrorCode::SettingsLocalOnly,
             detail: "settings can only be changed from the machine GhostStream runs on".into(),
         });
     }

@@ -1,5 +1,6 @@
 //! Route handlers, grouped by what they serve.
 
+use ghoststream_types::ErrorCode;
 pub mod dashboard;
 pub mod jobs;
 pub mod ops;
@@ -61,7 +62,7 @@ pub fn json_object<T: DeserializeOwned>(
         }
         Err(r) => {
             return Err(ApiError::BadRequest {
-                code: "body-unreadable",
+                code: ErrorCode::BodyUnreadable,
                 detail: r.body_text(),
             })
         }
@@ -79,7 +80,7 @@ pub fn json_object<T: DeserializeOwned>(
     // Not JSON at all is 400, as the published server answers; JSON of the wrong shape is 422.
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-            code: "malformed-json",
+            code: ErrorCode::MalformedJson,
             detail: format!("the body is not valid JSON: {e}"),
         })?;
     if !value.is_object() {

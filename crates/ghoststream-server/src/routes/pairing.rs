@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::Json;
 use bytes::Bytes;
+use ghoststream_types::ErrorCode;
 use ghoststream_types::{AnnounceResult, PairingInfo, Reachability, Registration};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -137,7 +138,7 @@ pub async fn pair_ghosthub(
     if !owner {
         if !d.may_try_code() {
             return Err(ApiError::RateLimited {
-                code: "too-many-attempts",
+                code: ErrorCode::TooManyAttempts,
                 detail: "too many wrong pairing codes; wait a minute and scan the QR code again"
                     .into(),
             });
@@ -145,7 +146,7 @@ pub async fn pair_ghosthub(
         if !d.code_matches(req.code.as_deref().unwrap_or("")) {
             d.code_failed();
             return Err(ApiError::Forbidden {
-                code: "pairing-code-invalid",
+                code: ErrorCode::PairingCodeInvalid,
                 detail: "the pairing code is missing or wrong; scan the QR code again".into(),
             });
         }

@@ -12,6 +12,7 @@ use axum::response::Response;
 use ghoststream_engine::tokens::{Scope, TokenError};
 use ghoststream_engine::{EngineError, StreamFile, TokenMode};
 use ghoststream_types::ErrorBody;
+use ghoststream_types::ErrorCode;
 use uuid::Uuid;
 
 /// Players cannot send headers: a stream token (`?gst=` or header) or the control token
@@ -50,7 +51,7 @@ async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> Ap
             if has_api_key(s, headers, query) {
                 Ok(())
             } else {
-                Err(ApiError::Unauthorized("api-key-required"))
+                Err(ApiError::Unauthorized(ErrorCode::ApiKeyRequired))
             }
         }
     }
@@ -70,7 +71,7 @@ fn check_name(raw_path: &str) -> ApiResult<String> {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
     if bad {
         return Err(ApiError::BadRequest {
-            code: "invalid-path",
+            code: ErrorCode::InvalidPath,
             detail: "file names may not contain '/', '\\' or '..'".into(),
         });
     }
@@ -116,7 +117,7 @@ pub async fn stream_file(
 
 pub async fn bad_path() -> ApiError {
     ApiError::BadRequest {
-        code: "invalid-path",
+        code: ErrorCode::InvalidPath,
         detail: "a file name is required: /stream/{job_id}/master.m3u8".into(),
     }
 }
