@@ -82,8 +82,13 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   if (!gone) throw new Error("the app did not exit on Quit");
-  const left = execFileSync("sh", ["-c", `pgrep -x ffmpeg || true`]).toString().trim();
-  if (left) throw new Error(`ffmpeg left after quit: ${left}`);
+  // Only the app's own ffmpeg children, by pid: other ffmpeg on the machine are not ours.
+  const ours = ffmpegBefore.split(/\s+/).filter(Boolean);
+  const left = ours.filter((pid) => {
+    const state = execFileSync("sh", ["-c", `awk '{print $3}' /proc/${pid}/stat 2>/dev/null || true`]).toString().trim();
+    return state !== "" && state !== "Z";
+  });
+  if (left.length) throw new Error(`ffmpeg left after quit: ${left.join(" ")}`);
   const listening = execFileSync("sh", ["-c", `ss -ltn 'sport = :${port}' | tail -n +2`]).toString().trim();
   if (listening) throw new Error(`port ${port} still listening after quit`);
   ok("quit leaves no ffmpeg and no listener");
