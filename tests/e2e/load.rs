@@ -48,22 +48,7 @@ async fn a_thousand_websocket_clients_all_see_every_status_change() {
         }
     }
     // Every upgrade is registered before the next connection tries its luck.
-    let t0 = Instant::now();
-    loop {
-        let (_, clients) = gs.get("/api/clients").await;
-        let ws = clients
-            .as_array()
-            .map(|a| a.iter().filter(|c| c["transport"] == "ws").count())
-            .unwrap_or(0);
-        if ws == CLIENTS {
-            break;
-        }
-        assert!(
-            t0.elapsed() < MIN,
-            "{ws} of {CLIENTS} WebSocket clients registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    gs.wait_for_ws_clients(CLIENTS, MIN).await;
     // The next one is refused with a close frame that says why.
     let (mut extra, _) = tokio_tungstenite::connect_async(ws_url.clone())
         .await

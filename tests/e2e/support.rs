@@ -560,6 +560,27 @@ impl Gs {
         v
     }
 
+    /// Waits until the server counts `n` WebSocket clients: it counts one when its upgrade
+    /// task runs, which may come after the client's handshake.
+    pub async fn wait_for_ws_clients(&self, n: usize, within: Duration) {
+        let t0 = Instant::now();
+        loop {
+            let (_, clients) = self.get("/api/clients").await;
+            let ws = clients
+                .as_array()
+                .map(|a| a.iter().filter(|c| c["transport"] == "ws").count())
+                .unwrap_or(0);
+            if ws == n {
+                return;
+            }
+            assert!(
+                t0.elapsed() < within,
+                "{ws} of {n} WebSocket clients registered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Polls until the job reaches one of `statuses`.
     pub async fn wait_for(&self, job: &Value, statuses: &[&str], timeout: Duration) -> Value {
         let t0 = Instant::now();

@@ -229,21 +229,8 @@ async fn connections_beyond_the_limit_are_refused_cleanly() {
     let gs = Gs::start(Opts::default().env("GHOSTSTREAM__SERVER__WS_MAX_CONNECTIONS", "2"));
     let mut a = connect(&gs).await;
     let _b = connect(&gs).await;
-    // The server counts a connection when its upgrade task runs, which may come after
-    // the client's handshake: wait until both are counted, so the third is the one refused.
-    let t0 = Instant::now();
-    loop {
-        let (_, clients) = gs.get("/api/clients").await;
-        let ws = clients
-            .as_array()
-            .map(|a| a.iter().filter(|c| c["transport"] == "ws").count())
-            .unwrap_or(0);
-        if ws == 2 {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(10), "{clients}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Both are counted before the third tries, so the third is the one refused.
+    gs.wait_for_ws_clients(2, Duration::from_secs(10)).await;
     let mut c = connect(&gs).await;
     match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
         Ok(Some(Ok(Message::Close(Some(frame))))) => {
