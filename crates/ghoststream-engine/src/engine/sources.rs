@@ -1,0 +1,364 @@
+//! A request's sources before any job exists: vetted by the egress rules, probed (once per
+//! source, cached, at most half the probe slots per host), bounded, and turned into the
+//! plan and segment map the job will use.
+
+use super::*;
+
+#[derive(Clone)]
+pub(super) struct CachedProbe {
+    /// The source as ffmpeg reads it: after redirects, checked by the egress rules.
+    source: Source,
+    media: MediaInfo,
+    keyframes: Option<Vec<f64>>,
+    at: Instant,
+}
+
+/// Whether a probe must also produce the source's keyframe index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyframeNeed {
+    No,
+    /// Only where the container indexes them (Matroska Cues), read alongside the probe.
+    IfCheap,
+    Yes,
+}
+
+const PROBE_CACHE_TTL: Duration = Duration::from_secs(600);
+/// Sources probed at once, and at most half of them from one host.
+pub(super) const PROBE_SLOTS: usize = 4;
+
+impl Engine {
+    /// A probe slot: first one of the source host's share, then one of the global ones.
+    pub(super) async fn probe_slot(&self, source: &Source) -> Option<ProbeSlot<'_>> {
+        let host = match source {
+            Source::Http(u) => reqwest::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default(),
+            Source::File(_) => String::new(),
+        };
+        let per_host = {
+            let mut map = self.inner.host_slots.lock().ok()?;
+            // Hosts nobody waits on are forgotten.
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+            map.entry(host)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PROBE_SLOTS / 2)))
+                .clone()
+        };
+        let host = per_host.acquire_owned().await.ok()?;
+        let global = self.inner.probe_slots.acquire().await.ok()?;
+        Some(ProbeSlot {
+            _host: host,
+            _global: global,
+        })
+    }
+
+    /// Applies the egress rules to every URL of a request: the source and subtitles are
+    /// replaced by where their redirects lead; the callback must point somewhere allowed.
+    pub(super) async fn vet(&self, spec: &mut JobSpec) -> Result<(), EngineError> {
+        let egress = &self.inner.egress;
+        let mut errors = Vec::new();
+        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+            cache
+                .get(&spec.source_raw)
+                .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
+                .map(|c| c.source.clone())
+        });
+        match cached {
+            Some(s) => spec.source = s,
+            None => match egress.vet(&spec.source).await {
+                Ok(s) => spec.source = s,
+                Err(r) => errors.push(field(&["source"], r.to_string(), r.code().as_str())),
+            },
+        }
+        for (i, sub) in spec.subtitles.iter_mut().enumerate() {
+            match egress.vet(&sub.source).await {
+                Ok(s) => sub.source = s,
+                Err(r) => errors.push(field(
+                    &["subtitles", &i.to_string(), "url"],
+                    r.to_string(),
+                    r.code().as_str(),
+                )),
+            }
+        }
+        if let Some(cb) = &spec.callback_url {
+            if let Err(r) = self.check_callback(cb).await {
+                errors.push(field(&["callback_url"], r.to_string(), r.code().as_str()));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
+    }
+
+    /// Checks a URL this server will send requests to on the owner's behalf (a GhostHub)
+    /// by the same rule as sources: the reason when it may not.
+    pub async fn check_outbound(&self, url: &str) -> Result<(), String> {
+        if url.len() > ghoststream_media::source::MAX_URL_BYTES || url.contains('\\') {
+            return Err("the URL is too long or contains a backslash".into());
+        }
+        self.check_callback(url).await.map_err(|r| r.to_string())
+    }
+
+    /// The HTTP client for outbound requests: it connects only through the egress proxy,
+    /// which judges every connection as it is made. `None` before the proxy listens.
+    pub fn outbound_client(&self) -> Option<reqwest::Client> {
+        self.inner.egress.client().cloned()
+    }
+
+    pub(crate) async fn check_callback(&self, url: &str) -> Result<(), crate::egress::Refusal> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| crate::egress::Refusal::Malformed(e.to_string()))?;
+        self.inner.egress.check_url(&parsed).await
+    }
+
+    async fn probe_cached(
+        &self,
+        source: &Source,
+        raw: &str,
+        keyframes: KeyframeNeed,
+    ) -> Result<CachedProbe, String> {
+        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+            cache
+                .get(raw)
+                .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
+                .cloned()
+        });
+        if let Some(c) = &cached {
+            if keyframes != KeyframeNeed::Yes || c.keyframes.is_some() {
+                return Ok(c.clone());
+            }
+        }
+        let t = &self.inner.config.transcoding;
+        let timeout = Duration::from_secs(t.probe_timeout.max(1));
+        // The Matroska index costs three small reads, so for an HLS job it is read
+        // alongside ffprobe rather than after it: a remux then waits for one probe, not two.
+        let (media, fast) = match cached {
+            Some(c) => (c.media, None),
+            None => {
+                let rules = self.inner.input_rules();
+                let probing = probe::probe(&t.ffprobe_path, source, timeout, &rules);
+                let (media, fast) = if keyframes == KeyframeNeed::No {
+                    (probing.await, None)
+                } else {
+                    tokio::join!(probing, mkv_keyframes(self.inner.egress.client(), source))
+                };
+                (media.map_err(|e| e.to_string())?, fast)
+            }
+        };
+        let fast = fast.filter(|_| media.container.contains("matroska"));
+        let keyframes = match (fast, keyframes) {
+            (Some(k), _) => Some(k),
+            (None, KeyframeNeed::Yes) if media.container.contains("matroska") => {
+                match mkv_keyframes(self.inner.egress.client(), source).await {
+                    Some(k) => Some(k),
+                    None => Some(self.scan_keyframes(source, timeout).await?),
+                }
+            }
+            (None, KeyframeNeed::Yes) => Some(self.scan_keyframes(source, timeout).await?),
+            (None, _) => None,
+        };
+        let entry = CachedProbe {
+            source: source.clone(),
+            media,
+            keyframes,
+            at: Instant::now(),
+        };
+        if let Ok(mut cache) = self.inner.probes.lock() {
+            if cache.len() > 256 {
+                cache.retain(|_, v| v.at.elapsed() < PROBE_CACHE_TTL);
+            }
+            cache.insert(raw.to_string(), entry.clone());
+        }
+        Ok(entry)
+    }
+
+    async fn scan_keyframes(&self, source: &Source, timeout: Duration) -> Result<Vec<f64>, String> {
+        let t = &self.inner.config.transcoding;
+        probe::keyframes(
+            &t.ffprobe_path,
+            source,
+            timeout * 3,
+            &self.inner.input_rules(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+
+    /// Probe once per source (cached), decide the plan, and for HLS the segment map.
+    pub(super) async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
+        let cached = self
+            .probe_cached(
+                &spec.source,
+                &spec.source_raw,
+                if spec.mode.is_hls() {
+                    KeyframeNeed::IfCheap
+                } else {
+                    KeyframeNeed::No
+                },
+            )
+            .await?;
+        let mut media = cached.media;
+        let config = &self.inner.config;
+        check_source_bounds(&media, config.transcoding.max_source_pixels)?;
+        let mut wish = spec.wish(config);
+        let mut plan = decide(&media, &wish);
+        // Copied video is cut on the source's keyframes, which an input seek cannot hit
+        // exactly; a job that starts later re-encodes video so its cut is exact.
+        if plan.copies_video() && spec.start_time > 0.0 && spec.mode.is_hls() {
+            wish.video_codec = if spec.video_codec == ghoststream_types::VideoCodec::Copy {
+                ghoststream_types::VideoCodec::H264
+            } else {
+                spec.video_codec
+            };
+            wish.bitrate_kbps =
+                wish.bitrate_kbps
+                    .or(Some(ghoststream_media::plan::auto_bitrate_kbps(
+                        media.video.as_ref().map(|v| v.height).unwrap_or(720),
+                    )));
+            plan = decide(&media, &wish);
+            if let Some(v) = plan.streams.video.as_mut() {
+                v.reason = format!(
+                    "start_time {} needs an exact cut; {}",
+                    spec.start_time, v.reason
+                );
+            }
+        }
+        let remaining = (media.duration - spec.start_time).max(0.0);
+        let seg = config.transcoding.segment_duration;
+        let first = config.transcoding.first_segment_duration;
+        let map = if !spec.mode.is_hls() {
+            None
+        } else if plan.copies_video() {
+            let kf = self
+                .probe_cached(&spec.source, &spec.source_raw, KeyframeNeed::Yes)
+                .await?;
+            media = kf.media.clone();
+            Some(SegmentMap::from_keyframes(
+                kf.keyframes.as_deref().unwrap_or(&[]),
+                0.0,
+                media.duration,
+                seg,
+                first,
+            ))
+        } else {
+            Some(SegmentMap::fixed(remaining, seg, first))
+        };
+        let codec = match &plan.video {
+            VideoAction::Encode { codec, .. } => Some(*codec),
+            _ => None,
+        };
+        let hw = match codec {
+            Some(c) => self.inner.hardware.pick(spec.hw_request, c),
+            None => ghoststream_types::HwKind::Software,
+        };
+        Ok(Prepared {
+            media,
+            plan,
+            map,
+            hw,
+        })
+    }
+
+    /// `POST /api/probe`: media info and the plan a start with these options would use.
+    pub async fn probe(&self, req: ProbeRequest) -> Result<ProbeResponse, EngineError> {
+        let start = StartRequest {
+            source: req.source.clone(),
+            mode: req.mode,
+            output: req.output.clone(),
+            ..Default::default()
+        };
+        let mut spec =
+            validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
+        self.vet(&mut spec).await?;
+        let _slot = self.probe_slot(&spec.source).await;
+        let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
+        Ok(ProbeResponse {
+            source: spec.source_raw,
+            media_info: p.media,
+            plan: p.plan.streams,
+        })
+    }
+}
+
+/// Held while a request probes its source.
+pub(super) struct ProbeSlot<'a> {
+    _host: tokio::sync::OwnedSemaphorePermit,
+    _global: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// What a source must be before any encoder runs on it: a file of known length (an
+/// endless stream would fill the disk), with frames no larger than the limit (a huge frame
+/// costs ffmpeg gigabytes).
+fn check_source_bounds(media: &MediaInfo, max_pixels: u64) -> Result<(), String> {
+    if !(media.duration > 0.0 && media.duration.is_finite()) {
+        return Err(
+            "the source has no known length (a live or endless stream?); only files can be transcoded"
+                .into(),
+        );
+    }
+    if let Some(v) = &media.video {
+        if u64::from(v.width) * u64::from(v.height) > max_pixels {
+            return Err(format!(
+                "the source's frames are {}x{}, more than transcoding.max_source_pixels ({max_pixels}) allows",
+                v.width, v.height
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes `[from, from + len)` of a source; HTTP sources must honour Range (206).
+async fn read_range(
+    client: &reqwest::Client,
+    source: &Source,
+    from: u64,
+    len: u64,
+) -> Option<Vec<u8>> {
+    match source {
+        Source::Http(url) => {
+            let r = client
+                .get(url)
+                .header("Range", format!("bytes={from}-{}", from + len - 1))
+                .send()
+                .await
+                .ok()?;
+            if r.status().as_u16() != 206 {
+                return None;
+            }
+            r.bytes().await.ok().map(|b| b.to_vec())
+        }
+        Source::File(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read, Seek};
+                let mut f = std::fs::File::open(path).ok()?;
+                f.seek(std::io::SeekFrom::Start(from)).ok()?;
+                let mut buf = Vec::new();
+                f.take(len).read_to_end(&mut buf).ok()?;
+                Some(buf)
+            })
+            .await
+            .ok()?
+        }
+    }
+}
+
+/// The keyframe index of a Matroska source from its Cues element: three small reads instead
+/// of ffprobe reading every packet. `None` (ffprobe then) when anything does not fit.
+async fn mkv_keyframes(client: Option<&reqwest::Client>, source: &Source) -> Option<Vec<f64>> {
+    use ghoststream_media::mkv;
+    let client = client?;
+    let head = mkv::parse_head(&read_range(client, source, 0, 64 * 1024).await?)?;
+    let len = mkv::element_len(&read_range(client, source, head.cues_offset, 16).await?)?;
+    if len > 64 * 1024 * 1024 {
+        return None;
+    }
+    let keyframes = mkv::parse_cues(
+        &read_range(client, source, head.cues_offset, len).await?,
+        &head,
+    )?;
+    // A cue list that does not start at the beginning is not an index of every keyframe.
+    (keyframes.first().copied().unwrap_or(f64::MAX) < 1.0).then_some(keyframes)
+}
