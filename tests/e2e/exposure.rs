@@ -4,6 +4,8 @@
 //! pairing code given to anyone, unbounded resources, and the contract details GhostHub
 //! trips on. Hostile servers run on 127.0.0.2 (allowed) and 127.0.0.3 (forbidden), with
 //! `security.allowed_targets` set as a user with a media server on the same PC would.
+//!
+//! Longer than 500 lines: one test per finding, sharing the hostile servers above them.
 
 use super::support::*;
 use serde_json::{json, Value};

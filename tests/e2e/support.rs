@@ -1,5 +1,6 @@
 //! Test rig: media made with lavfi (cached under target/), a Range-capable media server
 //! that also records POSTs (callbacks), and the real `ghoststream` binary on 127.0.0.1:0.
+//! One file on purpose, longer than 500 lines: every end-to-end test file uses this rig.
 
 use serde_json::Value;
 use std::collections::HashMap;

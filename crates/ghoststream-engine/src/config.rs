@@ -1,5 +1,8 @@
 //! Configuration: a TOML file (or the seed's `ghoststream.yaml` keys), then environment
 //! variables `GHOSTSTREAM__SECTION__KEY`, then CLI flags, in that order of precedence.
+//!
+//! Longer than 500 lines because the annotated example (`ghoststream config --example`)
+//! stands next to the keys it documents, so that one cannot change without the other.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

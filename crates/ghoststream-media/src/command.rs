@@ -1,5 +1,8 @@
 //! Typed ffmpeg argv building. Each mode has one builder; the full command is logged at
 //! debug and kept in the job log.
+//!
+//! Longer than 500 lines on purpose: the builders share the filter-graph and encoder
+//! helpers, and the argv snapshot tests sit next to what they pin.
 
 use crate::plan::{AudioAction, Plan, Rendition, VideoAction};
 use crate::source::{InputRules, Source};

@@ -1,5 +1,8 @@
 //! Discovery and pairing: mDNS, the UDP responder, push registration with GhostHub, the
 //! pairing code and rendezvous. Started and stopped with the server.
+//!
+//! A little over 500 lines: one `Discovery` owns the state all of these share; the parts
+//! without state live in `hub`, `mdns`, `udp` and `attempts`.
 
 pub mod attempts;
 pub mod hub;
