@@ -3,9 +3,11 @@
 use crate::actor::{self, Cmd, Prepared};
 use crate::config::Config;
 use crate::error::EngineError;
-use crate::job::{field, validate, JobRecord, JobSpec};
+use crate::job::{field, validate, JobSpec};
 use crate::live::Live;
 use crate::segments::SegmentMap;
+use crate::shared::Shared;
+pub use crate::shared::{CallbackAnswer, Snapshot, StreamFile};
 use crate::store::Store;
 use crate::tokens::{Scope, TokenKey};
 use ghoststream_media::hw::Hardware;
@@ -13,8 +15,8 @@ use ghoststream_media::plan::{decide, VideoAction};
 use ghoststream_media::probe;
 use ghoststream_media::source::Source;
 use ghoststream_types::{
-    CleanupRun, CleanupStats, FieldError, JobEvent, JobResponse, LeaveResponse, MediaInfo, Notice,
-    ProbeRequest, ProbeResponse, SharedStreams, StartRequest, Stats,
+    CleanupRun, CleanupStats, FieldError, JobEvent, LeaveResponse, MediaInfo, Notice, ProbeRequest,
+    ProbeResponse, SharedStreams, StartRequest, Stats,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,46 +29,12 @@ use uuid::Uuid;
 mod sources;
 use sources::{CachedProbe, PROBE_SLOTS};
 
-/// A job as it stands, ready to be turned into an answer.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub record: JobRecord,
-    pub eta_seconds: Option<u64>,
-    pub viewers: u32,
-}
-
-impl Snapshot {
-    /// The answer without URLs (the transport adds them).
-    pub fn to_response(&self) -> JobResponse {
-        self.record.to_response(self.eta_seconds, self.viewers)
-    }
-
-    /// What a list shows to anyone: see [`JobRecord::to_summary`].
-    pub fn to_summary(&self) -> JobResponse {
-        self.record.to_summary(self.eta_seconds, self.viewers)
-    }
-}
-
-/// What a `/stream/{id}/{file}` request resolves to.
-#[derive(Debug, Clone)]
-pub enum StreamFile {
-    /// A playlist generated on the spot.
-    Playlist(String),
-    /// A file on disk (segment, subtitle).
-    File(PathBuf),
-}
-
+/// What only the handle holds: the actor's mailbox, the probe cache and slots, the
+/// pause flag, and the engine's lifetime (stop token, actor task, state lock).
 pub(crate) struct Inner {
-    pub(crate) config: Arc<Config>,
-    pub(crate) hardware: Arc<Hardware>,
-    pub(crate) tokens: TokenKey,
-    pub(crate) started: Instant,
-    pub(crate) events: broadcast::Sender<JobEvent>,
-    /// The whole answer a callback POSTs, URLs included: set by the transport.
-    pub(crate) callback_answer: RwLock<Option<CallbackAnswer>>,
+    pub(crate) shared: Arc<Shared>,
     tx: mpsc::Sender<Cmd>,
     probes: Mutex<HashMap<String, CachedProbe>>,
-    pub(crate) egress: Arc<crate::egress::Egress>,
     /// Requests preparing (probing) at once: a burst of starts must not fork a burst of
     /// ffprobes. Held around `prepare`, never nested.
     probe_slots: tokio::sync::Semaphore,
@@ -74,23 +42,9 @@ pub(crate) struct Inner {
     host_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     stopped: CancellationToken,
     paused: std::sync::atomic::AtomicBool,
-    pub(crate) live: RwLock<Live>,
-    pub(crate) notices: broadcast::Sender<Notice>,
     actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Held while the engine runs: one server per state directory.
     state_lock: Mutex<Option<std::fs::File>>,
-}
-
-impl Inner {
-    /// What ffmpeg and ffprobe may open for a job's inputs.
-    pub(crate) fn input_rules(&self) -> ghoststream_media::source::InputRules {
-        ghoststream_media::source::InputRules {
-            rw_timeout_secs: 15,
-            proxy: self.egress.proxy_url(),
-            playlists: self.config.security.allow_playlist_sources,
-            max_pixels: Some(self.config.transcoding.max_source_pixels),
-        }
-    }
 }
 
 /// The engine handle. Cheap to clone.
@@ -99,23 +53,23 @@ pub struct Engine {
     inner: Arc<Inner>,
 }
 
-/// Makes the body of a job's completion callback.
-pub type CallbackAnswer = Arc<dyn Fn(&Snapshot) -> JobResponse + Send + Sync>;
-
 /// A handle that does not keep the engine alive: whether the engine still exists.
 #[derive(Clone)]
-pub struct WeakEngine(std::sync::Weak<Inner>);
+pub struct WeakEngine(std::sync::Weak<Inner>, std::sync::Weak<Shared>);
 
 impl WeakEngine {
-    /// True while any [`Engine`] handle (or a task holding its state) is alive.
+    /// True while any [`Engine`] handle, or a task holding its state (the actor), is alive.
     pub fn is_alive(&self) -> bool {
-        self.0.strong_count() > 0
+        self.0.strong_count() > 0 || self.1.strong_count() > 0
     }
 }
 
 impl Engine {
     pub fn downgrade(&self) -> WeakEngine {
-        WeakEngine(Arc::downgrade(&self.inner))
+        WeakEngine(
+            Arc::downgrade(&self.inner),
+            Arc::downgrade(&self.inner.shared),
+        )
     }
 
     /// Opens the state database, reconciles what a previous run left behind, and starts
@@ -135,33 +89,36 @@ impl Engine {
             .map_err(|e| anyhow_free::Error(e.to_string()))?;
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
-        let inner = Arc::new(Inner {
+        let shared = Arc::new(Shared {
             callback_answer: RwLock::new(None),
             config: config.clone(),
             hardware: Arc::new(hardware),
             tokens: TokenKey::new(loaded.secret.clone()),
             started: Instant::now(),
             events,
+            egress: Arc::new(crate::egress::Egress::new(
+                crate::egress::parse_allowed(&config.security.allowed_targets)
+                    .map_err(anyhow_free::Error)?,
+            )),
+            live: RwLock::new(Live::from_config(&config)),
+            notices: broadcast::channel(256).0,
+        });
+        let inner = Arc::new(Inner {
+            shared: shared.clone(),
             tx,
             probes: Mutex::new(HashMap::new()),
             state_lock: Mutex::new(Some(lock)),
             probe_slots: tokio::sync::Semaphore::new(PROBE_SLOTS),
             host_slots: Mutex::new(HashMap::new()),
-            egress: Arc::new(crate::egress::Egress::new(
-                crate::egress::parse_allowed(&config.security.allowed_targets)
-                    .map_err(anyhow_free::Error)?,
-            )),
             stopped: CancellationToken::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
-            live: RwLock::new(Live::from_config(&config)),
-            notices: broadcast::channel(256).0,
             actor_done: Mutex::new(None),
         });
-        let proxy = crate::egress::proxy::start(inner.egress.clone(), inner.stopped.clone())
+        let proxy = crate::egress::proxy::start(inner.shared.egress.clone(), inner.stopped.clone())
             .await
             .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
-        inner.egress.set_proxy(proxy);
-        let handle = actor::spawn(inner.clone(), rx, store, loaded).await;
+        inner.shared.egress.set_proxy(proxy);
+        let handle = actor::spawn(shared, rx, store, loaded).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
@@ -169,20 +126,20 @@ impl Engine {
     }
 
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.inner.shared.config
     }
 
     pub fn hardware(&self) -> &Hardware {
-        &self.inner.hardware
+        &self.inner.shared.hardware
     }
 
     pub fn uptime(&self) -> Duration {
-        self.inner.started.elapsed()
+        self.inner.shared.started.elapsed()
     }
 
     /// The port the API listens on: sources and callbacks may not point back at it.
     pub fn set_listen_port(&self, port: u16) {
-        self.inner.egress.set_own_port(port);
+        self.inner.shared.egress.set_own_port(port);
         if let Ok(mut cache) = self.inner.probes.lock() {
             cache.clear();
         }
@@ -191,18 +148,18 @@ impl Engine {
     /// How a callback's body is made from a job: the transport's answer, with its URLs.
     /// Until one is set, callbacks carry the answer without URLs.
     pub fn set_callback_answer(&self, answer: CallbackAnswer) {
-        if let Ok(mut g) = self.inner.callback_answer.write() {
+        if let Ok(mut g) = self.inner.shared.callback_answer.write() {
             *g = Some(answer);
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
-        self.inner.events.subscribe()
+        self.inner.shared.events.subscribe()
     }
 
     /// Things a person should hear about (desktop notifications).
     pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
-        self.inner.notices.subscribe()
+        self.inner.shared.notices.subscribe()
     }
 
     /// Paused: new jobs are refused (503 `server-paused`); running jobs continue.
@@ -215,10 +172,11 @@ impl Engine {
     /// The settings that can change while running.
     pub fn live(&self) -> Live {
         self.inner
+            .shared
             .live
             .read()
             .map(|l| l.clone())
-            .unwrap_or_else(|_| Live::from_config(&self.inner.config))
+            .unwrap_or_else(|_| Live::from_config(&self.inner.shared.config))
     }
 
     /// Applies new live settings; raising the concurrency starts queued jobs at once.
@@ -227,13 +185,13 @@ impl Engine {
             EngineError::Invalid(vec![field(&["allowed_targets"], e, "value_error")])
         })?;
         if self.live().allowed_targets != live.allowed_targets {
-            self.inner.egress.set_allowed(allowed);
+            self.inner.shared.egress.set_allowed(allowed);
             // Cached sources were vetted under the old rule.
             if let Ok(mut cache) = self.inner.probes.lock() {
                 cache.clear();
             }
         }
-        if let Ok(mut g) = self.inner.live.write() {
+        if let Ok(mut g) = self.inner.shared.live.write() {
             *g = live;
         }
         self.call(|reply| Cmd::Reschedule { reply }).await
@@ -268,8 +226,8 @@ impl Engine {
         if self.is_paused() {
             return Err(EngineError::Paused);
         }
-        let mut spec =
-            validate(&req, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
+        let mut spec = validate(&req, &self.inner.shared.config, &self.live())
+            .map_err(EngineError::Invalid)?;
         self.vet(&mut spec).await?;
         if let Some(key) = spec.share_key() {
             let session = spec.session_id.clone();
@@ -373,7 +331,14 @@ impl Engine {
         let rx = self
             .call(|reply| Cmd::StreamFile { id, name, reply })
             .await?;
-        let wait = Duration::from_secs(self.inner.config.transcoding.segment_wait_timeout.max(1));
+        let wait = Duration::from_secs(
+            self.inner
+                .shared
+                .config
+                .transcoding
+                .segment_wait_timeout
+                .max(1),
+        );
         match tokio::time::timeout(wait, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(EngineError::Stopped),
@@ -401,6 +366,7 @@ impl Engine {
         let token = token.ok_or(EngineError::Token(crate::tokens::TokenError::Missing))?;
         let scope = self
             .inner
+            .shared
             .tokens
             .verify(token, id, scopes, chrono::Utc::now().timestamp())
             .map_err(EngineError::Token)?;

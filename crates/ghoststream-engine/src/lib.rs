@@ -14,6 +14,7 @@ pub mod live;
 pub mod redact;
 pub mod runner;
 pub mod segments;
+mod shared;
 pub mod store;
 pub mod tokens;
 

@@ -7,11 +7,11 @@ mod runs;
 mod serve;
 mod submit;
 
-use crate::engine::{Inner, Snapshot, StreamFile};
 use crate::error::EngineError;
 use crate::job::{JobRecord, JobSpec};
 use crate::runner::{self, JobLog, RunEvent, RunOutcome, RunRequest};
 use crate::segments::{self, SegmentMap, SubtitleEntry};
+use crate::shared::{Shared, Snapshot, StreamFile};
 use crate::store::{Loaded, Store, Totals};
 use crate::tokens::Scope;
 use chrono::Utc;
@@ -204,7 +204,7 @@ enum Internal {
 }
 
 struct Actor {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
     store: Store,
     jobs: HashMap<Uuid, Job>,
     queue: VecDeque<Uuid>,
@@ -219,7 +219,7 @@ struct Actor {
 }
 
 pub(crate) async fn spawn(
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
     mut rx: mpsc::Receiver<Cmd>,
     store: Store,
     loaded: Loaded,
@@ -427,7 +427,7 @@ impl Actor {
     }
 }
 
-fn cfg_work(inner: &Inner) -> String {
+fn cfg_work(inner: &Shared) -> String {
     inner.config.work_dir().to_string_lossy().into_owned()
 }
 

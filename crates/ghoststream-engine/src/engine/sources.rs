@@ -55,7 +55,7 @@ impl Engine {
     /// Applies the egress rules to every URL of a request: the source and subtitles are
     /// replaced by where their redirects lead; the callback must point somewhere allowed.
     pub(super) async fn vet(&self, spec: &mut JobSpec) -> Result<(), EngineError> {
-        let egress = &self.inner.egress;
+        let egress = &self.inner.shared.egress;
         let mut errors = Vec::new();
         let cached = self.inner.probes.lock().ok().and_then(|cache| {
             cache
@@ -104,13 +104,13 @@ impl Engine {
     /// The HTTP client for outbound requests: it connects only through the egress proxy,
     /// which judges every connection as it is made. `None` before the proxy listens.
     pub fn outbound_client(&self) -> Option<reqwest::Client> {
-        self.inner.egress.client().cloned()
+        self.inner.shared.egress.client().cloned()
     }
 
     pub(crate) async fn check_callback(&self, url: &str) -> Result<(), crate::egress::Refusal> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| crate::egress::Refusal::Malformed(e.to_string()))?;
-        self.inner.egress.check_url(&parsed).await
+        self.inner.shared.egress.check_url(&parsed).await
     }
 
     async fn probe_cached(
@@ -130,19 +130,22 @@ impl Engine {
                 return Ok(c.clone());
             }
         }
-        let t = &self.inner.config.transcoding;
+        let t = &self.inner.shared.config.transcoding;
         let timeout = Duration::from_secs(t.probe_timeout.max(1));
         // The Matroska index costs three small reads, so for an HLS job it is read
         // alongside ffprobe rather than after it: a remux then waits for one probe, not two.
         let (media, fast) = match cached {
             Some(c) => (c.media, None),
             None => {
-                let rules = self.inner.input_rules();
+                let rules = self.inner.shared.input_rules();
                 let probing = probe::probe(&t.ffprobe_path, source, timeout, &rules);
                 let (media, fast) = if keyframes == KeyframeNeed::No {
                     (probing.await, None)
                 } else {
-                    tokio::join!(probing, mkv_keyframes(self.inner.egress.client(), source))
+                    tokio::join!(
+                        probing,
+                        mkv_keyframes(self.inner.shared.egress.client(), source)
+                    )
                 };
                 (media.map_err(|e| e.to_string())?, fast)
             }
@@ -151,7 +154,7 @@ impl Engine {
         let keyframes = match (fast, keyframes) {
             (Some(k), _) => Some(k),
             (None, KeyframeNeed::Yes) if media.container.contains("matroska") => {
-                match mkv_keyframes(self.inner.egress.client(), source).await {
+                match mkv_keyframes(self.inner.shared.egress.client(), source).await {
                     Some(k) => Some(k),
                     None => Some(self.scan_keyframes(source, timeout).await?),
                 }
@@ -175,12 +178,12 @@ impl Engine {
     }
 
     async fn scan_keyframes(&self, source: &Source, timeout: Duration) -> Result<Vec<f64>, String> {
-        let t = &self.inner.config.transcoding;
+        let t = &self.inner.shared.config.transcoding;
         probe::keyframes(
             &t.ffprobe_path,
             source,
             timeout * 3,
-            &self.inner.input_rules(),
+            &self.inner.shared.input_rules(),
         )
         .await
         .map_err(|e| e.to_string())
@@ -200,7 +203,7 @@ impl Engine {
             )
             .await?;
         let mut media = cached.media;
-        let config = &self.inner.config;
+        let config = &self.inner.shared.config;
         check_source_bounds(&media, config.transcoding.max_source_pixels)?;
         let mut wish = spec.wish(config);
         let mut plan = decide(&media, &wish);
@@ -250,7 +253,7 @@ impl Engine {
             _ => None,
         };
         let hw = match codec {
-            Some(c) => self.inner.hardware.pick(spec.hw_request, c),
+            Some(c) => self.inner.shared.hardware.pick(spec.hw_request, c),
             None => ghoststream_types::HwKind::Software,
         };
         Ok(Prepared {
@@ -269,8 +272,8 @@ impl Engine {
             output: req.output.clone(),
             ..Default::default()
         };
-        let mut spec =
-            validate(&start, &self.inner.config, &self.live()).map_err(EngineError::Invalid)?;
+        let mut spec = validate(&start, &self.inner.shared.config, &self.live())
+            .map_err(EngineError::Invalid)?;
         self.vet(&mut spec).await?;
         let _slot = self.probe_slot(&spec.source).await;
         let p = self.prepare(&spec).await.map_err(EngineError::Source)?;

@@ -1,0 +1,73 @@
+//! What the engine handle and the actor both read: configuration, hardware, tokens,
+//! events, the egress rule, live settings, and the answer a callback carries. The
+//! handle's own state (mailbox, probe cache, lifetime) stays in `engine`; the actor's job
+//! state stays in `actor`. Neither of those modules imports the other through this.
+
+use crate::config::Config;
+use crate::job::JobRecord;
+use crate::live::Live;
+use crate::tokens::TokenKey;
+use ghoststream_media::hw::Hardware;
+use ghoststream_types::{JobEvent, JobResponse, Notice};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+/// A job as it stands, ready to be turned into an answer.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub record: JobRecord,
+    pub eta_seconds: Option<u64>,
+    pub viewers: u32,
+}
+
+impl Snapshot {
+    /// The answer without URLs (the transport adds them).
+    pub fn to_response(&self) -> JobResponse {
+        self.record.to_response(self.eta_seconds, self.viewers)
+    }
+
+    /// What a list shows to anyone: see [`JobRecord::to_summary`].
+    pub fn to_summary(&self) -> JobResponse {
+        self.record.to_summary(self.eta_seconds, self.viewers)
+    }
+}
+
+/// What a `/stream/{id}/{file}` request resolves to.
+#[derive(Debug, Clone)]
+pub enum StreamFile {
+    /// A playlist generated on the spot.
+    Playlist(String),
+    /// A file on disk (segment, subtitle).
+    File(PathBuf),
+}
+
+/// Makes the body of a job's completion callback.
+pub type CallbackAnswer = Arc<dyn Fn(&Snapshot) -> JobResponse + Send + Sync>;
+
+/// State both sides read; nothing in it belongs to one job.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<Config>,
+    pub(crate) hardware: Arc<Hardware>,
+    pub(crate) tokens: TokenKey,
+    pub(crate) started: Instant,
+    pub(crate) events: broadcast::Sender<JobEvent>,
+    /// The whole answer a callback POSTs, URLs included: set by the transport.
+    pub(crate) callback_answer: RwLock<Option<CallbackAnswer>>,
+    pub(crate) egress: Arc<crate::egress::Egress>,
+    pub(crate) live: RwLock<Live>,
+    pub(crate) notices: broadcast::Sender<Notice>,
+}
+
+impl Shared {
+    /// What ffmpeg and ffprobe may open for a job's inputs.
+    pub(crate) fn input_rules(&self) -> ghoststream_media::source::InputRules {
+        ghoststream_media::source::InputRules {
+            rw_timeout_secs: 15,
+            proxy: self.egress.proxy_url(),
+            playlists: self.config.security.allow_playlist_sources,
+            max_pixels: Some(self.config.transcoding.max_source_pixels),
+        }
+    }
+}
