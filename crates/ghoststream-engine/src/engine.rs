@@ -9,7 +9,7 @@ use crate::segments::SegmentMap;
 use crate::shared::Shared;
 pub use crate::shared::{CallbackAnswer, Snapshot, StreamFile};
 use crate::store::Store;
-use crate::tokens::{Scope, TokenKey};
+use crate::tokens::{Scope, StreamGate, TokenKey};
 use ghoststream_media::hw::Hardware;
 use ghoststream_media::plan::{decide, VideoAction};
 use ghoststream_media::probe;
@@ -327,9 +327,19 @@ impl Engine {
 
     /// Resolves a file of an HLS job, waiting (bounded) for segments not yet written and
     /// restarting the encoder when the request is far ahead of it.
-    pub async fn stream_file(&self, id: Uuid, name: String) -> Result<StreamFile, EngineError> {
+    pub async fn stream_file(
+        &self,
+        id: Uuid,
+        name: String,
+        gate: StreamGate,
+    ) -> Result<StreamFile, EngineError> {
         let rx = self
-            .call(|reply| Cmd::StreamFile { id, name, reply })
+            .call(|reply| Cmd::StreamFile {
+                id,
+                name,
+                gate,
+                reply,
+            })
             .await?;
         let wait = Duration::from_secs(
             self.inner
@@ -347,8 +357,33 @@ impl Engine {
     }
 
     /// The batch output: path and the file name to offer.
-    pub async fn download(&self, id: Uuid) -> Result<(PathBuf, String), EngineError> {
-        self.call(|reply| Cmd::Download { id, reply }).await?
+    pub async fn download(
+        &self,
+        id: Uuid,
+        gate: StreamGate,
+    ) -> Result<(PathBuf, String), EngineError> {
+        self.call(|reply| Cmd::Download { id, gate, reply }).await?
+    }
+
+    /// The gate of a stream or download request, from its token (stream or control scope)
+    /// and whether it carries the API key. Pure: the actor applies it with the job.
+    pub fn stream_gate(&self, id: Uuid, token: Option<&str>, api_key_ok: bool) -> StreamGate {
+        let now = chrono::Utc::now().timestamp();
+        let verdict = token.map(|t| {
+            self.inner
+                .shared
+                .tokens
+                .verify(t, id, &[Scope::Stream, Scope::Control], now)
+        });
+        match self.live().job_tokens {
+            crate::TokenMode::Enforce => {
+                StreamGate::Enforced(verdict.unwrap_or(Err(crate::tokens::TokenError::Missing)))
+            }
+            crate::TokenMode::Open => StreamGate::Open {
+                token: verdict.and_then(Result::ok),
+                api_key_ok,
+            },
+        }
     }
 
     /// The job's ffmpeg commands and log.
@@ -356,29 +391,15 @@ impl Engine {
         self.call(|reply| Cmd::Log { id, reply }).await?
     }
 
-    /// Checks a token for a job route. `scopes` lists what the route accepts.
-    pub async fn check_token(
-        &self,
-        id: Uuid,
-        token: Option<&str>,
-        scopes: &[Scope],
-    ) -> Result<(), EngineError> {
+    /// Checks a control token (control routes; streams go through [`Engine::stream_gate`]).
+    pub fn check_control_token(&self, id: Uuid, token: Option<&str>) -> Result<(), EngineError> {
         let token = token.ok_or(EngineError::Token(crate::tokens::TokenError::Missing))?;
-        let scope = self
-            .inner
+        self.inner
             .shared
             .tokens
-            .verify(token, id, scopes, chrono::Utc::now().timestamp())
-            .map_err(EngineError::Token)?;
-        if scope == Scope::Stream {
-            let revoked = self.call(|reply| Cmd::StreamRevoked { id, reply }).await?;
-            if revoked {
-                return Err(EngineError::JobEnded(
-                    "the job was cancelled; its stream token is revoked".into(),
-                ));
-            }
-        }
-        Ok(())
+            .verify(token, id, &[Scope::Control], chrono::Utc::now().timestamp())
+            .map(|_| ())
+            .map_err(EngineError::Token)
     }
 
     /// Stops every job and child process, bounded by `timeout`, and flushes the database.

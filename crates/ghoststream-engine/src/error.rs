@@ -29,6 +29,8 @@ pub enum EngineError {
     Paused,
     #[error("{0}")]
     Token(TokenError),
+    #[error("a valid API key is required (X-API-Key header or api_key query parameter)")]
+    ApiKeyRequired,
     #[error("{0}")]
     Source(String),
 }
@@ -48,6 +50,7 @@ impl EngineError {
             EngineError::Stopped => ErrorCode::ServerStopping,
             EngineError::Paused => ErrorCode::ServerPaused,
             EngineError::Token(t) => t.code(),
+            EngineError::ApiKeyRequired => ErrorCode::ApiKeyRequired,
             EngineError::Source(_) => ErrorCode::SourceUnreadable,
         }
     }

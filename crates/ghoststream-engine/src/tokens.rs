@@ -52,6 +52,20 @@ impl TokenError {
     }
 }
 
+/// Who may read a job's stream or download, decided without the actor: the actor then
+/// checks, in one step, that the job exists (404 first), the gate, and the revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamGate {
+    /// `job_tokens = enforce`: the token's verdict.
+    Enforced(Result<Scope, TokenError>),
+    /// `job_tokens = open`: a valid token is enough; without one, the API key (or none
+    /// configured) is.
+    Open {
+        token: Option<Scope>,
+        api_key_ok: bool,
+    },
+}
+
 /// Mints and checks tokens.
 #[derive(Clone)]
 pub struct TokenKey {

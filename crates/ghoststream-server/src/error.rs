@@ -118,6 +118,7 @@ impl ApiError {
                     EngineError::JobEnded(_) | EngineError::Expired => StatusCode::GONE,
                     EngineError::SegmentTimeout => StatusCode::SERVICE_UNAVAILABLE,
                     EngineError::Token(_) => StatusCode::FORBIDDEN,
+                    EngineError::ApiKeyRequired => StatusCode::UNAUTHORIZED,
                     EngineError::Source(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 };
                 (status, e.code(), e.to_string().into())

@@ -13,7 +13,7 @@ use crate::runner::{self, JobLog, RunEvent, RunOutcome, RunRequest};
 use crate::segments::{self, SegmentMap, SubtitleEntry};
 use crate::shared::{Shared, Snapshot, StreamFile};
 use crate::store::{Loaded, Store, Totals};
-use crate::tokens::Scope;
+use crate::tokens::{Scope, StreamGate};
 use chrono::Utc;
 use ghoststream_media::command::{self, segment_list_path, segment_name, HlsRun};
 use ghoststream_media::plan::{Plan, VideoAction};
@@ -94,14 +94,12 @@ pub(crate) enum Cmd {
     StreamFile {
         id: Uuid,
         name: String,
+        gate: StreamGate,
         reply: Reply<oneshot::Receiver<Result<StreamFile, EngineError>>>,
-    },
-    StreamRevoked {
-        id: Uuid,
-        reply: Reply<bool>,
     },
     Download {
         id: Uuid,
+        gate: StreamGate,
         reply: Reply<Result<(PathBuf, String), EngineError>>,
     },
     Log {
@@ -324,6 +322,28 @@ impl Actor {
         let _ = self.inner.events.send(ev);
     }
 
+    /// The stream gate, in the order clients see: no such job (404), then the token or
+    /// the API key, then a stream token revoked by cancel.
+    fn pass(&self, id: Uuid, gate: StreamGate) -> Result<(), EngineError> {
+        let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
+        let revoked = job.rec.stream_revoked;
+        let ended =
+            || EngineError::JobEnded("the job was cancelled; its stream token is revoked".into());
+        match gate {
+            StreamGate::Enforced(Err(e)) => Err(EngineError::Token(e)),
+            StreamGate::Enforced(Ok(Scope::Stream)) if revoked => Err(ended()),
+            StreamGate::Enforced(Ok(_)) => Ok(()),
+            StreamGate::Open { token, api_key_ok } => {
+                let token_ok = matches!(token, Some(s) if !(s == Scope::Stream && revoked));
+                if token_ok || api_key_ok {
+                    Ok(())
+                } else {
+                    Err(EngineError::ApiKeyRequired)
+                }
+            }
+        }
+    }
+
     fn emit_status(&self, id: Uuid) {
         if let Some(j) = self.jobs.get(&id) {
             self.emit(JobEvent::StatusChange {
@@ -394,16 +414,24 @@ impl Actor {
                 let r = self.cleanup(true).await;
                 let _ = reply.send(r);
             }
-            Cmd::StreamFile { id, name, reply } => {
+            Cmd::StreamFile {
+                id,
+                name,
+                gate,
+                reply,
+            } => {
                 let (tx, rx) = oneshot::channel();
-                self.stream_file(id, &name, tx).await;
+                match self.pass(id, gate) {
+                    Ok(()) => self.stream_file(id, &name, tx).await,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
                 let _ = reply.send(rx);
             }
-            Cmd::StreamRevoked { id, reply } => {
-                let _ = reply.send(self.jobs.get(&id).is_none_or(|j| j.rec.stream_revoked));
-            }
-            Cmd::Download { id, reply } => {
-                let _ = reply.send(self.download(id));
+            Cmd::Download { id, gate, reply } => {
+                let r = self.pass(id, gate).and_then(|()| self.download(id));
+                let _ = reply.send(r);
             }
             Cmd::Log { id, reply } => {
                 let _ = reply.send(

@@ -9,7 +9,6 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use ghoststream_engine::tokens::Scope;
 use ghoststream_engine::TokenMode;
 use ghoststream_types::ErrorBody;
 use ghoststream_types::{
@@ -38,7 +37,7 @@ async fn authorize(s: &AppState, id: Uuid, peer: SocketAddr, headers: &HeaderMap
     if token.is_none() && crate::auth::dashboard_page(s, peer, headers).is_ok() {
         return Ok(());
     }
-    s.engine.check_token(id, token, &[Scope::Control]).await?;
+    s.engine.check_control_token(id, token)?;
     Ok(())
 }
 

@@ -9,16 +9,17 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use ghoststream_engine::tokens::{Scope, TokenError};
-use ghoststream_engine::{EngineError, StreamFile, TokenMode};
+use ghoststream_engine::tokens::StreamGate;
+use ghoststream_engine::StreamFile;
 use ghoststream_types::ErrorBody;
 use ghoststream_types::ErrorCode;
 use uuid::Uuid;
 
 /// Players cannot send headers: a stream token (`?gst=` or header) or the control token
 /// is enough, even when an API key is set. With `job_tokens = enforce` a token is required.
-async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> ApiResult<()> {
-    s.engine.job(id).await?;
+/// Decided here without the engine's actor; the actor applies it with the job in the same
+/// step that finds the file.
+fn gate(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> StreamGate {
     let query = uri.query();
     let token = query_param(query, "gst")
         .or_else(|| {
@@ -34,27 +35,8 @@ async fn authorize(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> Ap
                 .map(str::to_string)
         })
         .filter(|t| !t.is_empty());
-    let enforce = s.engine.live().job_tokens == TokenMode::Enforce;
-    let token_result = match token.as_deref() {
-        Some(t) => Some(
-            s.engine
-                .check_token(id, Some(t), &[Scope::Stream, Scope::Control])
-                .await,
-        ),
-        None => None,
-    };
-    match token_result {
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) if enforce => Err(e.into()),
-        None if enforce => Err(EngineError::Token(TokenError::Missing).into()),
-        _ => {
-            if has_api_key(s, headers, query) {
-                Ok(())
-            } else {
-                Err(ApiError::Unauthorized(ErrorCode::ApiKeyRequired))
-            }
-        }
-    }
+    s.engine
+        .stream_gate(id, token.as_deref(), has_api_key(s, headers, query))
 }
 
 /// A file name must be one plain name: no separators, no dot segments, nothing encoded.
@@ -108,8 +90,8 @@ pub async fn stream_file(
         .to_string();
     let name = check_name(&raw)?;
     let id = job_id(&id)?;
-    authorize(&s, id, &headers, &uri).await?;
-    match s.engine.stream_file(id, name.clone()).await? {
+    let gate = gate(&s, id, &headers, &uri);
+    match s.engine.stream_file(id, name.clone(), gate).await? {
         StreamFile::Playlist(text) => Ok(playlist(text)),
         StreamFile::File(path) => serve_file(&path, &name, &headers, None).await,
     }
@@ -145,8 +127,8 @@ pub async fn download(
     uri: Uri,
 ) -> ApiResult<Response> {
     let id = job_id(&id)?;
-    authorize(&s, id, &headers, &uri).await?;
-    let (path, fname) = s.engine.download(id).await?;
+    let gate = gate(&s, id, &headers, &uri);
+    let (path, fname) = s.engine.download(id, gate).await?;
     let ext = fname.rsplit('.').next().unwrap_or("mp4").to_string();
     serve_file(&path, &format!("x.{ext}"), &headers, Some(&fname)).await
 }
