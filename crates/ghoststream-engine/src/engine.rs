@@ -1,24 +1,20 @@
 //! The cloneable handle everything outside the engine uses.
 
-use crate::actor::{self, Cmd, Prepared};
+use crate::actor::{self, Cmd};
 use crate::config::Config;
 use crate::error::EngineError;
-use crate::job::{field, validate, JobSpec};
+use crate::job::{field, validate};
 use crate::live::Live;
-use crate::segments::SegmentMap;
+use crate::prober::Prober;
 use crate::shared::Shared;
 pub use crate::shared::{CallbackAnswer, Snapshot, StreamFile};
 use crate::store::Store;
 use crate::tokens::{Scope, StreamGate, TokenKey};
 use ghoststream_media::hw::Hardware;
-use ghoststream_media::plan::{decide, VideoAction};
-use ghoststream_media::probe;
-use ghoststream_media::source::Source;
 use ghoststream_types::{
-    CleanupRun, CleanupStats, FieldError, JobEvent, LeaveResponse, MediaInfo, Notice, ProbeRequest,
-    ProbeResponse, SharedStreams, StartRequest, Stats,
+    CleanupRun, CleanupStats, JobEvent, LeaveResponse, Notice, ProbeRequest, ProbeResponse,
+    SharedStreams, StartRequest, Stats,
 };
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -26,20 +22,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-mod sources;
-use sources::{CachedProbe, PROBE_SLOTS};
-
 /// What only the handle holds: the actor's mailbox, the probe cache and slots, the
 /// pause flag, and the engine's lifetime (stop token, actor task, state lock).
 pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
     tx: mpsc::Sender<Cmd>,
-    probes: Mutex<HashMap<String, CachedProbe>>,
-    /// Requests preparing (probing) at once: a burst of starts must not fork a burst of
-    /// ffprobes. Held around `prepare`, never nested.
-    probe_slots: tokio::sync::Semaphore,
-    /// Probe slots per source host: one slow or endless host cannot hold them all.
-    host_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    prober: Arc<Prober>,
     stopped: CancellationToken,
     paused: std::sync::atomic::AtomicBool,
     actor_done: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -103,13 +91,12 @@ impl Engine {
             live: RwLock::new(Live::from_config(&config)),
             notices: broadcast::channel(256).0,
         });
+        let prober = Arc::new(Prober::new(shared.clone()));
         let inner = Arc::new(Inner {
             shared: shared.clone(),
             tx,
-            probes: Mutex::new(HashMap::new()),
+            prober: prober.clone(),
             state_lock: Mutex::new(Some(lock)),
-            probe_slots: tokio::sync::Semaphore::new(PROBE_SLOTS),
-            host_slots: Mutex::new(HashMap::new()),
             stopped: CancellationToken::new(),
             paused: std::sync::atomic::AtomicBool::new(false),
             actor_done: Mutex::new(None),
@@ -118,7 +105,7 @@ impl Engine {
             .await
             .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
         inner.shared.egress.set_proxy(proxy);
-        let handle = actor::spawn(shared, rx, store, loaded).await;
+        let handle = actor::spawn(shared, prober, rx, store, loaded).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
@@ -140,9 +127,7 @@ impl Engine {
     /// The port the API listens on: sources and callbacks may not point back at it.
     pub fn set_listen_port(&self, port: u16) {
         self.inner.shared.egress.set_own_port(port);
-        if let Ok(mut cache) = self.inner.probes.lock() {
-            cache.clear();
-        }
+        self.inner.prober.clear();
     }
 
     /// How a callback's body is made from a job: the transport's answer, with its URLs.
@@ -187,9 +172,7 @@ impl Engine {
         if self.live().allowed_targets != live.allowed_targets {
             self.inner.shared.egress.set_allowed(allowed);
             // Cached sources were vetted under the old rule.
-            if let Ok(mut cache) = self.inner.probes.lock() {
-                cache.clear();
-            }
+            self.inner.prober.clear();
         }
         if let Ok(mut g) = self.inner.shared.live.write() {
             *g = live;
@@ -228,49 +211,60 @@ impl Engine {
         }
         let mut spec = validate(&req, &self.inner.shared.config, &self.live())
             .map_err(EngineError::Invalid)?;
-        self.vet(&mut spec).await?;
-        if let Some(key) = spec.share_key() {
-            let session = spec.session_id.clone();
-            if let Some(s) = self
-                .call(|reply| Cmd::Join {
-                    key,
-                    start_time: spec.start_time,
-                    session,
-                    reply,
-                })
-                .await?
-            {
-                return Ok(s);
-            }
-        }
-        // A full queue is answered before any probing.
-        self.call(|reply| Cmd::Room { reply }).await??;
-        let prepared = {
-            let _slot = self.probe_slot(&spec.source).await;
-            // The queue may have filled while this request waited for a probe slot.
-            self.call(|reply| Cmd::Room { reply }).await??;
-            self.prepare(&spec).await
-        };
-        if let Ok(p) = &prepared {
-            if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
-                return Err(EngineError::Invalid(vec![FieldError {
-                    loc: vec!["body".into(), "start_time".into()],
-                    msg: format!(
-                        "start_time {} is beyond the source's duration of {:.3} s",
-                        spec.start_time, p.media.duration
-                    ),
-                    kind: "value_error".into(),
-                }]));
-            }
-        }
-        self.call(|reply| Cmd::Submit {
+        self.inner.prober.vet(&mut spec).await?;
+        // One round trip: the actor joins or admits, probes in a task of its own, and
+        // answers when the job exists (see docs/ARCHITECTURE.md).
+        self.call(|reply| Cmd::Start {
             spec: Box::new(spec),
             request: Box::new(req),
-            prepared: prepared.map(Box::new),
             client,
             reply,
         })
         .await?
+    }
+
+    /// Checks a URL this server will send requests to on the owner's behalf (a GhostHub)
+    /// by the same rule as sources: the reason when it may not.
+    pub async fn check_outbound(&self, url: &str) -> Result<(), String> {
+        if url.len() > ghoststream_media::source::MAX_URL_BYTES || url.contains('\\') {
+            return Err("the URL is too long or contains a backslash".into());
+        }
+        self.inner
+            .prober
+            .check_callback(url)
+            .await
+            .map_err(|r| r.to_string())
+    }
+
+    /// The HTTP client for outbound requests: it connects only through the egress proxy,
+    /// which judges every connection as it is made. `None` before the proxy listens.
+    pub fn outbound_client(&self) -> Option<reqwest::Client> {
+        self.inner.shared.egress.client().cloned()
+    }
+
+    /// `POST /api/probe`: media info and the plan a start with these options would use.
+    pub async fn probe(&self, req: ProbeRequest) -> Result<ProbeResponse, EngineError> {
+        let start = StartRequest {
+            source: req.source.clone(),
+            mode: req.mode,
+            output: req.output.clone(),
+            ..Default::default()
+        };
+        let mut spec = validate(&start, &self.inner.shared.config, &self.live())
+            .map_err(EngineError::Invalid)?;
+        self.inner.prober.vet(&mut spec).await?;
+        let _slot = self.inner.prober.slot(&spec.source).await;
+        let p = self
+            .inner
+            .prober
+            .prepare(&spec)
+            .await
+            .map_err(EngineError::Source)?;
+        Ok(ProbeResponse {
+            source: spec.source_raw,
+            media_info: p.media,
+            plan: p.plan.streams,
+        })
     }
 
     pub async fn job(&self, id: Uuid) -> Result<Snapshot, EngineError> {

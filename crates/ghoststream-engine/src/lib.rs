@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod job;
 pub mod live;
+mod prober;
 pub mod redact;
 pub mod runner;
 pub mod segments;

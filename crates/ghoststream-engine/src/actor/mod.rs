@@ -9,6 +9,7 @@ mod submit;
 
 use crate::error::EngineError;
 use crate::job::{JobRecord, JobSpec};
+use crate::prober::{Prepared, Prober};
 use crate::runner::{self, JobLog, RunEvent, RunOutcome, RunRequest};
 use crate::segments::{self, SegmentMap, SubtitleEntry};
 use crate::shared::{Shared, Snapshot, StreamFile};
@@ -31,32 +32,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-pub(crate) struct Prepared {
-    pub media: MediaInfo,
-    pub plan: Plan,
-    pub map: Option<SegmentMap>,
-    pub hw: HwKind,
-}
-
 type Reply<T> = oneshot::Sender<T>;
 
 pub(crate) enum Cmd {
-    Submit {
+    /// Start (or join) a job. Answered once, when the job exists: the probe runs in a task.
+    Start {
         spec: Box<JobSpec>,
         request: Box<StartRequest>,
-        prepared: Result<Box<Prepared>, String>,
         client: Option<String>,
         reply: Reply<Result<Snapshot, EngineError>>,
-    },
-    Join {
-        key: String,
-        start_time: f64,
-        session: Option<String>,
-        reply: Reply<Option<Snapshot>>,
-    },
-    /// Whether a new job would fit (a pre-check before probing; `Submit` decides).
-    Room {
-        reply: Reply<Result<(), EngineError>>,
     },
     Get {
         id: Uuid,
@@ -197,12 +181,30 @@ impl Job {
 
 enum Internal {
     Run(RunEvent),
-    SubtitleDone { job: Uuid, index: usize },
-    Retry { job: Uuid },
+    /// A start's probe task asks whether the job would still fit, now it has a slot.
+    Room {
+        reply: Reply<Result<(), EngineError>>,
+    },
+    /// A start's probe task is done: create the job (or join one created meanwhile).
+    Prepared {
+        spec: Box<JobSpec>,
+        request: Box<StartRequest>,
+        prepared: Result<Box<Prepared>, String>,
+        client: Option<String>,
+        reply: Reply<Result<Snapshot, EngineError>>,
+    },
+    SubtitleDone {
+        job: Uuid,
+        index: usize,
+    },
+    Retry {
+        job: Uuid,
+    },
 }
 
 struct Actor {
     inner: Arc<Shared>,
+    prober: Arc<Prober>,
     store: Store,
     jobs: HashMap<Uuid, Job>,
     queue: VecDeque<Uuid>,
@@ -218,6 +220,7 @@ struct Actor {
 
 pub(crate) async fn spawn(
     inner: Arc<Shared>,
+    prober: Arc<Prober>,
     mut rx: mpsc::Receiver<Cmd>,
     store: Store,
     loaded: Loaded,
@@ -226,6 +229,7 @@ pub(crate) async fn spawn(
     let (internal_tx, mut internal_rx) = mpsc::channel::<Internal>(1024);
     let mut actor = Actor {
         inner,
+        prober,
         store,
         jobs: HashMap::new(),
         queue: VecDeque::new(),
@@ -362,27 +366,12 @@ impl Actor {
 
     async fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::Submit {
+            Cmd::Start {
                 spec,
                 request,
-                prepared,
                 client,
                 reply,
-            } => {
-                let r = self.submit(*spec, *request, prepared, client).await;
-                let _ = reply.send(r);
-            }
-            Cmd::Join {
-                key,
-                start_time,
-                session,
-                reply,
-            } => {
-                let _ = reply.send(self.join(&key, start_time, session).await);
-            }
-            Cmd::Room { reply } => {
-                let _ = reply.send(self.room());
-            }
+            } => self.start(spec, request, client, reply).await,
             Cmd::Get { id, reply } => {
                 let _ = reply.send(self.jobs.get(&id).map(Job::snapshot));
             }

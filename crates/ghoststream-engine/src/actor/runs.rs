@@ -204,6 +204,19 @@ impl Actor {
             Internal::Run(RunEvent::Exited { job, run, outcome }) => {
                 self.on_exit(job, run, outcome).await
             }
+            Internal::Room { reply } => {
+                let _ = reply.send(self.room());
+            }
+            Internal::Prepared {
+                spec,
+                request,
+                prepared,
+                client,
+                reply,
+            } => {
+                let r = self.submit(*spec, *request, prepared, client).await;
+                let _ = reply.send(r);
+            }
             Internal::SubtitleDone { job, index } => {
                 if let Some(h) = self.jobs.get_mut(&job).and_then(|j| j.hls.as_mut()) {
                     if let Some(r) = h.subs_ready.get_mut(index) {

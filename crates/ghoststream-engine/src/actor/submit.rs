@@ -56,6 +56,77 @@ fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
 }
 
 impl Actor {
+    /// A start: joins a shared stream or answers a full queue at once; otherwise probes
+    /// in a task (waiting for a probe slot, then checking room again) and creates the job
+    /// when the task reports back. The caller waits on `reply` alone.
+    pub(super) async fn start(
+        &mut self,
+        spec: Box<JobSpec>,
+        request: Box<StartRequest>,
+        client: Option<String>,
+        reply: oneshot::Sender<Result<Snapshot, EngineError>>,
+    ) {
+        if let Some(key) = spec.share_key() {
+            if let Some(s) = self
+                .join(&key, spec.start_time, spec.session_id.clone())
+                .await
+            {
+                let _ = reply.send(Ok(s));
+                return;
+            }
+        }
+        // A full queue is answered before any probing.
+        if let Err(e) = self.room() {
+            let _ = reply.send(Err(e));
+            return;
+        }
+        let prober = self.prober.clone();
+        let tx = self.internal_tx.clone();
+        self.tracker.spawn(async move {
+            let prepared = {
+                let _slot = prober.slot(&spec.source).await;
+                // The queue may have filled while this request waited for a probe slot.
+                let (room_tx, room_rx) = oneshot::channel();
+                if tx.send(Internal::Room { reply: room_tx }).await.is_err() {
+                    return;
+                }
+                match room_rx.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        let _ = reply.send(Err(e));
+                        return;
+                    }
+                    Err(_) => return,
+                }
+                prober.prepare(&spec).await
+            };
+            if let Ok(p) = &prepared {
+                if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
+                    let _ = reply.send(Err(EngineError::Invalid(vec![
+                        ghoststream_types::FieldError {
+                            loc: vec!["body".into(), "start_time".into()],
+                            msg: format!(
+                                "start_time {} is beyond the source's duration of {:.3} s",
+                                spec.start_time, p.media.duration
+                            ),
+                            kind: "value_error".into(),
+                        },
+                    ])));
+                    return;
+                }
+            }
+            let _ = tx
+                .send(Internal::Prepared {
+                    spec,
+                    request,
+                    prepared: prepared.map(Box::new),
+                    client,
+                    reply,
+                })
+                .await;
+        });
+    }
+
     pub(super) async fn submit(
         &mut self,
         spec: JobSpec,

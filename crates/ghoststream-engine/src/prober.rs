@@ -1,11 +1,30 @@
 //! A request's sources before any job exists: vetted by the egress rules, probed (once per
 //! source, cached, at most half the probe slots per host), bounded, and turned into the
-//! plan and segment map the job will use.
+//! plan and segment map the job will use. The engine handle uses it for `/api/probe`;
+//! the actor, for starts, from a task of its own.
 
-use super::*;
+use crate::error::EngineError;
+use crate::job::{field, JobSpec};
+use crate::segments::SegmentMap;
+use crate::shared::Shared;
+use ghoststream_media::plan::{decide, Plan, VideoAction};
+use ghoststream_media::probe;
+use ghoststream_media::source::Source;
+use ghoststream_types::{HwKind, MediaInfo};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What a start needs from its source: the media, the plan, the segment map, the encoder.
+pub(crate) struct Prepared {
+    pub media: MediaInfo,
+    pub plan: Plan,
+    pub map: Option<SegmentMap>,
+    pub hw: HwKind,
+}
 
 #[derive(Clone)]
-pub(super) struct CachedProbe {
+struct CachedProbe {
     /// The source as ffmpeg reads it: after redirects, checked by the egress rules.
     source: Source,
     media: MediaInfo,
@@ -24,11 +43,38 @@ enum KeyframeNeed {
 
 const PROBE_CACHE_TTL: Duration = Duration::from_secs(600);
 /// Sources probed at once, and at most half of them from one host.
-pub(super) const PROBE_SLOTS: usize = 4;
+const PROBE_SLOTS: usize = 4;
 
-impl Engine {
+/// The probe cache and the probe slots.
+pub(crate) struct Prober {
+    shared: Arc<Shared>,
+    probes: Mutex<HashMap<String, CachedProbe>>,
+    /// Requests preparing (probing) at once: a burst of starts must not fork a burst of
+    /// ffprobes. Held around `prepare`, never nested.
+    probe_slots: tokio::sync::Semaphore,
+    /// Probe slots per source host: one slow or endless host cannot hold them all.
+    host_slots: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Prober {
+    pub(crate) fn new(shared: Arc<Shared>) -> Prober {
+        Prober {
+            shared,
+            probes: Mutex::new(HashMap::new()),
+            probe_slots: tokio::sync::Semaphore::new(PROBE_SLOTS),
+            host_slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets every vetted source (the egress rule or our port changed).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut cache) = self.probes.lock() {
+            cache.clear();
+        }
+    }
+
     /// A probe slot: first one of the source host's share, then one of the global ones.
-    pub(super) async fn probe_slot(&self, source: &Source) -> Option<ProbeSlot<'_>> {
+    pub(crate) async fn slot(&self, source: &Source) -> Option<ProbeSlot<'_>> {
         let host = match source {
             Source::Http(u) => reqwest::Url::parse(u)
                 .ok()
@@ -37,7 +83,7 @@ impl Engine {
             Source::File(_) => String::new(),
         };
         let per_host = {
-            let mut map = self.inner.host_slots.lock().ok()?;
+            let mut map = self.host_slots.lock().ok()?;
             // Hosts nobody waits on are forgotten.
             map.retain(|_, s| Arc::strong_count(s) > 1);
             map.entry(host)
@@ -45,7 +91,7 @@ impl Engine {
                 .clone()
         };
         let host = per_host.acquire_owned().await.ok()?;
-        let global = self.inner.probe_slots.acquire().await.ok()?;
+        let global = self.probe_slots.acquire().await.ok()?;
         Some(ProbeSlot {
             _host: host,
             _global: global,
@@ -54,10 +100,10 @@ impl Engine {
 
     /// Applies the egress rules to every URL of a request: the source and subtitles are
     /// replaced by where their redirects lead; the callback must point somewhere allowed.
-    pub(super) async fn vet(&self, spec: &mut JobSpec) -> Result<(), EngineError> {
-        let egress = &self.inner.shared.egress;
+    pub(crate) async fn vet(&self, spec: &mut JobSpec) -> Result<(), EngineError> {
+        let egress = &self.shared.egress;
         let mut errors = Vec::new();
-        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+        let cached = self.probes.lock().ok().and_then(|cache| {
             cache
                 .get(&spec.source_raw)
                 .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
@@ -92,25 +138,10 @@ impl Engine {
         }
     }
 
-    /// Checks a URL this server will send requests to on the owner's behalf (a GhostHub)
-    /// by the same rule as sources: the reason when it may not.
-    pub async fn check_outbound(&self, url: &str) -> Result<(), String> {
-        if url.len() > ghoststream_media::source::MAX_URL_BYTES || url.contains('\\') {
-            return Err("the URL is too long or contains a backslash".into());
-        }
-        self.check_callback(url).await.map_err(|r| r.to_string())
-    }
-
-    /// The HTTP client for outbound requests: it connects only through the egress proxy,
-    /// which judges every connection as it is made. `None` before the proxy listens.
-    pub fn outbound_client(&self) -> Option<reqwest::Client> {
-        self.inner.shared.egress.client().cloned()
-    }
-
     pub(crate) async fn check_callback(&self, url: &str) -> Result<(), crate::egress::Refusal> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| crate::egress::Refusal::Malformed(e.to_string()))?;
-        self.inner.shared.egress.check_url(&parsed).await
+        self.shared.egress.check_url(&parsed).await
     }
 
     async fn probe_cached(
@@ -119,7 +150,7 @@ impl Engine {
         raw: &str,
         keyframes: KeyframeNeed,
     ) -> Result<CachedProbe, String> {
-        let cached = self.inner.probes.lock().ok().and_then(|cache| {
+        let cached = self.probes.lock().ok().and_then(|cache| {
             cache
                 .get(raw)
                 .filter(|c| c.at.elapsed() < PROBE_CACHE_TTL)
@@ -130,22 +161,19 @@ impl Engine {
                 return Ok(c.clone());
             }
         }
-        let t = &self.inner.shared.config.transcoding;
+        let t = &self.shared.config.transcoding;
         let timeout = Duration::from_secs(t.probe_timeout.max(1));
         // The Matroska index costs three small reads, so for an HLS job it is read
         // alongside ffprobe rather than after it: a remux then waits for one probe, not two.
         let (media, fast) = match cached {
             Some(c) => (c.media, None),
             None => {
-                let rules = self.inner.shared.input_rules();
+                let rules = self.shared.input_rules();
                 let probing = probe::probe(&t.ffprobe_path, source, timeout, &rules);
                 let (media, fast) = if keyframes == KeyframeNeed::No {
                     (probing.await, None)
                 } else {
-                    tokio::join!(
-                        probing,
-                        mkv_keyframes(self.inner.shared.egress.client(), source)
-                    )
+                    tokio::join!(probing, mkv_keyframes(self.shared.egress.client(), source))
                 };
                 (media.map_err(|e| e.to_string())?, fast)
             }
@@ -154,7 +182,7 @@ impl Engine {
         let keyframes = match (fast, keyframes) {
             (Some(k), _) => Some(k),
             (None, KeyframeNeed::Yes) if media.container.contains("matroska") => {
-                match mkv_keyframes(self.inner.shared.egress.client(), source).await {
+                match mkv_keyframes(self.shared.egress.client(), source).await {
                     Some(k) => Some(k),
                     None => Some(self.scan_keyframes(source, timeout).await?),
                 }
@@ -168,7 +196,7 @@ impl Engine {
             keyframes,
             at: Instant::now(),
         };
-        if let Ok(mut cache) = self.inner.probes.lock() {
+        if let Ok(mut cache) = self.probes.lock() {
             if cache.len() > 256 {
                 cache.retain(|_, v| v.at.elapsed() < PROBE_CACHE_TTL);
             }
@@ -178,19 +206,19 @@ impl Engine {
     }
 
     async fn scan_keyframes(&self, source: &Source, timeout: Duration) -> Result<Vec<f64>, String> {
-        let t = &self.inner.shared.config.transcoding;
+        let t = &self.shared.config.transcoding;
         probe::keyframes(
             &t.ffprobe_path,
             source,
             timeout * 3,
-            &self.inner.shared.input_rules(),
+            &self.shared.input_rules(),
         )
         .await
         .map_err(|e| e.to_string())
     }
 
     /// Probe once per source (cached), decide the plan, and for HLS the segment map.
-    pub(super) async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
+    pub(crate) async fn prepare(&self, spec: &JobSpec) -> Result<Prepared, String> {
         let cached = self
             .probe_cached(
                 &spec.source,
@@ -203,7 +231,7 @@ impl Engine {
             )
             .await?;
         let mut media = cached.media;
-        let config = &self.inner.shared.config;
+        let config = &self.shared.config;
         check_source_bounds(&media, config.transcoding.max_source_pixels)?;
         let mut wish = spec.wish(config);
         let mut plan = decide(&media, &wish);
@@ -253,7 +281,7 @@ impl Engine {
             _ => None,
         };
         let hw = match codec {
-            Some(c) => self.inner.shared.hardware.pick(spec.hw_request, c),
+            Some(c) => self.shared.hardware.pick(spec.hw_request, c),
             None => ghoststream_types::HwKind::Software,
         };
         Ok(Prepared {
@@ -263,30 +291,10 @@ impl Engine {
             hw,
         })
     }
-
-    /// `POST /api/probe`: media info and the plan a start with these options would use.
-    pub async fn probe(&self, req: ProbeRequest) -> Result<ProbeResponse, EngineError> {
-        let start = StartRequest {
-            source: req.source.clone(),
-            mode: req.mode,
-            output: req.output.clone(),
-            ..Default::default()
-        };
-        let mut spec = validate(&start, &self.inner.shared.config, &self.live())
-            .map_err(EngineError::Invalid)?;
-        self.vet(&mut spec).await?;
-        let _slot = self.probe_slot(&spec.source).await;
-        let p = self.prepare(&spec).await.map_err(EngineError::Source)?;
-        Ok(ProbeResponse {
-            source: spec.source_raw,
-            media_info: p.media,
-            plan: p.plan.streams,
-        })
-    }
 }
 
 /// Held while a request probes its source.
-pub(super) struct ProbeSlot<'a> {
+pub(crate) struct ProbeSlot<'a> {
     _host: tokio::sync::OwnedSemaphorePermit,
     _global: tokio::sync::SemaphorePermit<'a>,
 }
