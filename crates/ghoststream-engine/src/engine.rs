@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// What only the handle holds: the actor's mailbox, the probe cache and slots, the
+/// What the handle holds: the actor's mailbox, the prober (shared with the actor), the
 /// pause flag, and the engine's lifetime (stop token, actor task, state lock).
 pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
