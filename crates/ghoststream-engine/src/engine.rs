@@ -226,9 +226,8 @@ impl Engine {
     /// Checks a URL this server will send requests to on the owner's behalf (a GhostHub)
     /// by the same rule as sources: the reason when it may not.
     pub async fn check_outbound(&self, url: &str) -> Result<(), String> {
-        if url.len() > ghoststream_media::source::MAX_URL_BYTES || url.contains('\\') {
-            return Err("the URL is too long or contains a backslash".into());
-        }
+        // The same URL rules as a callback (scheme, length, parser differentials).
+        ghoststream_media::source::check_callback_url(url).map_err(|e| e.to_string())?;
         self.inner
             .prober
             .check_callback(url)
