@@ -63,6 +63,15 @@ impl Engine {
     /// Opens the state database, reconciles what a previous run left behind, and starts
     /// the engine on the current runtime.
     pub async fn start(config: Config, hardware: Hardware) -> anyhow_free::Result<Engine> {
+        Engine::start_with(config, hardware, actor::Launcher::Ffmpeg).await
+    }
+
+    /// [`Engine::start`] with the runs started by `launcher` (tests drive runs themselves).
+    pub(crate) async fn start_with(
+        config: Config,
+        hardware: Hardware,
+        launcher: actor::Launcher,
+    ) -> anyhow_free::Result<Engine> {
         let config = Arc::new(config);
         let state = config.state_dir();
         let work = config.work_dir();
@@ -105,7 +114,7 @@ impl Engine {
             .await
             .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
         inner.shared.egress.set_proxy(proxy);
-        let handle = actor::spawn(shared, prober, rx, store, loaded).await;
+        let handle = actor::spawn(shared, prober, rx, store, loaded, launcher).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
@@ -122,6 +131,18 @@ impl Engine {
 
     pub fn uptime(&self) -> Duration {
         self.inner.shared.started.elapsed()
+    }
+
+    /// What the prober knows of a source, as if ffprobe had said it (tests without ffmpeg).
+    #[cfg(test)]
+    pub(crate) fn seed_probe(
+        &self,
+        raw: &str,
+        source: ghoststream_media::source::Source,
+        media: ghoststream_types::MediaInfo,
+        keyframes: Vec<f64>,
+    ) {
+        self.inner.prober.seed(raw, source, media, keyframes);
     }
 
     /// The port the API listens on: sources and callbacks may not point back at it.

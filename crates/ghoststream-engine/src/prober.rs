@@ -67,6 +67,21 @@ impl Prober {
     }
 
     /// Forgets every vetted source (the egress rule or our port changed).
+    #[cfg(test)]
+    pub(crate) fn seed(&self, raw: &str, source: Source, media: MediaInfo, keyframes: Vec<f64>) {
+        if let Ok(mut cache) = self.probes.lock() {
+            cache.insert(
+                raw.to_string(),
+                CachedProbe {
+                    source,
+                    media,
+                    keyframes: Some(keyframes),
+                    at: Instant::now(),
+                },
+            );
+        }
+    }
+
     pub(crate) fn clear(&self) {
         if let Ok(mut cache) = self.probes.lock() {
             cache.clear();

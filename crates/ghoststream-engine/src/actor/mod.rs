@@ -202,8 +202,30 @@ enum Internal {
     },
 }
 
+/// What starts an ffmpeg run. In tests the actor is driven without ffmpeg: a recorder
+/// hands each run request (and the channel its events go to) to the test, which plays
+/// the runner's part.
+pub(crate) enum Launcher {
+    Ffmpeg,
+    #[cfg(test)]
+    Recorder(mpsc::UnboundedSender<(RunRequest, mpsc::Sender<RunEvent>)>),
+}
+
+impl Launcher {
+    fn launch(&self, req: RunRequest, tx: mpsc::Sender<RunEvent>, tracker: &TaskTracker) {
+        match self {
+            Launcher::Ffmpeg => runner::spawn(req, tx, tracker),
+            #[cfg(test)]
+            Launcher::Recorder(to_test) => {
+                let _ = to_test.send((req, tx));
+            }
+        }
+    }
+}
+
 struct Actor {
     inner: Arc<Shared>,
+    launcher: Launcher,
     prober: Arc<Prober>,
     store: Store,
     jobs: HashMap<Uuid, Job>,
@@ -224,11 +246,13 @@ pub(crate) async fn spawn(
     mut rx: mpsc::Receiver<Cmd>,
     store: Store,
     loaded: Loaded,
+    launcher: Launcher,
 ) -> tokio::task::JoinHandle<()> {
     let (run_tx, mut run_rx) = mpsc::channel::<RunEvent>(4096);
     let (internal_tx, mut internal_rx) = mpsc::channel::<Internal>(1024);
     let mut actor = Actor {
         inner,
+        launcher,
         prober,
         store,
         jobs: HashMap::new(),
@@ -463,3 +487,6 @@ async fn dir_size(dir: &std::path::Path) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests;

@@ -141,7 +141,7 @@ impl Actor {
             cancel: cancel.clone(),
             offset,
         });
-        runner::spawn(
+        self.launcher.launch(
             RunRequest {
                 job: id,
                 run: run_id,

@@ -1,0 +1,285 @@
+//! The actor without ffmpeg: the probe's answer is seeded, each run request is handed to
+//! the test (a [`Launcher::Recorder`]), and the test plays the runner, sending the run
+//! events ffmpeg would cause. Time is tokio's paused clock, so retry delays pass at once
+//! and in order. The real-binary suite (`tests/e2e`) covers the same paths with ffmpeg.
+
+use super::Launcher;
+use crate::runner::{RunEvent, RunOutcome, RunRequest};
+use crate::tokens::StreamGate;
+use crate::{Config, Engine, StreamFile, TokenMode};
+use ghoststream_media::errors::{Cause, CauseKind};
+use ghoststream_media::hw::Hardware;
+use ghoststream_media::progress::ProgressBlock;
+use ghoststream_media::source::Source;
+use ghoststream_types::{
+    AudioInfo, HwAccelInfo, HwKind, JobEvent, JobStatus, MediaInfo, StartRequest, VideoInfo,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+struct Fixture {
+    engine: Engine,
+    runs: mpsc::UnboundedReceiver<(RunRequest, mpsc::Sender<RunEvent>)>,
+    source: String,
+    _dir: tempfile::TempDir,
+}
+
+fn software() -> Hardware {
+    Hardware {
+        accels: vec![HwAccelInfo {
+            kind: HwKind::Software,
+            available: true,
+            encoders: vec!["libx264".into()],
+            decoders: vec![],
+            gpu_info: None,
+            device_path: None,
+            reason: None,
+        }],
+        ffmpeg_version: Some("7.0".into()),
+        gpu_scale: vec![],
+    }
+}
+
+/// A 60 s 1080p H.264 source with a keyframe every second (segments of 4 s after a 1 s
+/// first one), which a 720p request must transcode.
+fn media() -> MediaInfo {
+    MediaInfo {
+        duration: 60.0,
+        container: "matroska,webm".into(),
+        size_bytes: Some(60_000_000),
+        bitrate_kbps: Some(8000),
+        video: Some(VideoInfo {
+            index: 0,
+            codec: "h264".into(),
+            profile: Some("High".into()),
+            level: Some(41),
+            width: 1920,
+            height: 1080,
+            fps: 24.0,
+            pix_fmt: Some("yuv420p".into()),
+            bit_depth: 8,
+            color_transfer: None,
+            color_primaries: None,
+            dynamic_range: "sdr".into(),
+        }),
+        audio: vec![AudioInfo {
+            index: 1,
+            codec: "aac".into(),
+            channels: 2,
+            sample_rate: 48000,
+            language: None,
+        }],
+        subtitles: vec![],
+    }
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    let file = lib.join("movie.mkv");
+    std::fs::write(&file, b"never read: the probe is seeded").unwrap();
+    let mut config = Config {
+        state_directory: Some(dir.path().join("state")),
+        ..Config::default()
+    };
+    config.transcoding.library_roots = vec![lib.clone()];
+    config.security.job_tokens = TokenMode::Open;
+    config.transcoding.ffmpeg_path = PathBuf::from("/nonexistent/ffmpeg");
+    let (tx, runs) = mpsc::unbounded_channel();
+    let engine = Engine::start_with(config, software(), Launcher::Recorder(tx))
+        .await
+        .unwrap();
+    let source = file.display().to_string();
+    let parsed = Source::parse(&source, &[lib]).unwrap();
+    let keyframes = (0..60).map(f64::from).collect();
+    engine.seed_probe(&source, parsed, media(), keyframes);
+    Fixture {
+        engine,
+        runs,
+        source,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn start(&self, body: serde_json::Value) -> Uuid {
+        let mut body = body;
+        body["source"] = self.source.clone().into();
+        let req: StartRequest = serde_json::from_value(body).unwrap();
+        let snap = self.engine.submit(req, None).await.unwrap();
+        snap.record.id
+    }
+
+    /// The next run the actor starts.
+    async fn next_run(&mut self) -> (RunRequest, mpsc::Sender<RunEvent>) {
+        tokio::time::timeout(Duration::from_secs(30), self.runs.recv())
+            .await
+            .expect("no run started")
+            .expect("the actor ended")
+    }
+
+    async fn status(&self, id: Uuid) -> JobStatus {
+        self.engine.job(id).await.unwrap().record.status
+    }
+}
+
+/// The segment number a stream run starts at, read from its argv.
+fn first_segment(req: &RunRequest) -> u32 {
+    let a = req.argv.args();
+    let i = a
+        .iter()
+        .position(|x| x == "-segment_start_number")
+        .expect("a stream run");
+    a[i + 1].parse().unwrap()
+}
+
+fn segment(job: Uuid, run: u64, index: u32) -> RunEvent {
+    RunEvent::Segment {
+        job,
+        run,
+        variant: 0,
+        index,
+    }
+}
+
+fn open_gate() -> StreamGate {
+    StreamGate::Open {
+        token: None,
+        api_key_ok: true,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_far_segment_restarts_the_run_there_and_its_waiter_gets_the_file() {
+    let mut f = fixture().await;
+    let id = f
+        .start(serde_json::json!({"mode": "stream", "output": {"resolution": "720p"}}))
+        .await;
+    let (first, tx) = f.next_run().await;
+    assert_eq!(first_segment(&first), 0);
+    tx.send(segment(id, first.run, 0)).await.unwrap();
+    // Segment 9 is far ahead of the encoder (more than restart_ahead_segments): the run
+    // is cancelled and a new one starts at 9, while the request waits.
+    let engine = f.engine.clone();
+    let waiting = tokio::spawn(async move {
+        engine
+            .stream_file(id, "v0_00009.ts".into(), open_gate())
+            .await
+    });
+    let (second, tx2) = f.next_run().await;
+    assert_eq!(first_segment(&second), 9);
+    assert!(first.cancel.is_cancelled(), "the first run was not stopped");
+    assert!(second.run > first.run);
+    // The request waits for the segment (a stopped run's segments stay valid: same
+    // names, same timeline), and the new run's segment wakes it.
+    tx.send(segment(id, first.run, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!waiting.is_finished());
+    tx2.send(segment(id, second.run, 9)).await.unwrap();
+    match waiting.await.unwrap().unwrap() {
+        StreamFile::File(p) => assert!(p.ends_with("v0_00009.ts"), "{}", p.display()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.status(id).await, JobStatus::Processing);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_passing_failure_is_retried_after_its_delay_and_a_source_failure_is_not() {
+    let mut f = fixture().await;
+    let mut events = f.engine.subscribe();
+    let id = f
+        .start(serde_json::json!({"mode": "stream", "output": {"resolution": "720p"}}))
+        .await;
+    let (run, tx) = f.next_run().await;
+    let failed = |kind, msg: &str| RunEvent::Exited {
+        job: id,
+        run: 0,
+        outcome: RunOutcome::Failed(Cause::new(kind, msg)),
+    };
+    let mut network = failed(CauseKind::Network, "Connection reset by peer");
+    if let RunEvent::Exited { run: r, .. } = &mut network {
+        *r = run.run;
+    }
+    tx.send(network).await.unwrap();
+    // The first retry waits 2 s: nothing starts before, the retry starts after.
+    tokio::time::sleep(Duration::from_millis(1900)).await;
+    assert!(f.runs.try_recv().is_err(), "retried before its delay");
+    let (retry, tx) = f.next_run().await;
+    assert!(retry.run > run.run);
+    assert_eq!(f.status(id).await, JobStatus::Processing);
+    // The source answering 404 is not worth another try: the job fails at once, with
+    // the cause's sentence, and no run starts.
+    let mut refused = failed(CauseKind::SourceRefused, "source unreadable: HTTP 404");
+    if let RunEvent::Exited { run: r, .. } = &mut refused {
+        *r = retry.run;
+    }
+    tx.send(refused).await.unwrap();
+    let status = loop {
+        match events.recv().await.unwrap() {
+            JobEvent::StatusChange { job_id, data }
+                if job_id == id.to_string() && data.status == JobStatus::Error =>
+            {
+                break data;
+            }
+            _ => {}
+        }
+    };
+    assert!(
+        status.error_message.unwrap().contains("HTTP 404"),
+        "the cause reaches the client"
+    );
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(f.runs.try_recv().is_err(), "a refused source was retried");
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_becomes_percent_and_eta_and_cancel_stops_the_run() {
+    let mut f = fixture().await;
+    let mut events = f.engine.subscribe();
+    let id = f
+        .start(serde_json::json!({"mode": "batch", "output": {"resolution": "720p"}}))
+        .await;
+    let (run, tx) = f.next_run().await;
+    tx.send(RunEvent::Progress {
+        job: id,
+        run: run.run,
+        block: ProgressBlock {
+            frame: 360,
+            fps: 48.0,
+            out_time_secs: 15.0,
+            total_size_bytes: 1_000_000,
+            bitrate_kbps: Some(533.0),
+            speed: Some(3.0),
+            end: false,
+        },
+    })
+    .await
+    .unwrap();
+    let data = loop {
+        if let JobEvent::Progress { job_id, data } = events.recv().await.unwrap() {
+            if job_id == id.to_string() {
+                break data;
+            }
+        }
+    };
+    // 15 s of 60 s, 45 s left at 3×.
+    assert_eq!(data.progress, 25.0);
+    assert_eq!(data.eta_seconds, Some(15));
+    f.engine.cancel(id, None).await.unwrap();
+    assert!(run.cancel.is_cancelled(), "cancel did not stop the run");
+    assert_eq!(f.status(id).await, JobStatus::Cancelled);
+    // The run's exit after a cancel changes nothing.
+    tx.send(RunEvent::Exited {
+        job: id,
+        run: run.run,
+        outcome: RunOutcome::Cancelled,
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(f.status(id).await, JobStatus::Cancelled);
+    assert!(f.runs.try_recv().is_err());
+}
