@@ -1,15 +1,19 @@
-//! Typed IPC commands: each delegates to the shell in one line.
+//! Typed IPC commands. Each is one call: to the running server's application API
+//! (`ghoststream_server::App`, the same methods the HTTP routes call, named as in
+//! `ghoststream_server::OPS`), or for the few only the app has (start, stop, quit, the
+//! logs folder) to the shell. Errors are the `{detail, code}` body HTTP answers with.
 
-use crate::shell::Shell;
+use crate::shell::{api, Shell};
+use ghoststream_server::job_id;
 use ghoststream_types::{
-    AnnounceResult, Capabilities, DailyStats, ErrorBody, ErrorCode, JobResponse, PairingInfo,
-    Reachability, Resources, ServerStatus, Settings, SettingsSaved, Stats,
+    AnnounceResult, CancelResponse, Capabilities, DailyStats, ErrorBody, ErrorCode,
+    GhostHubRequest, GhostHubSaved, JobList, JobResponse, PairingInfo, Reachability, Resources,
+    ServerStatus, Settings, SettingsSaved, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
 
 type S<'a> = State<'a, Arc<Shell>>;
-/// The same `{detail, code}` body HTTP answers with.
 type R<T> = Result<T, ErrorBody>;
 
 #[tauri::command]
@@ -32,58 +36,87 @@ pub async fn stop_server(shell: S<'_>) -> R<ServerStatus> {
 
 #[tauri::command]
 #[specta::specta]
-pub async fn set_paused(shell: S<'_>, paused: bool) -> R<ServerStatus> {
-    shell.set_paused(paused).await
+pub async fn pause_server(shell: S<'_>) -> R<ServerStatus> {
+    shell.set_paused(true).await
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_jobs(shell: S<'_>) -> R<Vec<JobResponse>> {
-    shell.jobs().await
+pub async fn resume_server(shell: S<'_>) -> R<ServerStatus> {
+    shell.set_paused(false).await
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn cancel_job(shell: S<'_>, job_id: String) -> R<()> {
-    shell.cancel(&job_id).await
+pub async fn list_jobs(shell: S<'_>, offset: Option<u32>, limit: Option<u32>) -> R<JobList> {
+    shell
+        .app()
+        .await?
+        .list_jobs(offset, limit)
+        .await
+        .map_err(api)
+}
+
+/// A job's full record; in the app on this machine no control token is needed.
+#[tauri::command]
+#[specta::specta]
+pub async fn job(shell: S<'_>, job_id: String) -> R<JobResponse> {
+    let app = shell.app().await?;
+    app.job(self::job_id(&job_id).map_err(api)?, &app.local_base())
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_job(shell: S<'_>, job_id: String) -> R<CancelResponse> {
+    let app = shell.app().await?;
+    app.cancel_job(self::job_id(&job_id).map_err(api)?, None)
+        .await
+        .map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn job_log(shell: S<'_>, job_id: String) -> R<String> {
-    shell.log(&job_id).await
+    let app = shell.app().await?;
+    app.job_log(self::job_id(&job_id).map_err(api)?)
+        .await
+        .map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn capabilities(shell: S<'_>) -> R<Capabilities> {
-    shell.capabilities().await
+    Ok(shell.app().await?.capabilities())
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn resources(shell: S<'_>) -> R<Resources> {
-    shell.resources().await
+    Ok(shell.app().await?.resources().await)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn stats(shell: S<'_>) -> R<Stats> {
-    shell.stats().await
+    shell.app().await?.stats().await.map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn daily_stats(shell: S<'_>, days: u32) -> R<DailyStats> {
-    shell.daily(days).await
+pub async fn daily_stats(shell: S<'_>, days: Option<u32>) -> R<DailyStats> {
+    shell.app().await?.daily_stats(days).await.map_err(api)
 }
 
+/// Works while the server is stopped too (read from the file).
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings(shell: S<'_>) -> R<Settings> {
     shell.settings().await
 }
 
+/// Works while the server is stopped too; also sets start at login.
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings(shell: S<'_>, settings: Settings) -> R<SettingsSaved> {
@@ -107,29 +140,30 @@ pub async fn quit_app(shell: S<'_>, app: tauri::AppHandle) -> R<()> {
 #[tauri::command]
 #[specta::specta]
 pub async fn pairing_info(shell: S<'_>) -> R<PairingInfo> {
-    shell.pairing().await
+    shell.app().await?.pairing_info().map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn rotate_pairing_code(shell: S<'_>) -> R<PairingInfo> {
-    shell.rotate_code().await
+    shell.app().await?.rotate_pairing_code().map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn set_ghosthub(shell: S<'_>, url: Option<String>) -> R<PairingInfo> {
-    shell.set_ghosthub(url).await
+pub async fn set_ghosthub(shell: S<'_>, request: GhostHubRequest) -> R<GhostHubSaved> {
+    let app = shell.app().await?;
+    app.set_ghosthub(request.ghosthub_url).await.map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn announce_now(shell: S<'_>) -> R<AnnounceResult> {
-    shell.announce_now().await
+    shell.app().await?.announce_now().await.map_err(api)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn reachability(shell: S<'_>) -> R<Reachability> {
-    shell.reachability().await
+    shell.app().await?.reachability().await.map_err(api)
 }

@@ -21,11 +21,12 @@ use {ghoststream_engine as _, serde_json as _};
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(collect_commands![
+            // The application API, in the order of `ghoststream_server::OPS`.
             commands::server_status,
-            commands::start_server,
-            commands::stop_server,
-            commands::set_paused,
+            commands::pause_server,
+            commands::resume_server,
             commands::list_jobs,
+            commands::job,
             commands::cancel_job,
             commands::job_log,
             commands::capabilities,
@@ -34,18 +35,34 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::daily_stats,
             commands::get_settings,
             commands::save_settings,
-            commands::open_logs_folder,
-            commands::quit_app,
             commands::pairing_info,
             commands::rotate_pairing_code,
             commands::set_ghosthub,
             commands::announce_now,
             commands::reachability,
+            // Only the app has these.
+            commands::start_server,
+            commands::stop_server,
+            commands::open_logs_folder,
+            commands::quit_app,
         ])
         .events(collect_events![events::JobUpdate, events::ServerChanged])
+        // What the UI's API is generated from (`ui/src/api.ts`): where HTTP offers each
+        // command, which ones only the app has, and the settings form.
+        .constant("OPS", ghoststream_server::OPS)
+        .constant("APP_ONLY", APP_ONLY)
+        .constant("SETTING_FIELDS", ghoststream_types::SETTING_FIELDS)
         .dangerously_cast_bigints_to_number()
         .disable_serde_phases()
 }
+
+/// The commands HTTP does not offer: a browser talks to the server, not to the app.
+pub const APP_ONLY: &[&str] = &[
+    "start_server",
+    "stop_server",
+    "open_logs_folder",
+    "quit_app",
+];
 
 /// Writes the TypeScript bindings (run by the `bindings_are_fresh` test).
 pub fn export_bindings(path: &Path) -> Result<(), String> {
@@ -358,10 +375,6 @@ pub fn run() {
             let s = shell.clone();
             tauri::async_runtime::spawn(async move {
                 s.start().await;
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    s.changed().await;
-                }
             });
             Ok(())
         })
@@ -397,6 +410,65 @@ mod tests {
             text.contains("serverStatus") && text.contains("jobUpdate"),
             "{text}"
         );
+    }
+
+    /// The UI's API is generated from the IPC commands and `OPS`: every command is either
+    /// offered over HTTP under the same name and arguments, or only by the app, and every
+    /// operation HTTP offers has its command.
+    #[test]
+    fn every_command_is_an_operation_and_back() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+        super::export_bindings(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let invoked: Vec<(String, String)> = text
+            .split("__TAURI_INVOKE(\"")
+            .skip(1)
+            .map(|rest| {
+                let (name, after) = rest.split_once('"').unwrap();
+                let args = after
+                    .strip_prefix(", { ")
+                    .and_then(|a| a.split_once(" }"))
+                    .map(|(a, _)| a.to_string())
+                    .unwrap_or_default();
+                (name.to_string(), args)
+            })
+            .collect();
+        for (name, args) in &invoked {
+            match ghoststream_server::OPS.iter().find(|o| o.name == name) {
+                Some(op) => {
+                    // tauri-specta passes arguments in camelCase.
+                    let camel: Vec<String> = op.args.iter().map(|a| camel_case(a)).collect();
+                    assert_eq!(args, &camel.join(", "), "arguments of {name}")
+                }
+                None => assert!(
+                    super::APP_ONLY.contains(&name.as_str()),
+                    "the command {name} is neither in OPS nor APP_ONLY"
+                ),
+            }
+        }
+        for op in ghoststream_server::OPS {
+            assert!(
+                invoked.iter().any(|(n, _)| n == op.name),
+                "{} is offered over HTTP but has no IPC command",
+                op.name
+            );
+        }
+    }
+
+    fn camel_case(s: &str) -> String {
+        let mut out = String::new();
+        let mut up = false;
+        for c in s.chars() {
+            match (c, up) {
+                ('_', _) => up = true,
+                (c, true) => {
+                    out.extend(c.to_uppercase());
+                    up = false
+                }
+                (c, false) => out.push(c),
+            }
+        }
+        out
     }
 
     use std::path::Path;

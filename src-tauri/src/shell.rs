@@ -6,10 +6,10 @@ use crate::events::{JobUpdate, ServerChanged};
 use crate::notify;
 use ghoststream_engine::{config::ENV_PREFIX, Config};
 use ghoststream_media::hw::Hardware;
-use ghoststream_server::{settings, views, AppState, Running};
+use ghoststream_server::{settings, App, Running};
 use ghoststream_types::{
-    Capabilities, DailyStats, ErrorBody, ErrorCode, JobEvent, JobResponse, JobStatus, Notice,
-    Resources, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
+    ErrorBody, ErrorCode, JobEvent, JobStatus, Notice, ServerState, ServerStatus, Settings,
+    SettingsSaved,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -26,7 +26,7 @@ fn fail(code: ErrorCode, detail: impl Into<String>) -> ErrorBody {
 }
 
 /// An engine or HTTP-layer error as HTTP would answer it.
-fn api(e: impl Into<ghoststream_server::ApiError>) -> ErrorBody {
+pub fn api(e: impl Into<ghoststream_server::ApiError>) -> ErrorBody {
     e.into().to_body().1
 }
 
@@ -97,7 +97,8 @@ impl Shell {
         let _ = self.app.set(app);
     }
 
-    async fn state(&self) -> R<AppState> {
+    /// The running server's application API; a stopped server answers `server-stopped`.
+    pub async fn app(&self) -> R<App> {
         let g = self.inner.lock().await;
         g.running
             .as_ref()
@@ -172,7 +173,7 @@ impl Shell {
     pub async fn status(&self) -> ServerStatus {
         let g = self.inner.lock().await;
         if let Some(r) = &g.running {
-            if let Ok(s) = views::server_status(&r.state).await {
+            if let Ok(s) = r.state.server_status().await {
                 return s;
             }
         }
@@ -199,18 +200,19 @@ impl Shell {
         let status = self.status().await;
         if let Some(app) = self.app.get() {
             let _ = ServerChanged(status.clone()).emit(app);
-            crate::tray_ui::refresh(app, &status, self.start_at_login());
+            crate::tray_ui::refresh(app, &status, self.start_at_login().await);
         }
         status
     }
 
-    pub fn start_at_login(&self) -> bool {
-        settings::start_at_login(&self.config_path)
+    /// From the running server's settings; read from the file only while it is stopped.
+    pub async fn start_at_login(&self) -> bool {
+        self.settings().await.is_ok_and(|s| s.start_at_login)
     }
 
     /// Job events to the window; finished and failed jobs and hardware fallbacks to the
     /// desktop.
-    fn forward(self: &Arc<Self>, state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    fn forward(self: &Arc<Self>, state: &App) -> Vec<tokio::task::JoinHandle<()>> {
         let mut events = state.engine.subscribe();
         let mut notices = state.engine.subscribe_notices();
         let me = self.clone();
@@ -242,7 +244,6 @@ impl Shell {
                                 ),
                                 _ => {}
                             }
-                            me.changed().await;
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
@@ -263,87 +264,48 @@ impl Shell {
                 }
             }
         });
-        vec![a, b]
+        // Server status is pushed: the window and the tray hear of each change, no poll.
+        let mut status = state.status_changes();
+        let me = self.clone();
+        let c = tokio::spawn(async move {
+            while status.changed().await.is_ok() {
+                me.changed().await;
+            }
+        });
+        vec![a, b, c]
     }
 
-    pub async fn set_paused(self: &Arc<Self>, paused: bool) -> R<ServerStatus> {
-        self.state().await?.engine.set_paused(paused);
-        Ok(self.changed().await)
+    pub async fn set_paused(&self, paused: bool) -> R<ServerStatus> {
+        let app = self.app().await?;
+        match paused {
+            true => app.pause_server().await,
+            false => app.resume_server().await,
+        }
+        .map_err(api)
     }
 
-    pub async fn jobs(&self) -> R<Vec<JobResponse>> {
-        let s = self.state().await?;
-        let base = format!("http://127.0.0.1:{}", s.port());
-        let jobs = s.engine.jobs().await.map_err(api)?;
-        Ok(jobs
-            .iter()
-            .map(|j| ghoststream_server::links::answer(j, &base))
-            .collect())
-    }
-
-    pub async fn cancel(&self, job_id: &str) -> R<()> {
-        let id = uuid::Uuid::parse_str(job_id)
-            .map_err(|_| fail(ErrorCode::JobNotFound, "no such job"))?;
-        self.state()
-            .await?
-            .engine
-            .cancel(id, None)
-            .await
-            .map_err(api)
-    }
-
-    pub async fn log(&self, job_id: &str) -> R<String> {
-        let id = uuid::Uuid::parse_str(job_id)
-            .map_err(|_| fail(ErrorCode::JobNotFound, "no such job"))?;
-        self.state().await?.engine.log(id).await.map_err(api)
-    }
-
-    pub async fn capabilities(&self) -> R<Capabilities> {
-        Ok(views::capabilities_of(&self.state().await?.engine))
-    }
-
-    pub async fn resources(&self) -> R<Resources> {
-        Ok(self.state().await?.resources().await)
-    }
-
-    pub async fn stats(&self) -> R<Stats> {
-        self.state().await?.engine.stats().await.map_err(api)
-    }
-
-    pub async fn daily(&self, days: u32) -> R<DailyStats> {
-        self.state()
-            .await?
-            .engine
-            .daily_stats(days)
-            .await
-            .map_err(api)
-    }
-
+    /// The running server's settings, or the file's while it is stopped.
     pub async fn settings(&self) -> R<Settings> {
-        match self.state().await {
-            Ok(s) => Ok(s.settings()),
-            Err(_) => Ok(settings::from_config(
-                &load_config(&self.config_path)?,
-                self.start_at_login(),
-            )),
+        match self.app().await {
+            Ok(app) => Ok(app.get_settings()),
+            Err(_) => Ok(settings::from_config(&load_config(&self.config_path)?)),
         }
     }
 
     /// Saves to the configuration file and applies what can change while running.
-    pub async fn save_settings(self: &Arc<Self>, new: Settings) -> R<SettingsSaved> {
-        let saved = match self.state().await {
-            Ok(s) => s
-                .apply_settings(new.clone())
-                .await
-                .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?,
+    pub async fn save_settings(&self, new: Settings) -> R<SettingsSaved> {
+        let saved = match self.app().await {
+            Ok(app) => app.save_settings(new.clone()).await.map_err(api)?,
             Err(_) => {
-                settings::save(&self.config_path, &new)
-                    .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?;
+                let old = self.settings().await?;
+                let (applied_now, needs_server_restart) =
+                    settings::save_changes(&self.config_path, &old, &new)
+                        .map_err(|e| fail(ErrorCode::SettingsInvalid, e.to_string()))?;
                 SettingsSaved {
                     settings: new.clone(),
                     config_path: self.config_path.display().to_string(),
-                    applied_now: vec![],
-                    needs_server_restart: vec![],
+                    applied_now,
+                    needs_server_restart,
                 }
             }
         };
@@ -352,37 +314,6 @@ impl Shell {
         }
         self.changed().await;
         Ok(saved)
-    }
-
-    async fn discovery(&self) -> R<Arc<ghoststream_server::discovery::Discovery>> {
-        self.state()
-            .await?
-            .discovery()
-            .ok_or_else(|| fail(ErrorCode::ServerStopped, "discovery is not running"))
-    }
-
-    pub async fn pairing(&self) -> R<ghoststream_types::PairingInfo> {
-        Ok(self.discovery().await?.info())
-    }
-
-    pub async fn rotate_code(&self) -> R<ghoststream_types::PairingInfo> {
-        Ok(self.discovery().await?.rotate_code())
-    }
-
-    pub async fn set_ghosthub(&self, url: Option<String>) -> R<ghoststream_types::PairingInfo> {
-        let d = self.discovery().await?;
-        d.set_ghosthub(url)
-            .await
-            .map_err(|e| fail(ErrorCode::InvalidRequest, e))?;
-        Ok(d.info())
-    }
-
-    pub async fn announce_now(&self) -> R<ghoststream_types::AnnounceResult> {
-        Ok(self.discovery().await?.announce_now().await)
-    }
-
-    pub async fn reachability(&self) -> R<ghoststream_types::Reachability> {
-        Ok(self.discovery().await?.reachability().await)
     }
 
     pub fn logs_dir(&self) -> PathBuf {

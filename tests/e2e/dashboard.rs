@@ -117,3 +117,98 @@ async fn daily_history_counts_finished_jobs() {
     assert_eq!(today["hw_usage"]["software"], 1);
     assert!(today["average_speed"].as_f64().unwrap() > 0.0);
 }
+
+/// The dashboard is told of status changes, never polls: after `watch_server` the
+/// WebSocket carries the server's status at once and again on pause, resume and each job
+/// that starts or ends. Clients that do not ask never see the message.
+#[tokio::test]
+async fn server_status_is_pushed_to_watchers() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let url = format!("{}/ws/progress", gs.base.replace("http://", "ws://"));
+    let (mut watcher, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (mut plain, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    watcher
+        .send(Message::Text(
+            json!({"type": "watch_server"}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    // The next `server_status` message whose data passes `want`.
+    async fn next_status(
+        ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+        want: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let wait = async {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "server_status" && want(&v["data"]) {
+                        return v["data"].clone();
+                    }
+                }
+            }
+            panic!("the connection ended");
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .expect("no server_status message")
+    }
+    let first = next_status(&mut watcher, |_| true).await;
+    assert_eq!(first["state"], "running");
+    assert_eq!(gs.post("/api/server/pause", json!({})).await.0, 200);
+    next_status(&mut watcher, |d| d["state"] == "paused").await;
+    assert_eq!(gs.post("/api/server/resume", json!({})).await.0, 200);
+    next_status(&mut watcher, |d| d["state"] == "running").await;
+    let job = gs
+        .start_job(json!({"source": media.url("short.mkv"), "mode": "batch"}))
+        .await;
+    next_status(&mut watcher, |d| d["active_jobs"].as_u64() == Some(1)).await;
+    gs.wait_for(&job, &["ready"], Duration::from_secs(60)).await;
+    next_status(&mut watcher, |d| d["active_jobs"].as_u64() == Some(0)).await;
+    // The other connection got the job's events and no server status.
+    let mut kinds = std::collections::HashSet::new();
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(300), plain.next()).await
+    {
+        if let Message::Text(t) = m {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            kinds.insert(v["type"].as_str().unwrap_or("").to_string());
+        }
+    }
+    assert!(kinds.contains("status_change"), "{kinds:?}");
+    assert!(!kinds.contains("server_status"), "{kinds:?}");
+}
+
+/// A setting that came from the environment is shown and never written into the file
+/// when the dashboard saves; one the user changes there is applied and written.
+#[tokio::test]
+async fn settings_from_the_environment_stay_there() {
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS", "3"));
+    let cfg = gs.state.join("ghoststream.toml");
+    let (code, s) = gs.get("/api/settings").await;
+    assert_eq!(code, 200);
+    assert_eq!(s["max_concurrent_jobs"], 3);
+    let mut new = s.clone();
+    new["job_tokens"] = json!("open");
+    let (code, saved) = gs.put("/api/settings", new.clone()).await;
+    assert_eq!(code, 200, "{saved}");
+    assert_eq!(saved["applied_now"], json!(["job_tokens"]));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("job_tokens = \"open\""), "{text}");
+    // Neither this one nor the suite's GHOSTSTREAM__SECURITY__ALLOWED_TARGETS.
+    assert!(!text.contains("max_concurrent_jobs"), "{text}");
+    assert!(!text.contains("allowed_targets"), "{text}");
+    new["max_concurrent_jobs"] = json!(4);
+    let (code, v) = gs.put("/api/settings", new).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["applied_now"], json!(["max_concurrent_jobs"]));
+    assert_eq!(
+        gs.get("/api/capabilities").await.1["max_concurrent_jobs"],
+        4
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("max_concurrent_jobs = 4"), "{text}");
+    assert!(!text.contains("allowed_targets"), "{text}");
+}

@@ -1,11 +1,8 @@
-// The one seam between the dashboard and the server: the same typed calls over Tauri IPC
-// (inside the app) or over HTTP and WebSocket (in a browser). Types come only from the
-// generated bindings.
-import type {
-  AnnounceResult, PairingInfo, Reachability,
-  Capabilities, DailyStats, ErrorBody, ErrorCode, JobEvent, JobResponse, Resources, ServerStatus, Settings,
-  SettingsSaved, Stats,
-} from "./bindings";
+// The one seam between the dashboard and the server. The API is generated, never written
+// by hand: its methods are the app's IPC commands (`commands` in the generated bindings),
+// and the HTTP transport offers the same methods from `OPS`, the server's table of where
+// each one lives over HTTP. Adding an operation on the Rust side adds it here.
+import type { commands, ErrorBody, ErrorCode, JobEvent, ServerStatus } from "./bindings";
 
 /** What every call throws, over either transport: the server's `{detail, code}`. The UI
  * branches on `code`, never on the message. */
@@ -23,43 +20,27 @@ export class ApiError extends Error {
   }
 }
 
-export interface Api {
-  readonly mode: "tauri" | "http";
-  /** Start and stop exist only inside the app (a browser talks to the server itself). */
-  readonly canStartStop: boolean;
-  serverStatus(): Promise<ServerStatus>;
-  startServer(): Promise<ServerStatus>;
-  stopServer(): Promise<ServerStatus>;
-  setPaused(paused: boolean): Promise<ServerStatus>;
-  listJobs(): Promise<JobResponse[]>;
-  cancelJob(job: JobResponse): Promise<void>;
-  jobLog(job: JobResponse): Promise<string>;
-  capabilities(): Promise<Capabilities>;
-  resources(): Promise<Resources>;
-  stats(): Promise<Stats>;
-  dailyStats(days: number): Promise<DailyStats>;
-  getSettings(): Promise<Settings>;
-  saveSettings(s: Settings): Promise<SettingsSaved>;
-  openLogsFolder(): Promise<void>;
-  quitApp(): Promise<void>;
-  pairingInfo(): Promise<PairingInfo>;
-  rotatePairingCode(): Promise<PairingInfo>;
-  setGhostHub(url: string | null): Promise<PairingInfo>;
-  announceNow(): Promise<AnnounceResult>;
-  reachability(): Promise<Reachability>;
+type Commands = typeof commands;
+type Answer<R> = R extends Promise<{ status: "ok"; data: infer D } | { status: "error"; error: unknown }> ? D : never;
+
+/** Every operation, typed from the generated commands; each throws {@link ApiError}. */
+export type Calls = {
+  [K in keyof Commands]: (...args: Parameters<Commands[K]>) => Promise<Answer<ReturnType<Commands[K]>>>;
+};
+
+/** What a transport pushes: job events and server status, never polled. */
+export interface Events {
   onJobEvent(cb: (e: JobEvent) => void): () => void;
   onServerChanged(cb: (s: ServerStatus) => void): () => void;
 }
 
-export function inTauri(): boolean {
-  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
-}
+export type Api = Calls & Events & {
+  readonly mode: "tauri" | "http";
+  /** Start, stop, quit and the logs folder exist only inside the app. */
+  readonly canStartStop: boolean;
+};
 
-export async function createApi(): Promise<Api> {
-  if (inTauri()) {
-    const { tauriApi } = await import("./transport-tauri");
-    return tauriApi();
-  }
-  const { httpApi } = await import("./transport-http");
-  return httpApi(window.location.origin);
+/** `list_jobs` → `listJobs`, as tauri-specta names the commands. */
+export function camel(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }

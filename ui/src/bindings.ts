@@ -8,26 +8,31 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	serverStatus: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("server_status")),
-	startServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("start_server")),
-	stopServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("stop_server")),
-	setPaused: (paused: boolean) => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("set_paused", { paused })),
-	listJobs: () => typedError<JobResponse[], ErrorBody>(__TAURI_INVOKE("list_jobs")),
-	cancelJob: (jobId: string) => typedError<null, ErrorBody>(__TAURI_INVOKE("cancel_job", { jobId })),
+	pauseServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("pause_server")),
+	resumeServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("resume_server")),
+	listJobs: (offset: number | null, limit: number | null) => typedError<JobList, ErrorBody>(__TAURI_INVOKE("list_jobs", { offset, limit })),
+	/**  A job's full record; in the app on this machine no control token is needed. */
+	job: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("job", { jobId })),
+	cancelJob: (jobId: string) => typedError<CancelResponse, ErrorBody>(__TAURI_INVOKE("cancel_job", { jobId })),
 	jobLog: (jobId: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("job_log", { jobId })),
 	capabilities: () => typedError<Capabilities, ErrorBody>(__TAURI_INVOKE("capabilities")),
 	resources: () => typedError<Resources, ErrorBody>(__TAURI_INVOKE("resources")),
 	stats: () => typedError<Stats, ErrorBody>(__TAURI_INVOKE("stats")),
-	dailyStats: (days: number) => typedError<DailyStats, ErrorBody>(__TAURI_INVOKE("daily_stats", { days })),
+	dailyStats: (days: number | null) => typedError<DailyStats, ErrorBody>(__TAURI_INVOKE("daily_stats", { days })),
+	/**  Works while the server is stopped too (read from the file). */
 	getSettings: () => typedError<Settings, ErrorBody>(__TAURI_INVOKE("get_settings")),
+	/**  Works while the server is stopped too; also sets start at login. */
 	saveSettings: (settings: Settings) => typedError<SettingsSaved, ErrorBody>(__TAURI_INVOKE("save_settings", { settings })),
+	pairingInfo: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("pairing_info")),
+	rotatePairingCode: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("rotate_pairing_code")),
+	setGhosthub: (request: GhostHubRequest) => typedError<GhostHubSaved, ErrorBody>(__TAURI_INVOKE("set_ghosthub", { request })),
+	announceNow: () => typedError<AnnounceResult, ErrorBody>(__TAURI_INVOKE("announce_now")),
+	reachability: () => typedError<Reachability, ErrorBody>(__TAURI_INVOKE("reachability")),
+	startServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("start_server")),
+	stopServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("stop_server")),
 	openLogsFolder: () => typedError<null, ErrorBody>(__TAURI_INVOKE("open_logs_folder")),
 	/**  Quits the app like the tray's Quit: jobs end and the server stops first. */
 	quitApp: () => typedError<null, ErrorBody>(__TAURI_INVOKE("quit_app")),
-	pairingInfo: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("pairing_info")),
-	rotatePairingCode: () => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("rotate_pairing_code")),
-	setGhosthub: (url: string | null) => typedError<PairingInfo, ErrorBody>(__TAURI_INVOKE("set_ghosthub", { url })),
-	announceNow: () => typedError<AnnounceResult, ErrorBody>(__TAURI_INVOKE("announce_now")),
-	reachability: () => typedError<Reachability, ErrorBody>(__TAURI_INVOKE("reachability")),
 };
 
 /** Events */
@@ -35,6 +40,13 @@ export const events = {
 	jobUpdate: makeEvent<JobUpdate, JobUpdate>("job-update"),
 	serverChanged: makeEvent<ServerChanged, ServerChanged>("server-changed"),
 };
+
+/* Constants */
+export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app"] as const;
+
+export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
+
+export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":1}},"key":"server.port","label":"Port","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"}] as const;
 
 /* Types */
 /**  `POST /api/probe` answer and the WebSocket `analysis` payload. */
@@ -56,6 +68,11 @@ export type AudioInfo = {
 	channels: number,
 	sample_rate: number,
 	language: string | null,
+};
+
+export type CancelResponse = {
+	job_id: string,
+	status: string,
 };
 
 export type Capabilities = {
@@ -106,6 +123,24 @@ export type ErrorCode =
 /**  Something the desktop app does (open a folder, quit) failed. */
 "shell-failed";
 
+/**
+ *  `POST /api/pair/ghosthub`: the GhostHub to register with (empty or null: none), and
+ *  from the `/pair` page the pairing code.
+ */
+export type GhostHubRequest = {
+	ghosthub_url?: string | null,
+	code?: string | null,
+};
+
+/**  The answer of `POST /api/pair/ghosthub`. */
+export type GhostHubSaved = {
+	/**  False when the registration failed (the URL is saved all the same). */
+	ok: boolean,
+	ghosthub_url: string | null,
+	/**  The registration attempt, shown to the owner only. */
+	registration: Registration | null,
+};
+
 export type GpuInfo = {
 	name: string,
 	memory_mb: number,
@@ -146,6 +181,15 @@ export type HwPreference =
 
 /**  A server → client WebSocket message about a job. */
 export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } | { type: "status_change"; job_id: string; data: StatusData } | { type: "analysis"; job_id: string; data: AnalysisData };
+
+export type JobList = {
+	/**  Newest first, without tokens, stream URLs or credentials. */
+	jobs: JobResponse[],
+	/**  Jobs in all pages. */
+	total: number,
+	offset: number,
+	limit: number,
+};
 
 /**  The job answer of start, status and the jobs list. */
 export type JobResponse = {

@@ -1,25 +1,19 @@
 import "./style.css";
-import { createApi } from "./api";
+import { createApi } from "./connect";
 import { Store } from "./store";
-import { overview } from "./views/overview";
-import { jobs } from "./views/jobs";
-import { hardware } from "./views/hardware";
-import { statsView } from "./views/stats";
-import { pairing } from "./views/pairing";
-import { settings } from "./views/settings";
+import type { Mounted, Panel } from "./panel";
+import { overview } from "./panels/overview";
+import { jobs } from "./panels/jobs";
+import { hardware } from "./panels/hardware";
+import { stats } from "./panels/stats";
+import { pairing } from "./panels/pairing";
+import { settings } from "./panels/settings";
 
-const views: Record<string, { title: string; render: (el: HTMLElement, s: Store) => void }> = {
-  overview: { title: "Overview", render: overview },
-  jobs: { title: "Jobs", render: jobs },
-  hardware: { title: "Hardware", render: hardware },
-  stats: { title: "Stats", render: statsView },
-  pairing: { title: "Pairing", render: pairing },
-  settings: { title: "Settings", render: settings },
-};
+const panels: Record<string, Panel> = { overview, jobs, hardware, stats, pairing, settings };
 
 function current(): string {
   const v = location.hash.replace("#", "");
-  return v in views ? v : "overview";
+  return v in panels ? v : "overview";
 }
 
 async function main() {
@@ -28,23 +22,26 @@ async function main() {
   const root = document.getElementById("app")!;
   root.innerHTML = `
     <nav><div class="brand">GhostStream <small data-testid="mode">${api.mode}</small></div>
-      ${Object.entries(views).map(([k, v]) => `<a href="#${k}" data-view="${k}">${v.title}</a>`).join("")}</nav>
+      ${Object.entries(panels).map(([k, v]) => `<a href="#${k}" data-view="${k}">${v.title}</a>`).join("")}</nav>
     <main id="view"></main>`;
   const view = document.getElementById("view")!;
-  const draw = () => {
+  let shown: { name: string; mounted: Mounted } | null = null;
+  const show = () => {
     const name = current();
-    root.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", (a as HTMLElement).dataset.view === name));
-    views[name].render(view, store);
+    if (shown?.name === name) return;
+    shown?.mounted.unmount();
+    root.querySelectorAll<HTMLElement>("nav a").forEach((a) => {
+      const on = a.dataset.view === name;
+      a.classList.toggle("active", on);
+      if (on) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    });
+    view.replaceChildren();
+    shown = { name, mounted: panels[name].mount(view, store) };
   };
-  store.subscribe(draw);
-  window.addEventListener("hashchange", () => store.changed());
-  api.onJobEvent((e) => store.apply(e));
-  api.onServerChanged((s) => { store.status = s; void store.refreshJobs(); store.changed(); });
-  await Promise.all([store.refreshStatus(), store.refreshJobs(), store.sample()]);
-  setInterval(() => void store.sample(), 2000);
-  setInterval(() => void store.refreshStatus(), 3000);
-  setInterval(() => void store.refreshJobs(), 5000);
-  draw();
+  window.addEventListener("hashchange", show);
+  show();
+  await Promise.all([store.loadStatus(), store.loadJobs()]);
 }
 
 main().catch((e) => {

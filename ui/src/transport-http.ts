@@ -1,10 +1,10 @@
-// HTTP + WebSocket transport, for the dashboard in a normal browser.
-import type {
-  AnnounceResult, PairingInfo, Reachability,
-  Capabilities, DailyStats, JobEvent, JobResponse, Resources, ServerStatus, Settings,
-  SettingsSaved, Stats,
-} from "./bindings";
-import { ApiError, type Api } from "./api";
+// HTTP + WebSocket transport, for the dashboard in a normal browser: each operation is
+// built from its row of the generated `OPS` table, and events come over `/ws/progress`
+// (job events, and server status after `watch_server`).
+import { APP_ONLY, OPS, type JobEvent, type ServerStatus } from "./bindings";
+import { ApiError, camel, type Api, type Calls } from "./api";
+
+type Op = (typeof OPS)[number];
 
 function apiKey(): string | null {
   const fromUrl = new URLSearchParams(window.location.search).get("api_key");
@@ -13,77 +13,62 @@ function apiKey(): string | null {
 }
 
 export function httpApi(base: string): Api {
-  async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async function call(op: Op, args: unknown[]): Promise<unknown> {
+    const arg = (name: string) => args[(op.args as readonly string[]).indexOf(name)];
+    let path = op.path.replace(/\{(\w+)\}/g, (_, n: string) => encodeURIComponent(String(arg(n))));
+    const query = (op.query as readonly string[])
+      .filter((n) => arg(n) != null)
+      .map((n) => `${encodeURIComponent(n)}=${encodeURIComponent(String(arg(n)))}`);
+    if (query.length) path += `?${query.join("&")}`;
+    const h: Record<string, string> = { "X-GhostStream-Client": "ghoststream-dashboard" };
     const key = apiKey();
-    const h: Record<string, string> = { ...headers, "X-GhostStream-Client": "ghoststream-dashboard" };
     if (key) h["X-API-Key"] = key;
+    const body = op.body ? JSON.stringify(arg(op.body)) : undefined;
     if (body !== undefined) h["Content-Type"] = "application/json";
-    const r = await fetch(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(base + path, { method: op.method, headers: h, body });
     const text = await r.text();
-    const data = text ? JSON.parse(text) : null;
     if (!r.ok) {
-      throw ApiError.from(data ?? { detail: r.statusText, code: "request-failed" }, r.status);
+      let err: unknown = null;
+      try { err = JSON.parse(text); } catch { /* not JSON */ }
+      throw ApiError.from((err as never) ?? { detail: r.statusText, code: "request-failed" }, r.status);
     }
-    return data as T;
+    return op.text ? text : text ? JSON.parse(text) : null;
   }
-  const token = (job: JobResponse): Record<string, string> => {
-    const h: Record<string, string> = {};
-    if (job.control_token) h["X-GhostStream-Control-Token"] = job.control_token;
-    const key = apiKey();
-    if (key) h["X-API-Key"] = key;
-    return h;
-  };
+  const calls: Record<string, (...a: unknown[]) => Promise<unknown>> = {};
+  for (const op of OPS) calls[camel(op.name)] = (...args: unknown[]) => call(op, args);
+  for (const name of APP_ONLY) {
+    calls[camel(name)] = () => Promise.reject(new ApiError("shell-failed", "only the GhostStream app on the PC can do this"));
+  }
+
   const listeners = { job: new Set<(e: JobEvent) => void>(), server: new Set<(s: ServerStatus) => void>() };
   let socket: WebSocket | null = null;
   function ensureSocket() {
     if (socket) return;
     const key = apiKey();
     const url = base.replace(/^http/, "ws") + "/ws/progress" + (key ? `?api_key=${encodeURIComponent(key)}` : "");
-    socket = new WebSocket(url);
-    socket.onopen = () => socket?.send(JSON.stringify({ type: "identify", client: "ghoststream-dashboard" }));
-    socket.onmessage = (m) => {
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "identify", client: "ghoststream-dashboard" }));
+      ws.send(JSON.stringify({ type: "watch_server" }));
+    };
+    ws.onmessage = (m) => {
       const msg = JSON.parse(String(m.data));
-      if (msg.type === "ping") socket?.send(JSON.stringify({ type: "pong" }));
+      if (msg.type === "ping") ws.send(JSON.stringify({ type: "pong" }));
+      else if (msg.type === "server_status") listeners.server.forEach((cb) => cb(msg.data as ServerStatus));
       else if (msg.type === "progress" || msg.type === "status_change" || msg.type === "analysis") {
         listeners.job.forEach((cb) => cb(msg as JobEvent));
       }
     };
-    socket.onclose = () => {
+    ws.onclose = () => {
       socket = null;
-      setTimeout(() => { if (listeners.job.size) ensureSocket(); }, 2000);
+      setTimeout(() => { if (listeners.job.size || listeners.server.size) ensureSocket(); }, 2000);
     };
   }
-  const unsupported = () => Promise.reject(new Error("start and stop are available in the GhostStream app"));
   return {
+    ...(calls as unknown as Calls),
     mode: "http",
     canStartStop: false,
-    serverStatus: () => call("GET", "/api/server"),
-    startServer: unsupported,
-    stopServer: unsupported,
-    async setPaused(p) {
-      const s = await call<ServerStatus>("POST", p ? "/api/server/pause" : "/api/server/resume");
-      listeners.server.forEach((cb) => cb(s));
-      return s;
-    },
-    listJobs: async () => (await call<{ jobs: JobResponse[] }>("GET", "/api/transcode/jobs")).jobs,
-    cancelJob: async (job) => { await call("POST", `/api/transcode/${job.job_id}/cancel`, undefined, token(job)); },
-    jobLog: (job) => fetch(`${base}/api/transcode/${job.job_id}/log`, { headers: token(job) }).then((r) => r.text()),
-    capabilities: () => call<Capabilities>("GET", "/api/capabilities"),
-    resources: () => call<Resources>("GET", "/api/resources"),
-    stats: () => call<Stats>("GET", "/api/stats"),
-    dailyStats: (d) => call<DailyStats>("GET", `/api/stats/daily?days=${d}`),
-    getSettings: () => call<Settings>("GET", "/api/settings"),
-    saveSettings: (s) => call<SettingsSaved>("PUT", "/api/settings", s),
-    openLogsFolder: () => Promise.reject(new Error("the logs folder opens from the GhostStream app")),
-    quitApp: () => Promise.reject(new Error("quit from the GhostStream app")),
-    pairingInfo: () => call<PairingInfo>("GET", "/api/rendezvous"),
-    rotatePairingCode: () => call<PairingInfo>("POST", "/api/rendezvous/rotate"),
-    async setGhostHub(url) {
-      await call("POST", "/api/pair/ghosthub", { ghosthub_url: url });
-      return call<PairingInfo>("GET", "/api/rendezvous");
-    },
-    announceNow: () => call<AnnounceResult>("POST", "/api/announce-now"),
-    reachability: () => call<Reachability>("GET", "/api/reachability"),
     onJobEvent(cb) {
       listeners.job.add(cb);
       ensureSocket();
@@ -91,6 +76,7 @@ export function httpApi(base: string): Api {
     },
     onServerChanged(cb) {
       listeners.server.add(cb);
+      ensureSocket();
       return () => listeners.server.delete(cb);
     },
   };

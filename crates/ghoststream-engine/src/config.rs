@@ -17,6 +17,7 @@ pub struct Config {
     pub hardware: HardwareSection,
     pub security: SecuritySection,
     pub discovery: DiscoverySection,
+    pub desktop: DesktopSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -135,6 +136,13 @@ pub struct HardwareSection {
 pub enum TokenMode {
     Enforce,
     Open,
+}
+
+/// What only the desktop app reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DesktopSection {
+    pub start_at_login: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -471,6 +479,9 @@ token_ttl_hours = 168
 allowed_targets = []
 # HLS/DASH playlists as sources or subtitles; each URL they name is checked as it is fetched.
 allow_playlist_sources = false
+
+[desktop]
+start_at_login = false      # the app starts (to the tray) when you log in
 "#;
 
 #[cfg(test)]

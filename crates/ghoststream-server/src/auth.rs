@@ -1,7 +1,7 @@
 //! CORS on every answer, and the optional API key.
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::App;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -130,11 +130,7 @@ fn key_matches(expected: &str, given: &str) -> bool {
 }
 
 /// True when the request carries the configured API key (or none is configured).
-pub fn has_api_key(
-    state: &AppState,
-    req_headers: &axum::http::HeaderMap,
-    query: Option<&str>,
-) -> bool {
+pub fn has_api_key(state: &App, req_headers: &axum::http::HeaderMap, query: Option<&str>) -> bool {
     let live = state.engine.live();
     let Some(expected) = live.api_key.as_deref().filter(|k| !k.is_empty()) else {
         return true;
@@ -149,7 +145,7 @@ pub fn has_api_key(
 
 /// Requires the API key on every route but health (and stream/download, which check it
 /// together with job tokens, since players cannot send headers).
-pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn api_key(State(state): State<App>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // The pairing page and its form carry the pairing code instead.
     let exempt = matches!(
@@ -174,7 +170,7 @@ pub async fn api_key(State(state): State<AppState>, req: Request, next: Next) ->
 /// refused before anything is read (so `Expect: 100-continue` gets 413, never `100
 /// Continue`), and the whole body must arrive within `server.body_read_timeout_ms`: a
 /// client trickling a byte at a time cannot hold its connection past that.
-pub async fn body_limits(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn body_limits(State(state): State<App>, req: Request, next: Next) -> Response {
     let cfg = &state.engine.config().server;
     let max = cfg.max_body_bytes;
     let deadline = std::time::Duration::from_millis(cfg.body_read_timeout_ms.max(100));
@@ -214,7 +210,7 @@ pub async fn body_limits(State(state): State<AppState>, req: Request, next: Next
 /// typed or followed that address, so the page's origin is ours), `localhost` and
 /// `*.localhost`, this machine's name (bare or `.local`), or the advertised URL's host.
 /// Any other name is a page that got its name to resolve to us (DNS rebinding).
-pub fn host_is_ours(state: &AppState, host: &str) -> bool {
+pub fn host_is_ours(state: &App, host: &str) -> bool {
     let name = strip_port(host).to_ascii_lowercase();
     if name.is_empty() {
         return false;
@@ -271,7 +267,7 @@ fn machine_name() -> String {
 /// A state-changing dashboard request must come from our own pages or from a client that
 /// is no web page at all: its `Host` names us, and its `Origin` (when a browser sent one)
 /// is that same host. A page elsewhere, or one that rebinds its name to us, is refused.
-pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn same_origin(state: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -309,11 +305,7 @@ pub fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
 
 /// The machine's owner: a same-origin request from this machine itself. Settings, the
 /// pairing code, and job control without a job's token need this.
-pub fn local_owner(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
+pub fn local_owner(state: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     if !peer.ip().is_loopback() {
         return Err(ApiError::Forbidden {
             code: ErrorCode::LocalOnly,
@@ -327,11 +319,7 @@ pub fn local_owner(
 /// own word that the page is ours (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to
 /// the host). Job control without the job's token needs this: other local programs, and
 /// every client elsewhere, use the token.
-pub fn dashboard_page(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<(), ApiError> {
+pub fn dashboard_page(state: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     local_owner(state, peer, headers)?;
     let same_site = headers
         .get("sec-fetch-site")
@@ -344,6 +332,19 @@ pub fn dashboard_page(
             detail: "not a request from the dashboard".into(),
         })
     }
+}
+
+/// Notes the `X-GhostStream-Client` name of each HTTP request (`/api/clients`).
+pub async fn track(State(state): State<App>, req: Request, next: Next) -> Response {
+    if let Some(name) = req
+        .headers()
+        .get("x-ghoststream-client")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+    {
+        state.clients.seen_http(name.trim());
+    }
+    next.run(req).await
 }
 
 #[cfg(test)]

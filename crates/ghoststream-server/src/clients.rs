@@ -1,9 +1,5 @@
 //! Who is talking to us: names from `X-GhostStream-Client` and WebSocket `identify`.
 
-use crate::AppState;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use ghoststream_types::ClientInfo;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -70,16 +66,4 @@ impl Clients {
         out.sort_by(|a, b| a.client.cmp(&b.client));
         out
     }
-}
-
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(name) = req
-        .headers()
-        .get("x-ghoststream-client")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-    {
-        state.clients.seen_http(name.trim());
-    }
-    next.run(req).await
 }

@@ -1,7 +1,7 @@
 //! A server started in this process: what `ghoststream serve` runs, and what the tray
 //! app starts, stops and restarts without a child process.
 
-use crate::{serve, AppState};
+use crate::{serve, App};
 use ghoststream_engine::{Config, Engine};
 use ghoststream_media::hw::Hardware;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ impl StartError {
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
-    pub state: AppState,
+    pub state: App,
     stop_tx: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -78,11 +78,17 @@ impl Running {
         engine.set_callback_answer(std::sync::Arc::new(move |snap| {
             crate::links::answer(snap, &base)
         }));
-        let state = AppState::new(engine);
+        let state = App::new(engine);
+        state.push_status_changes();
         state
             .bound_port
             .store(local.port(), std::sync::atomic::Ordering::Relaxed);
-        let d = crate::discovery::Discovery::start(state.clone(), local.port()).await;
+        let d = crate::discovery::Discovery::start(
+            state.engine.clone(),
+            state.config_path.clone(),
+            local.port(),
+        )
+        .await;
         let _ = state.discovery.set(d);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state.clone(), async move {

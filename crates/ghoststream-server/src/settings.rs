@@ -1,8 +1,13 @@
-//! The Settings view's values, read from and written to the configuration file, keeping
-//! every other key the file holds.
+//! Settings as one concept. `ghoststream_types::SETTING_FIELDS` (the `settings!` list in
+//! the types crate) names each setting's wire field, configuration key, environment
+//! variable and when it applies; this module reads a [`Settings`] from a [`Config`],
+//! applies one to a `Config`, writes it to the file (keeping every other key, and never
+//! the values only the environment sets) and reports what changed, all by walking that
+//! table. Adding a setting is one line there plus its test.
 
-use ghoststream_engine::{Config, TokenMode};
-use ghoststream_types::{HwPreference, Settings, TokensSetting};
+use ghoststream_engine::Config;
+use ghoststream_types::{Codec, SettingField, Settings, Takes, SETTING_FIELDS};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// `$XDG_CONFIG_HOME/ghoststream/ghoststream.toml`, or `~/.config/…`.
@@ -15,30 +20,109 @@ pub fn default_config_path() -> PathBuf {
     base.join("ghoststream").join("ghoststream.toml")
 }
 
-/// The settings as a running configuration has them.
-pub fn from_config(c: &Config, start_at_login: bool) -> Settings {
-    Settings {
-        port: c.server.port,
-        max_concurrent_jobs: c.transcoding.max_concurrent_jobs,
-        hw_preference: if c.hardware.prefer_hw_accel {
-            HwPreference::Auto
-        } else {
-            HwPreference::Software
-        },
-        job_tokens: match c.security.job_tokens {
-            TokenMode::Enforce => TokensSetting::Enforce,
-            TokenMode::Open => TokensSetting::Open,
-        },
-        api_key: c.security.api_key.clone().filter(|k| !k.is_empty()),
-        library_roots: c
-            .transcoding
-            .library_roots
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
-        allowed_targets: c.security.allowed_targets.clone(),
-        start_at_login,
+fn get<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
+    key.split('.').try_fold(tree, |v, k| v.get(k))
+}
+
+fn set(tree: &mut Value, key: &str, value: Value) {
+    let mut v = tree;
+    for k in key.split('.') {
+        if !v.is_object() {
+            *v = Value::Object(Default::default());
+        }
+        let Value::Object(map) = v else {
+            unreachable!("made an object above")
+        };
+        v = map.entry(k.to_string()).or_insert(Value::Null);
     }
+    *v = value;
+}
+
+/// The wire value as the configuration stores it (`null`: no value).
+fn encode(f: &SettingField, wire: Value) -> Value {
+    match (f.codec, wire) {
+        (Codec::Flag { on, .. }, Value::String(s)) => Value::Bool(s == on),
+        (_, Value::String(s)) if s.is_empty() => Value::Null,
+        (_, v) => v,
+    }
+}
+
+/// The configuration's value as the wire carries it.
+fn decode(f: &SettingField, stored: Value) -> Value {
+    match (f.codec, stored) {
+        (Codec::Flag { on, off }, Value::Bool(b)) => Value::String(if b { on } else { off }.into()),
+        (_, v) => v,
+    }
+}
+
+fn wire(s: &Settings) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+/// The settings as a configuration has them.
+pub fn from_config(c: &Config) -> Settings {
+    let tree = serde_json::to_value(c).unwrap_or(Value::Null);
+    let mut out = Value::Object(Default::default());
+    for f in SETTING_FIELDS {
+        let stored = get(&tree, f.key).cloned().unwrap_or(Value::Null);
+        set(&mut out, f.name, decode(f, stored));
+    }
+    serde_json::from_value(out).unwrap_or_else(|e| {
+        unreachable!("every setting's key holds its wire type (SETTING_FIELDS test): {e}")
+    })
+}
+
+/// `c` with the values of `s`.
+pub fn apply(c: &Config, s: &Settings) -> Result<Config, SettingsError> {
+    let mut tree = serde_json::to_value(c).map_err(|e| SettingsError::Invalid(e.to_string()))?;
+    let new = wire(s);
+    for f in SETTING_FIELDS {
+        let v = new.get(f.name).cloned().unwrap_or(Value::Null);
+        set(&mut tree, f.key, encode(f, v));
+    }
+    serde_json::from_value(tree).map_err(|e| SettingsError::Invalid(e.to_string()))
+}
+
+/// The settings whose value differs between `old` and `new`: applied now, and waiting for
+/// the next server start.
+pub fn changes(old: &Settings, new: &Settings) -> (Vec<String>, Vec<String>) {
+    let (a, b) = (wire(old), wire(new));
+    let mut now = Vec::new();
+    let mut restart = Vec::new();
+    for f in SETTING_FIELDS
+        .iter()
+        .filter(|f| a.get(f.name) != b.get(f.name))
+    {
+        match f.takes {
+            Takes::Now => now.push(f.name.to_string()),
+            Takes::Restart => restart.push(f.name.to_string()),
+        }
+    }
+    (now, restart)
+}
+
+/// The settings an environment variable sets: shown, and not written to the file unless
+/// changed in the dashboard.
+pub fn from_environment(vars: impl IntoIterator<Item = String>) -> Vec<&'static SettingField> {
+    let vars: std::collections::HashSet<String> = vars.into_iter().collect();
+    SETTING_FIELDS
+        .iter()
+        .filter(|f| vars.contains(&f.env_var()))
+        .collect()
+}
+
+/// The settings of `locked` that `new` leaves as they were: those stay out of the file.
+fn unchanged<'a>(
+    old: &Settings,
+    new: &Settings,
+    locked: &[&'a SettingField],
+) -> Vec<&'a SettingField> {
+    let (a, b) = (wire(old), wire(new));
+    locked
+        .iter()
+        .copied()
+        .filter(|f| a.get(f.name) == b.get(f.name))
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,41 +213,51 @@ fn section<'a>(doc: &'a mut toml::Table, name: &str) -> &'a mut toml::Table {
     }
 }
 
-fn strings(list: &[String]) -> toml::Value {
-    toml::Value::Array(list.iter().cloned().map(toml::Value::String).collect())
+/// Writes `s` into the file at `path` (created if missing), keeping its other keys and
+/// leaving out the settings in `locked` (those the environment sets).
+pub fn save(path: &Path, s: &Settings, locked: &[&SettingField]) -> Result<(), SettingsError> {
+    validate(s)?;
+    let new = wire(s);
+    let mut values = Vec::new();
+    for f in SETTING_FIELDS.iter().filter(|f| !locked.contains(f)) {
+        let v = encode(f, new.get(f.name).cloned().unwrap_or(Value::Null));
+        let v = match v {
+            Value::Null => None,
+            v => Some(
+                toml::Value::try_from(v)
+                    .map_err(|e| SettingsError::Invalid(format!("{}: {e}", f.name)))?,
+            ),
+        };
+        values.push((f.key, v));
+    }
+    edit(path, |doc| {
+        for (key, v) in values {
+            let (sect, name) = key.split_once('.').unwrap_or(("", key));
+            let t = if sect.is_empty() {
+                &mut *doc
+            } else {
+                section(doc, sect)
+            };
+            match v {
+                Some(v) => t.insert(name.to_string(), v),
+                None => t.remove(name),
+            };
+        }
+    })
 }
 
-/// Writes `s` into the file at `path` (created if missing), keeping its other keys.
-pub fn save(path: &Path, s: &Settings) -> Result<(), SettingsError> {
-    validate(s)?;
-    edit(path, |doc| {
-        section(doc, "server").insert("port".into(), toml::Value::Integer(s.port.into()));
-        let t = section(doc, "transcoding");
-        t.insert(
-            "max_concurrent_jobs".into(),
-            toml::Value::Integer(s.max_concurrent_jobs.into()),
-        );
-        t.insert("library_roots".into(), strings(&s.library_roots));
-        section(doc, "hardware").insert(
-            "prefer_hw_accel".into(),
-            toml::Value::Boolean(s.hw_preference == HwPreference::Auto),
-        );
-        let sec = section(doc, "security");
-        let tokens = match s.job_tokens {
-            TokensSetting::Enforce => "enforce",
-            TokensSetting::Open => "open",
-        };
-        sec.insert("job_tokens".into(), toml::Value::String(tokens.into()));
-        sec.insert("allowed_targets".into(), strings(&s.allowed_targets));
-        match s.api_key.as_deref().filter(|k| !k.is_empty()) {
-            Some(k) => sec.insert("api_key".into(), toml::Value::String(k.into())),
-            None => sec.remove("api_key"),
-        };
-        section(doc, "desktop").insert(
-            "start_at_login".into(),
-            toml::Value::Boolean(s.start_at_login),
-        );
-    })
+/// Saves `new` over `old` into the file at `path`. A value that came from the
+/// environment and was not changed here stays out of the file; one the user changed is
+/// written (the environment still wins at the next start, as always). Returns what
+/// applies now and what at the next server start.
+pub fn save_changes(
+    path: &Path,
+    old: &Settings,
+    new: &Settings,
+) -> Result<(Vec<String>, Vec<String>), SettingsError> {
+    let locked = from_environment(std::env::vars().map(|(k, _)| k));
+    save(path, new, &unchanged(old, new, &locked))?;
+    Ok(changes(old, new))
 }
 
 /// Stores (or clears) `discovery.ghosthub_url`, keeping every other key.
@@ -177,18 +271,10 @@ pub fn save_ghosthub(path: &Path, url: Option<&str>) -> Result<(), SettingsError
     })
 }
 
-/// `desktop.start_at_login` from the file (the engine's Config does not carry it).
-pub fn start_at_login(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
-        .and_then(|d| d.get("desktop")?.get("start_at_login")?.as_bool())
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ghoststream_types::{HwPreference, TokensSetting};
 
     #[test]
     fn round_trip_keeps_other_keys() {
@@ -210,9 +296,9 @@ mod tests {
             allowed_targets: vec!["127.0.0.1".into(), "fd00::/8".into()],
             start_at_login: true,
         };
-        save(&path, &s).unwrap();
+        save(&path, &s, &[]).unwrap();
         let c = Config::load(Some(&path), vec![], &[]).unwrap();
-        assert_eq!(from_config(&c, start_at_login(&path)), s);
+        assert_eq!(from_config(&c), s);
         assert_eq!(c.server.host, "127.0.0.1");
         assert_eq!(c.transcoding.segment_duration, 6.0);
         // Clearing the key removes it.
@@ -222,10 +308,72 @@ mod tests {
                 api_key: None,
                 ..s.clone()
             },
+            &[],
         )
         .unwrap();
         let c = Config::load(Some(&path), vec![], &[]).unwrap();
         assert_eq!(c.security.api_key, None);
+    }
+
+    #[test]
+    fn every_setting_names_a_key_of_its_type() {
+        let c = Config::default();
+        let s = from_config(&c);
+        assert_eq!(s.port, c.server.port);
+        assert_eq!(s.max_concurrent_jobs, c.transcoding.max_concurrent_jobs);
+        assert_eq!(s.hw_preference, HwPreference::Auto);
+        assert!(!s.start_at_login);
+        let changed = Settings {
+            port: 9100,
+            max_concurrent_jobs: 5,
+            hw_preference: HwPreference::Software,
+            start_at_login: true,
+            ..s.clone()
+        };
+        let c2 = apply(&c, &changed).unwrap();
+        assert_eq!(c2.server.port, 9100);
+        assert!(!c2.hardware.prefer_hw_accel);
+        assert!(c2.desktop.start_at_login);
+        assert_eq!(from_config(&c2), changed);
+        let (now, restart) = changes(&s, &changed);
+        assert_eq!(
+            now,
+            ["max_concurrent_jobs", "hw_preference", "start_at_login"]
+        );
+        assert_eq!(restart, ["port"]);
+    }
+
+    #[test]
+    fn values_from_the_environment_are_never_written_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "[transcoding]\nmax_concurrent_jobs = 2\n").unwrap();
+        let env = vec![(
+            "GHOSTSTREAM__SECURITY__API_KEY".to_string(),
+            "from-the-env-1".to_string(),
+        )];
+        let c = Config::load(Some(&path), env.clone(), &[]).unwrap();
+        let old = from_config(&c);
+        assert_eq!(old.api_key.as_deref(), Some("from-the-env-1"));
+        let locked = from_environment(env.into_iter().map(|(k, _)| k));
+        assert_eq!(locked.len(), 1);
+        assert_eq!(locked[0].name, "api_key");
+        let new = Settings {
+            max_concurrent_jobs: 4,
+            ..old.clone()
+        };
+        save(&path, &new, &unchanged(&old, &new, &locked)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("from-the-env-1"), "{text}");
+        assert!(text.contains("max_concurrent_jobs = 4"), "{text}");
+        // A value the user changes in the dashboard is theirs: written.
+        let mine = Settings {
+            api_key: Some("another-key-2".into()),
+            ..new.clone()
+        };
+        save(&path, &mine, &unchanged(&new, &mine, &locked)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("another-key-2"), "{text}");
     }
 
     #[test]

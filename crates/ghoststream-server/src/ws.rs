@@ -1,10 +1,12 @@
 //! WebSocket `/ws/progress`: every job's events by default, subscription filters, pings
 //! every 30 s (3 missed pongs close), at most 1000 connections, and a bounded outbox per
-//! connection that drops the oldest progress first and never a status change.
+//! connection that drops the oldest progress first and never a status change. A client
+//! that sends `{"type": "watch_server"}` (the dashboard) also gets
+//! `{"type": "server_status", "data": …}` now and on every change.
 
 use crate::auth::has_api_key;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::App;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
@@ -27,7 +29,7 @@ const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
 const MAX_SUBSCRIPTIONS: usize = 1000;
 
 pub async fn progress(
-    State(s): State<AppState>,
+    State(s): State<App>,
     headers: HeaderMap,
     uri: Uri,
     ws: WebSocketUpgrade,
@@ -99,7 +101,7 @@ fn now_ts() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
-async fn connection(s: AppState, socket: WebSocket) {
+async fn connection(s: App, socket: WebSocket) {
     let open = s.ws.open.fetch_add(1, Ordering::SeqCst) + 1;
     let (mut sink, mut stream) = socket.split();
     if open > s.ws.max_connections {
@@ -152,8 +154,24 @@ async fn connection(s: AppState, socket: WebSocket) {
         s.ws.ping_interval,
     );
     let mut missed = 0u32;
+    // After `watch_server`: the server's status on each change (the dashboard's push).
+    let mut status: Option<tokio::sync::watch::Receiver<u64>> = None;
     loop {
         tokio::select! {
+            Some(changed) = async {
+                match status.as_mut() {
+                    Some(rx) => Some(rx.changed().await),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if changed.is_err() {
+                    status = None;
+                    continue;
+                }
+                if let Some(text) = server_status_message(&s).await {
+                    shared.push(false, text, cap);
+                }
+            }
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     if !filter.wants(ev.job_id()) {
@@ -221,6 +239,14 @@ async fn connection(s: AppState, socket: WebSocket) {
                             }
                         }
                         Some("subscribe_all") => filter = Filter::All,
+                        Some("watch_server") => {
+                            let mut rx = s.status_changes();
+                            rx.mark_unchanged();
+                            status = Some(rx);
+                            if let Some(text) = server_status_message(&s).await {
+                                shared.push(false, text, cap);
+                            }
+                        }
                         Some("identify") => {
                             if let Some(name) = v.get("client").and_then(Value::as_str) {
                                 s.clients.ws_identify(id, name);
@@ -246,6 +272,12 @@ async fn connection(s: AppState, socket: WebSocket) {
     let _ = writer.await;
     s.clients.ws_close(id);
     s.ws.open.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// `{"type": "server_status", "data": ServerStatus}`.
+async fn server_status_message(s: &App) -> Option<String> {
+    let status = s.server_status().await.ok()?;
+    Some(json!({"type": "server_status", "data": status}).to_string())
 }
 
 fn ids_of(v: &Value) -> HashSet<String> {

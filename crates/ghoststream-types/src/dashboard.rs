@@ -1,5 +1,6 @@
 //! What the dashboard and the tray show: server state, live resources, settings, history.
 
+use crate::settings::{Codec, Input};
 use crate::HwKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,24 +88,31 @@ pub enum TokensSetting {
     Open,
 }
 
-/// What the Settings view edits. Saved to the configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Settings {
-    pub port: u16,
+settings! {
+    port: u16 = "server.port", Restart, "Port", Input::Number { min: 1, max: 65535 };
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
-    pub max_concurrent_jobs: u32,
-    pub hw_preference: HwPreference,
-    pub job_tokens: TokensSetting,
+    max_concurrent_jobs: u32 = "transcoding.max_concurrent_jobs", Now, "Max concurrent jobs",
+        Input::Number { min: 1, max: 64 };
+    hw_preference: HwPreference = "hardware.prefer_hw_accel" as Codec::Flag { on: "auto", off: "software" },
+        Now, "Hardware", Input::Choice(&[
+            ("auto", "Best proven GPU, else software"),
+            ("software", "Software only"),
+        ]);
+    job_tokens: TokensSetting = "security.job_tokens", Now, "Job tokens", Input::Choice(&[
+        ("enforce", "Enforce (recommended)"),
+        ("open", "Open (legacy clients)"),
+    ]);
     /// Empty or null: no API key.
-    pub api_key: Option<String>,
-    pub library_roots: Vec<String>,
+    api_key: Option<String> = "security.api_key", Now, "API key", Input::Secret;
+    library_roots: Vec<String> = "transcoding.library_roots", Now, "Library folders (one per line)",
+        Input::Lines;
     /// Loopback or link-local addresses sources may reach all the same (`127.0.0.1`,
     /// `::1`, `169.254.0.0/16`): a media server on this same PC.
     #[serde(default)]
-    pub allowed_targets: Vec<String>,
-    pub start_at_login: bool,
+    allowed_targets: Vec<String> = "security.allowed_targets", Now,
+        "Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)",
+        Input::Lines;
+    start_at_login: bool = "desktop.start_at_login", Now, "Start at login", Input::Toggle;
 }
 
 /// The answer of a settings save: what was applied now and what waits for a restart.
@@ -201,4 +209,27 @@ pub struct ReachabilityCheck {
 pub struct Reachability {
     pub checks: Vec<ReachabilityCheck>,
     pub hints: Vec<String>,
+}
+
+/// `POST /api/pair/ghosthub`: the GhostHub to register with (empty or null: none), and
+/// from the `/pair` page the pairing code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct GhostHubRequest {
+    pub ghosthub_url: Option<String>,
+    pub code: Option<String>,
+}
+
+/// The answer of `POST /api/pair/ghosthub`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GhostHubSaved {
+    /// False when the registration failed (the URL is saved all the same).
+    pub ok: bool,
+    pub ghosthub_url: Option<String>,
+    /// The registration attempt, shown to the owner only.
+    pub registration: Option<Registration>,
 }

@@ -5,6 +5,8 @@
 //! published Python SDK parses these shapes.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+pub mod settings;
 mod dashboard;
 mod error;
 mod request;
@@ -14,6 +16,7 @@ pub use dashboard::*;
 pub use error::ErrorCode;
 pub use request::*;
 pub use response::*;
+pub use settings::{Codec, Input, SettingField, Takes};
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,6 @@ pub mod hub;
 pub mod mdns;
 pub mod udp;
 
-use crate::AppState;
 use attempts::Attempts;
 use ghoststream_types::{
     AnnounceResult, PairingInfo, Reachability, ReachabilityCheck, Registration,
@@ -83,7 +82,7 @@ struct Status {
 
 /// Discovery of one running server.
 pub struct Discovery {
-    /// The engine and the configuration file, not the whole `AppState`: the state holds
+    /// The engine and the configuration file, not the whole `App`: the state holds
     /// this discovery, so holding the state back would be a cycle that outlives a stop.
     engine: ghoststream_engine::Engine,
     config_path: Arc<std::sync::RwLock<std::path::PathBuf>>,
@@ -103,16 +102,20 @@ pub struct Discovery {
 
 impl Discovery {
     /// Starts every enabled mechanism for a server bound to `port`.
-    pub async fn start(state: AppState, port: u16) -> Arc<Discovery> {
-        let cfg = state.engine.config().clone();
+    pub async fn start(
+        engine: ghoststream_engine::Engine,
+        config_path: Arc<std::sync::RwLock<std::path::PathBuf>>,
+        port: u16,
+    ) -> Arc<Discovery> {
+        let cfg = engine.config().clone();
         let instance = format!(
             "{}-{}",
             cfg.mdns.service_name.trim(),
             host_id(&cfg.state_dir())
         );
         let d = Arc::new(Discovery {
-            engine: state.engine.clone(),
-            config_path: state.config_path.clone(),
+            engine,
+            config_path,
             instance,
             port,
             status: Mutex::new(Status {
@@ -160,7 +163,7 @@ impl Discovery {
                             s.udp_port = Some(a.port());
                         }
                     }
-                    let engine = state.engine.clone();
+                    let engine = d.engine.clone();
                     let hw = move || {
                         engine
                             .hardware()

@@ -1,42 +1,18 @@
 //! What the dashboard reads over HTTP: server state, live resources, settings, history.
 //! The same data the desktop shell gets over typed IPC.
 
+use super::doc::Failure;
 use super::json_object;
 use crate::error::{field, ApiError, ApiResult};
-use crate::openapi::Failure;
-use crate::AppState;
+use crate::App;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::ErrorBody;
 use ghoststream_types::ErrorCode;
-use ghoststream_types::{
-    DailyStats, Resources, ServerState, ServerStatus, Settings, SettingsSaved,
-};
+use ghoststream_types::{DailyStats, Resources, ServerStatus, Settings, SettingsSaved};
 use std::net::SocketAddr;
-
-/// State of the server answering this request.
-pub async fn server_status(s: &AppState) -> ApiResult<ServerStatus> {
-    let stats = s.engine.stats().await?;
-    let port = s.port();
-    Ok(ServerStatus {
-        state: if s.engine.is_paused() {
-            ServerState::Paused
-        } else {
-            ServerState::Running
-        },
-        version: env!("CARGO_PKG_VERSION").into(),
-        port: Some(port),
-        lan_urls: crate::net::urls(&s.engine.config().server.host, port),
-        uptime_seconds: s.engine.uptime().as_secs_f64(),
-        active_jobs: stats.active_jobs,
-        queued_jobs: stats.current_queue_length,
-        connected_clients: s.clients.list().len() as u32,
-        hw_accels: s.engine.hardware().available(),
-        error: None,
-    })
-}
 
 #[utoipa::path(
     get,
@@ -48,8 +24,8 @@ pub async fn server_status(s: &AppState) -> ApiResult<ServerStatus> {
         Failure,
     )
 )]
-pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> {
-    Ok(Json(server_status(&s).await?))
+pub async fn status(State(s): State<App>) -> ApiResult<Json<ServerStatus>> {
+    s.server_status().await.map(Json)
 }
 
 #[utoipa::path(
@@ -63,10 +39,9 @@ pub async fn status(State(s): State<AppState>) -> ApiResult<Json<ServerStatus>> 
         Failure,
     )
 )]
-pub async fn pause(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Json<ServerStatus>> {
+pub async fn pause(State(s): State<App>, headers: HeaderMap) -> ApiResult<Json<ServerStatus>> {
     crate::auth::same_origin(&s, &headers)?;
-    s.engine.set_paused(true);
-    Ok(Json(server_status(&s).await?))
+    s.pause_server().await.map(Json)
 }
 
 #[utoipa::path(
@@ -80,13 +55,9 @@ pub async fn pause(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<J
         Failure,
     )
 )]
-pub async fn resume(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<Json<ServerStatus>> {
+pub async fn resume(State(s): State<App>, headers: HeaderMap) -> ApiResult<Json<ServerStatus>> {
     crate::auth::same_origin(&s, &headers)?;
-    s.engine.set_paused(false);
-    Ok(Json(server_status(&s).await?))
+    s.resume_server().await.map(Json)
 }
 
 #[utoipa::path(
@@ -99,7 +70,7 @@ pub async fn resume(
         Failure,
     )
 )]
-pub async fn resources(State(s): State<AppState>) -> ApiResult<Json<Resources>> {
+pub async fn resources(State(s): State<App>) -> ApiResult<Json<Resources>> {
     Ok(Json(s.resources().await))
 }
 
@@ -120,18 +91,10 @@ pub struct DaysQuery {
     )
 )]
 pub async fn daily(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<DailyStats>> {
-    let days = q.days.unwrap_or(14);
-    if !(1..=366).contains(&days) {
-        return Err(ApiError::Invalid(vec![field(
-            &["query", "days"],
-            "days must be 1–366",
-            "value_error",
-        )]));
-    }
-    Ok(Json(s.engine.daily_stats(days).await?))
+    s.daily_stats(q.days).await.map(Json)
 }
 
 #[utoipa::path(
@@ -144,8 +107,8 @@ pub async fn daily(
         Failure,
     )
 )]
-pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>> {
-    Ok(Json(s.settings()))
+pub async fn get_settings(State(s): State<App>) -> ApiResult<Json<Settings>> {
+    Ok(Json(s.get_settings()))
 }
 
 /// Saving settings changes the machine's configuration: only from this machine.
@@ -163,7 +126,7 @@ pub async fn get_settings(State(s): State<AppState>) -> ApiResult<Json<Settings>
     )
 )]
 pub async fn put_settings(
-    State(s): State<AppState>,
+    State(s): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -179,8 +142,5 @@ pub async fn put_settings(
         .ok_or_else(|| {
             ApiError::Invalid(vec![field(&["body"], "settings are required", "missing")])
         })?;
-    s.apply_settings(new)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::Invalid(vec![field(&["body"], e.to_string(), "value_error")]))
+    s.save_settings(new).await.map(Json)
 }

@@ -1,9 +1,9 @@
 //! `/api/transcode/*`: start, list, status, cancel, delete, stream info, leave, log.
 
+use super::doc::{ControlToken, Failure, JobId};
 use super::{base_url, job_id, json_body};
 use crate::error::ApiResult;
-use crate::openapi::{ControlToken, Failure, JobId};
-use crate::AppState;
+use crate::App;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +28,7 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The job must exist (404), then, when tokens are enforced, the control token must be
 /// valid for it (403). The dashboard page in a browser on this machine needs no token
 /// (see [`crate::auth::dashboard_page`]).
-async fn authorize(s: &AppState, id: Uuid, peer: SocketAddr, headers: &HeaderMap) -> ApiResult<()> {
+async fn authorize(s: &App, id: Uuid, peer: SocketAddr, headers: &HeaderMap) -> ApiResult<()> {
     s.engine.job(id).await?;
     if s.engine.live().job_tokens == TokenMode::Open {
         return Ok(());
@@ -55,7 +55,7 @@ async fn authorize(s: &AppState, id: Uuid, peer: SocketAddr, headers: &HeaderMap
     )
 )]
 pub async fn start(
-    State(s): State<AppState>,
+    State(s): State<App>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<JobResponse>> {
@@ -88,36 +88,8 @@ pub struct Page {
         Failure,
     )
 )]
-pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
-    let limit = page.limit.unwrap_or(200);
-    if !(1..=1000).contains(&limit) {
-        return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
-            &["query", "limit"],
-            "limit must be 1–1000",
-            "value_error",
-        )]));
-    }
-    let offset = page.offset.unwrap_or(0);
-    if offset > 1_000_000 {
-        return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
-            &["query", "offset"],
-            "offset must be 0–1000000",
-            "value_error",
-        )]));
-    }
-    let all = s.engine.jobs().await?;
-    let jobs = all
-        .iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .map(|j| j.to_summary())
-        .collect();
-    Ok(Json(JobList {
-        jobs,
-        total: all.len() as u32,
-        offset,
-        limit,
-    }))
+pub async fn list(State(s): State<App>, Query(page): Query<Page>) -> ApiResult<Json<JobList>> {
+    s.list_jobs(page.offset, page.limit).await.map(Json)
 }
 
 #[utoipa::path(
@@ -134,17 +106,14 @@ pub async fn list(State(s): State<AppState>, Query(page): Query<Page>) -> ApiRes
     )
 )]
 pub async fn status(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobResponse>> {
     let id = job_id(&id)?;
     authorize(&s, id, peer, &headers).await?;
-    Ok(Json(crate::links::answer(
-        &s.engine.job(id).await?,
-        &base_url(&s, &headers),
-    )))
+    s.job(id, &base_url(&s, &headers)).await.map(Json)
 }
 
 fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
@@ -168,7 +137,7 @@ fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
     )
 )]
 pub async fn cancel(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -177,11 +146,9 @@ pub async fn cancel(
     let id = job_id(&id)?;
     authorize(&s, id, peer, &headers).await?;
     let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
-    s.engine.cancel(id, session_from(&headers, req)).await?;
-    Ok(Json(CancelResponse {
-        job_id: id.to_string(),
-        status: "cancelled".into(),
-    }))
+    s.cancel_job(id, session_from(&headers, req))
+        .await
+        .map(Json)
 }
 
 #[utoipa::path(
@@ -197,7 +164,7 @@ pub async fn cancel(
     )
 )]
 pub async fn delete(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -224,7 +191,7 @@ pub async fn delete(
     )
 )]
 pub async fn stream_info(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -253,7 +220,7 @@ pub async fn stream_info(
     )
 )]
 pub async fn leave(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -278,15 +245,14 @@ pub async fn leave(
     )
 )]
 pub async fn log(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let id = job_id(&id)?;
     authorize(&s, id, peer, &headers).await?;
-    let text = s.engine.log(id).await?;
-    let mut r = text.into_response();
+    let mut r = s.job_log(id).await?.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

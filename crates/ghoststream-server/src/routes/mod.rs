@@ -2,20 +2,20 @@
 
 use ghoststream_types::ErrorCode;
 pub mod dashboard;
+pub mod doc;
 pub mod jobs;
 pub mod ops;
 pub mod pairing;
 pub mod stream;
 
 use crate::error::{field, ApiError, ApiResult};
-use crate::AppState;
+use crate::App;
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 /// `http://host:port` as the client reached us (Host header), else the configured base.
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub fn base_url(state: &App, headers: &HeaderMap) -> String {
     if let Some(url) = state.engine.config().server.advertised_url.as_deref() {
         return url.trim_end_matches('/').to_string();
     }
@@ -34,10 +34,7 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
-/// A job id from the path; anything that is not a UUID is an unknown job.
-pub fn job_id(raw: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::Engine(ghoststream_engine::EngineError::NotFound))
-}
+pub use crate::app::job_id;
 
 /// Parses a JSON object body into `T`; an empty body is `T::default()` unless `required`.
 pub fn json_body<T: DeserializeOwned + Default>(

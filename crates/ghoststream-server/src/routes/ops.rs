@@ -1,9 +1,9 @@
 //! Health, capabilities, stats, clients, shared streams, cleanup and probe.
 
+use super::doc::Failure;
 use super::json_body;
 use crate::error::{ApiError, ApiResult};
-use crate::openapi::Failure;
-use crate::AppState;
+use crate::App;
 use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -27,7 +27,7 @@ use serde_json::json;
     )
 )]
 pub async fn health(
-    State(s): State<AppState>,
+    State(s): State<App>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
 ) -> ApiResult<Json<Health>> {
     if let Some(d) = s.discovery() {
@@ -67,7 +67,7 @@ fn meminfo() -> Option<(u64, u64)> {
         Failure,
     )
 )]
-pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
+pub async fn health_detailed(State(s): State<App>) -> ApiResult<Response> {
     let cfg = s.engine.config();
     let stats = s.engine.stats().await?;
     let mut status = "healthy";
@@ -77,7 +77,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
         }
     };
     let work = cfg.work_dir();
-    let disk = crate::disk_bytes(&work);
+    let disk = crate::resources::disk_bytes(&work);
     let disk_check = match disk {
         Some((total, free)) => {
             let used_pct = if total > 0 {
@@ -165,7 +165,7 @@ pub async fn health_detailed(State(s): State<AppState>) -> ApiResult<Response> {
         Failure,
     )
 )]
-pub async fn ready(State(s): State<AppState>) -> ApiResult<Response> {
+pub async fn ready(State(s): State<App>) -> ApiResult<Response> {
     let stats = s.engine.stats().await?;
     let cfg = s.engine.config();
     let full = stats.current_queue_length >= cfg.transcoding.max_queue_size
@@ -195,20 +195,6 @@ pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"alive": true, "timestamp": chrono::Utc::now()}))
 }
 
-fn platform() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        });
-    match pretty {
-        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
-        None => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/capabilities",
@@ -219,27 +205,8 @@ fn platform() -> String {
         Failure,
     )
 )]
-pub async fn capabilities(State(s): State<AppState>) -> Json<Capabilities> {
-    Json(capabilities_of(&s.engine))
-}
-
-/// What this server can do; the same answer over HTTP and IPC.
-pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
-    let hw = engine.hardware();
-    Capabilities {
-        hw_accels: hw.accels.clone(),
-        video_codecs: hw.video_codecs(),
-        audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
-            .map(String::from)
-            .to_vec(),
-        formats: ghoststream_types::Format::ALL
-            .iter()
-            .map(|f| f.as_str().to_string())
-            .collect(),
-        max_concurrent_jobs: engine.live().max_concurrent_jobs,
-        ffmpeg_version: hw.ffmpeg_shown().to_string(),
-        platform: platform(),
-    }
+pub async fn capabilities(State(s): State<App>) -> Json<Capabilities> {
+    Json(s.capabilities())
 }
 
 #[utoipa::path(
@@ -252,8 +219,8 @@ pub fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
         Failure,
     )
 )]
-pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_types::Stats>> {
-    Ok(Json(s.engine.stats().await?))
+pub async fn stats(State(s): State<App>) -> ApiResult<Json<ghoststream_types::Stats>> {
+    s.stats().await.map(Json)
 }
 
 #[utoipa::path(
@@ -266,7 +233,7 @@ pub async fn stats(State(s): State<AppState>) -> ApiResult<Json<ghoststream_type
         Failure,
     )
 )]
-pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::ClientInfo>> {
+pub async fn clients(State(s): State<App>) -> Json<Vec<ghoststream_types::ClientInfo>> {
     Json(s.clients.list())
 }
 
@@ -280,9 +247,7 @@ pub async fn clients(State(s): State<AppState>) -> Json<Vec<ghoststream_types::C
         Failure,
     )
 )]
-pub async fn shared(
-    State(s): State<AppState>,
-) -> ApiResult<Json<ghoststream_types::SharedStreams>> {
+pub async fn shared(State(s): State<App>) -> ApiResult<Json<ghoststream_types::SharedStreams>> {
     Ok(Json(s.engine.shared_streams().await?))
 }
 
@@ -297,7 +262,7 @@ pub async fn shared(
     )
 )]
 pub async fn cleanup_stats(
-    State(s): State<AppState>,
+    State(s): State<App>,
 ) -> ApiResult<Json<ghoststream_types::CleanupStats>> {
     Ok(Json(s.engine.cleanup_stats().await?))
 }
@@ -312,9 +277,7 @@ pub async fn cleanup_stats(
         Failure,
     )
 )]
-pub async fn cleanup_run(
-    State(s): State<AppState>,
-) -> ApiResult<Json<ghoststream_types::CleanupRun>> {
+pub async fn cleanup_run(State(s): State<App>) -> ApiResult<Json<ghoststream_types::CleanupRun>> {
     Ok(Json(s.engine.cleanup_run().await?))
 }
 
@@ -331,7 +294,7 @@ pub async fn cleanup_run(
     )
 )]
 pub async fn probe(
-    State(s): State<AppState>,
+    State(s): State<App>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<ghoststream_types::ProbeResponse>> {
     let req: ProbeRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;

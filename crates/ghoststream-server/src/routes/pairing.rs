@@ -1,21 +1,22 @@
 //! Pairing and discovery over HTTP: rendezvous info, code rotation, announce-now, the
 //! reachability self-test, and the `/pair` page a phone opens after scanning the QR code.
 
+use super::doc::Failure;
 use super::json_object;
 use crate::error::{field, ApiError, ApiResult};
-use crate::openapi::Failure;
-use crate::AppState;
+use crate::App;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Html;
 use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::ErrorCode;
-use ghoststream_types::{AnnounceResult, PairingInfo, Reachability, Registration};
-use serde::Deserialize;
+use ghoststream_types::{
+    AnnounceResult, GhostHubRequest, GhostHubSaved, PairingInfo, Reachability,
+};
 use std::net::SocketAddr;
 
-fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discovery>> {
+fn discovery(s: &App) -> ApiResult<std::sync::Arc<crate::discovery::Discovery>> {
     s.discovery()
         .ok_or(ApiError::Engine(ghoststream_engine::EngineError::Stopped))
 }
@@ -31,11 +32,11 @@ fn discovery(s: &AppState) -> ApiResult<std::sync::Arc<crate::discovery::Discove
     )
 )]
 pub async fn rendezvous(
-    State(s): State<AppState>,
+    State(s): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<PairingInfo>> {
-    let mut info = discovery(&s)?.info();
+    let mut info = s.pairing_info()?;
     // The code pairs a GhostHub without the owner: only the owner's dashboard sees it.
     if crate::auth::local_owner(&s, peer, &headers).is_err() {
         info.code = String::new();
@@ -59,12 +60,12 @@ pub async fn rendezvous(
     )
 )]
 pub async fn rotate(
-    State(s): State<AppState>,
+    State(s): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> ApiResult<Json<PairingInfo>> {
     crate::auth::local_owner(&s, peer, &headers)?;
-    Ok(Json(discovery(&s)?.rotate_code()))
+    s.rotate_pairing_code().map(Json)
 }
 
 #[utoipa::path(
@@ -78,11 +79,11 @@ pub async fn rotate(
     )
 )]
 pub async fn announce_now(
-    State(s): State<AppState>,
+    State(s): State<App>,
     headers: HeaderMap,
 ) -> ApiResult<Json<AnnounceResult>> {
     crate::auth::same_origin(&s, &headers)?;
-    Ok(Json(discovery(&s)?.announce_now().await))
+    s.announce_now().await.map(Json)
 }
 
 #[utoipa::path(
@@ -95,21 +96,8 @@ pub async fn announce_now(
         Failure,
     )
 )]
-pub async fn reachability(State(s): State<AppState>) -> ApiResult<Json<Reachability>> {
-    Ok(Json(discovery(&s)?.reachability().await))
-}
-
-#[derive(Deserialize)]
-pub struct PairRequest {
-    ghosthub_url: Option<String>,
-    code: Option<String>,
-}
-
-#[derive(serde::Serialize)]
-pub struct PairAnswer {
-    ok: bool,
-    ghosthub_url: Option<String>,
-    registration: Option<Registration>,
+pub async fn reachability(State(s): State<App>) -> ApiResult<Json<Reachability>> {
+    s.reachability().await.map(Json)
 }
 
 /// Stores the GhostHub URL and registers at once. Needs the pairing code (from the QR
@@ -117,18 +105,18 @@ pub struct PairAnswer {
 /// vetted like a source. Only the owner learns how the hub answered: to anyone else the
 /// answer would tell an open port from a closed one.
 pub async fn pair_ghosthub(
-    State(s): State<AppState>,
+    State(s): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Json<PairAnswer>> {
+) -> ApiResult<Json<GhostHubSaved>> {
     let d = discovery(&s)?;
     let owner = crate::auth::local_owner(&s, peer, &headers).is_ok();
     if !owner {
         // The /pair page is ours: a page elsewhere cannot pair even with the code.
         crate::auth::same_origin(&s, &headers)?;
     }
-    let req: PairRequest = json_object(body, 16 * 1024, true)?.ok_or_else(|| {
+    let req: GhostHubRequest = json_object(body, 16 * 1024, true)?.ok_or_else(|| {
         ApiError::Invalid(vec![field(
             &["body"],
             "ghosthub_url is required",
@@ -151,19 +139,14 @@ pub async fn pair_ghosthub(
             });
         }
     }
-    let url = req.ghosthub_url.clone().filter(|u| !u.trim().is_empty());
-    let registration = d
-        .set_ghosthub(url.clone())
-        .await
-        .map_err(|e| ApiError::Invalid(vec![field(&["body", "ghosthub_url"], e, "value_error")]))?;
-    Ok(Json(PairAnswer {
-        ok: !owner || registration.as_ref().is_none_or(|r| r.ok),
-        ghosthub_url: url,
-        registration: registration.filter(|_| owner),
-    }))
+    let mut saved = s.set_ghosthub(req.ghosthub_url).await?;
+    if !owner {
+        saved.ok = true;
+        saved.registration = None;
+    }
+    Ok(Json(saved))
 }
 
-/// What the pairing page shows before the code is checked: no code, nothing secret.
 #[utoipa::path(
     get,
     path = "/api/pair/info",
@@ -174,7 +157,7 @@ pub async fn pair_ghosthub(
         Failure,
     )
 )]
-pub async fn pair_info(State(s): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn pair_info(State(s): State<App>) -> ApiResult<Json<serde_json::Value>> {
     let d = discovery(&s)?;
     let info = d.info();
     Ok(Json(

@@ -1,11 +1,11 @@
 //! `/stream/{id}/{file}` (playlists, segments, subtitles) and `/download/{id}`.
 
+use super::doc::{Failure, JobId, StreamToken};
 use super::job_id;
 use crate::auth::{has_api_key, percent_decode, query_param};
 use crate::error::{ApiError, ApiResult};
 use crate::files::{playlist, serve_file};
-use crate::openapi::{Failure, JobId, StreamToken};
-use crate::AppState;
+use crate::App;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// is enough, even when an API key is set. With `job_tokens = enforce` a token is required.
 /// Decided here without the engine's actor; the actor applies it with the job in the same
 /// step that finds the file.
-fn gate(s: &AppState, id: Uuid, headers: &HeaderMap, uri: &Uri) -> StreamGate {
+fn gate(s: &App, id: Uuid, headers: &HeaderMap, uri: &Uri) -> StreamGate {
     let query = uri.query();
     let token = query_param(query, "gst")
         .or_else(|| {
@@ -76,7 +76,7 @@ fn check_name(raw_path: &str) -> ApiResult<String> {
     )
 )]
 pub async fn stream_file(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path((id, file)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
@@ -121,7 +121,7 @@ pub async fn bad_path() -> ApiError {
     )
 )]
 pub async fn download(
-    State(s): State<AppState>,
+    State(s): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
     uri: Uri,

@@ -1,28 +1,27 @@
-import type { Capabilities } from "../bindings";
-import type { Store } from "../store";
-import { escapeHtml } from "../format";
-import { lineChart } from "../chart";
+// Hardware: the proven accelerators (once) and live charts, sampled every 2 s only while
+// this panel is on screen.
+import type { Capabilities, Resources } from "../../bindings";
+import type { Panel } from "../../panel";
+import { every, setHtml } from "../../panel";
+import { escapeHtml } from "../../format";
+import { lineChart } from "../../chart";
 
-let caps: Capabilities | null = null;
+/** Kept across visits, so the charts resume where they were. */
+const samples: Resources[] = [];
 
-export function hardware(el: HTMLElement, store: Store) {
-  if (!caps) {
-    store.api.capabilities().then((c) => { caps = c; store.changed(); }).catch(() => {});
-  }
-  const samples = store.samples;
-  const last = samples[samples.length - 1];
-  const gpus = last?.gpus ?? [];
-  const rows = (caps?.hw_accels ?? [])
+function accelerators(caps: Capabilities): string {
+  return (caps.hw_accels ?? [])
     .map((a) => `<tr data-accel="${a.type}"><td>${a.type}</td><td><span class="badge ${a.available ? "ready" : "error"}">${a.available ? "proven" : "not available"}</span></td>
       <td>${a.encoders.map(escapeHtml).join(", ") || "–"}</td><td>${a.available ? "trial encode passed" : escapeHtml(a.reason ?? "")}</td>
       <td>${a.gpu_info ? `${escapeHtml(a.gpu_info.name)}, ${a.gpu_info.memory_mb} MB, driver ${escapeHtml(a.gpu_info.driver_version ?? "?")}` : "–"}</td></tr>`)
     .join("");
+}
+
+function charts(): string {
+  const last = samples[samples.length - 1];
+  const gpus = last?.gpus ?? [];
   const mem = samples.map((s) => (s.memory_total_mb ? (100 * s.memory_used_mb) / s.memory_total_mb : 0));
-  el.innerHTML = `
-    <section class="card"><h2>Accelerators</h2>
-      <p class="muted">ffmpeg ${escapeHtml(caps?.ffmpeg_version ?? "…")} on ${escapeHtml(caps?.platform ?? "…")}</p>
-      <table data-testid="accelerators"><tr><th>Type</th><th>Status</th><th>Encoders</th><th>Why</th><th>GPU</th></tr>${rows}</table>
-    </section>
+  return `
     <section class="card grid2">
       <div><h3>CPU</h3>${lineChart([{ label: "CPU", values: samples.map((s) => s.cpu_percent ?? 0), color: "#6d4aff" }], { max: 100, unit: "%" })}</div>
       <div><h3>Memory</h3>${lineChart([{ label: "used", values: mem, color: "#22c55e" }], { max: 100, unit: "%" })}
@@ -40,3 +39,28 @@ export function hardware(el: HTMLElement, store: Store) {
         ], { max: g.memory_total_mb ?? undefined })}
         <p class="muted">${g.temperature_c ?? "–"} °C · ${g.power_w?.toFixed(0) ?? "–"} W</p></div></section>`).join("")}`;
 }
+
+export const hardware: Panel = {
+  title: "Hardware",
+  mount(el, store) {
+    el.innerHTML = `
+      <section class="card"><h2>Accelerators</h2>
+        <p class="muted" data-field="ffmpeg">ffmpeg …</p>
+        <table data-testid="accelerators"><thead><tr><th>Type</th><th>Status</th><th>Encoders</th><th>Why</th><th>GPU</th></tr></thead><tbody></tbody></table>
+      </section>
+      <div data-field="charts"></div>`;
+    store.api.capabilities().then((c) => {
+      el.querySelector('[data-field="ffmpeg"]')!.textContent = `ffmpeg ${c.ffmpeg_version} on ${c.platform}`;
+      setHtml(el.querySelector('[data-testid="accelerators"] tbody'), accelerators(c));
+    }).catch((e) => { el.querySelector('[data-field="ffmpeg"]')!.textContent = String(e instanceof Error ? e.message : e); });
+    const sample = async () => {
+      try {
+        samples.push(await store.api.resources());
+        if (samples.length > 90) samples.shift();
+      } catch { /* server stopped */ }
+      setHtml(el.querySelector('[data-field="charts"]'), charts());
+    };
+    const stop = every(2000, () => void sample());
+    return { unmount: stop };
+  },
+};

@@ -1,0 +1,490 @@
+//! The application API. [`App`] is GhostStream as its two transports see it: every
+//! operation the dashboard, the tray and the HTTP routes offer is one method here. An HTTP
+//! handler is its extractors, the caller check, and one call; a Tauri command is one call.
+//! [`OPS`] names each operation the dashboard uses with the HTTP route that offers it; the
+//! UI's API is generated from it and the IPC commands (see `ui/src/api.ts`).
+//!
+//! Server status is pushed: [`App::status_changes`] ticks when jobs start or end, when
+//! the server is paused or resumed, and when settings are saved, and both transports
+//! forward the new [`ServerStatus`] (the tray's `ServerChanged` event, the WebSocket's
+//! `server_status` message) instead of being polled.
+
+use crate::discovery::Discovery;
+use crate::error::{field, ApiError, ApiResult};
+use crate::settings::{self, SettingsError};
+use crate::Clients;
+use ghoststream_engine::{Config, Engine, EngineError, Live};
+use ghoststream_types::{
+    AnnounceResult, CancelResponse, Capabilities, DailyStats, GhostHubSaved, JobEvent, JobList,
+    JobResponse, PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved,
+    Stats,
+};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// The application: the engine, the HTTP layer's shared state, and every operation both
+/// transports offer. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub engine: Engine,
+    pub clients: Clients,
+    pub ws: Arc<WsSettings>,
+    /// The configuration file the Settings view writes.
+    pub(crate) config_path: Arc<RwLock<std::path::PathBuf>>,
+    /// The settings as last saved (the engine's configuration is the one it started with).
+    saved: Arc<RwLock<Config>>,
+    /// The port actually bound (the configured one may be 0).
+    pub bound_port: Arc<AtomicU16>,
+    pub(crate) cpu: Arc<Mutex<Option<sysinfo::System>>>,
+    pub(crate) discovery: Arc<OnceLock<Arc<Discovery>>>,
+    status: Arc<watch::Sender<u64>>,
+}
+
+/// WebSocket limits and cadence.
+pub struct WsSettings {
+    pub max_connections: usize,
+    pub ping_interval: Duration,
+    pub missed_pongs: u32,
+    pub queue_len: usize,
+    pub open: AtomicUsize,
+}
+
+/// Where HTTP offers an operation of the application API.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Op {
+    /// The IPC command and the UI's method.
+    pub name: &'static str,
+    pub method: &'static str,
+    /// `{arg}` segments take the argument of that name.
+    pub path: &'static str,
+    /// Arguments, in the IPC command's order.
+    pub args: &'static [&'static str],
+    /// Arguments sent as query parameters.
+    pub query: &'static [&'static str],
+    /// The argument sent as the JSON body, whole.
+    pub body: Option<&'static str>,
+    /// The answer is plain text.
+    pub text: bool,
+}
+
+const fn op(name: &'static str, method: &'static str, path: &'static str) -> Op {
+    Op {
+        name,
+        method,
+        path,
+        args: &[],
+        query: &[],
+        body: None,
+        text: false,
+    }
+}
+
+/// Every operation of the dashboard, with its HTTP route. The app's IPC commands have the
+/// same names and arguments (a test checks both ways), plus the ones only the app has
+/// (start, stop, quit, open the logs folder).
+pub const OPS: &[Op] = &[
+    op("server_status", "GET", "/api/server"),
+    op("pause_server", "POST", "/api/server/pause"),
+    op("resume_server", "POST", "/api/server/resume"),
+    Op {
+        args: &["offset", "limit"],
+        query: &["offset", "limit"],
+        ..op("list_jobs", "GET", "/api/transcode/jobs")
+    },
+    Op {
+        args: &["job_id"],
+        ..op("job", "GET", "/api/transcode/{job_id}/status")
+    },
+    Op {
+        args: &["job_id"],
+        ..op("cancel_job", "POST", "/api/transcode/{job_id}/cancel")
+    },
+    Op {
+        args: &["job_id"],
+        text: true,
+        ..op("job_log", "GET", "/api/transcode/{job_id}/log")
+    },
+    op("capabilities", "GET", "/api/capabilities"),
+    op("resources", "GET", "/api/resources"),
+    op("stats", "GET", "/api/stats"),
+    Op {
+        args: &["days"],
+        query: &["days"],
+        ..op("daily_stats", "GET", "/api/stats/daily")
+    },
+    op("get_settings", "GET", "/api/settings"),
+    Op {
+        args: &["settings"],
+        body: Some("settings"),
+        ..op("save_settings", "PUT", "/api/settings")
+    },
+    op("pairing_info", "GET", "/api/rendezvous"),
+    op("rotate_pairing_code", "POST", "/api/rendezvous/rotate"),
+    Op {
+        args: &["request"],
+        body: Some("request"),
+        ..op("set_ghosthub", "POST", "/api/pair/ghosthub")
+    },
+    op("announce_now", "POST", "/api/announce-now"),
+    op("reachability", "GET", "/api/reachability"),
+];
+
+impl App {
+    pub fn new(engine: Engine) -> Self {
+        let server = &engine.config().server;
+        let ws = WsSettings {
+            max_connections: server.ws_max_connections,
+            ping_interval: Duration::from_millis(server.ws_ping_interval_ms.max(10)),
+            missed_pongs: 3,
+            queue_len: 256,
+            open: AtomicUsize::new(0),
+        };
+        let port = engine.config().server.port;
+        let saved = engine.config().clone();
+        App {
+            engine,
+            clients: Clients::default(),
+            ws: Arc::new(ws),
+            config_path: Arc::new(RwLock::new(settings::default_config_path())),
+            saved: Arc::new(RwLock::new(saved)),
+            bound_port: Arc::new(AtomicU16::new(port)),
+            cpu: Arc::new(Mutex::new(sysinfo::System::new().ok())),
+            discovery: Arc::new(OnceLock::new()),
+            status: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// Ticks status changes for every job that starts or ends. The task holds only the
+    /// event receiver and the sender, never the engine, so it ends with it.
+    pub(crate) fn push_status_changes(&self) {
+        let mut events = self.engine.subscribe();
+        let tx = self.status.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match events.recv().await {
+                    Ok(JobEvent::StatusChange { .. }) | Err(RecvError::Lagged(_)) => {
+                        tx.send_modify(|n| *n += 1)
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// Changes when the server's status may have changed: read [`App::server_status`] then.
+    pub fn status_changes(&self) -> watch::Receiver<u64> {
+        self.status.subscribe()
+    }
+
+    fn status_changed(&self) {
+        self.status.send_modify(|n| *n += 1);
+    }
+
+    /// Discovery and pairing, once the server is listening.
+    pub fn discovery(&self) -> Option<Arc<Discovery>> {
+        self.discovery.get().cloned()
+    }
+
+    fn discovered(&self) -> ApiResult<Arc<Discovery>> {
+        self.discovery()
+            .ok_or(ApiError::Engine(EngineError::Stopped))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.bound_port.load(Ordering::Relaxed)
+    }
+
+    /// `http://127.0.0.1:<port>`: the base of URLs handed to the app on this machine.
+    pub fn local_base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+
+    pub fn set_config_path(&self, p: std::path::PathBuf) {
+        if let Ok(mut g) = self.config_path.write() {
+            *g = p;
+        }
+    }
+
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.config_path
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| settings::default_config_path())
+    }
+
+    /// State of the server answering this request.
+    pub async fn server_status(&self) -> ApiResult<ServerStatus> {
+        let stats = self.engine.stats().await?;
+        let port = self.port();
+        Ok(ServerStatus {
+            state: if self.engine.is_paused() {
+                ServerState::Paused
+            } else {
+                ServerState::Running
+            },
+            version: env!("CARGO_PKG_VERSION").into(),
+            port: Some(port),
+            lan_urls: crate::net::urls(&self.engine.config().server.host, port),
+            uptime_seconds: self.engine.uptime().as_secs_f64(),
+            active_jobs: stats.active_jobs,
+            queued_jobs: stats.current_queue_length,
+            connected_clients: self.clients.list().len() as u32,
+            hw_accels: self.engine.hardware().available(),
+            error: None,
+        })
+    }
+
+    /// Refuse new jobs; running ones continue.
+    pub async fn pause_server(&self) -> ApiResult<ServerStatus> {
+        self.engine.set_paused(true);
+        self.status_changed();
+        self.server_status().await
+    }
+
+    /// Accept new jobs again.
+    pub async fn resume_server(&self) -> ApiResult<ServerStatus> {
+        self.engine.set_paused(false);
+        self.status_changed();
+        self.server_status().await
+    }
+
+    /// Jobs newest first, one page: no token, URL or credential in them.
+    pub async fn list_jobs(&self, offset: Option<u32>, limit: Option<u32>) -> ApiResult<JobList> {
+        let limit = limit.unwrap_or(200);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::Invalid(vec![field(
+                &["query", "limit"],
+                "limit must be 1–1000",
+                "value_error",
+            )]));
+        }
+        let offset = offset.unwrap_or(0);
+        if offset > 1_000_000 {
+            return Err(ApiError::Invalid(vec![field(
+                &["query", "offset"],
+                "offset must be 0–1000000",
+                "value_error",
+            )]));
+        }
+        let all = self.engine.jobs().await?;
+        let jobs = all
+            .iter()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|j| j.to_summary())
+            .collect();
+        Ok(JobList {
+            jobs,
+            total: all.len() as u32,
+            offset,
+            limit,
+        })
+    }
+
+    /// A job's full record, its URLs built on `base`. The caller has checked who asks.
+    pub async fn job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
+        Ok(crate::links::answer(&self.engine.job(id).await?, base))
+    }
+
+    /// Cancels a job, or leaves it when `session` is one of several watching it.
+    pub async fn cancel_job(&self, id: Uuid, session: Option<String>) -> ApiResult<CancelResponse> {
+        self.engine.cancel(id, session).await?;
+        Ok(CancelResponse {
+            job_id: id.to_string(),
+            status: "cancelled".into(),
+        })
+    }
+
+    /// The job's ffmpeg commands and messages.
+    pub async fn job_log(&self, id: Uuid) -> ApiResult<String> {
+        Ok(self.engine.log(id).await?)
+    }
+
+    /// What this server can do.
+    pub fn capabilities(&self) -> Capabilities {
+        capabilities_of(&self.engine)
+    }
+
+    pub async fn stats(&self) -> ApiResult<Stats> {
+        Ok(self.engine.stats().await?)
+    }
+
+    /// Finished jobs per day, the last `days` (1–366, default 14).
+    pub async fn daily_stats(&self, days: Option<u32>) -> ApiResult<DailyStats> {
+        let days = days.unwrap_or(14);
+        if !(1..=366).contains(&days) {
+            return Err(ApiError::Invalid(vec![field(
+                &["query", "days"],
+                "days must be 1–366",
+                "value_error",
+            )]));
+        }
+        Ok(self.engine.daily_stats(days).await?)
+    }
+
+    /// The Settings view's values: as last saved, with the port actually bound when the
+    /// configured one is 0.
+    pub fn get_settings(&self) -> Settings {
+        let saved = self
+            .saved
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|_| self.engine.config().clone());
+        let mut s = settings::from_config(&saved);
+        if s.port == 0 {
+            s.port = self.port();
+        }
+        s
+    }
+
+    /// Saves settings to the configuration file and applies what can change while
+    /// running; a new port waits for the next server start. A setting the environment
+    /// sets is never written to the file, and changing it here is refused.
+    pub async fn save_settings(&self, new: Settings) -> ApiResult<SettingsSaved> {
+        let invalid = |e: SettingsError| {
+            ApiError::Invalid(vec![field(&["body"], e.to_string(), "value_error")])
+        };
+        let old = self.get_settings();
+        let path = self.config_path();
+        let (applied_now, needs_server_restart) =
+            settings::save_changes(&path, &old, &new).map_err(invalid)?;
+        let base = self
+            .saved
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|_| self.engine.config().clone());
+        let config = settings::apply(&base, &new).map_err(invalid)?;
+        self.engine.apply_live(Live::from_config(&config)).await?;
+        if let Ok(mut g) = self.saved.write() {
+            *g = config;
+        }
+        self.status_changed();
+        Ok(SettingsSaved {
+            settings: self.get_settings(),
+            config_path: path.display().to_string(),
+            applied_now,
+            needs_server_restart,
+        })
+    }
+
+    /// The pairing code, URLs and registration state.
+    pub fn pairing_info(&self) -> ApiResult<PairingInfo> {
+        Ok(self.discovered()?.info())
+    }
+
+    pub fn rotate_pairing_code(&self) -> ApiResult<PairingInfo> {
+        Ok(self.discovered()?.rotate_code())
+    }
+
+    /// Stores (or clears) the GhostHub URL, as the owner, and registers with it now.
+    pub async fn set_ghosthub(&self, url: Option<String>) -> ApiResult<GhostHubSaved> {
+        let url = url.filter(|u| !u.trim().is_empty());
+        let registration = self
+            .discovered()?
+            .set_ghosthub(url.clone())
+            .await
+            .map_err(|e| {
+                ApiError::Invalid(vec![field(&["body", "ghosthub_url"], e, "value_error")])
+            })?;
+        Ok(GhostHubSaved {
+            ok: registration.as_ref().is_none_or(|r| r.ok),
+            ghosthub_url: url,
+            registration,
+        })
+    }
+
+    pub async fn announce_now(&self) -> ApiResult<AnnounceResult> {
+        Ok(self.discovered()?.announce_now().await)
+    }
+
+    pub async fn reachability(&self) -> ApiResult<Reachability> {
+        Ok(self.discovered()?.reachability().await)
+    }
+}
+
+/// What this server can do; the same answer over HTTP and IPC.
+fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
+    let hw = engine.hardware();
+    Capabilities {
+        hw_accels: hw.accels.clone(),
+        video_codecs: hw.video_codecs(),
+        audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
+            .map(String::from)
+            .to_vec(),
+        formats: ghoststream_types::Format::ALL
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect(),
+        max_concurrent_jobs: engine.live().max_concurrent_jobs,
+        ffmpeg_version: hw.ffmpeg_shown().to_string(),
+        platform: platform(),
+    }
+}
+
+fn platform() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+    match pretty {
+        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
+        None => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
+}
+
+/// A job id from a path or an IPC argument; anything that is not a UUID is an unknown job.
+pub fn job_id(raw: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Engine(EngineError::NotFound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPS;
+
+    /// Every operation the UI calls over HTTP is a documented route with that method (the
+    /// pairing page's own route aside), and its path arguments are its arguments.
+    #[test]
+    fn every_operation_is_a_route() {
+        let doc = crate::routes().into_openapi();
+        for op in OPS {
+            for arg in op.query.iter().chain(op.body.iter()) {
+                assert!(
+                    op.args.contains(arg),
+                    "{}: {arg} is not an argument",
+                    op.name
+                );
+            }
+            if op.path == "/api/pair/ghosthub" {
+                continue;
+            }
+            let path = op.path.replace("{job_id}", "{id}");
+            let item = doc
+                .paths
+                .paths
+                .get(&path)
+                .unwrap_or_else(|| panic!("{}: {path} is not a route", op.name));
+            let method = match op.method {
+                "GET" => &item.get,
+                "POST" => &item.post,
+                "PUT" => &item.put,
+                "DELETE" => &item.delete,
+                m => panic!("{}: method {m}", op.name),
+            };
+            assert!(
+                method.is_some(),
+                "{}: {} {path} is not a route",
+                op.name,
+                op.method
+            );
+        }
+    }
+}

@@ -1,0 +1,68 @@
+// Settings: a form generated from the server's settings schema (`SETTING_FIELDS` in the
+// generated bindings), built once and never redrawn under the user's cursor.
+import { SETTING_FIELDS, type Settings } from "../../bindings";
+import type { Panel } from "../../panel";
+import { escapeHtml } from "../../format";
+
+type Field = (typeof SETTING_FIELDS)[number];
+type Values = Record<string, unknown>;
+
+function control(f: Field, v: unknown): string {
+  const i = f.input;
+  const name = `name="${f.name}"`;
+  switch (i.kind) {
+    case "number":
+      return `<label>${escapeHtml(f.label)} <input ${name} type="number" min="${i.of.min}" max="${i.of.max}" value="${Number(v)}"></label>`;
+    case "choice":
+      return `<label>${escapeHtml(f.label)} <select ${name}>${i.of.map(([val, label]) => `<option value="${val}" ${v === val ? "selected" : ""}>${escapeHtml(label)}</option>`).join("")}</select></label>`;
+    case "secret":
+      return `<label>${escapeHtml(f.label)} <input ${name} type="password" autocomplete="off" value="${escapeHtml(String(v ?? ""))}" placeholder="none"></label>`;
+    case "lines":
+      return `<label>${escapeHtml(f.label)}<textarea ${name} rows="3">${escapeHtml(((v as string[] | null) ?? []).join("\n"))}</textarea></label>`;
+    case "toggle":
+      return `<label class="check"><input ${name} type="checkbox" ${v ? "checked" : ""}> ${escapeHtml(f.label)}</label>`;
+  }
+}
+
+function read(form: HTMLFormElement): Settings {
+  const data = new FormData(form);
+  const out: Values = {};
+  for (const f of SETTING_FIELDS) {
+    const raw = data.get(f.name);
+    switch (f.input.kind) {
+      case "number": out[f.name] = Number(raw); break;
+      case "choice": out[f.name] = String(raw); break;
+      case "secret": out[f.name] = String(raw ?? "") || null; break;
+      case "lines": out[f.name] = String(raw ?? "").split("\n").map((x) => x.trim()).filter(Boolean); break;
+      case "toggle": out[f.name] = raw === "on"; break;
+    }
+  }
+  return out as Settings;
+}
+
+export const settings: Panel = {
+  title: "Settings",
+  mount(el, store) {
+    el.innerHTML = `<section class="card"><h2>Settings</h2><div data-field="form"><p>Loading…</p></div>
+      <p class="message" data-testid="settings-message" aria-live="polite"></p></section>`;
+    const message = (m: string) => { el.querySelector('[data-testid="settings-message"]')!.textContent = m; };
+    store.api.getSettings().then((s) => {
+      const values = s as unknown as Values;
+      el.querySelector('[data-field="form"]')!.innerHTML = `<form data-testid="settings">
+        ${SETTING_FIELDS.map((f) => control(f, values[f.name])).join("\n")}
+        <button type="submit">Save</button></form>`;
+      el.querySelector("form")!.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        try {
+          const saved = await store.api.saveSettings(read(ev.target as HTMLFormElement));
+          const now = saved.applied_now.length ? `Applied now: ${saved.applied_now.join(", ")}.` : "Saved.";
+          const later = saved.needs_server_restart.length ? ` Takes effect when the server restarts: ${saved.needs_server_restart.join(", ")}.` : "";
+          message(`${now}${later} (${saved.config_path})`);
+        } catch (e) {
+          message(`Not saved: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      });
+    }).catch((e) => message(e instanceof Error ? e.message : String(e)));
+    return { unmount() {} };
+  },
+};
