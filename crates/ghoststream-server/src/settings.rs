@@ -6,7 +6,7 @@
 //! table. Adding a setting is one line there plus its test.
 
 use ghoststream_engine::Config;
-use ghoststream_types::{Codec, SettingField, Settings, Takes, SETTING_FIELDS};
+use ghoststream_types::{Codec, Input, SettingField, Settings, Takes, SETTING_FIELDS};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -137,10 +137,18 @@ pub enum SettingsError {
 
 /// Checks values a person typed.
 pub fn validate(s: &Settings) -> Result<(), SettingsError> {
-    if s.max_concurrent_jobs == 0 || s.max_concurrent_jobs > 64 {
-        return Err(SettingsError::Invalid(
-            "max concurrent jobs must be 1–64".into(),
-        ));
+    // Numbers stay in the range their form field allows (the schema's `Input::Number`).
+    let values = wire(s);
+    for f in SETTING_FIELDS {
+        if let Input::Number { min, max } = f.input {
+            let v = values.get(f.name).and_then(Value::as_u64).unwrap_or(0);
+            if !(u64::from(min)..=u64::from(max)).contains(&v) {
+                return Err(SettingsError::Invalid(format!(
+                    "{} must be {min}–{max}",
+                    f.label.to_lowercase()
+                )));
+            }
+        }
     }
     if let Some(k) = &s.api_key {
         if !k.is_empty() && (k.len() < 8 || k.chars().any(|c| c.is_control() || c == ' ')) {

@@ -89,7 +89,7 @@ pub enum TokensSetting {
 }
 
 settings! {
-    port: u16 = "server.port", Restart, "Port", Input::Number { min: 1, max: 65535 };
+    port: u16 = "server.port", Restart, "Port (0: any free port)", Input::Number { min: 0, max: 65535 };
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     max_concurrent_jobs: u32 = "transcoding.max_concurrent_jobs", Now, "Max concurrent jobs",
         Input::Number { min: 1, max: 64 };
