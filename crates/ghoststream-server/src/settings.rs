@@ -285,6 +285,8 @@ mod tests {
     use ghoststream_types::{HwPreference, TokensSetting};
 
     #[test]
+    // Settings added later take their defaults here.
+    #[allow(clippy::needless_update)]
     fn round_trip_keeps_other_keys() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.toml");
@@ -303,6 +305,7 @@ mod tests {
             library_roots: vec![root.clone()],
             allowed_targets: vec!["127.0.0.1".into(), "fd00::/8".into()],
             start_at_login: true,
+            ..from_config(&Config::default())
         };
         save(&path, &s, &[]).unwrap();
         let c = Config::load(Some(&path), vec![], &[]).unwrap();
@@ -386,16 +389,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused() {
-        let ok = Settings {
-            port: 8765,
-            max_concurrent_jobs: 2,
-            hw_preference: HwPreference::Auto,
-            job_tokens: TokensSetting::Enforce,
-            api_key: None,
-            library_roots: vec![],
-            allowed_targets: vec![],
-            start_at_login: false,
-        };
+        let ok = from_config(&Config::default());
         assert!(validate(&ok).is_ok());
         assert!(validate(&Settings {
             max_concurrent_jobs: 0,
