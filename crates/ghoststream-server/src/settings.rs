@@ -355,6 +355,24 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_length_is_set_for_the_next_start() {
+        let c = Config::default();
+        let s = from_config(&c);
+        assert_eq!(s.max_queue_size, 20);
+        let new = Settings {
+            max_queue_size: 50,
+            ..s.clone()
+        };
+        assert_eq!(changes(&s, &new), (vec![], vec!["max_queue_size".into()]));
+        assert_eq!(apply(&c, &new).unwrap().transcoding.max_queue_size, 50);
+        let zero = Settings {
+            max_queue_size: 0,
+            ..s
+        };
+        assert!(validate(&zero).unwrap_err().to_string().contains("1–1000"));
+    }
+
+    #[test]
     fn values_from_the_environment_are_never_written_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.toml");

@@ -93,6 +93,7 @@ settings! {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     max_concurrent_jobs: u32 = "transcoding.max_concurrent_jobs", Now, "Max concurrent jobs",
         Input::Number { min: 1, max: 64 };
+    max_queue_size: u32 = "transcoding.max_queue_size", Restart, "Jobs that may wait in the queue", Input::Number { min: 1, max: 1000 };
     hw_preference: HwPreference = "hardware.prefer_hw_accel" as Codec::Flag { on: "auto", off: "software" },
         Now, "Hardware", Input::Choice(&[
             ("auto", "Best proven GPU, else software"),
