@@ -370,3 +370,26 @@ async fn probe_returns_media_info_and_plan() {
         .await;
     assert_eq!((code, v["code"].as_str()), (422, Some("source-unreadable")));
 }
+
+/// `GET /api/version` says what is running, down to the commit it was built from.
+#[tokio::test]
+async fn version_names_the_build() {
+    let gs = Gs::start(Opts::default());
+    let (code, v) = gs.get("/api/version").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert_eq!(v["commit"], head.as_str(), "built from this checkout");
+    }
+    let date = v["build_date"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(date).is_ok(), "{date}");
+    assert!(v["ffmpeg_version"].as_str().unwrap().contains('.'), "{v}");
+    assert!(!v["platform"].as_str().unwrap().is_empty(), "{v}");
+}

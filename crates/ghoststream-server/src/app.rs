@@ -17,7 +17,7 @@ use ghoststream_engine::{Config, Engine, EngineError, Live};
 use ghoststream_types::{
     AnnounceResult, CancelResponse, Capabilities, DailyStats, GhostHubSaved, JobEvent, JobList,
     JobResponse, PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved,
-    Stats,
+    Stats, VersionInfo,
 };
 use serde::Serialize;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -309,6 +309,17 @@ impl App {
     /// What this server can do.
     pub fn capabilities(&self) -> Capabilities {
         capabilities_of(&self.engine)
+    }
+
+    /// What is running: version, commit, build date, ffmpeg and platform.
+    pub fn version(&self) -> VersionInfo {
+        VersionInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("GHOSTSTREAM_COMMIT").into(),
+            build_date: env!("GHOSTSTREAM_BUILD_DATE").into(),
+            ffmpeg_version: self.engine.hardware().ffmpeg_shown().to_string(),
+            platform: platform(),
+        }
     }
 
     pub async fn stats(&self) -> ApiResult<Stats> {

@@ -51,6 +51,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::live))
         .routes(routes!(ops::capabilities))
         .routes(routes!(ops::stats))
+        .routes(routes!(ops::version))
         .routes(routes!(ops::clients))
         .routes(routes!(ops::shared))
         .routes(routes!(ops::cleanup_stats))

@@ -234,3 +234,17 @@ pub struct GhostHubSaved {
     /// The registration attempt, shown to the owner only.
     pub registration: Option<Registration>,
 }
+
+/// `GET /api/version`: what is running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionInfo {
+    pub version: String,
+    /// The git commit built, or "unknown".
+    pub commit: String,
+    /// When it was built (ISO 8601 UTC).
+    pub build_date: String,
+    pub ffmpeg_version: String,
+    pub platform: String,
+}

@@ -211,6 +211,20 @@ pub async fn capabilities(State(s): State<App>) -> Json<Capabilities> {
 
 #[utoipa::path(
     get,
+    path = "/api/version",
+    tag = "ops",
+    summary = "Version, commit, build date, ffmpeg and platform",
+    responses(
+        (status = 200, description = "OK", body = ghoststream_types::VersionInfo),
+        Failure,
+    )
+)]
+pub async fn version(State(s): State<App>) -> Json<ghoststream_types::VersionInfo> {
+    Json(s.version())
+}
+
+#[utoipa::path(
+    get,
     path = "/api/stats",
     tag = "ops",
     summary = "Totals since the first start",
