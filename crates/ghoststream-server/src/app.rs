@@ -15,9 +15,9 @@ use crate::settings::{self, SettingsError};
 use crate::Clients;
 use ghoststream_engine::{Config, Engine, EngineError, Live};
 use ghoststream_types::{
-    AnnounceResult, CancelResponse, Capabilities, DailyStats, GhostHubSaved, JobEvent, JobList,
-    JobResponse, PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved,
-    Stats, VersionInfo,
+    AnnounceResult, CancelResponse, DailyStats, GhostHubSaved, JobEvent, JobList, JobResponse,
+    PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
+    VersionInfo,
 };
 use serde::Serialize;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
@@ -306,11 +306,6 @@ impl App {
         Ok(self.engine.log(id).await?)
     }
 
-    /// What this server can do.
-    pub fn capabilities(&self) -> Capabilities {
-        capabilities_of(&self.engine)
-    }
-
     /// What is running: version, commit, build date, ffmpeg and platform.
     pub fn version(&self) -> VersionInfo {
         VersionInfo {
@@ -318,7 +313,7 @@ impl App {
             commit: env!("GHOSTSTREAM_COMMIT").into(),
             build_date: env!("GHOSTSTREAM_BUILD_DATE").into(),
             ffmpeg_version: self.engine.hardware().ffmpeg_shown().to_string(),
-            platform: platform(),
+            platform: crate::resources::platform(),
         }
     }
 
@@ -416,39 +411,6 @@ impl App {
 
     pub async fn reachability(&self) -> ApiResult<Reachability> {
         Ok(self.discovered()?.reachability().await)
-    }
-}
-
-/// What this server can do; the same answer over HTTP and IPC.
-fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
-    let hw = engine.hardware();
-    Capabilities {
-        hw_accels: hw.accels.clone(),
-        video_codecs: hw.video_codecs(),
-        audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
-            .map(String::from)
-            .to_vec(),
-        formats: ghoststream_types::Format::ALL
-            .iter()
-            .map(|f| f.as_str().to_string())
-            .collect(),
-        max_concurrent_jobs: engine.live().max_concurrent_jobs,
-        ffmpeg_version: hw.ffmpeg_shown().to_string(),
-        platform: platform(),
-    }
-}
-
-fn platform() -> String {
-    let pretty = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        });
-    match pretty {
-        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
-        None => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
     }
 }
 

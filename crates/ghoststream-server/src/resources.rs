@@ -1,9 +1,16 @@
-//! `GET /api/resources` and the dashboard's charts: CPU, memory, the work dir's disk and
-//! every NVIDIA GPU, sampled off the async threads.
+//! What the machine has: `GET /api/resources` for the dashboard's charts (CPU, memory,
+//! the work dir's disk and every NVIDIA GPU, sampled off the async threads), and the
+//! capabilities and platform `App` answers with.
 
 use crate::App;
+use ghoststream_types::Capabilities;
 
 impl App {
+    /// What this server can do; the same answer over HTTP and IPC.
+    pub fn capabilities(&self) -> Capabilities {
+        capabilities_of(&self.engine)
+    }
+
     /// CPU, memory, the work dir's disk and every NVIDIA GPU.
     pub async fn resources(&self) -> ghoststream_types::Resources {
         let cpu = self.cpu.clone();
@@ -92,4 +99,36 @@ pub(crate) fn disk_bytes(path: &std::path::Path) -> Option<(u64, u64)> {
         .filter(|d| canon.starts_with(d.mount_point()))
         .max_by_key(|d| d.mount_point().as_os_str().len())
         .map(|d| (d.total_space(), d.available_space()))
+}
+
+fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
+    let hw = engine.hardware();
+    Capabilities {
+        hw_accels: hw.accels.clone(),
+        video_codecs: hw.video_codecs(),
+        audio_codecs: ["aac", "opus", "mp3", "flac", "ac3", "copy"]
+            .map(String::from)
+            .to_vec(),
+        formats: ghoststream_types::Format::ALL
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect(),
+        max_concurrent_jobs: engine.live().max_concurrent_jobs,
+        ffmpeg_version: hw.ffmpeg_shown().to_string(),
+        platform: platform(),
+    }
+}
+
+pub(crate) fn platform() -> String {
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
+    match pretty {
+        Some(p) => format!("{p} ({})", std::env::consts::ARCH),
+        None => format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+    }
 }
