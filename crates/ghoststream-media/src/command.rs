@@ -322,6 +322,15 @@ pub fn segment_name(v: usize, n: u32) -> String {
     format!("v{v}_{n:05}.ts")
 }
 
+/// The variant and number of a [`segment_name`]; `None` for any other name.
+pub fn parse_segment_name(name: &str) -> Option<(usize, u32)> {
+    let (v, n) = name
+        .strip_prefix('v')?
+        .strip_suffix(".ts")?
+        .split_once('_')?;
+    Some((v.parse().ok()?, n.parse().ok()?))
+}
+
 /// The per-run CSV list ffmpeg appends to as each segment closes.
 pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
     out_dir.join(format!("v{v}_r{run_id}.csv"))
@@ -629,6 +638,16 @@ pub fn trial_encode(encoder: &str, hw: HwKind) -> Argv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segment_names_round_trip() {
+        for (v, n) in [(0, 0), (3, 12), (1, 99_999), (2, 123_456)] {
+            assert_eq!(parse_segment_name(&segment_name(v, n)), Some((v, n)));
+        }
+        assert_eq!(parse_segment_name("v0_x.ts"), None);
+        assert_eq!(parse_segment_name("v0.m3u8"), None);
+        assert_eq!(parse_segment_name("v0_r1.csv"), None);
+    }
     use crate::plan::{decide, Wish};
     use ghoststream_types::{AudioInfo, MediaInfo, Mode, Resolution, VideoInfo};
 

@@ -281,13 +281,11 @@ fn parse_stream_name(name: &str) -> Option<StreamName> {
         }
         return None;
     }
-    let rest = name.strip_prefix('v')?;
-    if let Some(v) = rest.strip_suffix(".m3u8") {
-        return v.parse().ok().map(StreamName::Variant);
+    if let Some((v, n)) = ghoststream_media::command::parse_segment_name(name) {
+        return Some(StreamName::Segment(v, n));
     }
-    let stem = rest.strip_suffix(".ts")?;
-    let (v, n) = stem.split_once('_')?;
-    Some(StreamName::Segment(v.parse().ok()?, n.parse().ok()?))
+    let v = name.strip_prefix('v')?.strip_suffix(".m3u8")?;
+    v.parse().ok().map(StreamName::Variant)
 }
 
 #[cfg(test)]
