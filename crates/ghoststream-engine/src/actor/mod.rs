@@ -136,6 +136,13 @@ impl Hls {
             .find(|i| self.done[0][*i])
             .unwrap_or(self.map.len()) as u32
     }
+    /// Seconds made when the run writing segment `head` is at output `position`: every
+    /// finished segment, and the part of `head` written so far.
+    fn done_at(&self, position: f64, head: u32) -> f64 {
+        let partial =
+            (position - self.map.start(head as usize)).clamp(0.0, self.map.duration(head as usize));
+        self.done_secs() + partial
+    }
     fn done_secs(&self) -> f64 {
         (0..self.map.len())
             .filter(|i| self.done[0][*i])

@@ -264,32 +264,11 @@ impl Actor {
         }
         let total = job.rec.duration.unwrap_or(0.0);
         let position = active.offset + block.out_time_secs;
-        let (progress, remaining) = match &job.hls {
-            Some(h) => {
-                let partial = (position - h.map.start(active.head as usize))
-                    .clamp(0.0, h.map.duration(active.head as usize));
-                let done = (h.done_secs() + partial).min(total);
-                (
-                    if total > 0.0 {
-                        100.0 * done / total
-                    } else {
-                        0.0
-                    },
-                    (total - done).max(0.0),
-                )
-            }
-            None => {
-                let done = block.out_time_secs.min(total);
-                (
-                    if total > 0.0 {
-                        100.0 * done / total
-                    } else {
-                        0.0
-                    },
-                    (total - done).max(0.0),
-                )
-            }
+        let done = match &job.hls {
+            Some(h) => h.done_at(position, active.head),
+            None => block.out_time_secs,
         };
+        let (progress, remaining) = progress_of(done, total);
         let speed = block.speed.unwrap_or(0.0);
         job.eta = (speed > 0.0).then(|| (remaining / speed).round() as u64);
         job.rec.progress = progress.clamp(0.0, 99.9);
@@ -491,5 +470,29 @@ fn tuning_of(cfg: &crate::config::Config, hw: &ghoststream_media::hw::Hardware) 
     command::Tuning {
         nvenc_preset: cfg.hardware.nvenc_preset.clone(),
         gpu_scale: hw.gpu_scale.clone(),
+    }
+}
+
+/// Percent done and seconds left of a job `total` seconds long with `done` seconds made.
+fn progress_of(done: f64, total: f64) -> (f64, f64) {
+    let done = done.min(total);
+    if total > 0.0 {
+        (100.0 * done / total, (total - done).max(0.0))
+    } else {
+        (0.0, 0.0)
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::progress_of;
+
+    #[test]
+    fn percent_and_seconds_left() {
+        assert_eq!(progress_of(15.0, 60.0), (25.0, 45.0));
+        // Past the announced length counts as the end, not more than 100 %.
+        assert_eq!(progress_of(70.0, 60.0), (100.0, 0.0));
+        // A length that is not known yet: no percent, no estimate.
+        assert_eq!(progress_of(5.0, 0.0), (0.0, 0.0));
     }
 }
