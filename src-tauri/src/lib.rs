@@ -417,9 +417,11 @@ mod tests {
     /// operation HTTP offers has its command.
     #[test]
     fn every_command_is_an_operation_and_back() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+        // Its own copy: `bindings_are_fresh` writes the committed file at the same time.
+        let path = std::env::temp_dir().join(format!("ghoststream-ops-{}.ts", std::process::id()));
         super::export_bindings(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
         let invoked: Vec<(String, String)> = text
             .split("__TAURI_INVOKE(\"")
             .skip(1)
