@@ -87,6 +87,22 @@ pub async fn job_log(shell: S<'_>, job_id: String) -> R<String> {
 
 #[tauri::command]
 #[specta::specta]
+pub async fn pause_job(shell: S<'_>, job_id: String) -> R<JobResponse> {
+    let app = shell.app().await?;
+    let id = self::job_id(&job_id).map_err(api)?;
+    app.pause_job(id, &app.local_base()).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn resume_job(shell: S<'_>, job_id: String) -> R<JobResponse> {
+    let app = shell.app().await?;
+    let id = self::job_id(&job_id).map_err(api)?;
+    app.resume_job(id, &app.local_base()).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
 pub async fn capabilities(shell: S<'_>) -> R<Capabilities> {
     Ok(shell.app().await?.capabilities())
 }

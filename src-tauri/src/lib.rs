@@ -29,6 +29,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::job,
             commands::cancel_job,
             commands::job_log,
+            commands::pause_job,
+            commands::resume_job,
             commands::capabilities,
             commands::resources,
             commands::stats,
@@ -179,6 +181,7 @@ pub mod tray_ui {
                 .first()
                 .map(|u| u.trim_start_matches("http://").to_string()),
             jobs: status.active_jobs + status.queued_jobs,
+            frozen: status.paused_jobs,
             start_at_login,
             error: status.error.clone(),
         }
@@ -192,6 +195,7 @@ pub mod tray_ui {
             server: ghoststream_types::ServerState::Stopped,
             address: None,
             jobs: 0,
+            frozen: 0,
             start_at_login: false,
             error: None,
         });
@@ -219,7 +223,10 @@ pub mod tray_ui {
                 }
             };
             menu.append(item.as_ref())?;
-            if matches!(m.id, MenuId::Status | MenuId::Resume | MenuId::StartAtLogin) {
+            if matches!(
+                m.id,
+                MenuId::Status | MenuId::Resume | MenuId::ThawJobs | MenuId::StartAtLogin
+            ) {
                 menu.append(&PredefinedMenuItem::separator(app)?)?;
             }
         }
@@ -300,6 +307,16 @@ fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
         Pause | Resume => {
             tauri::async_runtime::spawn(async move {
                 let _ = shell.set_paused(id == Pause).await;
+            });
+        }
+        FreezeJobs | ThawJobs => {
+            tauri::async_runtime::spawn(async move {
+                if let Ok(app) = shell.app().await {
+                    let _ = match id {
+                        FreezeJobs => app.pause_all_jobs().await,
+                        _ => app.resume_all_jobs().await,
+                    };
+                }
             });
         }
         Logs => {

@@ -190,6 +190,7 @@ impl Shell {
             active_jobs: 0,
             queued_jobs: 0,
             connected_clients: 0,
+            paused_jobs: 0,
             hw_accels: vec![],
             error: g.error.clone(),
         }

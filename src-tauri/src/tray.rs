@@ -12,19 +12,23 @@ pub enum MenuId {
     Stop,
     Pause,
     Resume,
+    FreezeJobs,
+    ThawJobs,
     Logs,
     StartAtLogin,
     Quit,
 }
 
 impl MenuId {
-    pub const ALL: [MenuId; 9] = [
+    pub const ALL: [MenuId; 11] = [
         MenuId::Status,
         MenuId::Open,
         MenuId::Start,
         MenuId::Stop,
         MenuId::Pause,
         MenuId::Resume,
+        MenuId::FreezeJobs,
+        MenuId::ThawJobs,
         MenuId::Logs,
         MenuId::StartAtLogin,
         MenuId::Quit,
@@ -38,6 +42,8 @@ impl MenuId {
             MenuId::Stop => "stop",
             MenuId::Pause => "pause",
             MenuId::Resume => "resume",
+            MenuId::FreezeJobs => "freeze-jobs",
+            MenuId::ThawJobs => "thaw-jobs",
             MenuId::Logs => "logs",
             MenuId::StartAtLogin => "start-at-login",
             MenuId::Quit => "quit",
@@ -56,6 +62,8 @@ pub struct TrayState {
     /// `ip:port` of the first LAN address.
     pub address: Option<String>,
     pub jobs: u32,
+    /// Running jobs frozen now.
+    pub frozen: u32,
     pub start_at_login: bool,
     pub error: Option<String>,
 }
@@ -89,10 +97,13 @@ pub struct MenuItemModel {
 }
 
 pub fn status_line(t: &TrayState) -> String {
-    let jobs = match t.jobs {
+    let mut jobs = match t.jobs {
         1 => "1 job".to_string(),
         n => format!("{n} jobs"),
     };
+    if t.frozen > 0 {
+        jobs.push_str(&format!(" ({} paused)", t.frozen));
+    }
     match t.server {
         ServerState::Running => match &t.address {
             Some(a) => format!("Running on {a} · {jobs}"),
@@ -138,6 +149,12 @@ pub fn menu_model(t: &TrayState) -> Vec<MenuItemModel> {
             t.server == ServerState::Running,
         ),
         item(MenuId::Resume, "Resume", t.server == ServerState::Paused),
+        item(
+            MenuId::FreezeJobs,
+            "Pause running jobs",
+            up && t.jobs > t.frozen,
+        ),
+        item(MenuId::ThawJobs, "Resume paused jobs", up && t.frozen > 0),
         item(MenuId::Logs, "Open logs folder", true),
         MenuItemModel {
             id: MenuId::StartAtLogin,
@@ -158,6 +175,7 @@ mod tests {
             server,
             address: Some("192.168.4.2:8765".into()),
             jobs,
+            frozen: 0,
             start_at_login: true,
             error: Some("port 8765 is taken".into()),
         }
@@ -205,6 +223,22 @@ mod tests {
                 .checked,
             Some(true)
         );
+    }
+
+    #[test]
+    fn running_jobs_can_be_frozen_and_thawed_from_the_tray() {
+        let mut t = state(ServerState::Running, 2);
+        let m = menu_model(&t);
+        assert!(enabled(&m, MenuId::FreezeJobs) && !enabled(&m, MenuId::ThawJobs));
+        t.frozen = 2;
+        let m = menu_model(&t);
+        assert!(!enabled(&m, MenuId::FreezeJobs) && enabled(&m, MenuId::ThawJobs));
+        assert_eq!(
+            m[0].label,
+            "Running on 192.168.4.2:8765 · 2 jobs (2 paused)"
+        );
+        let idle = menu_model(&state(ServerState::Running, 0));
+        assert!(!enabled(&idle, MenuId::FreezeJobs) && !enabled(&idle, MenuId::ThawJobs));
     }
 
     #[test]

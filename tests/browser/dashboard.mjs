@@ -32,6 +32,13 @@ try {
   }, [row, first], { timeout: 30000 });
   ok(`progress moves (from ${first}% to ${await width()}%)`);
   await page.screenshot({ path: `${shots}/dashboard-jobs.png` });
+  await page.click(`${row} button[data-act="pause"]`);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} .badge`)?.textContent === "paused", row, { timeout: 10000 });
+  await page.waitForSelector(`${row} button[data-act="resume"]`, { timeout: 5000 });
+  ok("pause a running job from its row");
+  await page.click(`${row} button[data-act="resume"]`);
+  await page.waitForFunction((sel) => document.querySelector(`${sel} .badge`)?.textContent !== "paused", row, { timeout: 10000 });
+  ok("and resume it");
   await page.click(`${row} button[data-act="cancel"]`);
   await page.waitForSelector(`[data-testid="history"] tr[data-job="${jobId}"] .badge.cancelled`, { timeout: 15000 });
   ok("cancel from the UI");

@@ -9,6 +9,7 @@ mod dashboard;
 mod discovery;
 mod exposure;
 mod faults;
+mod gaming;
 mod hostile;
 mod lifecycle;
 mod load;

@@ -15,6 +15,8 @@ export const commands = {
 	job: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("job", { jobId })),
 	cancelJob: (jobId: string) => typedError<CancelResponse, ErrorBody>(__TAURI_INVOKE("cancel_job", { jobId })),
 	jobLog: (jobId: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("job_log", { jobId })),
+	pauseJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("pause_job", { jobId })),
+	resumeJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("resume_job", { jobId })),
 	capabilities: () => typedError<Capabilities, ErrorBody>(__TAURI_INVOKE("capabilities")),
 	resources: () => typedError<Resources, ErrorBody>(__TAURI_INVOKE("resources")),
 	stats: () => typedError<Stats, ErrorBody>(__TAURI_INVOKE("stats")),
@@ -44,7 +46,7 @@ export const events = {
 /* Constants */
 export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app"] as const;
 
-export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
+export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
 
 export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"}] as const;
 
@@ -115,7 +117,11 @@ export type ErrorCode =
 /**  Validation failed; `detail` lists the fields (422). */
 "invalid-request" | 
 /**  The body is not JSON at all (400). */
-"malformed-json" | "body-unreadable" | "body-too-large" | "body-timeout" | "bad-request" | "invalid-path" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "request-failed" | "internal-error" | "range-not-satisfiable" | "api-key-required" | "api-key-invalid" | "settings-local-only" | "local-only" | "origin-not-allowed" | "host-not-allowed" | "not-the-dashboard" | "pairing-code-invalid" | "too-many-attempts" | "job-not-found" | "job-not-cancellable" | "queue-full" | "file-not-found" | "job-not-ready" | "job-ended" | "job-expired" | "segment-timeout" | "server-stopping" | "server-paused" | 
+"malformed-json" | "body-unreadable" | "body-too-large" | "body-timeout" | "bad-request" | "invalid-path" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "request-failed" | "internal-error" | "range-not-satisfiable" | "api-key-required" | "api-key-invalid" | "settings-local-only" | "local-only" | "origin-not-allowed" | "host-not-allowed" | "not-the-dashboard" | "pairing-code-invalid" | "too-many-attempts" | "job-not-found" | "job-not-cancellable" | 
+/**  Only a running job can be paused or resumed (409). */
+"job-not-running" | 
+/**  This platform cannot pause a running job. */
+"pause-unsupported" | "queue-full" | "file-not-found" | "job-not-ready" | "job-ended" | "job-expired" | "segment-timeout" | "server-stopping" | "server-paused" | 
 /**  The server is not running (the desktop app stopped it). */
 "server-stopped" | "source-unreadable" | "source-not-allowed" | "token-required" | "token-invalid" | "token-expired" | "token-wrong-job" | "token-wrong-scope" | "probe-timeout" | "probe-failed" | "no-streams" | "ffmpeg-missing" | "port-unavailable" | "engine-failed" | 
 /**  The settings could not be saved or applied. */
@@ -214,6 +220,11 @@ export type JobResponse = {
 	completed_at: string | null,
 	/**  **ext**: for dashboards. */
 	mode: Mode,
+	/**
+	 *  **ext**: why a running job is frozen ("paused by request", "Paused: game.exe is
+	 *  running"); absent while it runs.
+	 */
+	paused_reason?: string | null,
 	source: string,
 };
 
@@ -276,6 +287,8 @@ export type ProgressData = {
 	size: number,
 	/**  kbit/s, as ffmpeg reports it. */
 	bitrate: number | null,
+	/**  **ext**: with `stage: paused`, why. */
+	paused_reason?: string | null,
 };
 
 /**  `GET /api/reachability`: each advertised URL fetched from this machine, and hints. */
@@ -331,6 +344,8 @@ export type ServerStatus = {
 	active_jobs: number,
 	queued_jobs: number,
 	connected_clients: number,
+	/**  Running jobs frozen now (paused by request, by the tray, or for a game). */
+	paused_jobs?: number,
 	hw_accels: HwKind[],
 	/**  Why the server is in `error` (e.g. the port is taken). */
 	error: string | null,
@@ -362,7 +377,9 @@ export type SettingsSaved = {
 	needs_server_restart: string[],
 };
 
-export type Stage = "queued" | "probing" | "transcoding" | "remuxing" | "finalizing" | "done";
+export type Stage = "queued" | "probing" | "transcoding" | "remuxing" | "finalizing" | "done" | 
+/**  **ext**: a running job frozen (its processes stopped), waiting to be resumed. */
+"paused";
 
 export type Stats = {
 	total_jobs_processed: number,

@@ -78,6 +78,11 @@ export class Store {
     this.emit("jobs", j.job_id);
   }
 
+  /** A job as an action answered it (pause, resume). */
+  update(j: JobResponse) {
+    this.put(j);
+  }
+
   /** One job's record after it appeared or ended; where the server will not show it (a
    * browser elsewhere without its token), the list instead. */
   private async fetchJob(id: string) {
@@ -96,6 +101,7 @@ export class Store {
         job.progress = e.data.progress;
         job.eta_seconds = e.data.eta_seconds;
         job.current_time = e.data.time;
+        job.paused_reason = e.data.paused_reason ?? null;
       }
       this.emit("jobs", e.job_id);
     } else if (e.type === "status_change") {

@@ -1,6 +1,6 @@
 //! The cloneable handle everything outside the engine uses.
 
-use crate::actor::{self, Cmd};
+use crate::actor::{self, Cmd, Which};
 use crate::config::Config;
 use crate::error::EngineError;
 use crate::job::{field, validate};
@@ -99,6 +99,7 @@ impl Engine {
             )),
             live: RwLock::new(Live::from_config(&config)),
             notices: broadcast::channel(256).0,
+            frozen: std::sync::atomic::AtomicU32::new(0),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let inner = Arc::new(Inner {
@@ -301,6 +302,59 @@ impl Engine {
     pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
         self.call(|reply| Cmd::Cancel { id, session, reply })
             .await?
+    }
+
+    /// How many running jobs are frozen now.
+    pub fn frozen_jobs(&self) -> u32 {
+        self.inner
+            .shared
+            .frozen
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Freezes a running job (its ffmpeg processes stop where they are) for `reason`.
+    pub async fn freeze(&self, id: Uuid, reason: String) -> Result<Snapshot, EngineError> {
+        self.freeze_which(Which::Job(id), Some(reason))
+            .await?
+            .pop()
+            .ok_or(EngineError::NotFound)
+    }
+
+    /// Thaws a frozen job (a running one is left as it is).
+    pub async fn thaw(&self, id: Uuid) -> Result<Snapshot, EngineError> {
+        self.freeze_which(Which::Job(id), None)
+            .await?
+            .pop()
+            .ok_or(EngineError::NotFound)
+    }
+
+    /// Freezes every running job (only batch jobs when `batch_only`) that is not frozen
+    /// yet; returns those it froze.
+    pub async fn freeze_running(
+        &self,
+        batch_only: bool,
+        reason: String,
+    ) -> Result<Vec<Snapshot>, EngineError> {
+        self.freeze_which(Which::Running { batch_only }, Some(reason))
+            .await
+    }
+
+    /// Thaws every frozen job, or only those frozen for `reason`.
+    pub async fn thaw_frozen(&self, reason: Option<String>) -> Result<Vec<Snapshot>, EngineError> {
+        self.freeze_which(Which::Frozen(reason), None).await
+    }
+
+    async fn freeze_which(
+        &self,
+        which: Which,
+        reason: Option<String>,
+    ) -> Result<Vec<Snapshot>, EngineError> {
+        self.call(|reply| Cmd::Freeze {
+            which,
+            reason,
+            reply,
+        })
+        .await?
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {

@@ -33,6 +33,10 @@ pub enum EngineError {
     ApiKeyRequired,
     #[error("{0}")]
     Source(String),
+    #[error("the job is {0}; only a running job can be paused or resumed")]
+    NotRunning(&'static str),
+    #[error("{0}")]
+    PauseUnsupported(String),
 }
 
 impl EngineError {
@@ -52,6 +56,8 @@ impl EngineError {
             EngineError::Token(t) => t.code(),
             EngineError::ApiKeyRequired => ErrorCode::ApiKeyRequired,
             EngineError::Source(_) => ErrorCode::SourceUnreadable,
+            EngineError::NotRunning(_) => ErrorCode::JobNotRunning,
+            EngineError::PauseUnsupported(_) => ErrorCode::PauseUnsupported,
         }
     }
 }

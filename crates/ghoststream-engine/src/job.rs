@@ -316,6 +316,7 @@ impl JobRecord {
     pub fn to_response(&self, eta: Option<u64>, viewers: u32) -> JobResponse {
         JobResponse {
             job_id: self.id.to_string(),
+            paused_reason: None,
             status: self.status,
             progress: (self.progress * 10.0).round() / 10.0,
             stream_url: None,

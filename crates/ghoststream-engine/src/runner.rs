@@ -73,6 +73,44 @@ impl JobLog {
     }
 }
 
+/// What the engine may do to a run while it goes: freeze and thaw it. The runner records
+/// ffmpeg's pid here once it is spawned; a run started while its job is frozen is frozen
+/// at once, and a frozen run is never taken for a stalled one.
+#[derive(Default)]
+pub struct RunControl {
+    pid: std::sync::atomic::AtomicU32,
+    frozen: std::sync::atomic::AtomicBool,
+}
+
+impl RunControl {
+    pub fn new(frozen: bool) -> Arc<RunControl> {
+        let c = RunControl::default();
+        c.frozen.store(frozen, std::sync::atomic::Ordering::SeqCst);
+        Arc::new(c)
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Freezes or thaws the run's processes (now, or as soon as they exist).
+    pub fn set_frozen(&self, frozen: bool) -> std::io::Result<()> {
+        self.frozen
+            .store(frozen, std::sync::atomic::Ordering::SeqCst);
+        match self.pid.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => Ok(()),
+            pid => process::freeze_group(pid, frozen),
+        }
+    }
+
+    fn spawned(&self, pid: u32) {
+        self.pid.store(pid, std::sync::atomic::Ordering::SeqCst);
+        if self.is_frozen() {
+            let _ = process::freeze_group(pid, true);
+        }
+    }
+}
+
 pub struct RunRequest {
     pub job: Uuid,
     pub run: u64,
@@ -84,6 +122,7 @@ pub struct RunRequest {
     pub grace: Duration,
     pub log: JobLog,
     pub cancel: CancellationToken,
+    pub control: Arc<RunControl>,
 }
 
 /// Spawns the run on the current runtime; it always ends with one `Exited` event.
@@ -112,6 +151,9 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
             return RunOutcome::Failed(Cause::new(CauseKind::NoFfmpeg, msg));
         }
     };
+    if let Some(pid) = child.id() {
+        req.control.spawned(pid);
+    }
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr_log = Arc::new(Mutex::new(StderrLog::new(50)));
@@ -163,6 +205,10 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
             Some(()) = alive_rx.recv() => last_alive = tokio::time::Instant::now(),
             _ = poll.tick() => {
                 poll_lists(&req, &mut seen, tx).await;
+                if req.control.is_frozen() {
+                    // Frozen on purpose: the stall clock starts again at the thaw.
+                    last_alive = tokio::time::Instant::now();
+                }
                 if last_alive.elapsed() > req.stall {
                     req.log.push(format!("no progress for {} s: stopping the stalled ffmpeg", req.stall.as_secs()));
                     process::stop(&mut child, req.grace).await;

@@ -20,17 +20,23 @@ pub struct Snapshot {
     pub record: JobRecord,
     pub eta_seconds: Option<u64>,
     pub viewers: u32,
+    /// Why the job is frozen, while it is.
+    pub paused: Option<String>,
 }
 
 impl Snapshot {
     /// The answer without URLs (the transport adds them).
     pub fn to_response(&self) -> JobResponse {
-        self.record.to_response(self.eta_seconds, self.viewers)
+        let mut r = self.record.to_response(self.eta_seconds, self.viewers);
+        r.paused_reason = self.paused.clone();
+        r
     }
 
     /// What a list shows to anyone: see [`JobRecord::to_summary`].
     pub fn to_summary(&self) -> JobResponse {
-        self.record.to_summary(self.eta_seconds, self.viewers)
+        let mut r = self.record.to_summary(self.eta_seconds, self.viewers);
+        r.paused_reason = self.paused.clone();
+        r
     }
 }
 
@@ -58,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) egress: Arc<crate::egress::Egress>,
     pub(crate) live: RwLock<Live>,
     pub(crate) notices: broadcast::Sender<Notice>,
+    /// Running jobs frozen now (kept by the actor; read without a round trip).
+    pub(crate) frozen: std::sync::atomic::AtomicU32,
 }
 
 impl Shared {

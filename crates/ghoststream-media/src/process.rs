@@ -79,6 +79,29 @@ pub fn signal_group(child: &Child, signal: nix::sys::signal::Signal) {
 }
 
 /// SIGTERM the group, wait up to `grace`, then SIGKILL the group and reap the child.
+/// Freezes (`true`) or thaws a process group started by [`command`]: every process in
+/// it stops where it is, or goes on. Nothing is lost; the kernel holds them.
+#[cfg(unix)]
+pub fn freeze_group(pid: u32, frozen: bool) -> std::io::Result<()> {
+    use nix::sys::signal::Signal;
+    let signal = if frozen {
+        Signal::SIGSTOP
+    } else {
+        Signal::SIGCONT
+    };
+    nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid as i32), signal)
+        .map_err(std::io::Error::from)
+}
+
+/// Windows has no group stop signal; suspending a job object's threads is not built yet.
+#[cfg(not(unix))]
+pub fn freeze_group(_pid: u32, _frozen: bool) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "pausing a running job is not available on this platform yet",
+    ))
+}
+
 pub async fn stop(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         #[cfg(unix)]
@@ -86,7 +109,11 @@ pub async fn stop(child: &mut Child, grace: Duration) {
         return;
     }
     #[cfg(unix)]
-    signal_group(child, nix::sys::signal::Signal::SIGTERM);
+    {
+        signal_group(child, nix::sys::signal::Signal::SIGTERM);
+        // A frozen group only sees the SIGTERM once it runs again.
+        signal_group(child, nix::sys::signal::Signal::SIGCONT);
+    }
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
         #[cfg(unix)]
         signal_group(child, nix::sys::signal::Signal::SIGKILL);

@@ -108,6 +108,14 @@ pub const OPS: &[Op] = &[
         text: true,
         ..op("job_log", "GET", "/api/transcode/{job_id}/log")
     },
+    Op {
+        args: &["job_id"],
+        ..op("pause_job", "POST", "/api/transcode/{job_id}/pause")
+    },
+    Op {
+        args: &["job_id"],
+        ..op("resume_job", "POST", "/api/transcode/{job_id}/resume")
+    },
     op("capabilities", "GET", "/api/capabilities"),
     op("resources", "GET", "/api/resources"),
     op("stats", "GET", "/api/stats"),
@@ -235,6 +243,7 @@ impl App {
             active_jobs: stats.active_jobs,
             queued_jobs: stats.current_queue_length,
             connected_clients: self.clients.list().len() as u32,
+            paused_jobs: self.engine.frozen_jobs(),
             hw_accels: self.engine.hardware().available(),
             error: None,
         })
@@ -299,6 +308,38 @@ impl App {
             job_id: id.to_string(),
             status: "cancelled".into(),
         })
+    }
+
+    /// Freezes a running job where it is (same id, URLs and segments) until resumed.
+    pub async fn pause_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
+        let snap = self.engine.freeze(id, "paused by request".into()).await?;
+        self.status_changed();
+        Ok(crate::links::answer(&snap, base))
+    }
+
+    /// Freezes every running job (the tray's "Pause running jobs").
+    pub async fn pause_all_jobs(&self) -> ApiResult<u32> {
+        let n = self
+            .engine
+            .freeze_running(false, "paused from the tray".into())
+            .await?
+            .len();
+        self.status_changed();
+        Ok(n as u32)
+    }
+
+    /// Thaws every frozen job, whoever froze it.
+    pub async fn resume_all_jobs(&self) -> ApiResult<u32> {
+        let n = self.engine.thaw_frozen(None).await?.len();
+        self.status_changed();
+        Ok(n as u32)
+    }
+
+    /// Lets a frozen job run again.
+    pub async fn resume_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
+        let snap = self.engine.thaw(id).await?;
+        self.status_changed();
+        Ok(crate::links::answer(&snap, base))
     }
 
     /// The job's ffmpeg commands and messages.

@@ -120,6 +120,8 @@ impl ApiError {
                     EngineError::Token(_) => StatusCode::FORBIDDEN,
                     EngineError::ApiKeyRequired => StatusCode::UNAUTHORIZED,
                     EngineError::Source(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    EngineError::NotRunning(_) => StatusCode::CONFLICT,
+                    EngineError::PauseUnsupported(_) => StatusCode::NOT_IMPLEMENTED,
                 };
                 (status, e.code(), e.to_string().into())
             }

@@ -64,6 +64,8 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(jobs::delete))
         .routes(routes!(jobs::stream_info))
         .routes(routes!(jobs::leave))
+        .routes(routes!(jobs::pause))
+        .routes(routes!(jobs::resume))
         .routes(routes!(jobs::log))
         .routes(routes!(stream::download))
         .routes(routes!(dashboard::status))

@@ -31,6 +31,9 @@ pub struct ServerStatus {
     pub active_jobs: u32,
     pub queued_jobs: u32,
     pub connected_clients: u32,
+    /// Running jobs frozen now (paused by request, by the tray, or for a game).
+    #[serde(default)]
+    pub paused_jobs: u32,
     pub hw_accels: Vec<HwKind>,
     /// Why the server is in `error` (e.g. the port is taken).
     pub error: Option<String>,

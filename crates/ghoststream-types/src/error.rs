@@ -53,6 +53,10 @@ codes! {
     TooManyAttempts = "too-many-attempts",
     JobNotFound = "job-not-found",
     JobNotCancellable = "job-not-cancellable",
+    /// Only a running job can be paused or resumed (409).
+    JobNotRunning = "job-not-running",
+    /// This platform cannot pause a running job.
+    PauseUnsupported = "pause-unsupported",
     QueueFull = "queue-full",
     FileNotFound = "file-not-found",
     JobNotReady = "job-not-ready",

@@ -189,6 +189,10 @@ pub struct JobResponse {
     pub completed_at: Option<DateTime<Utc>>,
     /// **ext**: for dashboards.
     pub mode: Mode,
+    /// **ext**: why a running job is frozen ("paused by request", "Paused: game.exe is
+    /// running"); absent while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
     pub source: String,
 }
 
@@ -360,6 +364,8 @@ pub enum Stage {
     Remuxing,
     Finalizing,
     Done,
+    /// **ext**: a running job frozen (its processes stopped), waiting to be resumed.
+    Paused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,6 +385,9 @@ pub struct ProgressData {
     pub size: u64,
     /// kbit/s, as ffmpeg reports it.
     pub bitrate: Option<f64>,
+    /// **ext**: with `stage: paused`, why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ impl Actor {
                     eta: None,
                     log: JobLog::default(),
                     last_progress: None,
+                    frozen: None,
                 },
             );
         }
@@ -84,6 +85,7 @@ impl Actor {
         if let Some(r) = job.run.take() {
             r.cancel.cancel();
         }
+        let was_frozen = job.frozen.take().is_some();
         job.rec.status = status;
         job.rec.completed_at = Some(Utc::now());
         job.rec.error_message = error.clone();
@@ -95,6 +97,12 @@ impl Actor {
         if let Some(e) = &error {
             job.log.push(format!("job failed: {e}"));
         }
+        if was_frozen {
+            self.count_frozen();
+        }
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
         if status != JobStatus::Ready {
             job.rec.stream_revoked = status == JobStatus::Cancelled;
         }

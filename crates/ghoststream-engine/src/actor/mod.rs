@@ -1,6 +1,7 @@
 //! The engine's single owner of job state. Commands arrive on a channel, ffmpeg runs report
 //! back on another; nothing else touches jobs.
 
+mod freeze;
 mod lifecycle;
 mod retention;
 mod runs;
@@ -10,7 +11,7 @@ mod submit;
 use crate::error::EngineError;
 use crate::job::{JobRecord, JobSpec};
 use crate::prober::{Prepared, Prober};
-use crate::runner::{self, JobLog, RunEvent, RunOutcome, RunRequest};
+use crate::runner::{self, JobLog, RunControl, RunEvent, RunOutcome, RunRequest};
 use crate::segments::{self, SegmentMap, SubtitleEntry};
 use crate::shared::{Shared, Snapshot, StreamFile};
 use crate::store::{Loaded, Store, Totals};
@@ -100,7 +101,15 @@ pub(crate) enum Cmd {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Freeze (with a reason) or thaw (`None`) the jobs `which` names.
+    Freeze {
+        which: freeze::Which,
+        reason: Option<String>,
+        reply: Reply<Result<Vec<Snapshot>, EngineError>>,
+    },
 }
+
+pub(crate) use freeze::Which;
 
 type Waiter = oneshot::Sender<Result<StreamFile, EngineError>>;
 
@@ -110,6 +119,7 @@ struct ActiveRun {
     /// Next segment this run is expected to write.
     head: u32,
     cancel: CancellationToken,
+    control: Arc<RunControl>,
     /// Output time where this run's timeline starts (stream) or 0 (batch).
     offset: f64,
 }
@@ -167,6 +177,8 @@ struct Job {
     /// The last progress sent and when: re-sent while ffmpeg is quiet, so clients hear
     /// from a running job at least twice a second.
     last_progress: Option<(ProgressData, std::time::Instant)>,
+    /// Frozen, and why: its runs' processes are stopped until thawed.
+    frozen: Option<String>,
 }
 
 impl Job {
@@ -182,6 +194,7 @@ impl Job {
             } else {
                 1
             },
+            paused: self.frozen.clone(),
         }
     }
 }
@@ -417,6 +430,13 @@ impl Actor {
             }
             Cmd::Delete { id, reply } => {
                 let _ = reply.send(self.delete(id).await);
+            }
+            Cmd::Freeze {
+                which,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(self.freeze(which, reason));
             }
             Cmd::Leave { id, session, reply } => {
                 let _ = reply.send(self.leave(id, session).await);

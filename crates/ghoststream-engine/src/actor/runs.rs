@@ -134,11 +134,14 @@ impl Actor {
             return;
         };
         let cancel = CancellationToken::new();
+        // A frozen job's new run (a seek restart, a retry) starts frozen too.
+        let control = RunControl::new(job.frozen.is_some());
         job.run = Some(ActiveRun {
             id: run_id,
             first,
             head: first,
             cancel: cancel.clone(),
+            control: control.clone(),
             offset,
         });
         self.launcher.launch(
@@ -152,6 +155,7 @@ impl Actor {
                 grace: Duration::from_secs(2),
                 log: job.log.clone(),
                 cancel,
+                control,
             },
             self.run_tx.clone(),
             &self.tracker,
@@ -289,9 +293,16 @@ impl Actor {
                 time: (position * 1000.0).round() / 1000.0,
                 speed,
                 eta_seconds: job.eta,
-                stage: if block.end { Stage::Finalizing } else { stage },
+                stage: if job.frozen.is_some() {
+                    Stage::Paused
+                } else if block.end {
+                    Stage::Finalizing
+                } else {
+                    stage
+                },
                 size: block.total_size_bytes,
                 bitrate: block.bitrate_kbps,
+                paused_reason: job.frozen.clone(),
             },
         };
         if let JobEvent::Progress { data, .. } = &ev {

@@ -241,6 +241,7 @@ impl Actor {
             eta: None,
             log,
             last_progress: None,
+            frozen: None,
         };
         self.jobs.insert(id, job);
         self.persist(id).await;

@@ -208,6 +208,54 @@ pub async fn stream_info(
 
 #[utoipa::path(
     post,
+    path = "/api/transcode/{id}/pause",
+    tag = "jobs",
+    summary = "Freeze a running job where it is (ext); the same id, URLs and segments go on at resume",
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "OK", body = JobResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not running", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn pause(
+    State(s): State<App>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, peer, &headers).await?;
+    s.pause_job(id, &base_url(&s, &headers)).await.map(Json)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/transcode/{id}/resume",
+    tag = "jobs",
+    summary = "Let a paused job run again (ext)",
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "OK", body = JobResponse),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Not running", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn resume(
+    State(s): State<App>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobResponse>> {
+    let id = job_id(&id)?;
+    authorize(&s, id, peer, &headers).await?;
+    s.resume_job(id, &base_url(&s, &headers)).await.map(Json)
+}
+
+#[utoipa::path(
+    post,
     path = "/api/transcode/{id}/leave",
     tag = "jobs",
     summary = "Stop watching a shared stream",

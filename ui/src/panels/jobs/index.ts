@@ -39,11 +39,17 @@ function fill(tr: HTMLTableRowElement, store: Store, j: JobResponse) {
   const badge = c[8].querySelector("span")!;
   badge.className = `badge ${j.status}`;
   badge.textContent = live && p ? p.stage : j.status;
-  const cancel = c[9].querySelector("button");
-  if (live && !cancel) {
-    c[9].innerHTML = `<button data-act="cancel" data-job="${j.job_id}">Cancel</button>`;
-  } else if (!live && cancel) {
-    c[9].textContent = "";
+  badge.title = j.paused_reason ?? "";
+  // Actions: rebuilt only when what they can do changes, so a focused button stays.
+  const acts = !live ? "" : j.status !== "processing" ? "cancel" : j.paused_reason ? "resume cancel" : "pause cancel";
+  if (c[9].dataset.acts !== acts) {
+    c[9].dataset.acts = acts;
+    const label: Record<string, string> = { pause: "Pause", resume: "Resume", cancel: "Cancel" };
+    c[9].innerHTML = acts
+      .split(" ")
+      .filter(Boolean)
+      .map((a) => `<button data-act="${a}" data-job="${j.job_id}">${label[a]}</button>`)
+      .join(" ");
   }
 }
 
@@ -138,16 +144,19 @@ export const jobs: Panel = {
 
     el.addEventListener("click", async (ev) => {
       const target = ev.target as HTMLElement;
-      const b = target.closest<HTMLButtonElement>("button[data-act=cancel]");
+      const b = target.closest<HTMLButtonElement>("button[data-act]");
       if (b) {
         ev.stopPropagation();
         b.disabled = true;
+        const id = b.dataset.job!;
         try {
-          await store.api.cancelJob(b.dataset.job!);
+          if (b.dataset.act === "cancel") await store.api.cancelJob(id);
+          if (b.dataset.act === "pause") store.update(await store.api.pauseJob(id));
+          if (b.dataset.act === "resume") store.update(await store.api.resumeJob(id));
         } catch (e) {
-          b.disabled = false;
           alert(e instanceof Error ? e.message : String(e));
         }
+        b.disabled = false;
         return;
       }
       const tr = target.closest<HTMLTableRowElement>("tr[data-job]");

@@ -1,0 +1,125 @@
+//! Freezing and thawing running jobs: their ffmpeg process groups are stopped where they
+//! are (same job, URLs, tokens and segments) and go on when thawed. A player waiting for
+//! a segment gets it once the job runs again. The job stays `processing`; its progress
+//! says `stage: paused` and why.
+
+use super::*;
+
+/// Which jobs a freeze or thaw is for.
+#[derive(Debug, Clone)]
+pub(crate) enum Which {
+    Job(Uuid),
+    /// Every running job (batch jobs only when `batch_only`).
+    Running {
+        batch_only: bool,
+    },
+    /// Every frozen job, or only those frozen for this reason.
+    Frozen(Option<String>),
+}
+
+impl Actor {
+    pub(super) fn freeze(
+        &mut self,
+        which: Which,
+        reason: Option<String>,
+    ) -> Result<Vec<Snapshot>, EngineError> {
+        let ids: Vec<Uuid> = match &which {
+            Which::Job(id) => {
+                let job = self.jobs.get(id).ok_or(EngineError::NotFound)?;
+                if job.rec.status != JobStatus::Processing {
+                    return Err(EngineError::NotRunning(job.rec.status.as_str()));
+                }
+                vec![*id]
+            }
+            Which::Running { batch_only } => self
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.rec.status == JobStatus::Processing && j.frozen.is_none())
+                .filter(|(_, j)| !batch_only || j.rec.mode == Mode::Batch)
+                .map(|(id, _)| *id)
+                .collect(),
+            Which::Frozen(why) => self
+                .jobs
+                .iter()
+                .filter(|(_, j)| match (&j.frozen, why) {
+                    (Some(_), None) => true,
+                    (Some(f), Some(w)) => f == w,
+                    (None, _) => false,
+                })
+                .map(|(id, _)| *id)
+                .collect(),
+        };
+        let mut changed = Vec::new();
+        for id in ids {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if let Some(run) = &job.run {
+                run.control
+                    .set_frozen(reason.is_some())
+                    .map_err(|e| EngineError::PauseUnsupported(e.to_string()))?;
+            }
+            job.log.push(match &reason {
+                Some(r) => format!("frozen: {r}"),
+                None => "thawed: running again".to_string(),
+            });
+            job.frozen = reason.clone();
+            self.announce_pause(id);
+            if let Some(j) = self.jobs.get(&id) {
+                changed.push(j.snapshot());
+            }
+        }
+        self.count_frozen();
+        Ok(changed)
+    }
+
+    /// Keeps the count `/api/server` shows.
+    pub(super) fn count_frozen(&self) {
+        let n = self.jobs.values().filter(|j| j.frozen.is_some()).count() as u32;
+        self.inner
+            .frozen
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Tells clients at once: a progress event with `stage: paused` and the reason, or
+    /// with the stage the job is back in.
+    fn announce_pause(&mut self, id: Uuid) {
+        let Some(job) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let running_stage = match &job.plan {
+            Some(p) if p.copies_video() => Stage::Remuxing,
+            _ => Stage::Transcoding,
+        };
+        let mut data = match &job.last_progress {
+            Some((d, _)) => d.clone(),
+            None => ProgressData {
+                progress: (job.rec.progress * 10.0).round() / 10.0,
+                frame: 0,
+                fps: 0.0,
+                time: job.rec.current_time.unwrap_or(0.0),
+                speed: 0.0,
+                eta_seconds: job.eta,
+                stage: running_stage,
+                size: 0,
+                bitrate: None,
+                paused_reason: None,
+            },
+        };
+        data.stage = if job.frozen.is_some() {
+            Stage::Paused
+        } else {
+            running_stage
+        };
+        data.paused_reason = job.frozen.clone();
+        if job.frozen.is_some() {
+            data.speed = 0.0;
+            data.fps = 0.0;
+        }
+        job.last_progress = Some((data.clone(), std::time::Instant::now()));
+        self.emit(JobEvent::Progress {
+            job_id: id.to_string(),
+            data,
+        });
+    }
+}

@@ -1,0 +1,126 @@
+//! A good guest on a gaming PC (issue 15): freezing and thawing a running job, real ffmpeg.
+
+use super::support::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// `(state, utime + stime in ticks)` of a process, from `/proc/<pid>/stat`.
+fn proc_stat(pid: i32) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let cpu = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some((f.first()?.to_string(), cpu))
+}
+
+/// A batch HEVC encode of the 8 s 640x360 source: a few seconds of real work.
+async fn busy_job(gs: &Gs, media: &MediaServer) -> Value {
+    let job = gs
+        .start_job(json!({
+            "source": media.url("h264.mkv"),
+            "mode": "batch",
+            "output": {"format": "mp4", "video_codec": "h265", "resolution": "original"}
+        }))
+        .await;
+    assert!(
+        eventually(Duration::from_secs(20), || !gs.children().is_empty()).await,
+        "no ffmpeg started"
+    );
+    job
+}
+
+#[tokio::test]
+async fn a_frozen_job_stops_using_the_cpu_and_finishes_after_the_thaw() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = busy_job(&gs, &media).await;
+    let (code, v) = gs.control(Method::POST, &job, "/pause").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["status"], "processing", "the SDK's status stays");
+    assert_eq!(v["paused_reason"], "paused by request");
+    let ours = gs.children();
+    assert!(!ours.is_empty());
+    // Every ffmpeg of the job is stopped (T), and uses no CPU for 3 s.
+    assert!(
+        eventually(Duration::from_secs(2), || ours
+            .iter()
+            .all(|p| proc_stat(*p).is_none_or(|(s, _)| s == "T")))
+        .await,
+        "{:?}",
+        ours.iter().map(|p| proc_stat(*p)).collect::<Vec<_>>()
+    );
+    let before: Vec<_> = ours.iter().map(|p| proc_stat(*p)).collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after: Vec<_> = ours.iter().map(|p| proc_stat(*p)).collect();
+    assert_eq!(before, after, "a frozen ffmpeg used CPU time");
+    // Still the same job, still processing, and it says why.
+    let st = gs.status(&job).await;
+    assert_eq!(st["status"], "processing");
+    assert_eq!(st["paused_reason"], "paused by request");
+    // Resumed twice is no error; then it finishes, whole.
+    let (code, v) = gs.control(Method::POST, &job, "/resume").await;
+    assert_eq!(code, 200, "{v}");
+    assert!(v.get("paused_reason").is_none(), "{v}");
+    let done = gs
+        .wait_for(&job, &["ready", "error"], Duration::from_secs(120))
+        .await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let (code, file) = gs.fetch(done["download_url"].as_str().unwrap()).await;
+    assert_eq!(code, 200);
+    let probe = probe_bytes(&file, "mp4");
+    let duration: f64 = probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((duration - 8.0).abs() < 0.5, "{probe}");
+    assert_eq!(stream_of(&probe, "video").unwrap()["codec_name"], "hevc");
+}
+
+#[tokio::test]
+async fn a_frozen_job_can_be_cancelled_and_a_frozen_server_stops() {
+    let media = MediaServer::start();
+    let mut gs = Gs::start(Opts::default());
+    let job = busy_job(&gs, &media).await;
+    assert_eq!(gs.control(Method::POST, &job, "/pause").await.0, 200);
+    let (code, _) = gs.control(Method::POST, &job, "/cancel").await;
+    assert_eq!(code, 200);
+    assert!(
+        eventually(Duration::from_secs(5), || gs.children().is_empty()).await,
+        "a frozen ffmpeg outlived its cancel: {:?}",
+        gs.children()
+    );
+    assert_eq!(gs.status(&job).await["status"], "cancelled");
+    // Pausing what no longer runs is a clear conflict.
+    let (code, v) = gs.control(Method::POST, &job, "/pause").await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["code"], "job-not-running");
+    // A frozen job when the server stops: nothing is left stopped forever.
+    let job = busy_job(&gs, &media).await;
+    assert_eq!(gs.control(Method::POST, &job, "/pause").await.0, 200);
+    let ours = gs.children();
+    let status = gs.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        eventually(Duration::from_secs(5), || ours
+            .iter()
+            .all(|p| proc_stat(*p).is_none_or(|(s, _)| s == "Z")))
+        .await,
+        "left behind: {ours:?}"
+    );
+}
+
+#[tokio::test]
+async fn pausing_needs_the_control_token() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = busy_job(&gs, &media).await;
+    let id = job["job_id"].as_str().unwrap();
+    let (code, v) = gs
+        .post(&format!("/api/transcode/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(code, 403, "{v}");
+    let (code, _) = gs.post("/api/transcode/not-a-job/pause", json!({})).await;
+    assert_eq!(code, 404);
+}
