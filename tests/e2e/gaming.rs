@@ -124,3 +124,36 @@ async fn pausing_needs_the_control_token() {
     let (code, _) = gs.post("/api/transcode/not-a-job/pause", json!({})).await;
     assert_eq!(code, 404);
 }
+
+/// `(nice, ionice -p's answer)` of a running process.
+fn priority_of(pid: i32) -> (i64, String) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let (_, rest) = stat.rsplit_once(')').unwrap();
+    let nice: i64 = rest.split_whitespace().nth(16).unwrap().parse().unwrap();
+    let io = std::process::Command::new("ionice")
+        .args(["-p", &pid.to_string()])
+        .output()
+        .expect("ionice (util-linux)");
+    (nice, String::from_utf8_lossy(&io.stdout).trim().to_string())
+}
+
+#[tokio::test]
+async fn every_ffmpeg_runs_at_the_configured_priority() {
+    let media = MediaServer::start();
+    // The default is low: nice 10 and the lowest best-effort disk priority.
+    let gs = Gs::start(Opts::default());
+    busy_job(&gs, &media).await;
+    let pid = gs.children()[0];
+    assert_eq!(priority_of(pid), (10, "best-effort: prio 7".to_string()));
+    drop(gs);
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__GAMING__PRIORITY", "idle"));
+    busy_job(&gs, &media).await;
+    let pid = gs.children()[0];
+    assert_eq!(priority_of(pid), (19, "idle".to_string()));
+    drop(gs);
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__GAMING__PRIORITY", "normal"));
+    busy_job(&gs, &media).await;
+    let pid = gs.children()[0];
+    let own = priority_of(std::process::id() as i32).0;
+    assert_eq!(priority_of(pid).0, own, "normal: as the server itself");
+}

@@ -48,7 +48,7 @@ export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_a
 
 export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
 
-export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"}] as const;
+export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"}] as const;
 
 /* Types */
 /**  `POST /api/probe` answer and the WebSocket `analysis` payload. */
@@ -273,6 +273,21 @@ export type PlanStreams = {
 	subtitle: StreamPlan[],
 };
 
+/**  How hard every ffmpeg we start competes with the owner's own programs (a game). */
+export type Priority = 
+/**  As any program. */
+"normal" | 
+/**
+ *  Below normal: nice 10 and the lowest best-effort disk priority on Linux,
+ *  BELOW_NORMAL_PRIORITY_CLASS on Windows.
+ */
+"low" | 
+/**
+ *  Only what nothing else wants: nice 19 and the idle disk class on Linux,
+ *  IDLE_PRIORITY_CLASS on Windows.
+ */
+"idle";
+
 export type ProgressData = {
 	/**  0–100. */
 	progress: number | null,
@@ -367,6 +382,12 @@ export type Settings = {
 	 */
 	allowed_targets?: string[],
 	start_at_login: boolean,
+	/**  Applied to each ffmpeg when it starts. */
+	priority: Priority,
+	/**  Process names that mean "a game is running" (case-insensitive; `.exe` optional). */
+	games: string[],
+	when_playing: WhenPlaying,
+	resume_delay_seconds: number,
 };
 
 /**  The answer of a settings save: what was applied now and what waits for a restart. */
@@ -447,6 +468,15 @@ export type VideoInfo = {
 	/**  "sdr", "hdr10" or "hlg", decided by transfer and primaries, never by bit depth. */
 	dynamic_range: string,
 };
+
+/**  What a running game does to our jobs. */
+export type WhenPlaying = 
+/**  Batch jobs freeze; streams go on at idle priority (someone is watching them). */
+"freeze_batch" | 
+/**  Every running job freezes. */
+"freeze_all" | 
+/**  Nothing changes. */
+"nothing";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -18,6 +18,7 @@ pub struct Config {
     pub security: SecuritySection,
     pub discovery: DiscoverySection,
     pub desktop: DesktopSection,
+    pub gaming: GamingSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -137,6 +138,51 @@ pub enum TokenMode {
     Enforce,
     Open,
 }
+
+/// Manners on a PC its owner games on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GamingSection {
+    pub priority: ghoststream_types::Priority,
+    pub games: Vec<String>,
+    pub when_playing: ghoststream_types::WhenPlaying,
+    pub resume_delay_seconds: u32,
+    /// How often the process list is read for games.
+    pub poll_seconds: u64,
+}
+
+impl Default for GamingSection {
+    fn default() -> Self {
+        GamingSection {
+            priority: ghoststream_types::Priority::Low,
+            games: DEFAULT_GAMES.iter().map(|g| g.to_string()).collect(),
+            when_playing: ghoststream_types::WhenPlaying::FreezeBatch,
+            resume_delay_seconds: 30,
+            poll_seconds: 5,
+        }
+    }
+}
+
+/// Games and launchers' game processes people run on the PCs this is for; editable.
+pub const DEFAULT_GAMES: &[&str] = &[
+    "cs2",
+    "dota2",
+    "VALORANT-Win64-Shipping",
+    "FortniteClient-Win64-Shipping",
+    "r5apex",
+    "eldenring",
+    "GTA5",
+    "RDR2",
+    "Cyberpunk2077",
+    "bg3",
+    "Overwatch",
+    "RocketLeague",
+    "League of Legends",
+    "witcher3",
+    "Starfield",
+    "helldivers2",
+    "Palworld-Win64-Shipping",
+];
 
 /// What only the desktop app reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -482,6 +528,13 @@ allow_playlist_sources = false
 
 [desktop]
 start_at_login = false      # the app starts (to the tray) when you log in
+
+[gaming]
+priority = "low"            # GHOSTSTREAM__GAMING__PRIORITY: low | idle | normal, for every ffmpeg we start
+# games = ["cs2", "eldenring", …]  # process names that mean a game runs (a default list is built in)
+when_playing = "freeze_batch"   # freeze_batch (streams go on at idle priority) | freeze_all | nothing
+resume_delay_seconds = 30   # after the game exits
+poll_seconds = 5            # how often the process list is read
 "#;
 
 #[cfg(test)]

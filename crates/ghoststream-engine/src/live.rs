@@ -13,6 +13,10 @@ pub struct Live {
     pub library_roots: Vec<PathBuf>,
     /// `security.allowed_targets`, validated.
     pub allowed_targets: Vec<String>,
+    pub priority: ghoststream_types::Priority,
+    pub games: Vec<String>,
+    pub when_playing: ghoststream_types::WhenPlaying,
+    pub resume_delay_seconds: u32,
 }
 
 impl Live {
@@ -24,6 +28,10 @@ impl Live {
             prefer_hw_accel: c.hardware.prefer_hw_accel,
             library_roots: c.transcoding.library_roots.clone(),
             allowed_targets: c.security.allowed_targets.clone(),
+            priority: c.gaming.priority,
+            games: c.gaming.games.clone(),
+            when_playing: c.gaming.when_playing,
+            resume_delay_seconds: c.gaming.resume_delay_seconds,
         }
     }
 }

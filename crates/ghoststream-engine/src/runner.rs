@@ -123,6 +123,8 @@ pub struct RunRequest {
     pub log: JobLog,
     pub cancel: CancellationToken,
     pub control: Arc<RunControl>,
+    /// `gaming.priority` when the run starts.
+    pub priority: ghoststream_types::Priority,
 }
 
 /// Spawns the run on the current runtime; it always ends with one `Exited` event.
@@ -140,6 +142,7 @@ async fn drive(req: RunRequest, tx: &mpsc::Sender<RunEvent>) -> RunOutcome {
     tracing::debug!(job = %req.job, run = req.run, "{cmd_line}");
     req.log.push(format!("$ {cmd_line}"));
     let mut cmd = process::command(&req.program);
+    process::set_priority(&mut cmd, req.priority);
     cmd.args(req.argv.args())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -79,6 +79,50 @@ pub fn signal_group(child: &Child, signal: nix::sys::signal::Signal) {
 }
 
 /// SIGTERM the group, wait up to `grace`, then SIGKILL the group and reap the child.
+/// Starts the command's process at `priority` (its threads and children inherit it).
+pub fn set_priority(cmd: &mut Command, priority: ghoststream_types::Priority) {
+    use ghoststream_types::Priority;
+    if priority == Priority::Normal {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let nice: libc::c_int = if priority == Priority::Idle { 19 } else { 10 };
+        // I/O: the idle class, or the lowest best-effort level (Linux's ioprio_set).
+        #[cfg(target_os = "linux")]
+        let ioprio: libc::c_long = if priority == Priority::Idle {
+            3 << 13
+        } else {
+            (2 << 13) | 7
+        };
+        // SAFETY: between fork and exec only async-signal-safe calls are made
+        // (setpriority and a raw ioprio_set syscall), with no allocation.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setpriority(libc::PRIO_PROCESS, 0, nice) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                #[cfg(target_os = "linux")]
+                if libc::syscall(libc::SYS_ioprio_set, 1, 0, ioprio) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(windows)]
+    {
+        const BELOW_NORMAL_PRIORITY_CLASS: u32 = 0x0000_4000;
+        const IDLE_PRIORITY_CLASS: u32 = 0x0000_0040;
+        cmd.creation_flags(if priority == Priority::Idle {
+            IDLE_PRIORITY_CLASS
+        } else {
+            BELOW_NORMAL_PRIORITY_CLASS
+        });
+    }
+}
+
 /// Freezes (`true`) or thaws a process group started by [`command`]: every process in
 /// it stops where it is, or goes on. Nothing is lost; the kernel holds them.
 #[cfg(unix)]

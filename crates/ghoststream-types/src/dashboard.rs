@@ -82,6 +82,38 @@ pub enum HwPreference {
     Software,
 }
 
+/// How hard every ffmpeg we start competes with the owner's own programs (a game).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// As any program.
+    Normal,
+    /// Below normal: nice 10 and the lowest best-effort disk priority on Linux,
+    /// BELOW_NORMAL_PRIORITY_CLASS on Windows.
+    #[default]
+    Low,
+    /// Only what nothing else wants: nice 19 and the idle disk class on Linux,
+    /// IDLE_PRIORITY_CLASS on Windows.
+    Idle,
+}
+
+/// What a running game does to our jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WhenPlaying {
+    /// Batch jobs freeze; streams go on at idle priority (someone is watching them).
+    #[default]
+    FreezeBatch,
+    /// Every running job freezes.
+    FreezeAll,
+    /// Nothing changes.
+    Nothing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -117,6 +149,21 @@ settings! {
         "Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)",
         Input::Lines;
     start_at_login: bool = "desktop.start_at_login", Now, "Start at login", Input::Toggle;
+    /// Applied to each ffmpeg when it starts.
+    priority: Priority = "gaming.priority", Now, "Priority of transcodes", Input::Choice(&[
+        ("low", "Low: games and the desktop come first (recommended)"),
+        ("idle", "Idle: only when nothing else wants the CPU"),
+        ("normal", "Normal"),
+    ]);
+    /// Process names that mean "a game is running" (case-insensitive; `.exe` optional).
+    games: Vec<String> = "gaming.games", Now, "Games (process names, one per line)", Input::Lines;
+    when_playing: WhenPlaying = "gaming.when_playing", Now, "While a game runs", Input::Choice(&[
+        ("freeze_batch", "Pause batch jobs; streams go on at idle priority"),
+        ("freeze_all", "Pause every job"),
+        ("nothing", "Change nothing"),
+    ]);
+    resume_delay_seconds: u32 = "gaming.resume_delay_seconds", Now,
+        "Seconds after the game exits before jobs resume", Input::Number { min: 0, max: 3600 };
 }
 
 /// The answer of a settings save: what was applied now and what waits for a restart.

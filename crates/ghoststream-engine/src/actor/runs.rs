@@ -156,6 +156,12 @@ impl Actor {
                 log: job.log.clone(),
                 cancel,
                 control,
+                priority: self
+                    .inner
+                    .live
+                    .read()
+                    .map(|l| l.priority)
+                    .unwrap_or_default(),
             },
             self.run_tx.clone(),
             &self.tracker,
