@@ -182,6 +182,7 @@ pub mod tray_ui {
                 .map(|u| u.trim_start_matches("http://").to_string()),
             jobs: status.active_jobs + status.queued_jobs,
             frozen: status.paused_jobs,
+            reason: status.paused_reason.clone(),
             start_at_login,
             error: status.error.clone(),
         }
@@ -196,6 +197,7 @@ pub mod tray_ui {
             address: None,
             jobs: 0,
             frozen: 0,
+            reason: None,
             start_at_login: false,
             error: None,
         });

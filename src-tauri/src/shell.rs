@@ -191,6 +191,7 @@ impl Shell {
             queued_jobs: 0,
             connected_clients: 0,
             paused_jobs: 0,
+            paused_reason: None,
             hw_accels: vec![],
             error: g.error.clone(),
         }
@@ -262,6 +263,13 @@ impl Shell {
                             from.as_str()
                         ),
                     ),
+                    Notice::Gaming { game: Some(g) } => notify::send(
+                        "Transcodes paused for your game",
+                        format!("{g} is running; they resume when it exits"),
+                    ),
+                    Notice::Gaming { game: None } => {
+                        notify::send("Transcodes resumed", "the game exited".to_string())
+                    }
                 }
             }
         });

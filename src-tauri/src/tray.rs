@@ -64,6 +64,8 @@ pub struct TrayState {
     pub jobs: u32,
     /// Running jobs frozen now.
     pub frozen: u32,
+    /// Why, when a game paused them.
+    pub reason: Option<String>,
     pub start_at_login: bool,
     pub error: Option<String>,
 }
@@ -103,6 +105,9 @@ pub fn status_line(t: &TrayState) -> String {
     };
     if t.frozen > 0 {
         jobs.push_str(&format!(" ({} paused)", t.frozen));
+    }
+    if let (Some(r), ServerState::Running | ServerState::Paused) = (&t.reason, t.server) {
+        return format!("{r} · {jobs}");
     }
     match t.server {
         ServerState::Running => match &t.address {
@@ -176,6 +181,7 @@ mod tests {
             address: Some("192.168.4.2:8765".into()),
             jobs,
             frozen: 0,
+            reason: None,
             start_at_login: true,
             error: Some("port 8765 is taken".into()),
         }
@@ -236,6 +242,11 @@ mod tests {
         assert_eq!(
             m[0].label,
             "Running on 192.168.4.2:8765 · 2 jobs (2 paused)"
+        );
+        t.reason = Some("Paused: eldenring is running".into());
+        assert_eq!(
+            status_line(&t),
+            "Paused: eldenring is running · 2 jobs (2 paused)"
         );
         let idle = menu_model(&state(ServerState::Running, 0));
         assert!(!enabled(&idle, MenuId::FreezeJobs) && !enabled(&idle, MenuId::ThawJobs));

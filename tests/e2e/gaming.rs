@@ -157,3 +157,83 @@ async fn every_ffmpeg_runs_at_the_configured_priority() {
     let own = priority_of(std::process::id() as i32).0;
     assert_eq!(priority_of(pid).0, own, "normal: as the server itself");
 }
+
+/// A stand-in game: a copy of `sleep` under a name from `gaming.games` (the folder
+/// holding the copy lives as long as the game).
+struct Game(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Game {
+    fn start(name: &str) -> Game {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join(name);
+        std::fs::copy("/bin/sleep", &exe).unwrap();
+        Game(
+            std::process::Command::new(&exe).arg("120").spawn().unwrap(),
+            dir,
+        )
+    }
+}
+
+impl Drop for Game {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_running_game_freezes_batch_jobs_until_it_exits() {
+    use futures_util::StreamExt;
+    let media = MediaServer::start();
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__GAMING__GAMES", "[\"EldenRing.exe\"]")
+            .env("GHOSTSTREAM__GAMING__POLL_SECONDS", "1")
+            .env("GHOSTSTREAM__GAMING__RESUME_DELAY_SECONDS", "1"),
+    );
+    let url = format!("{}/ws/progress", gs.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let job = busy_job(&gs, &media).await;
+    let game = Game::start("eldenring");
+    let reason = "Paused: eldenring is running";
+    let mut paused = false;
+    for _ in 0..100 {
+        if gs.status(&job).await["paused_reason"] == reason {
+            paused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(paused, "{}", gs.status(&job).await);
+    let (_, server) = gs.get("/api/server").await;
+    assert_eq!(server["paused_reason"], reason);
+    assert_eq!(server["paused_jobs"], 1);
+    let ours = gs.children();
+    assert!(
+        eventually(Duration::from_secs(2), || ours
+            .iter()
+            .all(|p| proc_stat(*p).is_none_or(|(s, _)| s == "T")))
+        .await
+    );
+    // The WebSocket said so, naming the game.
+    let mut named = false;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["data"]["stage"] == "paused" && v["data"]["paused_reason"] == reason {
+                named = true;
+                break;
+            }
+        }
+    }
+    assert!(named, "no paused progress event naming the game");
+    // The game exits: after the delay the job runs again and finishes.
+    drop(game);
+    let done = gs
+        .wait_for(&job, &["ready", "error"], Duration::from_secs(120))
+        .await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let (_, server) = gs.get("/api/server").await;
+    assert!(server["paused_reason"].is_null(), "{server}");
+    assert_eq!(server["paused_jobs"], 0);
+}

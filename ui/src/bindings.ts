@@ -361,6 +361,8 @@ export type ServerStatus = {
 	connected_clients: number,
 	/**  Running jobs frozen now (paused by request, by the tray, or for a game). */
 	paused_jobs?: number,
+	/**  Why jobs are paused for a game ("Paused: eldenring is running"), while one runs. */
+	paused_reason?: string | null,
 	hw_accels: HwKind[],
 	/**  Why the server is in `error` (e.g. the port is taken). */
 	error: string | null,

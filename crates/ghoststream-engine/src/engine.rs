@@ -50,6 +50,11 @@ impl WeakEngine {
     pub fn is_alive(&self) -> bool {
         self.0.strong_count() > 0 || self.1.strong_count() > 0
     }
+
+    /// The engine, while a handle to it exists.
+    pub(crate) fn upgrade(&self) -> Option<Engine> {
+        self.0.upgrade().map(|inner| Engine { inner })
+    }
 }
 
 impl Engine {
@@ -100,6 +105,7 @@ impl Engine {
             live: RwLock::new(Live::from_config(&config)),
             notices: broadcast::channel(256).0,
             frozen: std::sync::atomic::AtomicU32::new(0),
+            game: RwLock::new(None),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let inner = Arc::new(Inner {
@@ -115,11 +121,18 @@ impl Engine {
             .await
             .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
         inner.shared.egress.set_proxy(proxy);
+        let poll = Duration::from_secs(config.gaming.poll_seconds.max(1));
+        // Tests that play the runner themselves have no games to watch.
+        let watch_games = matches!(launcher, actor::Launcher::Ffmpeg);
         let handle = actor::spawn(shared, prober, rx, store, loaded, launcher).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
-        Ok(Engine { inner })
+        let engine = Engine { inner };
+        if watch_games {
+            crate::gaming::spawn(engine.downgrade(), poll);
+        }
+        Ok(engine)
     }
 
     pub fn config(&self) -> &Config {
@@ -302,6 +315,34 @@ impl Engine {
     pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
         self.call(|reply| Cmd::Cancel { id, session, reply })
             .await?
+    }
+
+    /// Why jobs are paused for a game, while one runs.
+    pub fn game(&self) -> Option<String> {
+        self.inner.shared.game.read().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn set_game(&self, reason: Option<String>) {
+        if let Ok(mut g) = self.inner.shared.game.write() {
+            *g = reason;
+        }
+    }
+
+    pub(crate) fn notify(&self, n: Notice) -> bool {
+        self.inner.shared.notices.send(n).is_ok()
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.inner.stopped.is_cancelled()
+    }
+
+    /// Runs every stream at `priority` (a game runs), or at `gaming.priority` (`None`).
+    pub(crate) async fn set_stream_priority(
+        &self,
+        priority: Option<ghoststream_types::Priority>,
+    ) -> Result<(), EngineError> {
+        self.call(|reply| Cmd::StreamPriority { priority, reply })
+            .await
     }
 
     /// How many running jobs are frozen now.

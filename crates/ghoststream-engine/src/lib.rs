@@ -9,6 +9,7 @@ pub mod config;
 pub mod egress;
 mod engine;
 mod error;
+pub mod gaming;
 pub mod job;
 pub mod live;
 mod prober;

@@ -103,6 +103,14 @@ impl RunControl {
         }
     }
 
+    /// Moves the running processes to `priority` (nothing before they exist).
+    pub fn set_priority(&self, priority: ghoststream_types::Priority) -> std::io::Result<()> {
+        match self.pid.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => Ok(()),
+            pid => process::renice_group(pid, priority),
+        }
+    }
+
     fn spawned(&self, pid: u32) {
         self.pid.store(pid, std::sync::atomic::Ordering::SeqCst);
         if self.is_frozen() {

@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) notices: broadcast::Sender<Notice>,
     /// Running jobs frozen now (kept by the actor; read without a round trip).
     pub(crate) frozen: std::sync::atomic::AtomicU32,
+    /// Why jobs are paused for a game ("Paused: eldenring is running"), while one runs.
+    pub(crate) game: RwLock<Option<String>>,
 }
 
 impl Shared {

@@ -123,6 +123,45 @@ pub fn set_priority(cmd: &mut Command, priority: ghoststream_types::Priority) {
     }
 }
 
+/// Moves a running process group to `priority`. Raising a priority back (a lower nice
+/// value) needs privileges most users lack: then the group keeps the lower one.
+#[cfg(unix)]
+pub fn renice_group(pid: u32, priority: ghoststream_types::Priority) -> std::io::Result<()> {
+    use ghoststream_types::Priority;
+    let nice: libc::c_int = match priority {
+        Priority::Normal => 0,
+        Priority::Low => 10,
+        Priority::Idle => 19,
+    };
+    // SAFETY: plain system calls on a process group id; no memory is shared.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::setpriority(libc::PRIO_PGRP, pid as libc::id_t, nice) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        #[cfg(target_os = "linux")]
+        {
+            let ioprio: libc::c_long = match priority {
+                Priority::Normal => (2 << 13) | 4,
+                Priority::Low => (2 << 13) | 7,
+                Priority::Idle => 3 << 13,
+            };
+            if libc::syscall(libc::SYS_ioprio_set, 2, pid as libc::c_long, ioprio) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn renice_group(_pid: u32, _priority: ghoststream_types::Priority) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "changing a running job's priority is not available on this platform yet",
+    ))
+}
+
 /// Freezes (`true`) or thaws a process group started by [`command`]: every process in
 /// it stops where it is, or goes on. Nothing is lost; the kernel holds them.
 #[cfg(unix)]

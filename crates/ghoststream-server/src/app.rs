@@ -16,7 +16,7 @@ use crate::Clients;
 use ghoststream_engine::{Config, Engine, EngineError, Live};
 use ghoststream_types::{
     AnnounceResult, CancelResponse, DailyStats, GhostHubSaved, JobEvent, JobList, JobResponse,
-    PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
+    Notice, PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
     VersionInfo,
 };
 use serde::Serialize;
@@ -170,16 +170,25 @@ impl App {
     /// event receiver and the sender, never the engine, so it ends with it.
     pub(crate) fn push_status_changes(&self) {
         let mut events = self.engine.subscribe();
+        let mut notices = self.engine.subscribe_notices();
         let tx = self.status.clone();
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
-                match events.recv().await {
-                    Ok(JobEvent::StatusChange { .. }) | Err(RecvError::Lagged(_)) => {
-                        tx.send_modify(|n| *n += 1)
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => break,
+                let tick = tokio::select! {
+                    e = events.recv() => match e {
+                        Ok(JobEvent::StatusChange { .. }) | Err(RecvError::Lagged(_)) => true,
+                        Ok(_) => false,
+                        Err(RecvError::Closed) => break,
+                    },
+                    n = notices.recv() => match n {
+                        Ok(Notice::Gaming { .. }) | Err(RecvError::Lagged(_)) => true,
+                        Ok(_) => false,
+                        Err(RecvError::Closed) => break,
+                    },
+                };
+                if tick {
+                    tx.send_modify(|n| *n += 1);
                 }
             }
         });
@@ -244,6 +253,7 @@ impl App {
             queued_jobs: stats.current_queue_length,
             connected_clients: self.clients.list().len() as u32,
             paused_jobs: self.engine.frozen_jobs(),
+            paused_reason: self.engine.game(),
             hw_accels: self.engine.hardware().available(),
             error: None,
         })

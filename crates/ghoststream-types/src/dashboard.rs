@@ -34,6 +34,9 @@ pub struct ServerStatus {
     /// Running jobs frozen now (paused by request, by the tray, or for a game).
     #[serde(default)]
     pub paused_jobs: u32,
+    /// Why jobs are paused for a game ("Paused: eldenring is running"), while one runs.
+    #[serde(default)]
+    pub paused_reason: Option<String>,
     pub hw_accels: Vec<HwKind>,
     /// Why the server is in `error` (e.g. the port is taken).
     pub error: Option<String>,

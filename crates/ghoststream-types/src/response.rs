@@ -432,4 +432,6 @@ pub enum Notice {
         from: HwKind,
         cause: String,
     },
+    /// A game started (its name) or exited (`None`): jobs paused or resumed for it.
+    Gaming { game: Option<String> },
 }

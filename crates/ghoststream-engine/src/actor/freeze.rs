@@ -73,6 +73,39 @@ impl Actor {
         Ok(changed)
     }
 
+    /// The priority a new run of `job` starts at.
+    pub(super) fn priority_for(&self, mode: Mode) -> ghoststream_types::Priority {
+        let live = self
+            .inner
+            .live
+            .read()
+            .map(|l| l.priority)
+            .unwrap_or_default();
+        match self.stream_priority {
+            Some(p) if mode.is_hls() => p,
+            _ => live,
+        }
+    }
+
+    /// Moves every running stream to `priority` (or back to `gaming.priority`).
+    pub(super) fn set_stream_priority(&mut self, priority: Option<ghoststream_types::Priority>) {
+        if self.stream_priority == priority {
+            return;
+        }
+        self.stream_priority = priority;
+        for job in self.jobs.values() {
+            if job.rec.status != JobStatus::Processing || !job.rec.mode.is_hls() {
+                continue;
+            }
+            if let Some(run) = &job.run {
+                let p = self.priority_for(job.rec.mode);
+                if let Err(e) = run.control.set_priority(p) {
+                    tracing::debug!(job = %job.rec.id, "priority unchanged: {e}");
+                }
+            }
+        }
+    }
+
     /// Keeps the count `/api/server` shows.
     pub(super) fn count_frozen(&self) {
         let n = self.jobs.values().filter(|j| j.frozen.is_some()).count() as u32;

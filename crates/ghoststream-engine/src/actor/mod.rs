@@ -101,6 +101,11 @@ pub(crate) enum Cmd {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Streams at this priority while a game runs; `None`: back to `gaming.priority`.
+    StreamPriority {
+        priority: Option<ghoststream_types::Priority>,
+        reply: Reply<()>,
+    },
     /// Freeze (with a reason) or thaw (`None`) the jobs `which` names.
     Freeze {
         which: freeze::Which,
@@ -258,6 +263,8 @@ struct Actor {
     tracker: TaskTracker,
     run_tx: mpsc::Sender<RunEvent>,
     internal_tx: mpsc::Sender<Internal>,
+    /// While a game runs, streams' runs start (and are moved) here.
+    stream_priority: Option<ghoststream_types::Priority>,
 }
 
 pub(crate) async fn spawn(
@@ -284,6 +291,7 @@ pub(crate) async fn spawn(
         tracker: TaskTracker::new(),
         run_tx,
         internal_tx,
+        stream_priority: None,
     };
     actor.reconcile(loaded).await;
     tokio::spawn(async move {
@@ -437,6 +445,10 @@ impl Actor {
                 reply,
             } => {
                 let _ = reply.send(self.freeze(which, reason));
+            }
+            Cmd::StreamPriority { priority, reply } => {
+                self.set_stream_priority(priority);
+                let _ = reply.send(());
             }
             Cmd::Leave { id, session, reply } => {
                 let _ = reply.send(self.leave(id, session).await);

@@ -130,6 +130,10 @@ impl Actor {
         offset: f64,
     ) {
         let cfg = self.inner.config.clone();
+        let Some(mode) = self.jobs.get(&id).map(|j| j.rec.mode) else {
+            return;
+        };
+        let priority = self.priority_for(mode);
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
@@ -156,12 +160,7 @@ impl Actor {
                 log: job.log.clone(),
                 cancel,
                 control,
-                priority: self
-                    .inner
-                    .live
-                    .read()
-                    .map(|l| l.priority)
-                    .unwrap_or_default(),
+                priority,
             },
             self.run_tx.clone(),
             &self.tracker,

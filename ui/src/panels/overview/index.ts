@@ -12,6 +12,7 @@ export const overview: Panel = {
       <section class="card">
         <h2>Server <span class="badge" data-testid="server-state"></span></h2>
         <p class="error" data-field="error" hidden></p>
+        <p class="banner" data-field="reason" data-testid="paused-reason" aria-live="polite" hidden></p>
         <div class="actions">
           ${api.canStartStop ? `<button data-act="start">Start server</button>
           <button data-act="stop">Stop server</button>` : ""}
@@ -49,6 +50,8 @@ export const overview: Panel = {
       badge.className = `badge ${state}`;
       field("error").hidden = !s?.error;
       field("error").textContent = s?.error ?? "";
+      field("reason").hidden = !s?.paused_reason;
+      field("reason").textContent = s?.paused_reason ? `${s.paused_reason}: ${s.paused_jobs} job(s) paused until it exits.` : "";
       field("active").textContent = String(s?.active_jobs ?? 0);
       field("queued").textContent = String(s?.queued_jobs ?? 0);
       field("clients").textContent = String(s?.connected_clients ?? 0);

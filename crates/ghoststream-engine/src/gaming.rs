@@ -1,0 +1,210 @@
+//! Game-aware pausing: every `gaming.poll_seconds` the process list is read for a name
+//! from `gaming.games`. While one runs, `gaming.when_playing` applies: batch jobs freeze
+//! and streams go on at idle priority, or every job freezes. When the game has been gone
+//! for `gaming.resume_delay_seconds`, the jobs frozen for it thaw and streams get their
+//! priority back. The reason ("Paused: eldenring is running") is on each job, on
+//! `/api/server`, and in a notice for the desktop.
+//!
+//! Not built yet (issue 15): Windows' full-screen exclusive check and other programs'
+//! NVENC sessions from NVML.
+
+use crate::engine::WeakEngine;
+use ghoststream_types::{Notice, Priority, WhenPlaying};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// What a process list says: the first game found, if any.
+pub fn find_game(
+    games: &[String],
+    processes: impl IntoIterator<Item = ProcessNames>,
+) -> Option<String> {
+    let wanted: Vec<String> = games.iter().map(|g| normalize(g)).collect();
+    processes
+        .into_iter()
+        .find_map(|p| p.matches(&wanted).then(|| p.shown()))
+}
+
+/// The names a process goes by: its kernel name (15 characters on Linux), and the file
+/// names of its executable and of its first argument (Wine/Proton games show as
+/// `Game.exe` there).
+#[derive(Debug, Clone, Default)]
+pub struct ProcessNames {
+    pub name: String,
+    pub exe: Option<String>,
+    pub arg0: Option<String>,
+}
+
+impl ProcessNames {
+    fn candidates(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(&self.name)
+            .chain(self.exe.iter())
+            .chain(self.arg0.iter())
+            .map(|n| normalize(base_name(n)))
+    }
+
+    fn matches(&self, wanted: &[String]) -> bool {
+        let kernel = normalize(&self.name);
+        self.candidates().any(|c| wanted.contains(&c))
+            // A kernel name cut at 15 characters still names a longer game.
+            || (self.name.len() == 15 && wanted.iter().any(|w| w.starts_with(&kernel)))
+    }
+
+    fn shown(&self) -> String {
+        self.arg0
+            .as_deref()
+            .or(self.exe.as_deref())
+            .map(base_name)
+            .unwrap_or(&self.name)
+            .to_string()
+    }
+}
+
+fn base_name(s: &str) -> &str {
+    s.rsplit(['/', '\\']).next().unwrap_or(s)
+}
+
+/// Case-insensitive, without `.exe`.
+fn normalize(s: &str) -> String {
+    let l = s.trim().to_lowercase();
+    l.strip_suffix(".exe").map(str::to_string).unwrap_or(l)
+}
+
+/// The process list of this machine, without this server and what it started.
+fn processes(sys: &mut sysinfo::System) -> Vec<ProcessNames> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing()
+            .without_tasks()
+            .with_exe(UpdateKind::OnlyIfNotSet)
+            .with_cmd(UpdateKind::OnlyIfNotSet),
+    );
+    let me = sysinfo::Pid::from_u32(std::process::id());
+    let ours: HashSet<sysinfo::Pid> = sys
+        .processes()
+        .iter()
+        .filter(|(pid, p)| **pid == me || p.parent() == Some(me))
+        .map(|(pid, _)| *pid)
+        .collect();
+    sys.processes()
+        .iter()
+        .filter(|(pid, _)| !ours.contains(pid))
+        .map(|(_, p)| ProcessNames {
+            name: p.name().to_string_lossy().into_owned(),
+            exe: p.exe().map(|e| e.to_string_lossy().into_owned()),
+            arg0: p.cmd().first().map(|a| a.to_string_lossy().into_owned()),
+        })
+        .collect()
+}
+
+/// Watches for games until the engine is gone.
+pub(crate) fn spawn(engine: WeakEngine, poll: Duration) {
+    tokio::spawn(async move {
+        let Ok(mut sys) = sysinfo::System::new() else {
+            tracing::warn!("the process list cannot be read: game-aware pausing is off");
+            return;
+        };
+        let mut playing: Option<(String, String)> = None; // (game, reason)
+        let mut gone_since: Option<tokio::time::Instant> = None;
+        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(200)));
+        loop {
+            tick.tick().await;
+            // The engine is held only while acting, never while the list is read, so a
+            // stopped server's engine is freed at once.
+            let live = match engine.upgrade() {
+                Some(e) if !e.is_stopping() => e.live(),
+                _ => break,
+            };
+            let found = if live.games.is_empty() || live.when_playing == WhenPlaying::Nothing {
+                None
+            } else {
+                let read = tokio::task::spawn_blocking(move || {
+                    let list = processes(&mut sys);
+                    (sys, list)
+                });
+                let Ok((back, list)) = read.await else { break };
+                sys = back;
+                find_game(&live.games, list)
+            };
+            let Some(e) = engine.upgrade() else { break };
+            match (&playing, found) {
+                (_, Some(game)) => {
+                    gone_since = None;
+                    let reason = format!("Paused: {game} is running");
+                    if playing.as_ref().map(|(g, _)| g) != Some(&game) {
+                        tracing::info!(game = %game, "a game started: {:?}", live.when_playing);
+                        e.set_game(Some(reason.clone()));
+                        let _ = e.notify(Notice::Gaming {
+                            game: Some(game.clone()),
+                        });
+                        playing = Some((game, reason.clone()));
+                    }
+                    // Each poll, so jobs that started meanwhile follow too.
+                    let batch_only = live.when_playing == WhenPlaying::FreezeBatch;
+                    let _ = e.freeze_running(batch_only, reason).await;
+                    if batch_only {
+                        let _ = e.set_stream_priority(Some(Priority::Idle)).await;
+                    }
+                }
+                (Some((game, reason)), None) => {
+                    let since = *gone_since.get_or_insert_with(tokio::time::Instant::now);
+                    let delay = Duration::from_secs(u64::from(live.resume_delay_seconds));
+                    if since.elapsed() >= delay {
+                        tracing::info!(game = %game, "the game exited: jobs resume");
+                        let _ = e.thaw_frozen(Some(reason.clone())).await;
+                        let _ = e.set_stream_priority(None).await;
+                        e.set_game(None);
+                        let _ = e.notify(Notice::Gaming { game: None });
+                        playing = None;
+                        gone_since = None;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, exe: Option<&str>, arg0: Option<&str>) -> ProcessNames {
+        ProcessNames {
+            name: name.into(),
+            exe: exe.map(String::from),
+            arg0: arg0.map(String::from),
+        }
+    }
+
+    #[test]
+    fn games_are_found_by_any_of_their_names() {
+        let games = vec!["eldenring".to_string(), "VALORANT-Win64-Shipping".into()];
+        assert_eq!(find_game(&games, vec![p("bash", None, None)]), None);
+        assert_eq!(
+            find_game(&games, vec![p("EldenRing.exe", None, None)]).as_deref(),
+            Some("EldenRing.exe")
+        );
+        // Proton: the kernel name is wine's, the argument is the game.
+        assert_eq!(
+            find_game(
+                &games,
+                vec![p(
+                    "wine64-preloader",
+                    Some("/usr/bin/wine64-preloader"),
+                    Some("Z:\\Games\\ELDEN RING\\Game\\eldenring.exe")
+                )]
+            )
+            .as_deref(),
+            Some("eldenring.exe")
+        );
+        // Linux cuts kernel names at 15 characters.
+        assert!(find_game(&games, vec![p("VALORANT-Win64-", None, None)]).is_some());
+        assert_eq!(
+            find_game(&games, vec![p("eldenringhelper", None, None)]),
+            None
+        );
+        assert_eq!(find_game(&[], vec![p("eldenring", None, None)]), None);
+    }
+}
