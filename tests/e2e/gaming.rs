@@ -237,3 +237,51 @@ async fn a_running_game_freezes_batch_jobs_until_it_exits() {
     assert!(server["paused_reason"].is_null(), "{server}");
     assert_eq!(server["paused_jobs"], 0);
 }
+
+#[tokio::test]
+async fn a_stream_waits_for_its_viewer_and_goes_on_when_asked() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__THROTTLE__AHEAD_SECONDS", "6"));
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "mode": "stream", "output": {"resolution": "original", "bitrate": "200k"}}))
+        .await;
+    // Nobody asks for a segment: the encoder stops a few segments in.
+    let mut throttled = Value::Null;
+    for _ in 0..200 {
+        let st = gs.status(&job).await;
+        if st["paused_reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("throttled")
+        {
+            throttled = st;
+            break;
+        }
+        assert_ne!(st["status"], "ready", "not throttled: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(throttled["status"], "processing", "{throttled}");
+    let p0 = throttled["progress"].as_f64().unwrap();
+    assert!(p0 < 80.0, "{throttled}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let st = gs.status(&job).await;
+    assert!(
+        st["progress"].as_f64().unwrap() - p0 < 1.0,
+        "a throttled stream went on: {st}"
+    );
+    // A player asks for every segment in turn: it gets each, and the job completes.
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let variant = String::from_utf8(variant).unwrap();
+    let segments: Vec<&str> = variant.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(segments.len() >= 6, "{variant}");
+    for s in &segments {
+        let name = s.split('?').next().unwrap();
+        let (code, bytes) = gs.fetch(&stream_file_url(&job, name)).await;
+        assert_eq!(code, 200, "{name}");
+        assert!(!bytes.is_empty(), "{name}");
+    }
+    let done = gs
+        .wait_for(&job, &["ready", "error"], Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "ready", "{done}");
+}

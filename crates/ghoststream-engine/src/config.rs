@@ -19,6 +19,7 @@ pub struct Config {
     pub discovery: DiscoverySection,
     pub desktop: DesktopSection,
     pub gaming: GamingSection,
+    pub throttle: ThrottleSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -183,6 +184,21 @@ pub const DEFAULT_GAMES: &[&str] = &[
     "helldivers2",
     "Palworld-Win64-Shipping",
 ];
+
+/// Streams do not run far ahead of their viewers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ThrottleSection {
+    /// A stream this many seconds of output past the furthest segment a viewer asked
+    /// for is frozen, and thawed when a viewer comes within half of it; 0 = never.
+    pub ahead_seconds: u32,
+}
+
+impl Default for ThrottleSection {
+    fn default() -> Self {
+        ThrottleSection { ahead_seconds: 60 }
+    }
+}
 
 /// What only the desktop app reads.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -535,6 +551,9 @@ priority = "low"            # GHOSTSTREAM__GAMING__PRIORITY: low | idle | normal
 when_playing = "freeze_batch"   # freeze_batch (streams go on at idle priority) | freeze_all | nothing
 resume_delay_seconds = 30   # after the game exits
 poll_seconds = 5            # how often the process list is read
+
+[throttle]
+ahead_seconds = 60          # a stream this far past its viewers pauses until they come within half; 0 = never
 "#;
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub struct Live {
     pub games: Vec<String>,
     pub when_playing: ghoststream_types::WhenPlaying,
     pub resume_delay_seconds: u32,
+    pub throttle_ahead_seconds: u32,
 }
 
 impl Live {
@@ -32,6 +33,7 @@ impl Live {
             games: c.gaming.games.clone(),
             when_playing: c.gaming.when_playing,
             resume_delay_seconds: c.gaming.resume_delay_seconds,
+            throttle_ahead_seconds: c.throttle.ahead_seconds,
         }
     }
 }

@@ -167,6 +167,9 @@ settings! {
     ]);
     resume_delay_seconds: u32 = "gaming.resume_delay_seconds", Now,
         "Seconds after the game exits before jobs resume", Input::Number { min: 0, max: 3600 };
+    /// 0: streams are never throttled.
+    throttle_ahead_seconds: u32 = "throttle.ahead_seconds", Now,
+        "Pause a stream this many seconds ahead of its viewers (0: never)", Input::Number { min: 0, max: 3600 };
 }
 
 /// The answer of a settings save: what was applied now and what waits for a restart.

@@ -5,6 +5,9 @@
 
 use super::*;
 
+/// Why the throttle froze a stream.
+pub(super) const THROTTLED: &str = "throttled: far enough ahead of its viewers";
+
 /// Which jobs a freeze or thaw is for.
 #[derive(Debug, Clone)]
 pub(crate) enum Which {
@@ -71,6 +74,37 @@ impl Actor {
         }
         self.count_frozen();
         Ok(changed)
+    }
+
+    /// Throttling ahead of the viewer: a stream more than `throttle.ahead_seconds` of
+    /// output past the furthest segment a viewer asked for is frozen, and thawed when a
+    /// viewer comes within half of that. Only what the throttle froze is thawed here.
+    pub(super) fn throttle(&mut self, id: Uuid) {
+        let limit = self
+            .inner
+            .live
+            .read()
+            .map(|l| l.throttle_ahead_seconds)
+            .unwrap_or(0) as f64;
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let (Some(h), Some(run)) = (&job.hls, &job.run) else {
+            return;
+        };
+        if job.rec.status != JobStatus::Processing {
+            return;
+        }
+        let ahead = h.ahead_of_viewers(run.head);
+        let throttled = job.frozen.as_deref() == Some(THROTTLED);
+        let change = match (&job.frozen, throttled) {
+            (None, _) if limit > 0.0 && ahead > limit => Some(Some(THROTTLED.to_string())),
+            (Some(_), true) if limit == 0.0 || ahead <= limit / 2.0 => Some(None),
+            _ => None,
+        };
+        if let Some(reason) = change {
+            let _ = self.freeze(Which::Job(id), reason);
+        }
     }
 
     /// The priority a new run of `job` starts at.

@@ -2,6 +2,7 @@
 //! back on another; nothing else touches jobs.
 
 mod freeze;
+mod hls;
 mod lifecycle;
 mod retention;
 mod runs;
@@ -115,6 +116,7 @@ pub(crate) enum Cmd {
 }
 
 pub(crate) use freeze::Which;
+use hls::Hls;
 
 type Waiter = oneshot::Sender<Result<StreamFile, EngineError>>;
 
@@ -127,43 +129,6 @@ struct ActiveRun {
     control: Arc<RunControl>,
     /// Output time where this run's timeline starts (stream) or 0 (batch).
     offset: f64,
-}
-
-struct Hls {
-    map: SegmentMap,
-    variants: usize,
-    done: Vec<Vec<bool>>,
-    waiters: Vec<(usize, u32, Waiter)>,
-    subs: Vec<SubtitleEntry>,
-    subs_ready: Vec<bool>,
-    sub_waiters: Vec<(usize, Waiter)>,
-    codecs: String,
-}
-
-impl Hls {
-    fn first_missing_from(&self, from: u32) -> Option<u32> {
-        (from as usize..self.map.len())
-            .find(|i| !self.done[0][*i])
-            .map(|i| i as u32)
-    }
-    fn next_done_after(&self, from: u32) -> u32 {
-        ((from as usize + 1)..self.map.len())
-            .find(|i| self.done[0][*i])
-            .unwrap_or(self.map.len()) as u32
-    }
-    /// Seconds made when the run writing segment `head` is at output `position`: every
-    /// finished segment, and the part of `head` written so far.
-    fn done_at(&self, position: f64, head: u32) -> f64 {
-        let partial =
-            (position - self.map.start(head as usize)).clamp(0.0, self.map.duration(head as usize));
-        self.done_secs() + partial
-    }
-    fn done_secs(&self) -> f64 {
-        (0..self.map.len())
-            .filter(|i| self.done[0][*i])
-            .map(|i| self.map.duration(i))
-            .sum()
-    }
 }
 
 struct Job {

@@ -1,6 +1,7 @@
 //! Encoder runs: starting ffmpeg for HLS ranges and batch files, subtitles, and what
 //! their progress, segments and exits mean for the job.
 
+use super::hls::progress_of;
 use super::*;
 use ghoststream_media::errors::{Cause, CauseKind};
 
@@ -342,6 +343,7 @@ impl Actor {
                 h.waiters.push((v, n, w));
             }
         }
+        self.throttle(id);
     }
 
     pub(super) async fn on_exit(&mut self, id: Uuid, run: u64, outcome: RunOutcome) {
@@ -486,29 +488,5 @@ fn tuning_of(cfg: &crate::config::Config, hw: &ghoststream_media::hw::Hardware) 
     command::Tuning {
         nvenc_preset: cfg.hardware.nvenc_preset.clone(),
         gpu_scale: hw.gpu_scale.clone(),
-    }
-}
-
-/// Percent done and seconds left of a job `total` seconds long with `done` seconds made.
-fn progress_of(done: f64, total: f64) -> (f64, f64) {
-    let done = done.min(total);
-    if total > 0.0 {
-        (100.0 * done / total, (total - done).max(0.0))
-    } else {
-        (0.0, 0.0)
-    }
-}
-
-#[cfg(test)]
-mod progress_tests {
-    use super::progress_of;
-
-    #[test]
-    fn percent_and_seconds_left() {
-        assert_eq!(progress_of(15.0, 60.0), (25.0, 45.0));
-        // Past the announced length counts as the end, not more than 100 %.
-        assert_eq!(progress_of(70.0, 60.0), (100.0, 0.0));
-        // A length that is not known yet: no percent, no estimate.
-        assert_eq!(progress_of(5.0, 0.0), (0.0, 0.0));
     }
 }

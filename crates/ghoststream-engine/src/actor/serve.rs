@@ -177,8 +177,10 @@ impl Actor {
                 }
             }
             Some(StreamName::Segment(v, n)) if v < h.variants && (n as usize) < h.map.len() => {
+                h.watched = Some(h.watched.map_or(n, |w| w.max(n)));
                 if h.done[v][n as usize] {
                     let _ = reply.send(Ok(StreamFile::File(dir.join(segment_name(v, n)))));
+                    self.throttle(id);
                     return;
                 }
                 if let Some(msg) = ended {
@@ -195,6 +197,8 @@ impl Actor {
                     None => false,
                 };
                 if restart {
+                    // A seek: the viewers are here now, not where they were.
+                    h.watched = Some(n);
                     if let Some(r) = job.run.take() {
                         job.log.push(format!(
                             "segment {n} requested far from the encoder (at {}); restarting there",
@@ -202,7 +206,13 @@ impl Actor {
                         ));
                         r.cancel.cancel();
                     }
+                    if job.frozen.as_deref() == Some(super::freeze::THROTTLED) {
+                        job.frozen = None;
+                        self.count_frozen();
+                    }
                     self.start_hls_run(id, n);
+                } else {
+                    self.throttle(id);
                 }
             }
             _ => {

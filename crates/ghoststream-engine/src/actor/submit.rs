@@ -208,6 +208,7 @@ impl Actor {
                         map,
                         variants,
                         waiters: Vec::new(),
+                        watched: None,
                         subs: spec
                             .subtitles
                             .iter()

@@ -76,6 +76,10 @@ fn media() -> MediaInfo {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(|_| {}).await
+}
+
+async fn fixture_with(change: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     std::fs::create_dir_all(&lib).unwrap();
@@ -88,6 +92,7 @@ async fn fixture() -> Fixture {
     config.transcoding.library_roots = vec![lib.clone()];
     config.security.job_tokens = TokenMode::Open;
     config.transcoding.ffmpeg_path = PathBuf::from("/nonexistent/ffmpeg");
+    change(&mut config);
     let (tx, runs) = mpsc::unbounded_channel();
     let engine = Engine::start_with(config, software(), Launcher::Recorder(tx))
         .await
@@ -143,6 +148,12 @@ fn segment(job: Uuid, run: u64, index: u32) -> RunEvent {
         variant: 0,
         index,
     }
+}
+
+/// Lets the actor take what was sent on its other channels (run events arrive apart
+/// from commands): on the paused clock, a sleep ends only once every task is idle.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
 fn open_gate() -> StreamGate {
@@ -282,4 +293,64 @@ async fn progress_becomes_percent_and_eta_and_cancel_stops_the_run() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(f.status(id).await, JobStatus::Cancelled);
     assert!(f.runs.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_far_ahead_of_its_viewers_waits_for_them() {
+    let mut f = fixture_with(|c| c.throttle.ahead_seconds = 6).await;
+    let id = f
+        .start(serde_json::json!({"mode": "stream", "output": {"resolution": "720p"}}))
+        .await;
+    let (run, tx) = f.next_run().await;
+    // Segments: 0 is 0–1 s, 1 is 1–5 s, 2 is 5–9 s. Nobody has asked for one yet.
+    for i in 0..2 {
+        tx.send(segment(id, run.run, i)).await.unwrap();
+    }
+    settle().await;
+    let paused = |f: &Fixture| {
+        let e = f.engine.clone();
+        async move { e.job(id).await.unwrap().paused }
+    };
+    assert_eq!(paused(&f).await, None, "5 s ahead is within 6 s");
+    assert!(!run.control.is_frozen());
+    tx.send(segment(id, run.run, 2)).await.unwrap();
+    settle().await;
+    // 9 s made past nothing watched: frozen, saying why.
+    assert_eq!(paused(&f).await.as_deref(), Some(super::freeze::THROTTLED));
+    assert!(run.control.is_frozen());
+    assert_eq!(f.status(id).await, JobStatus::Processing);
+    // A viewer asks for segment 1 (ends at 5 s): 4 s ahead, not within half of 6 s yet.
+    let _ = f
+        .engine
+        .stream_file(id, "v0_00001.ts".into(), open_gate())
+        .await
+        .unwrap();
+    assert!(run.control.is_frozen());
+    // Segment 2 (ends at 9 s): the viewer caught up, the encoder goes on.
+    let _ = f
+        .engine
+        .stream_file(id, "v0_00002.ts".into(), open_gate())
+        .await
+        .unwrap();
+    assert!(!run.control.is_frozen());
+    assert_eq!(paused(&f).await, None);
+    // A batch job is never throttled.
+    let batch = f
+        .start(serde_json::json!({"mode": "batch", "output": {"resolution": "720p"}}))
+        .await;
+    let (brun, btx) = f.next_run().await;
+    btx.send(RunEvent::Progress {
+        job: batch,
+        run: brun.run,
+        block: ProgressBlock {
+            out_time_secs: 50.0,
+            speed: Some(10.0),
+            ..ProgressBlock::default()
+        },
+    })
+    .await
+    .unwrap();
+    settle().await;
+    assert_eq!(f.engine.job(batch).await.unwrap().paused, None);
+    assert!(!brun.control.is_frozen());
 }
