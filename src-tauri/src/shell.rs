@@ -270,6 +270,8 @@ impl Shell {
                     Notice::Gaming { game: None } => {
                         notify::send("Transcodes resumed", "the game exited".to_string())
                     }
+                    // The status line and the dashboard say it; no pop-up at each boundary.
+                    Notice::Schedule { .. } => {}
                 }
             }
         });

@@ -74,9 +74,18 @@ try {
   await page.goto(`${base}/#settings`);
   await page.waitForSelector('[data-testid="settings"] input[name="max_concurrent_jobs"]');
   await page.fill('input[name="max_concurrent_jobs"]', "3");
+  // The week grid: Monday 01:00–03:00 open.
+  await page.click('[data-testid="schedule"] button.cell[data-day="0"][data-hour="1"]');
+  await page.click('[data-testid="schedule"] button.cell[data-day="0"][data-hour="2"]');
   await page.click('[data-testid="settings"] button[type="submit"]');
-  await page.waitForFunction(() => (document.querySelector('[data-testid="settings-message"]')?.textContent ?? "").includes("max_concurrent_jobs"), null, { timeout: 10000 });
-  ok("settings saved and applied");
+  await page.waitForFunction(() => {
+    const m = document.querySelector('[data-testid="settings-message"]')?.textContent ?? "";
+    return m.includes("max_concurrent_jobs") && m.includes("schedule");
+  }, null, { timeout: 10000 });
+  const saved = await (await fetch(`${base}/api/settings`)).json();
+  const w = JSON.stringify(saved.schedule);
+  if (w !== JSON.stringify([{ days: ["mon"], start: "01:00", end: "03:00", max_jobs: 1 }])) throw new Error(`schedule ${w}`);
+  ok("settings saved and applied, the schedule from the week grid");
   await page.screenshot({ path: `${shots}/dashboard-settings.png` });
 } catch (e) {
   console.error(String(e));

@@ -48,7 +48,7 @@ export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_a
 
 export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
 
-export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
+export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
 
 /* Types */
 /**  `POST /api/probe` answer and the WebSocket `analysis` payload. */
@@ -246,6 +246,18 @@ export type MediaInfo = {
 
 export type Mode = "stream" | "abr" | "batch";
 
+/**  What running jobs do when the schedule closes. */
+export type OutsideWindow = 
+/**  They run to their end; only new jobs wait. */
+"finish" | 
+/**  They freeze where they are until a window opens. */
+"freeze" | 
+/**
+ *  Batch jobs stop and go back to the queue (they start over when a window
+ *  opens); streams, which someone watches, finish.
+ */
+"stop";
+
 /**
  *  `GET /api/rendezvous`: `{url, label, code, lan_urls}` as the pairing flow expects, and
  *  (**ext**) what the dashboard's pairing panel shows.
@@ -342,6 +354,17 @@ export type Resources = {
 	timestamp: string,
 };
 
+/**
+ *  When jobs may run: on these days from `start` to `end` (local time, `HH:MM`; an
+ *  `end` before `start` runs past midnight), at most `max_jobs` at once (0: closed).
+ */
+export type ScheduleWindow = {
+	days: Weekday[],
+	start: string,
+	end: string,
+	max_jobs: number,
+};
+
 /**  The server started, stopped, paused, resumed or failed. */
 export type ServerChanged = ServerStatus;
 
@@ -390,6 +413,9 @@ export type Settings = {
 	games: string[],
 	when_playing: WhenPlaying,
 	resume_delay_seconds: number,
+	/**  Empty: jobs may run at any time. */
+	schedule: ScheduleWindow[],
+	outside_window: OutsideWindow,
 	/**  0: streams are never throttled. */
 	throttle_ahead_seconds: number,
 };
@@ -472,6 +498,9 @@ export type VideoInfo = {
 	/**  "sdr", "hdr10" or "hlg", decided by transfer and primaries, never by bit depth. */
 	dynamic_range: string,
 };
+
+/**  A day of the week. */
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 
 /**  What a running game does to our jobs. */
 export type WhenPlaying = 

@@ -150,6 +150,9 @@ pub struct GamingSection {
     pub resume_delay_seconds: u32,
     /// How often the process list is read for games.
     pub poll_seconds: u64,
+    /// When jobs may run; empty: always.
+    pub schedule: Vec<ghoststream_types::ScheduleWindow>,
+    pub outside_window: ghoststream_types::OutsideWindow,
 }
 
 impl Default for GamingSection {
@@ -160,6 +163,8 @@ impl Default for GamingSection {
             when_playing: ghoststream_types::WhenPlaying::FreezeBatch,
             resume_delay_seconds: 30,
             poll_seconds: 5,
+            schedule: Vec::new(),
+            outside_window: ghoststream_types::OutsideWindow::Finish,
         }
     }
 }
@@ -391,6 +396,8 @@ impl Config {
                 "security.token_ttl_hours must be more than 0 and at most a year".into(),
             ));
         }
+        crate::schedule::validate(&self.gaming.schedule)
+            .map_err(|e| ConfigError::Invalid(format!("gaming.schedule: {e}")))?;
         crate::egress::parse_allowed(&self.security.allowed_targets)
             .map_err(|e| ConfigError::Invalid(format!("security.allowed_targets: {e}")))?;
         if t.abr_max_variants == 0 {
@@ -551,6 +558,9 @@ priority = "low"            # GHOSTSTREAM__GAMING__PRIORITY: low | idle | normal
 when_playing = "freeze_batch"   # freeze_batch (streams go on at idle priority) | freeze_all | nothing
 resume_delay_seconds = 30   # after the game exits
 poll_seconds = 5            # how often the process list is read
+# Weekly windows (local time) when jobs may run, each with a job limit; none = always.
+# schedule = [{ days = ["mon", "tue", "wed", "thu", "fri"], start = "01:00", end = "17:00", max_jobs = 2 }]
+outside_window = "finish"   # finish | freeze | stop (batch jobs back to the queue)
 
 [throttle]
 ahead_seconds = 60          # a stream this far past its viewers pauses until they come within half; 0 = never

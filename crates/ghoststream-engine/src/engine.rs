@@ -68,7 +68,13 @@ impl Engine {
     /// Opens the state database, reconciles what a previous run left behind, and starts
     /// the engine on the current runtime.
     pub async fn start(config: Config, hardware: Hardware) -> anyhow_free::Result<Engine> {
-        Engine::start_with(config, hardware, actor::Launcher::Ffmpeg).await
+        Engine::start_with(
+            config,
+            hardware,
+            actor::Launcher::Ffmpeg,
+            crate::schedule::Clock::Wall,
+        )
+        .await
     }
 
     /// [`Engine::start`] with the runs started by `launcher` (tests drive runs themselves).
@@ -76,6 +82,7 @@ impl Engine {
         config: Config,
         hardware: Hardware,
         launcher: actor::Launcher,
+        clock: crate::schedule::Clock,
     ) -> anyhow_free::Result<Engine> {
         let config = Arc::new(config);
         let state = config.state_dir();
@@ -106,6 +113,8 @@ impl Engine {
             notices: broadcast::channel(256).0,
             frozen: std::sync::atomic::AtomicU32::new(0),
             game: RwLock::new(None),
+            schedule_limit: std::sync::atomic::AtomicU32::new(u32::MAX),
+            schedule_wake: Arc::new(tokio::sync::Notify::new()),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let inner = Arc::new(Inner {
@@ -132,6 +141,8 @@ impl Engine {
         if watch_games {
             crate::gaming::spawn(engine.downgrade(), poll);
         }
+        let wake = engine.inner.shared.schedule_wake.clone();
+        crate::schedule::spawn(engine.downgrade(), clock, wake);
         Ok(engine)
     }
 
@@ -212,7 +223,52 @@ impl Engine {
         if let Ok(mut g) = self.inner.shared.live.write() {
             *g = live;
         }
+        // The schedule may have changed: applied now, not at its next boundary.
+        self.inner.shared.schedule_wake.notify_one();
         self.call(|reply| Cmd::Reschedule { reply }).await
+    }
+
+    /// Applies the schedule's limit now (`None`: no schedule): a closed schedule freezes
+    /// or stops running jobs as `outside` says; an open one thaws what it froze and
+    /// starts queued jobs up to its limit.
+    pub(crate) async fn apply_schedule(
+        &self,
+        limit: Option<u32>,
+        outside: ghoststream_types::OutsideWindow,
+    ) {
+        use ghoststream_types::OutsideWindow;
+        self.inner.shared.schedule_limit.store(
+            limit.unwrap_or(u32::MAX),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        let closed = crate::schedule::CLOSED.to_string();
+        if limit == Some(0) {
+            tracing::info!("the schedule closed: {outside:?}");
+            match outside {
+                OutsideWindow::Freeze => {
+                    let _ = self.freeze_running(false, closed).await;
+                }
+                OutsideWindow::Stop => {
+                    let _ = self.call(|reply| Cmd::Requeue { reply }).await;
+                }
+                OutsideWindow::Finish => {}
+            }
+        } else {
+            let _ = self.thaw_frozen(Some(closed)).await;
+        }
+        let _ = self.notify(Notice::Schedule { limit });
+        let _ = self.call(|reply| Cmd::Reschedule { reply }).await;
+    }
+
+    /// Why jobs wait, when the schedule is closed now.
+    pub fn schedule_note(&self) -> Option<String> {
+        (self
+            .inner
+            .shared
+            .schedule_limit
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 0)
+            .then(|| crate::schedule::CLOSED.to_string())
     }
 
     pub fn is_paused(&self) -> bool {

@@ -15,6 +15,7 @@ pub mod live;
 mod prober;
 pub mod redact;
 pub mod runner;
+pub mod schedule;
 pub mod segments;
 mod shared;
 pub mod store;

@@ -18,6 +18,8 @@ pub struct Live {
     pub when_playing: ghoststream_types::WhenPlaying,
     pub resume_delay_seconds: u32,
     pub throttle_ahead_seconds: u32,
+    pub schedule: Vec<ghoststream_types::ScheduleWindow>,
+    pub outside_window: ghoststream_types::OutsideWindow,
 }
 
 impl Live {
@@ -34,6 +36,8 @@ impl Live {
             when_playing: c.gaming.when_playing,
             resume_delay_seconds: c.gaming.resume_delay_seconds,
             throttle_ahead_seconds: c.throttle.ahead_seconds,
+            schedule: c.gaming.schedule.clone(),
+            outside_window: c.gaming.outside_window,
         }
     }
 }

@@ -68,6 +68,10 @@ pub(crate) struct Shared {
     pub(crate) frozen: std::sync::atomic::AtomicU32,
     /// Why jobs are paused for a game ("Paused: eldenring is running"), while one runs.
     pub(crate) game: RwLock<Option<String>>,
+    /// The schedule's job limit now (`u32::MAX`: no schedule).
+    pub(crate) schedule_limit: std::sync::atomic::AtomicU32,
+    /// Wakes the schedule task when the settings change.
+    pub(crate) schedule_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {

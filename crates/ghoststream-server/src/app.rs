@@ -182,7 +182,8 @@ impl App {
                         Err(RecvError::Closed) => break,
                     },
                     n = notices.recv() => match n {
-                        Ok(Notice::Gaming { .. }) | Err(RecvError::Lagged(_)) => true,
+                        Ok(Notice::Gaming { .. } | Notice::Schedule { .. })
+                        | Err(RecvError::Lagged(_)) => true,
                         Ok(_) => false,
                         Err(RecvError::Closed) => break,
                     },
@@ -253,7 +254,7 @@ impl App {
             queued_jobs: stats.current_queue_length,
             connected_clients: self.clients.list().len() as u32,
             paused_jobs: self.engine.frozen_jobs(),
-            paused_reason: self.engine.game(),
+            paused_reason: self.engine.game().or_else(|| self.engine.schedule_note()),
             hw_accels: self.engine.hardware().available(),
             error: None,
         })

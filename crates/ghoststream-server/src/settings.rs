@@ -157,6 +157,8 @@ pub fn validate(s: &Settings) -> Result<(), SettingsError> {
             ));
         }
     }
+    ghoststream_engine::schedule::validate(&s.schedule)
+        .map_err(|e| SettingsError::Invalid(format!("schedule: {e}")))?;
     ghoststream_engine::egress::parse_allowed(&s.allowed_targets)
         .map_err(|e| SettingsError::Invalid(format!("allowed address: {e}")))?;
     for r in &s.library_roots {

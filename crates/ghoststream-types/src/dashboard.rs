@@ -102,6 +102,49 @@ pub enum Priority {
     Idle,
 }
 
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// When jobs may run: on these days from `start` to `end` (local time, `HH:MM`; an
+/// `end` before `start` runs past midnight), at most `max_jobs` at once (0: closed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleWindow {
+    pub days: Vec<Weekday>,
+    pub start: String,
+    pub end: String,
+    pub max_jobs: u32,
+}
+
+/// What running jobs do when the schedule closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum OutsideWindow {
+    /// They run to their end; only new jobs wait.
+    #[default]
+    Finish,
+    /// They freeze where they are until a window opens.
+    Freeze,
+    /// Batch jobs stop and go back to the queue (they start over when a window
+    /// opens); streams, which someone watches, finish.
+    Stop,
+}
+
 /// What a running game does to our jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -167,6 +210,13 @@ settings! {
     ]);
     resume_delay_seconds: u32 = "gaming.resume_delay_seconds", Now,
         "Seconds after the game exits before jobs resume", Input::Number { min: 0, max: 3600 };
+    /// Empty: jobs may run at any time.
+    schedule: Vec<ScheduleWindow> = "gaming.schedule", Now, "When jobs may run", Input::Schedule;
+    outside_window: OutsideWindow = "gaming.outside_window", Now, "When the schedule closes", Input::Choice(&[
+        ("finish", "Running jobs finish; new ones wait"),
+        ("freeze", "Running jobs pause until it opens"),
+        ("stop", "Batch jobs stop and wait in the queue"),
+    ]);
     /// 0: streams are never throttled.
     throttle_ahead_seconds: u32 = "throttle.ahead_seconds", Now,
         "Pause a stream this many seconds ahead of its viewers (0: never)", Input::Number { min: 0, max: 3600 };

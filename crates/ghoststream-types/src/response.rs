@@ -434,4 +434,6 @@ pub enum Notice {
     },
     /// A game started (its name) or exited (`None`): jobs paused or resumed for it.
     Gaming { game: Option<String> },
+    /// The schedule's job limit changed (`Some(0)`: closed; `None`: no schedule).
+    Schedule { limit: Option<u32> },
 }

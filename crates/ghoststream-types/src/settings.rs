@@ -41,6 +41,8 @@ pub enum Input {
     /// A list of strings, one per line.
     Lines,
     Toggle,
+    /// Weekly windows, edited as a week grid.
+    Schedule,
 }
 
 /// One setting.

@@ -140,6 +140,36 @@ impl Actor {
         }
     }
 
+    /// Stops every running batch job and puts it back at the head of the queue: it starts
+    /// over when the schedule lets it. Streams, which someone watches, go on.
+    pub(super) async fn requeue_batch(&mut self) {
+        let ids: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.rec.status == JobStatus::Processing && j.rec.mode == Mode::Batch)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids.into_iter().rev() {
+            let Some(job) = self.jobs.get_mut(&id) else {
+                continue;
+            };
+            if let Some(r) = job.run.take() {
+                r.cancel.cancel();
+            }
+            job.frozen = None;
+            job.rec.status = JobStatus::Queued;
+            job.rec.progress = 0.0;
+            job.eta = None;
+            job.log
+                .push("the schedule closed: stopped, and queued to start over when it opens");
+            self.running = self.running.saturating_sub(1);
+            self.queue.push_front(id);
+            self.persist(id).await;
+            self.emit_status(id);
+        }
+        self.count_frozen();
+    }
+
     /// Keeps the count `/api/server` shows.
     pub(super) fn count_frozen(&self) {
         let n = self.jobs.values().filter(|j| j.frozen.is_some()).count() as u32;

@@ -102,6 +102,10 @@ pub(crate) enum Cmd {
     Shutdown {
         reply: Reply<()>,
     },
+    /// The schedule closed with `outside_window = stop`: batch jobs back to the queue.
+    Requeue {
+        reply: Reply<()>,
+    },
     /// Streams at this priority while a game runs; `None`: back to `gaming.priority`.
     StreamPriority {
         priority: Option<ghoststream_types::Priority>,
@@ -310,13 +314,20 @@ impl Actor {
         Ok(())
     }
 
+    /// `max_concurrent_jobs`, and no more than the schedule allows now (0 when closed).
     fn max_jobs(&self) -> usize {
-        self.inner
+        let live = self
+            .inner
             .live
             .read()
             .map(|l| l.max_concurrent_jobs as usize)
             .unwrap_or(1)
-            .max(1)
+            .max(1);
+        let schedule = self
+            .inner
+            .schedule_limit
+            .load(std::sync::atomic::Ordering::SeqCst) as usize;
+        live.min(schedule)
     }
 
     /// Re-sends the latest progress of running jobs whose ffmpeg has not reported for a
@@ -410,6 +421,10 @@ impl Actor {
                 reply,
             } => {
                 let _ = reply.send(self.freeze(which, reason));
+            }
+            Cmd::Requeue { reply } => {
+                self.requeue_batch().await;
+                let _ = reply.send(());
             }
             Cmd::StreamPriority { priority, reply } => {
                 self.set_stream_priority(priority);

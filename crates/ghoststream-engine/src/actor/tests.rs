@@ -5,6 +5,7 @@
 
 use super::Launcher;
 use crate::runner::{RunEvent, RunOutcome, RunRequest};
+use crate::schedule::Clock;
 use crate::tokens::StreamGate;
 use crate::{Config, Engine, StreamFile, TokenMode};
 use ghoststream_media::errors::{Cause, CauseKind};
@@ -80,6 +81,10 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(change: impl FnOnce(&mut Config)) -> Fixture {
+    fixture_at(Clock::Wall, change).await
+}
+
+async fn fixture_at(clock: Clock, change: impl FnOnce(&mut Config)) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
     std::fs::create_dir_all(&lib).unwrap();
@@ -94,7 +99,7 @@ async fn fixture_with(change: impl FnOnce(&mut Config)) -> Fixture {
     config.transcoding.ffmpeg_path = PathBuf::from("/nonexistent/ffmpeg");
     change(&mut config);
     let (tx, runs) = mpsc::unbounded_channel();
-    let engine = Engine::start_with(config, software(), Launcher::Recorder(tx))
+    let engine = Engine::start_with(config, software(), Launcher::Recorder(tx), clock)
         .await
         .unwrap();
     let source = file.display().to_string();
@@ -353,4 +358,91 @@ async fn a_stream_far_ahead_of_its_viewers_waits_for_them() {
     settle().await;
     assert_eq!(f.engine.job(batch).await.unwrap().paused, None);
     assert!(!brun.control.is_frozen());
+}
+
+/// A fake clock at Monday 2026-11-30 `hh:mm`, running with tokio's paused time.
+fn monday_at(hh_mm: &str) -> Clock {
+    Clock::Fake {
+        base: chrono::NaiveDateTime::parse_from_str(
+            &format!("2026-11-30 {hh_mm}"),
+            "%Y-%m-%d %H:%M",
+        )
+        .unwrap(),
+        start: tokio::time::Instant::now(),
+    }
+}
+
+fn weekdays_1_to_17(outside: ghoststream_types::OutsideWindow) -> impl FnOnce(&mut Config) {
+    use ghoststream_types::Weekday::*;
+    move |c: &mut Config| {
+        c.gaming.schedule = vec![ghoststream_types::ScheduleWindow {
+            days: vec![Mon, Tue, Wed, Thu, Fri],
+            start: "01:00".into(),
+            end: "17:00".into(),
+            max_jobs: 1,
+        }];
+        c.gaming.outside_window = outside;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_schedule_freezes_at_its_end_and_thaws_at_its_start() {
+    let mut f = fixture_at(
+        monday_at("16:58"),
+        weekdays_1_to_17(ghoststream_types::OutsideWindow::Freeze),
+    )
+    .await;
+    let batch = || serde_json::json!({"mode": "batch", "output": {"resolution": "720p"}});
+    let a = f.start(batch()).await;
+    let (run_a, _tx) = f.next_run().await;
+    // One job at a time in this window: the second waits.
+    let b = f.start(batch()).await;
+    settle().await;
+    assert_eq!(f.status(b).await, JobStatus::Queued);
+    assert!(f.runs.try_recv().is_err());
+    // 17:00 passes: the running job freezes, saying why; nothing new starts.
+    tokio::time::sleep(Duration::from_secs(3 * 60)).await;
+    settle().await;
+    assert!(run_a.control.is_frozen());
+    assert_eq!(
+        f.engine.job(a).await.unwrap().paused.as_deref(),
+        Some(crate::schedule::CLOSED)
+    );
+    assert_eq!(
+        f.engine.schedule_note().as_deref(),
+        Some(crate::schedule::CLOSED)
+    );
+    let c = f.start(batch()).await;
+    settle().await;
+    assert_eq!(f.status(c).await, JobStatus::Queued);
+    // Tuesday 01:00: it thaws, and the others still wait their turn.
+    tokio::time::sleep(Duration::from_secs(8 * 3600)).await;
+    settle().await;
+    assert!(!run_a.control.is_frozen());
+    assert_eq!(f.engine.job(a).await.unwrap().paused, None);
+    assert_eq!(f.engine.schedule_note(), None);
+    assert_eq!(f.status(b).await, JobStatus::Queued);
+    assert!(f.runs.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_schedule_that_stops_sends_batch_jobs_back_to_the_queue() {
+    let mut f = fixture_at(
+        monday_at("16:59"),
+        weekdays_1_to_17(ghoststream_types::OutsideWindow::Stop),
+    )
+    .await;
+    let a = f
+        .start(serde_json::json!({"mode": "batch", "output": {"resolution": "720p"}}))
+        .await;
+    let (first, _tx) = f.next_run().await;
+    tokio::time::sleep(Duration::from_secs(2 * 60)).await;
+    settle().await;
+    assert!(first.cancel.is_cancelled(), "the run was not stopped");
+    assert_eq!(f.status(a).await, JobStatus::Queued);
+    // It starts over when the schedule opens.
+    tokio::time::sleep(Duration::from_secs(8 * 3600)).await;
+    let (again, _tx) = f.next_run().await;
+    assert!(again.run > first.run);
+    assert_eq!(f.status(a).await, JobStatus::Processing);
 }

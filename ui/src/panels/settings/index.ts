@@ -1,8 +1,9 @@
 // Settings: a form generated from the server's settings schema (`SETTING_FIELDS` in the
 // generated bindings), built once and never redrawn under the user's cursor.
-import { SETTING_FIELDS, type Settings } from "../../bindings";
+import { SETTING_FIELDS, type ScheduleWindow, type Settings } from "../../bindings";
 import type { Panel } from "../../panel";
 import { escapeHtml } from "../../format";
+import { scheduleControl, wireSchedule } from "./schedule";
 
 type Field = (typeof SETTING_FIELDS)[number];
 type Values = Record<string, unknown>;
@@ -21,6 +22,8 @@ function control(f: Field, v: unknown): string {
       return `<label>${escapeHtml(f.label)}<textarea ${name} rows="3">${escapeHtml(((v as string[] | null) ?? []).join("\n"))}</textarea></label>`;
     case "toggle":
       return `<label class="check"><input ${name} type="checkbox" ${v ? "checked" : ""}> ${escapeHtml(f.label)}</label>`;
+    case "schedule":
+      return scheduleControl(f.name, f.label, (v as ScheduleWindow[] | null) ?? []);
   }
 }
 
@@ -35,6 +38,7 @@ function read(form: HTMLFormElement): Settings {
       case "secret": out[f.name] = String(raw ?? "") || null; break;
       case "lines": out[f.name] = String(raw ?? "").split("\n").map((x) => x.trim()).filter(Boolean); break;
       case "toggle": out[f.name] = raw === "on"; break;
+      case "schedule": out[f.name] = JSON.parse(String(raw ?? "[]")); break;
     }
   }
   return out as Settings;
@@ -51,6 +55,7 @@ export const settings: Panel = {
       el.querySelector('[data-field="form"]')!.innerHTML = `<form data-testid="settings">
         ${SETTING_FIELDS.map((f) => control(f, values[f.name])).join("\n")}
         <button type="submit">Save</button></form>`;
+      wireSchedule(el);
       el.querySelector("form")!.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         try {
