@@ -5,8 +5,10 @@
 //! priority back. The reason ("Paused: eldenring is running") is on each job, on
 //! `/api/server`, and in a notice for the desktop.
 //!
-//! Not built yet (issue 15): Windows' full-screen exclusive check and other programs'
-//! NVENC sessions from NVML.
+//! Another program holding NVENC sessions (NVML's encoder sessions whose process is not
+//! this server or one it started: OBS, a game's recorder) counts the same as a game.
+//!
+//! Not built yet (issue 15): Windows' full-screen exclusive check.
 
 use crate::engine::WeakEngine;
 use ghoststream_types::{Notice, Priority, WhenPlaying};
@@ -29,6 +31,7 @@ pub fn find_game(
 /// `Game.exe` there).
 #[derive(Debug, Clone, Default)]
 pub struct ProcessNames {
+    pub pid: u32,
     pub name: String,
     pub exe: Option<String>,
     pub arg0: Option<String>,
@@ -69,8 +72,29 @@ fn normalize(s: &str) -> String {
     l.strip_suffix(".exe").map(str::to_string).unwrap_or(l)
 }
 
-/// The process list of this machine, without this server and what it started.
-fn processes(sys: &mut sysinfo::System) -> Vec<ProcessNames> {
+/// Why jobs should wait, from the process list and NVML's encoder sessions: a game from
+/// `games`, or a program that is not ours (`ours`) encoding on NVENC.
+pub fn reason(
+    games: &[String],
+    processes: &[ProcessNames],
+    nvenc_pids: &[u32],
+    ours: &HashSet<u32>,
+) -> Option<String> {
+    if let Some(game) = find_game(games, processes.iter().cloned()) {
+        return Some(format!("Paused: {game} is running"));
+    }
+    let pid = nvenc_pids.iter().find(|p| !ours.contains(p))?;
+    let name = processes
+        .iter()
+        .find(|p| p.pid == *pid)
+        .map(|p| p.shown())
+        .unwrap_or_else(|| format!("process {pid}"));
+    Some(format!("Paused: {name} is using the GPU encoder"))
+}
+
+/// The process list of this machine, without this server and what it started (returned
+/// apart: NVML's sessions are judged against it).
+fn processes(sys: &mut sysinfo::System) -> (Vec<ProcessNames>, HashSet<u32>) {
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
     sys.refresh_processes_specifics(
         ProcessesToUpdate::All,
@@ -81,21 +105,32 @@ fn processes(sys: &mut sysinfo::System) -> Vec<ProcessNames> {
             .with_cmd(UpdateKind::OnlyIfNotSet),
     );
     let me = sysinfo::Pid::from_u32(std::process::id());
-    let ours: HashSet<sysinfo::Pid> = sys
+    // This server, what it started, and what those started (ffmpeg's own helpers).
+    let mut ours: HashSet<sysinfo::Pid> = HashSet::from([me]);
+    loop {
+        let more: Vec<sysinfo::Pid> = sys
+            .processes()
+            .iter()
+            .filter(|(pid, p)| !ours.contains(pid) && p.parent().is_some_and(|q| ours.contains(&q)))
+            .map(|(pid, _)| *pid)
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        ours.extend(more);
+    }
+    let list = sys
         .processes()
         .iter()
-        .filter(|(pid, p)| **pid == me || p.parent() == Some(me))
-        .map(|(pid, _)| *pid)
-        .collect();
-    sys.processes()
-        .iter()
         .filter(|(pid, _)| !ours.contains(pid))
-        .map(|(_, p)| ProcessNames {
+        .map(|(pid, p)| ProcessNames {
+            pid: pid.as_u32(),
             name: p.name().to_string_lossy().into_owned(),
             exe: p.exe().map(|e| e.to_string_lossy().into_owned()),
             arg0: p.cmd().first().map(|a| a.to_string_lossy().into_owned()),
         })
-        .collect()
+        .collect();
+    (list, ours.into_iter().map(|p| p.as_u32()).collect())
 }
 
 /// Watches for games until the engine is gone.
@@ -116,23 +151,31 @@ pub(crate) fn spawn(engine: WeakEngine, poll: Duration) {
                 Some(e) if !e.is_stopping() => e.live(),
                 _ => break,
             };
-            let found = if live.games.is_empty() || live.when_playing == WhenPlaying::Nothing {
+            let found = if live.when_playing == WhenPlaying::Nothing {
                 None
             } else {
                 let read = tokio::task::spawn_blocking(move || {
-                    let list = processes(&mut sys);
-                    (sys, list)
+                    let (list, ours) = processes(&mut sys);
+                    let nvenc = ghoststream_media::hw::nvenc_session_pids();
+                    (sys, list, ours, nvenc)
                 });
-                let Ok((back, list)) = read.await else { break };
+                let Ok((back, list, ours, nvenc)) = read.await else {
+                    break;
+                };
                 sys = back;
-                find_game(&live.games, list)
+                reason(&live.games, &list, &nvenc, &ours)
             };
             let Some(e) = engine.upgrade() else { break };
             match (&playing, found) {
-                (_, Some(game)) => {
+                (_, Some(reason)) => {
                     gone_since = None;
-                    let reason = format!("Paused: {game} is running");
-                    if playing.as_ref().map(|(g, _)| g) != Some(&game) {
+                    let game = reason
+                        .trim_start_matches("Paused: ")
+                        .split(" is ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    if playing.as_ref().map(|(_, r)| r) != Some(&reason) {
                         tracing::info!(game = %game, "a game started: {:?}", live.when_playing);
                         e.set_game(Some(reason.clone()));
                         let _ = e.notify(Notice::Gaming {
@@ -172,6 +215,7 @@ mod tests {
 
     fn p(name: &str, exe: Option<&str>, arg0: Option<&str>) -> ProcessNames {
         ProcessNames {
+            pid: 0,
             name: name.into(),
             exe: exe.map(String::from),
             arg0: arg0.map(String::from),
@@ -206,5 +250,37 @@ mod tests {
             None
         );
         assert_eq!(find_game(&[], vec![p("eldenring", None, None)]), None);
+    }
+
+    /// NVML's answer, scripted: sessions of our own ffmpeg do not count, another
+    /// program's do, named when the process list knows it.
+    #[test]
+    fn another_programs_nvenc_sessions_count_like_a_game() {
+        let obs = ProcessNames {
+            pid: 4242,
+            name: "obs".into(),
+            exe: Some("/usr/bin/obs".into()),
+            arg0: Some("obs".into()),
+        };
+        let ours = HashSet::from([100, 101]);
+        let none: Vec<String> = vec![];
+        assert_eq!(
+            reason(&none, std::slice::from_ref(&obs), &[101], &ours),
+            None
+        );
+        assert_eq!(
+            reason(&none, std::slice::from_ref(&obs), &[101, 4242], &ours).as_deref(),
+            Some("Paused: obs is using the GPU encoder")
+        );
+        assert_eq!(
+            reason(&none, &[], &[777], &ours).as_deref(),
+            Some("Paused: process 777 is using the GPU encoder")
+        );
+        // A game is named first.
+        let games = vec!["obs".to_string()];
+        assert_eq!(
+            reason(&games, &[obs], &[4242], &ours).as_deref(),
+            Some("Paused: obs is running")
+        );
     }
 }

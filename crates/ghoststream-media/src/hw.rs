@@ -308,6 +308,25 @@ pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
     Vec::new()
 }
 
+/// The process ids that hold NVENC encoder sessions on any NVIDIA GPU (NVML); empty
+/// without a driver. Blocking: call it off the async runtime.
+#[cfg(feature = "nvml")]
+pub fn nvenc_session_pids() -> Vec<u32> {
+    let Some(nvml) = nvml() else {
+        return Vec::new();
+    };
+    (0..nvml.device_count().unwrap_or(0))
+        .filter_map(|i| nvml.device_by_index(i).ok()?.encoder_sessions().ok())
+        .flatten()
+        .map(|s| s.pid)
+        .collect()
+}
+
+#[cfg(not(feature = "nvml"))]
+pub fn nvenc_session_pids() -> Vec<u32> {
+    Vec::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
