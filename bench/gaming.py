@@ -1,0 +1,157 @@
+"""Manners on a gaming PC (issue 15), measured on this machine.
+
+Usage: gaming.py OUR_BINARY MEDIA_DIR RESULT_JSON (bench/run.sh prepares the media).
+
+A CPU "game" (ffmpeg encoding 720p at normal priority, as a game's main loop would use
+the CPU) runs alone, then beside one of our 1080p → 720p batch jobs at each
+`gaming.priority`; its throughput is compared with the solo run (target at `idle`:
+>= 0.9x). Then a running job is frozen through the API and the CPU its processes use
+0.5 s later is read from /proc (target: none).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+OURS, MEDIA, OUT = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
+GAME_FRAMES = 450
+ROWS = []
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def row(name, value, unit, target, note=""):
+    ROWS.append({"metric": name, "value": value, "unit": unit, "target": target, "note": note})
+    v = f"{value:.3f}" if isinstance(value, float) else str(value)
+    print(f"{name:<58} {v:>10} {unit:<6} {target:<10} {note}", flush=True)
+
+
+def game():
+    """Frames per second of the stand-in game."""
+    t0 = time.monotonic()
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
+         "-i", "testsrc2=size=1280x720:rate=30", "-frames:v", str(GAME_FRAMES),
+         "-c:v", "libx264", "-preset", "veryfast", "-f", "null", "-"],
+        check=True,
+    )
+    return GAME_FRAMES / (time.monotonic() - t0)
+
+
+def call(base, method, path, body=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read() or b"null")
+
+
+def children(pid):
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        rest = stat.rsplit(")", 1)[1].split()
+        if int(rest[1]) == pid:
+            out.append(int(p))
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12])
+        except OSError:
+            pass
+    return total
+
+
+def server(priority):
+    state = tempfile.mkdtemp(prefix="gs-gaming-")
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    p_num = port.getsockname()[1]
+    port.close()
+    env = dict(os.environ, RUST_LOG="warn",
+               GHOSTSTREAM__SECURITY__JOB_TOKENS="open",
+               GHOSTSTREAM__DISCOVERY__UDP_ENABLED="false",
+               GHOSTSTREAM__TRANSCODING__LIBRARY_ROOTS=json.dumps([MEDIA]),
+               GHOSTSTREAM__GAMING__PRIORITY=priority,
+               GHOSTSTREAM__GAMING__WHEN_PLAYING="nothing",
+               GHOSTSTREAM_CONFIG=os.path.join(state, "g.toml"))
+    p = subprocess.Popen([OURS, "serve", "--host", "127.0.0.1", "--port", str(p_num), "--no-mdns",
+                          "--state-dir", state], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{p_num}"
+    for _ in range(100):
+        try:
+            call(base, "GET", "/api/health")
+            return p, base
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def busy_job(base, pid):
+    j = call(base, "POST", "/api/transcode/start",
+             {"source": os.path.join(MEDIA, "src1080.mkv"), "mode": "batch",
+              "output": {"resolution": "720p"}})
+    for _ in range(100):
+        if children(pid):
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    return j
+
+
+def main():
+    solo = game()
+    row("game alone (720p x264 at normal priority)", solo, "fps", "–")
+    for priority in ["normal", "low", "idle"]:
+        p, base = server(priority)
+        try:
+            j = busy_job(base, p.pid)
+            beside = game()
+            target = ">= 0.9" if priority == "idle" else "–"
+            row(f"game beside our 1080p->720p job at {priority}: share of solo", beside / solo, "x", target,
+                f"{beside:.1f} fps")
+            call(base, "POST", f"/api/transcode/{j['job_id']}/cancel")
+        finally:
+            p.terminate()
+            p.wait()
+    p, base = server("low")
+    try:
+        j = busy_job(base, p.pid)
+        kids = children(p.pid)
+        t0 = time.monotonic()
+        call(base, "POST", f"/api/transcode/{j['job_id']}/pause")
+        answered = time.monotonic() - t0
+        time.sleep(0.5)
+        a = cpu_ticks(kids)
+        time.sleep(1.0)
+        b = cpu_ticks(kids)
+        row("freeze: CPU used from 0.5 s to 1.5 s after the request", (b - a) * 1000 / TICK, "ms", "0",
+            f"pause answered in {answered * 1000:.0f} ms")
+        t0 = time.monotonic()
+        call(base, "POST", f"/api/transcode/{j['job_id']}/resume")
+        a = cpu_ticks(kids)
+        time.sleep(0.5)
+        b = cpu_ticks(kids)
+        row("thaw: CPU used in the first 0.5 s after resume", (b - a) * 1000 / TICK, "ms", "> 0")
+    finally:
+        p.terminate()
+        p.wait()
+    with open(OUT, "w") as f:
+        json.dump({"rows": ROWS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
