@@ -43,6 +43,8 @@ if [ "$want_test" = 1 ]; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks /metrics
+  command -v ionice >/dev/null 2>&1 || missing+=(util-linux)    # reads ffmpeg's I/O priority back
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"

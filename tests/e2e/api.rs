@@ -2,6 +2,7 @@
 
 use super::support::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 #[tokio::test]
 async fn health_capabilities_and_shapes() {
@@ -392,4 +393,75 @@ async fn version_names_the_build() {
     assert!(chrono::DateTime::parse_from_rfc3339(date).is_ok(), "{date}");
     assert!(v["ffmpeg_version"].as_str().unwrap().contains('.'), "{v}");
     assert!(!v["platform"].as_str().unwrap().is_empty(), "{v}");
+}
+
+/// `promtool check metrics` (Prometheus' own parser and linter) on a scrape taken while a
+/// job runs; then the figures move as jobs end, and the API key guards the route.
+#[tokio::test]
+async fn metrics_pass_promtool_while_jobs_run() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let stream = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"resolution": "original", "bitrate": "200k"}}))
+        .await;
+    let batch = gs
+        .start_job(json!({"source": media.url("h264.mkv"), "mode": "batch", "output": {"format": "mp4", "video_codec": "h265"}}))
+        .await;
+    let scrape = |gs: &Gs| {
+        let http = gs.http.clone();
+        let url = format!("{}/metrics", gs.base);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+            r.text().await.unwrap()
+        }
+    };
+    let running = scrape(&gs).await;
+    let check = |text: &str| {
+        use std::io::Write;
+        let mut p = std::process::Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool (Debian package prometheus; scripts/setup.sh --test installs it)");
+        p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool: {}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    check(&running);
+    assert!(
+        running.contains("ghoststream_jobs{state=\"processing\",mode=\"batch\"} 1"),
+        "{running}"
+    );
+    assert!(running.contains("ghoststream_ffmpeg_runs "), "{running}");
+    for job in [&stream, &batch] {
+        gs.wait_for(job, &["ready", "error"], Duration::from_secs(120))
+            .await;
+    }
+    let after = scrape(&gs).await;
+    check(&after);
+    assert!(
+        after.contains("ghoststream_jobs_finished_total{outcome=\"ready\"} 2"),
+        "{after}"
+    );
+    assert!(
+        after.contains("ghoststream_encode_speed_count 2"),
+        "{after}"
+    );
+    assert!(
+        after.contains("ghoststream_first_segment_seconds_count 1"),
+        "{after}"
+    );
+    let keyed =
+        Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__API_KEY", "a-long-enough-key"));
+    assert_eq!(keyed.get("/metrics").await.0, 401);
 }

@@ -304,6 +304,9 @@ pub struct JobRecord {
     pub output_file: Option<String>,
     pub output_bytes: u64,
     pub speed: Option<f64>,
+    /// Seconds from the job's creation to its first segment (stream and ABR jobs).
+    #[serde(default)]
+    pub first_segment_secs: Option<f64>,
     pub control_token: String,
     pub stream_token: String,
     pub stream_revoked: bool,

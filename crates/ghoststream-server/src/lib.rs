@@ -11,6 +11,7 @@ mod error;
 mod files;
 pub mod links;
 mod listen;
+mod metrics;
 pub mod net;
 mod openapi;
 mod resources;
@@ -52,6 +53,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::capabilities))
         .routes(routes!(ops::stats))
         .routes(routes!(ops::version))
+        .routes(routes!(ops::metrics))
         .routes(routes!(ops::clients))
         .routes(routes!(ops::shared))
         .routes(routes!(ops::cleanup_stats))

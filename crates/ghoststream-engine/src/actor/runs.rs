@@ -327,6 +327,11 @@ impl Actor {
                 active.head = active.head.max(index + 1);
             }
         }
+        if job.rec.first_segment_secs.is_none() {
+            // For `/metrics`: how long the first picture took.
+            let took = (Utc::now() - job.rec.created_at).num_milliseconds() as f64 / 1000.0;
+            job.rec.first_segment_secs = Some(took.max(0.0));
+        }
         let Some(h) = job.hls.as_mut() else { return };
         if let Some(slot) = h
             .done

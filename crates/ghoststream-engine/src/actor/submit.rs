@@ -172,6 +172,7 @@ impl Actor {
             output_file: None,
             output_bytes: 0,
             speed: None,
+            first_segment_secs: None,
             control_token: self.inner.tokens.mint(id, Scope::Control, exp),
             stream_token: self.inner.tokens.mint(id, Scope::Stream, exp),
             stream_revoked: false,

@@ -225,6 +225,25 @@ pub async fn version(State(s): State<App>) -> Json<ghoststream_types::VersionInf
 
 #[utoipa::path(
     get,
+    path = "/metrics",
+    tag = "ops",
+    summary = "Prometheus metrics: jobs, queue, speed and latency histograms, WebSocket clients, GPUs",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        Failure,
+    )
+)]
+pub async fn metrics(State(s): State<App>) -> ApiResult<Response> {
+    let mut r = s.metrics().await?.into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(r)
+}
+
+#[utoipa::path(
+    get,
     path = "/api/stats",
     tag = "ops",
     summary = "Totals since the first start",
