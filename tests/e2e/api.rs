@@ -465,3 +465,45 @@ async fn metrics_pass_promtool_while_jobs_run() {
         Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__API_KEY", "a-long-enough-key"));
     assert_eq!(keyed.get("/metrics").await.0, 401);
 }
+
+/// The dry run shows the command a start would run (the same, byte for byte, once the
+/// job's directory is named), creates no job and starts no ffmpeg.
+#[tokio::test]
+async fn a_dry_run_shows_exactly_what_a_start_runs() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let body = json!({"source": media.url("h264.mkv"), "mode": "batch", "output": {"format": "mp4", "video_codec": "h265", "resolution": "480p"}});
+    let (code, dry) = gs.post("/api/probe/compile", body.clone()).await;
+    assert_eq!(code, 200, "{dry}");
+    assert_eq!(dry["mode"], "batch");
+    assert_eq!(dry["hw_accel"], "software");
+    assert_eq!(dry["plan"]["video"]["action"], "transcode", "{dry}");
+    let cmd = dry["commands"][0].as_str().unwrap();
+    assert!(
+        cmd.contains("libx265") && cmd.contains("JOB_DIR/output.part"),
+        "{cmd}"
+    );
+    assert_eq!(dry["argv"][0][0], "ffmpeg");
+    assert_eq!(gs.get("/api/transcode/jobs").await.1["total"], 0);
+    assert!(gs.children().is_empty());
+    // The job runs exactly that.
+    let job = gs.start_job(body).await;
+    let id = job["job_id"].as_str().unwrap();
+    let done = gs
+        .wait_for(&job, &["ready", "error"], Duration::from_secs(120))
+        .await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let log = gs.log(&job).await;
+    let dir = format!("{}/work/{id}", gs.state.display());
+    let ran = log
+        .lines()
+        .find_map(|l| l.strip_prefix("$ "))
+        .unwrap()
+        .replace(&dir, "JOB_DIR");
+    assert_eq!(ran, cmd);
+    // A bad request is refused the same way a start would be.
+    let (code, v) = gs
+        .post("/api/probe/compile", json!({"source": "ftp://x/y.mkv"}))
+        .await;
+    assert_eq!(code, 422, "{v}");
+}

@@ -26,5 +26,18 @@ pub use engine::{CallbackAnswer, Engine, Snapshot, StreamFile, WeakEngine};
 pub use error::EngineError;
 pub use live::Live;
 
+/// The engine with its watchers: games and other programs' NVENC sessions
+/// (`gaming`), and the weekly schedule (`schedule`). What a server runs.
+pub async fn start(
+    config: Config,
+    hardware: ghoststream_media::hw::Hardware,
+) -> Result<Engine, engine::anyhow_free::Error> {
+    let poll = std::time::Duration::from_secs(config.gaming.poll_seconds.max(1));
+    let engine = Engine::start(config, hardware).await?;
+    gaming::spawn(engine.downgrade(), poll);
+    schedule::spawn(engine.downgrade(), engine::Clock::Wall);
+    Ok(engine)
+}
+
 #[cfg(test)]
 use tempfile as _;

@@ -8,12 +8,10 @@
 use crate::engine::WeakEngine;
 use chrono::{Datelike, Duration as Span, NaiveDateTime, Timelike};
 use ghoststream_types::{ScheduleWindow, Weekday};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
-/// Why jobs wait while the schedule is closed.
-pub const CLOSED: &str = "Paused: outside the schedule";
+pub(crate) use crate::engine::Clock;
+pub use crate::engine::SCHEDULE_CLOSED as CLOSED;
 
 /// `"HH:MM"` as minutes since midnight (`"24:00"` is the end of the day).
 pub fn minutes(s: &str) -> Option<u32> {
@@ -113,34 +111,13 @@ pub fn next_change(windows: &[ScheduleWindow], at: NaiveDateTime) -> Option<Naiv
     best
 }
 
-/// Where the schedule task reads the time: the wall clock, or in tests a clock that
-/// starts at a given local time and runs with tokio's (pausable) time.
-#[derive(Clone, Copy)]
-pub(crate) enum Clock {
-    Wall,
-    #[cfg(test)]
-    Fake {
-        base: NaiveDateTime,
-        start: tokio::time::Instant,
-    },
-}
-
-impl Clock {
-    fn now(&self) -> NaiveDateTime {
-        match self {
-            Clock::Wall => chrono::Local::now().naive_local(),
-            #[cfg(test)]
-            Clock::Fake { base, start } => {
-                *base + Span::from_std(start.elapsed()).unwrap_or_default()
-            }
-        }
-    }
-}
-
 /// Applies the schedule until the engine is gone: now, at each boundary, and whenever
 /// `wake` is notified (the settings changed). Re-checks at least every 10 minutes (the
 /// wall clock may jump: suspend, daylight saving).
-pub(crate) fn spawn(engine: WeakEngine, clock: Clock, wake: Arc<Notify>) {
+pub(crate) fn spawn(engine: WeakEngine, clock: Clock) {
+    let Some(wake) = engine.upgrade().map(|e| e.schedule_wake()) else {
+        return;
+    };
     tokio::spawn(async move {
         let mut last: Option<Option<u32>> = None;
         loop {

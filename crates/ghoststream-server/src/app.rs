@@ -353,6 +353,22 @@ impl App {
         Ok(crate::links::answer(&snap, base))
     }
 
+    /// Media info and the plan a start would use.
+    pub async fn probe(
+        &self,
+        req: ghoststream_types::ProbeRequest,
+    ) -> ApiResult<ghoststream_types::ProbeResponse> {
+        Ok(self.engine.probe(req).await?)
+    }
+
+    /// The dry run: the plan and the ffmpeg command lines a start would run.
+    pub async fn compile(
+        &self,
+        req: ghoststream_types::StartRequest,
+    ) -> ApiResult<ghoststream_types::CompileResponse> {
+        Ok(self.engine.compile(req).await?)
+    }
+
     /// The job's ffmpeg commands and messages.
     pub async fn job_log(&self, id: Uuid) -> ApiResult<String> {
         Ok(self.engine.log(id).await?)

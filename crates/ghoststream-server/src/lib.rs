@@ -59,6 +59,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(ops::cleanup_stats))
         .routes(routes!(ops::cleanup_run))
         .routes(routes!(ops::probe))
+        .routes(routes!(ops::compile))
         .routes(routes!(jobs::start))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::status))

@@ -57,7 +57,7 @@ impl Running {
             addr,
             cause: e.to_string(),
         })?;
-        let engine = Engine::start(config, hardware)
+        let engine = ghoststream_engine::start(config, hardware)
             .await
             .map_err(|e| StartError::Engine(e.to_string()))?;
         let shown = if local.ip().is_unspecified() {

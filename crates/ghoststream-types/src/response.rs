@@ -163,6 +163,26 @@ pub struct ProbeResponse {
     pub plan: PlanStreams,
 }
 
+/// `POST /api/probe/compile` (**ext**): what a start request would run, without running
+/// it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompileResponse {
+    pub source: String,
+    pub mode: Mode,
+    pub media_info: MediaInfo,
+    pub plan: PlanStreams,
+    /// The encoder the job would start on (it falls back to software on a GPU failure).
+    pub hw_accel: HwKind,
+    /// Each ffmpeg run a start begins with, as a command line (`JOB_DIR` stands for the
+    /// new job's work directory). A stream's later runs (seeks) differ only in where
+    /// they start.
+    pub commands: Vec<String>,
+    /// The same runs as argument lists, program first.
+    pub argv: Vec<Vec<String>>,
+}
+
 /// The job answer of start, status and the jobs list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

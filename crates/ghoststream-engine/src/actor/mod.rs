@@ -1,6 +1,7 @@
 //! The engine's single owner of job state. Commands arrive on a channel, ffmpeg runs report
 //! back on another; nothing else touches jobs.
 
+pub(crate) mod argv;
 mod freeze;
 mod hls;
 mod lifecycle;
@@ -18,7 +19,7 @@ use crate::shared::{Shared, Snapshot, StreamFile};
 use crate::store::{Loaded, Store, Totals};
 use crate::tokens::{Scope, StreamGate};
 use chrono::Utc;
-use ghoststream_media::command::{self, segment_list_path, segment_name, HlsRun};
+use ghoststream_media::command::{self, segment_list_path, segment_name};
 use ghoststream_media::plan::{Plan, VideoAction};
 use ghoststream_types::{
     CleanupRun, CleanupStats, HwKind, JobEvent, JobStatus, LeaveResponse, MediaInfo, Mode,
@@ -352,28 +353,6 @@ impl Actor {
 
     fn emit(&self, ev: JobEvent) {
         let _ = self.inner.events.send(ev);
-    }
-
-    /// The stream gate, in the order clients see: no such job (404), then the token or
-    /// the API key, then a stream token revoked by cancel.
-    fn pass(&self, id: Uuid, gate: StreamGate) -> Result<(), EngineError> {
-        let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
-        let revoked = job.rec.stream_revoked;
-        let ended =
-            || EngineError::JobEnded("the job was cancelled; its stream token is revoked".into());
-        match gate {
-            StreamGate::Enforced(Err(e)) => Err(EngineError::Token(e)),
-            StreamGate::Enforced(Ok(Scope::Stream)) if revoked => Err(ended()),
-            StreamGate::Enforced(Ok(_)) => Ok(()),
-            StreamGate::Open { token, api_key_ok } => {
-                let token_ok = matches!(token, Some(s) if !(s == Scope::Stream && revoked));
-                if token_ok || api_key_ok {
-                    Ok(())
-                } else {
-                    Err(EngineError::ApiKeyRequired)
-                }
-            }
-        }
     }
 
     fn emit_status(&self, id: Uuid) {

@@ -1,6 +1,7 @@
 //! Encoder runs: starting ffmpeg for HLS ranges and batch files, subtitles, and what
 //! their progress, segments and exits mean for the job.
 
+use super::argv::{batch_argv, hls_argv, RunContext};
 use super::hls::progress_of;
 use super::*;
 use ghoststream_media::errors::{Cause, CauseKind};
@@ -79,45 +80,22 @@ impl Actor {
         let (Some(hls), Some(plan), Some(spec)) = (&job.hls, &job.plan, &job.spec) else {
             return;
         };
-        let Some(first) = hls.first_missing_from(from) else {
-            return;
-        };
-        let end = hls.next_done_after(first);
-        let map = &hls.map;
-        let copy = plan.copies_video();
-        let cut_margin = if copy { 0.001 } else { 0.0 };
-        let cut_times: Vec<f64> = ((first + 1)..end)
-            .map(|i| map.start(i as usize) - cut_margin)
-            .collect();
-        let offset = map.start(first as usize);
-        let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
-        let tuning = tuning_of(&cfg, &self.inner.hardware);
-        let argv = command::hls_run(&HlsRun {
-            source: &spec.source,
+        let ctx = RunContext {
+            config: &cfg,
+            hardware: &self.inner.hardware,
+            input: self.inner.input_rules(),
+            spec,
             plan,
             hw: job.hw,
-            // Copied video (only ever for jobs starting at 0) seeks just past the segment's
-            // keyframe: ffmpeg backs off a few frames when seeking by DTS, which then
-            // lands on that keyframe, not the one before.
-            seek_secs: match (copy, first) {
-                (true, 0) => 0.0,
-                (true, _) => offset + (map.duration(first as usize) / 2.0).min(0.15),
-                (false, _) => spec.start_time + offset,
-            },
-            out_offset_secs: if copy { 0.0 } else { offset },
-            duration_secs: duration,
-            copy_origin_secs: (copy && first > 0).then_some(offset),
-            cut_times,
-            first_segment: first,
-            out_dir: &job.rec.dir,
-            run_id,
-            input: self.inner.input_rules(),
-            tuning: &tuning,
-        });
+            dir: &job.rec.dir,
+        };
+        let Some(run) = hls_argv(&ctx, hls, from, run_id) else {
+            return;
+        };
         let lists = (0..hls.variants)
             .map(|v| segment_list_path(&job.rec.dir, v, run_id))
             .collect();
-        self.launch(id, run_id, argv, lists, first, offset);
+        self.launch(id, run_id, run.argv, lists, run.first, run.offset);
     }
 
     /// Records the run as the job's active one and starts ffmpeg for it.
@@ -177,26 +155,16 @@ impl Actor {
         let (Some(plan), Some(spec)) = (&job.plan, &job.spec) else {
             return;
         };
-        let part = job.rec.dir.join("output.part");
-        let tuning = tuning_of(&cfg, &self.inner.hardware);
-        let argv = command::batch(&command::BatchRun {
-            source: &spec.source,
+        let ctx = RunContext {
+            config: &cfg,
+            hardware: &self.inner.hardware,
+            input: self.inner.input_rules(),
+            spec,
             plan,
             hw: job.hw,
-            start_time: spec.start_time,
-            format: spec.format,
-            output: &part,
-            input: self.inner.input_rules(),
-            tuning: &tuning,
-            // A source that keeps sending past the length it announced is cut there.
-            max_secs: job
-                .rec
-                .media_info
-                .as_ref()
-                .map(|m| m.duration - spec.start_time)
-                .filter(|d| *d > 0.0)
-                .map(|d| d + (d * 0.05).max(10.0)),
-        });
+            dir: &job.rec.dir,
+        };
+        let argv = batch_argv(&ctx, job.rec.media_info.as_ref());
         self.launch(id, run_id, argv, Vec::new(), 0, 0.0);
     }
 
@@ -486,12 +454,5 @@ impl Actor {
                 self.finish(id, JobStatus::Error, Some(msg)).await;
             }
         }
-    }
-}
-
-fn tuning_of(cfg: &crate::config::Config, hw: &ghoststream_media::hw::Hardware) -> command::Tuning {
-    command::Tuning {
-        nvenc_preset: cfg.hardware.nvenc_preset.clone(),
-        gpu_scale: hw.gpu_scale.clone(),
     }
 }

@@ -3,6 +3,28 @@
 use super::*;
 
 impl Actor {
+    /// The stream gate, in the order clients see: no such job (404), then the token or
+    /// the API key, then a stream token revoked by cancel.
+    pub(super) fn pass(&self, id: Uuid, gate: StreamGate) -> Result<(), EngineError> {
+        let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
+        let revoked = job.rec.stream_revoked;
+        let ended =
+            || EngineError::JobEnded("the job was cancelled; its stream token is revoked".into());
+        match gate {
+            StreamGate::Enforced(Err(e)) => Err(EngineError::Token(e)),
+            StreamGate::Enforced(Ok(Scope::Stream)) if revoked => Err(ended()),
+            StreamGate::Enforced(Ok(_)) => Ok(()),
+            StreamGate::Open { token, api_key_ok } => {
+                let token_ok = matches!(token, Some(s) if !(s == Scope::Stream && revoked));
+                if token_ok || api_key_ok {
+                    Ok(())
+                } else {
+                    Err(EngineError::ApiKeyRequired)
+                }
+            }
+        }
+    }
+
     /// Finished jobs per UTC day, oldest first, for the last `days` days (empty days too).
     pub(super) fn daily(&self, days: u32) -> ghoststream_types::DailyStats {
         let today = Utc::now().date_naive();

@@ -99,9 +99,10 @@ async fn fixture_at(clock: Clock, change: impl FnOnce(&mut Config)) -> Fixture {
     config.transcoding.ffmpeg_path = PathBuf::from("/nonexistent/ffmpeg");
     change(&mut config);
     let (tx, runs) = mpsc::unbounded_channel();
-    let engine = Engine::start_with(config, software(), Launcher::Recorder(tx), clock)
+    let engine = Engine::start_with(config, software(), Launcher::Recorder(tx))
         .await
         .unwrap();
+    crate::schedule::spawn(engine.downgrade(), clock);
     let source = file.display().to_string();
     let parsed = Source::parse(&source, &[lib]).unwrap();
     let keyframes = (0..60).map(f64::from).collect();

@@ -331,7 +331,28 @@ pub async fn probe(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<ghoststream_types::ProbeResponse>> {
     let req: ProbeRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
-    Ok(Json(s.engine.probe(req).await?))
+    s.probe(req).await.map(Json)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/probe/compile",
+    tag = "jobs",
+    summary = "Dry run (ext): the plan and the exact ffmpeg command lines a start would run, without running them",
+    request_body = ghoststream_types::StartRequest,
+    responses(
+        (status = 200, description = "OK", body = ghoststream_types::CompileResponse),
+        (status = 422, description = "Invalid request or source", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn compile(
+    State(s): State<App>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<ghoststream_types::CompileResponse>> {
+    let req: ghoststream_types::StartRequest =
+        json_body(body, s.engine.config().server.max_body_bytes, true)?;
+    s.compile(req).await.map(Json)
 }
 
 pub async fn not_found() -> ApiError {

@@ -1,5 +1,10 @@
 //! The cloneable handle everything outside the engine uses.
 
+mod manners;
+pub(crate) use manners::Clock;
+pub use manners::SCHEDULE_CLOSED;
+mod preview;
+
 use crate::actor::{self, Cmd, Which};
 use crate::config::Config;
 use crate::error::EngineError;
@@ -68,13 +73,7 @@ impl Engine {
     /// Opens the state database, reconciles what a previous run left behind, and starts
     /// the engine on the current runtime.
     pub async fn start(config: Config, hardware: Hardware) -> anyhow_free::Result<Engine> {
-        Engine::start_with(
-            config,
-            hardware,
-            actor::Launcher::Ffmpeg,
-            crate::schedule::Clock::Wall,
-        )
-        .await
+        Engine::start_with(config, hardware, actor::Launcher::Ffmpeg).await
     }
 
     /// [`Engine::start`] with the runs started by `launcher` (tests drive runs themselves).
@@ -82,7 +81,6 @@ impl Engine {
         config: Config,
         hardware: Hardware,
         launcher: actor::Launcher,
-        clock: crate::schedule::Clock,
     ) -> anyhow_free::Result<Engine> {
         let config = Arc::new(config);
         let state = config.state_dir();
@@ -130,19 +128,11 @@ impl Engine {
             .await
             .map_err(|e| anyhow_free::Error(format!("cannot start the egress proxy: {e}")))?;
         inner.shared.egress.set_proxy(proxy);
-        let poll = Duration::from_secs(config.gaming.poll_seconds.max(1));
-        // Tests that play the runner themselves have no games to watch.
-        let watch_games = matches!(launcher, actor::Launcher::Ffmpeg);
         let handle = actor::spawn(shared, prober, rx, store, loaded, launcher).await;
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
         let engine = Engine { inner };
-        if watch_games {
-            crate::gaming::spawn(engine.downgrade(), poll);
-        }
-        let wake = engine.inner.shared.schedule_wake.clone();
-        crate::schedule::spawn(engine.downgrade(), clock, wake);
         Ok(engine)
     }
 
@@ -226,49 +216,6 @@ impl Engine {
         // The schedule may have changed: applied now, not at its next boundary.
         self.inner.shared.schedule_wake.notify_one();
         self.call(|reply| Cmd::Reschedule { reply }).await
-    }
-
-    /// Applies the schedule's limit now (`None`: no schedule): a closed schedule freezes
-    /// or stops running jobs as `outside` says; an open one thaws what it froze and
-    /// starts queued jobs up to its limit.
-    pub(crate) async fn apply_schedule(
-        &self,
-        limit: Option<u32>,
-        outside: ghoststream_types::OutsideWindow,
-    ) {
-        use ghoststream_types::OutsideWindow;
-        self.inner.shared.schedule_limit.store(
-            limit.unwrap_or(u32::MAX),
-            std::sync::atomic::Ordering::SeqCst,
-        );
-        let closed = crate::schedule::CLOSED.to_string();
-        if limit == Some(0) {
-            tracing::info!("the schedule closed: {outside:?}");
-            match outside {
-                OutsideWindow::Freeze => {
-                    let _ = self.freeze_running(false, closed).await;
-                }
-                OutsideWindow::Stop => {
-                    let _ = self.call(|reply| Cmd::Requeue { reply }).await;
-                }
-                OutsideWindow::Finish => {}
-            }
-        } else {
-            let _ = self.thaw_frozen(Some(closed)).await;
-        }
-        let _ = self.notify(Notice::Schedule { limit });
-        let _ = self.call(|reply| Cmd::Reschedule { reply }).await;
-    }
-
-    /// Why jobs wait, when the schedule is closed now.
-    pub fn schedule_note(&self) -> Option<String> {
-        (self
-            .inner
-            .shared
-            .schedule_limit
-            .load(std::sync::atomic::Ordering::SeqCst)
-            == 0)
-            .then(|| crate::schedule::CLOSED.to_string())
     }
 
     pub fn is_paused(&self) -> bool {
@@ -371,87 +318,6 @@ impl Engine {
     pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
         self.call(|reply| Cmd::Cancel { id, session, reply })
             .await?
-    }
-
-    /// Why jobs are paused for a game, while one runs.
-    pub fn game(&self) -> Option<String> {
-        self.inner.shared.game.read().ok().and_then(|g| g.clone())
-    }
-
-    pub(crate) fn set_game(&self, reason: Option<String>) {
-        if let Ok(mut g) = self.inner.shared.game.write() {
-            *g = reason;
-        }
-    }
-
-    pub(crate) fn notify(&self, n: Notice) -> bool {
-        self.inner.shared.notices.send(n).is_ok()
-    }
-
-    pub(crate) fn is_stopping(&self) -> bool {
-        self.inner.stopped.is_cancelled()
-    }
-
-    /// Runs every stream at `priority` (a game runs), or at `gaming.priority` (`None`).
-    pub(crate) async fn set_stream_priority(
-        &self,
-        priority: Option<ghoststream_types::Priority>,
-    ) -> Result<(), EngineError> {
-        self.call(|reply| Cmd::StreamPriority { priority, reply })
-            .await
-    }
-
-    /// How many running jobs are frozen now.
-    pub fn frozen_jobs(&self) -> u32 {
-        self.inner
-            .shared
-            .frozen
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Freezes a running job (its ffmpeg processes stop where they are) for `reason`.
-    pub async fn freeze(&self, id: Uuid, reason: String) -> Result<Snapshot, EngineError> {
-        self.freeze_which(Which::Job(id), Some(reason))
-            .await?
-            .pop()
-            .ok_or(EngineError::NotFound)
-    }
-
-    /// Thaws a frozen job (a running one is left as it is).
-    pub async fn thaw(&self, id: Uuid) -> Result<Snapshot, EngineError> {
-        self.freeze_which(Which::Job(id), None)
-            .await?
-            .pop()
-            .ok_or(EngineError::NotFound)
-    }
-
-    /// Freezes every running job (only batch jobs when `batch_only`) that is not frozen
-    /// yet; returns those it froze.
-    pub async fn freeze_running(
-        &self,
-        batch_only: bool,
-        reason: String,
-    ) -> Result<Vec<Snapshot>, EngineError> {
-        self.freeze_which(Which::Running { batch_only }, Some(reason))
-            .await
-    }
-
-    /// Thaws every frozen job, or only those frozen for `reason`.
-    pub async fn thaw_frozen(&self, reason: Option<String>) -> Result<Vec<Snapshot>, EngineError> {
-        self.freeze_which(Which::Frozen(reason), None).await
-    }
-
-    async fn freeze_which(
-        &self,
-        which: Which,
-        reason: Option<String>,
-    ) -> Result<Vec<Snapshot>, EngineError> {
-        self.call(|reply| Cmd::Freeze {
-            which,
-            reason,
-            reply,
-        })
-        .await?
     }
 
     pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {

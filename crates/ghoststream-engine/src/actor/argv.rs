@@ -1,0 +1,132 @@
+//! The ffmpeg argv of a run, from plain inputs. The actor's runs and the dry run
+//! (`POST /api/probe/compile`) build it the same way, so the dry run shows exactly what
+//! a start would run.
+
+use super::hls::Hls;
+use crate::config::Config;
+use crate::job::JobSpec;
+use ghoststream_media::command::{self, Argv, HlsRun};
+use ghoststream_media::hw::Hardware;
+use ghoststream_media::plan::Plan;
+use ghoststream_media::source::InputRules;
+use ghoststream_types::{HwKind, MediaInfo};
+use std::path::Path;
+
+/// What every run of a job is built from.
+pub(crate) struct RunContext<'a> {
+    pub config: &'a Config,
+    pub hardware: &'a Hardware,
+    pub input: InputRules,
+    pub spec: &'a JobSpec,
+    pub plan: &'a Plan,
+    pub hw: HwKind,
+    /// The job's work directory.
+    pub dir: &'a Path,
+}
+
+pub(crate) struct HlsArgv {
+    pub argv: Argv,
+    /// The segment the run starts at, and its output time.
+    pub first: u32,
+    pub offset: f64,
+}
+
+fn tuning_of(cfg: &Config, hw: &Hardware) -> command::Tuning {
+    command::Tuning {
+        nvenc_preset: cfg.hardware.nvenc_preset.clone(),
+        gpu_scale: hw.gpu_scale.clone(),
+    }
+}
+
+/// The run that writes the first missing segment at or after `from`, up to the next one
+/// already made; `None` when nothing is missing.
+pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> Option<HlsArgv> {
+    let first = hls.first_missing_from(from)?;
+    let end = hls.next_done_after(first);
+    let map = &hls.map;
+    let copy = ctx.plan.copies_video();
+    let cut_margin = if copy { 0.001 } else { 0.0 };
+    let cut_times: Vec<f64> = ((first + 1)..end)
+        .map(|i| map.start(i as usize) - cut_margin)
+        .collect();
+    let offset = map.start(first as usize);
+    let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
+    let tuning = tuning_of(ctx.config, ctx.hardware);
+    let argv = command::hls_run(&HlsRun {
+        source: &ctx.spec.source,
+        plan: ctx.plan,
+        hw: ctx.hw,
+        // Copied video (only ever for jobs starting at 0) seeks just past the segment's
+        // keyframe: ffmpeg backs off a few frames when seeking by DTS, which then
+        // lands on that keyframe, not the one before.
+        seek_secs: match (copy, first) {
+            (true, 0) => 0.0,
+            (true, _) => offset + (map.duration(first as usize) / 2.0).min(0.15),
+            (false, _) => ctx.spec.start_time + offset,
+        },
+        out_offset_secs: if copy { 0.0 } else { offset },
+        duration_secs: duration,
+        copy_origin_secs: (copy && first > 0).then_some(offset),
+        cut_times,
+        first_segment: first,
+        out_dir: ctx.dir,
+        run_id,
+        input: ctx.input.clone(),
+        tuning: &tuning,
+    });
+    Some(HlsArgv {
+        argv,
+        first,
+        offset,
+    })
+}
+
+/// A batch job's one run, writing `output.part` in the job's directory.
+pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>) -> Argv {
+    let part = ctx.dir.join("output.part");
+    let tuning = tuning_of(ctx.config, ctx.hardware);
+    command::batch(&command::BatchRun {
+        source: &ctx.spec.source,
+        plan: ctx.plan,
+        hw: ctx.hw,
+        start_time: ctx.spec.start_time,
+        format: ctx.spec.format,
+        output: &part,
+        input: ctx.input.clone(),
+        tuning: &tuning,
+        // A source that keeps sending past the length it announced is cut there.
+        max_secs: media
+            .map(|m| m.duration - ctx.spec.start_time)
+            .filter(|d| *d > 0.0)
+            .map(|d| d + (d * 0.05).max(10.0)),
+    })
+}
+
+/// The runs a start would begin with (the dry run): the batch run, or a stream's run
+/// from its first segment.
+pub(crate) fn first_runs(
+    ctx: &RunContext,
+    media: &MediaInfo,
+    map: Option<&crate::segments::SegmentMap>,
+) -> Vec<Argv> {
+    match map {
+        None => vec![batch_argv(ctx, Some(media))],
+        Some(map) => {
+            let variants = ctx.plan.variant_count();
+            let hls = Hls {
+                done: vec![vec![false; map.len()]; variants],
+                map: map.clone(),
+                variants,
+                waiters: Vec::new(),
+                watched: None,
+                subs: Vec::new(),
+                subs_ready: Vec::new(),
+                sub_waiters: Vec::new(),
+                codecs: String::new(),
+            };
+            hls_argv(ctx, &hls, 0, 1)
+                .map(|r| vec![r.argv])
+                .unwrap_or_default()
+        }
+    }
+}
