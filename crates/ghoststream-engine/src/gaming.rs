@@ -136,15 +136,21 @@ fn processes(sys: &mut sysinfo::System) -> (Vec<ProcessNames>, HashSet<u32>) {
 /// Watches for games until the engine is gone.
 pub(crate) fn spawn(engine: WeakEngine, poll: Duration) {
     tokio::spawn(async move {
-        let Ok(mut sys) = sysinfo::System::new() else {
-            tracing::warn!("the process list cannot be read: game-aware pausing is off");
-            return;
-        };
+        // Made at the first look, not before: a server stopped within its first poll
+        // never opens the process list.
+        let mut sys: Option<sysinfo::System> = None;
         let mut playing: Option<(String, String)> = None; // (game, reason)
         let mut gone_since: Option<tokio::time::Instant> = None;
-        let mut tick = tokio::time::interval(poll.max(Duration::from_millis(200)));
+        let Some(stopping) = engine.upgrade().map(|e| e.stopping()) else {
+            return;
+        };
+        let poll = poll.max(Duration::from_millis(200));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopping.cancelled() => break,
+            }
             // The engine is held only while acting, never while the list is read, so a
             // stopped server's engine is freed at once.
             let live = match engine.upgrade() {
@@ -154,10 +160,17 @@ pub(crate) fn spawn(engine: WeakEngine, poll: Duration) {
             let found = if live.when_playing == WhenPlaying::Nothing {
                 None
             } else {
+                let mut taken = sys.take();
                 let read = tokio::task::spawn_blocking(move || {
-                    let (list, ours) = processes(&mut sys);
+                    if taken.is_none() {
+                        taken = sysinfo::System::new().ok();
+                    }
+                    let (list, ours) = match taken.as_mut() {
+                        Some(sys) => processes(sys),
+                        None => Default::default(),
+                    };
                     let nvenc = ghoststream_media::hw::nvenc_session_pids();
-                    (sys, list, ours, nvenc)
+                    (taken, list, ours, nvenc)
                 });
                 let Ok((back, list, ours, nvenc)) = read.await else {
                     break;

@@ -115,7 +115,7 @@ pub fn next_change(windows: &[ScheduleWindow], at: NaiveDateTime) -> Option<Naiv
 /// `wake` is notified (the settings changed). Re-checks at least every 10 minutes (the
 /// wall clock may jump: suspend, daylight saving).
 pub(crate) fn spawn(engine: WeakEngine, clock: Clock) {
-    let Some(wake) = engine.upgrade().map(|e| e.schedule_wake()) else {
+    let Some((wake, stopping)) = engine.upgrade().map(|e| (e.schedule_wake(), e.stopping())) else {
         return;
     };
     tokio::spawn(async move {
@@ -142,6 +142,7 @@ pub(crate) fn spawn(engine: WeakEngine, clock: Clock) {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = wake.notified() => { last = None; }
+                _ = stopping.cancelled() => break,
             }
         }
     });

@@ -1,8 +1,8 @@
 //! The application API. [`App`] is GhostStream as its two transports see it: every
 //! operation the dashboard, the tray and the HTTP routes offer is one method here. An HTTP
 //! handler is its extractors, the caller check, and one call; a Tauri command is one call.
-//! [`OPS`] names each operation the dashboard uses with the HTTP route that offers it; the
-//! UI's API is generated from it and the IPC commands (see `ui/src/api.ts`).
+//! `operations::OPS` names each operation the dashboard uses with the HTTP route that
+//! offers it; the UI's API is generated from it and the IPC commands (see `ui/src/api.ts`).
 //!
 //! Server status is pushed: [`App::status_changes`] ticks when jobs start or end, when
 //! the server is paused or resumed, and when settings are saved, and both transports
@@ -19,7 +19,6 @@ use ghoststream_types::{
     Notice, PairingInfo, Reachability, ServerState, ServerStatus, Settings, SettingsSaved, Stats,
     VersionInfo,
 };
-use serde::Serialize;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -52,94 +51,6 @@ pub struct WsSettings {
     pub queue_len: usize,
     pub open: AtomicUsize,
 }
-
-/// Where HTTP offers an operation of the application API.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Op {
-    /// The IPC command and the UI's method.
-    pub name: &'static str,
-    pub method: &'static str,
-    /// `{arg}` segments take the argument of that name.
-    pub path: &'static str,
-    /// Arguments, in the IPC command's order.
-    pub args: &'static [&'static str],
-    /// Arguments sent as query parameters.
-    pub query: &'static [&'static str],
-    /// The argument sent as the JSON body, whole.
-    pub body: Option<&'static str>,
-    /// The answer is plain text.
-    pub text: bool,
-}
-
-const fn op(name: &'static str, method: &'static str, path: &'static str) -> Op {
-    Op {
-        name,
-        method,
-        path,
-        args: &[],
-        query: &[],
-        body: None,
-        text: false,
-    }
-}
-
-/// Every operation of the dashboard, with its HTTP route. The app's IPC commands have the
-/// same names and arguments (a test checks both ways), plus the ones only the app has
-/// (start, stop, quit, open the logs folder).
-pub const OPS: &[Op] = &[
-    op("server_status", "GET", "/api/server"),
-    op("pause_server", "POST", "/api/server/pause"),
-    op("resume_server", "POST", "/api/server/resume"),
-    Op {
-        args: &["offset", "limit"],
-        query: &["offset", "limit"],
-        ..op("list_jobs", "GET", "/api/transcode/jobs")
-    },
-    Op {
-        args: &["job_id"],
-        ..op("job", "GET", "/api/transcode/{job_id}/status")
-    },
-    Op {
-        args: &["job_id"],
-        ..op("cancel_job", "POST", "/api/transcode/{job_id}/cancel")
-    },
-    Op {
-        args: &["job_id"],
-        text: true,
-        ..op("job_log", "GET", "/api/transcode/{job_id}/log")
-    },
-    Op {
-        args: &["job_id"],
-        ..op("pause_job", "POST", "/api/transcode/{job_id}/pause")
-    },
-    Op {
-        args: &["job_id"],
-        ..op("resume_job", "POST", "/api/transcode/{job_id}/resume")
-    },
-    op("capabilities", "GET", "/api/capabilities"),
-    op("resources", "GET", "/api/resources"),
-    op("stats", "GET", "/api/stats"),
-    Op {
-        args: &["days"],
-        query: &["days"],
-        ..op("daily_stats", "GET", "/api/stats/daily")
-    },
-    op("get_settings", "GET", "/api/settings"),
-    Op {
-        args: &["settings"],
-        body: Some("settings"),
-        ..op("save_settings", "PUT", "/api/settings")
-    },
-    op("pairing_info", "GET", "/api/rendezvous"),
-    op("rotate_pairing_code", "POST", "/api/rendezvous/rotate"),
-    Op {
-        args: &["request"],
-        body: Some("request"),
-        ..op("set_ghosthub", "POST", "/api/pair/ghosthub")
-    },
-    op("announce_now", "POST", "/api/announce-now"),
-    op("reachability", "GET", "/api/reachability"),
-];
 
 impl App {
     pub fn new(engine: Engine) -> Self {
@@ -321,6 +232,15 @@ impl App {
         })
     }
 
+    /// Cancels a job and removes it and its files.
+    pub async fn delete_job(&self, id: Uuid) -> ApiResult<CancelResponse> {
+        self.engine.delete(id).await?;
+        Ok(CancelResponse {
+            job_id: id.to_string(),
+            status: "deleted".into(),
+        })
+    }
+
     /// Freezes a running job where it is (same id, URLs and segments) until resumed.
     pub async fn pause_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
         let snap = self.engine.freeze(id, "paused by request".into()).await?;
@@ -485,47 +405,4 @@ impl App {
 /// A job id from a path or an IPC argument; anything that is not a UUID is an unknown job.
 pub fn job_id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Engine(EngineError::NotFound))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::OPS;
-
-    /// Every operation the UI calls over HTTP is a documented route with that method (the
-    /// pairing page's own route aside), and its path arguments are its arguments.
-    #[test]
-    fn every_operation_is_a_route() {
-        let doc = crate::routes().into_openapi();
-        for op in OPS {
-            for arg in op.query.iter().chain(op.body.iter()) {
-                assert!(
-                    op.args.contains(arg),
-                    "{}: {arg} is not an argument",
-                    op.name
-                );
-            }
-            if op.path == "/api/pair/ghosthub" {
-                continue;
-            }
-            let path = op.path.replace("{job_id}", "{id}");
-            let item = doc
-                .paths
-                .paths
-                .get(&path)
-                .unwrap_or_else(|| panic!("{}: {path} is not a route", op.name));
-            let method = match op.method {
-                "GET" => &item.get,
-                "POST" => &item.post,
-                "PUT" => &item.put,
-                "DELETE" => &item.delete,
-                m => panic!("{}: method {m}", op.name),
-            };
-            assert!(
-                method.is_some(),
-                "{}: {} {path} is not a route",
-                op.name,
-                op.method
-            );
-        }
-    }
 }

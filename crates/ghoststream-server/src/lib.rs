@@ -14,6 +14,7 @@ mod listen;
 mod metrics;
 pub mod net;
 mod openapi;
+mod operations;
 mod resources;
 mod routes;
 mod running;
@@ -29,9 +30,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use app::{job_id, App, Op, WsSettings, OPS};
+pub use app::{job_id, App, WsSettings};
 pub use clients::Clients;
 pub use error::{ApiError, ApiResult};
+pub use operations::{Op, OPS};
 pub use running::{Running, StartError};
 
 // Dev-dependencies of the end-to-end suite.

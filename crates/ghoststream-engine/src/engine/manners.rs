@@ -47,6 +47,11 @@ impl Engine {
         self.inner.shared.notices.send(n).is_ok()
     }
 
+    /// Cancelled when the engine stops: watchers end at once, not at their next tick.
+    pub(crate) fn stopping(&self) -> tokio_util::sync::CancellationToken {
+        self.inner.stopped.clone()
+    }
+
     pub(crate) fn is_stopping(&self) -> bool {
         self.inner.stopped.is_cancelled()
     }

@@ -287,16 +287,7 @@ impl Engine {
             output: req.output.clone(),
             ..Default::default()
         };
-        let mut spec = validate(&start, &self.inner.shared.config, &self.live())
-            .map_err(EngineError::Invalid)?;
-        self.inner.prober.vet(&mut spec).await?;
-        let _slot = self.inner.prober.slot(&spec.source).await;
-        let p = self
-            .inner
-            .prober
-            .prepare(&spec)
-            .await
-            .map_err(EngineError::Source)?;
+        let (spec, p) = self.prepare(&start).await?;
         Ok(ProbeResponse {
             source: spec.source_raw,
             media_info: p.media,

@@ -1,18 +1,18 @@
-//! The dry run (`POST /api/probe/compile`): what a start would run, built by the same
-//! functions as a job's runs, without creating a job.
+//! Previews of a start without a job: what it would work from (`prepare`, shared with
+//! `POST /api/probe`), and the dry run (`POST /api/probe/compile`), which builds what it
+//! would run with the same functions as a job's runs.
 
 use super::*;
 
 impl Engine {
-    /// The dry run: what a start request would run, built by the same functions as a
-    /// job's runs, without creating a job or running anything.
-    pub async fn compile(
+    /// What a start request would work from, as a start checks and probes it (the URLs
+    /// vetted, a probe slot held while probing), without creating a job.
+    pub(super) async fn prepare(
         &self,
-        req: StartRequest,
-    ) -> Result<ghoststream_types::CompileResponse, EngineError> {
-        let shared = &self.inner.shared;
+        req: &StartRequest,
+    ) -> Result<(crate::job::JobSpec, crate::prober::Prepared), EngineError> {
         let mut spec =
-            validate(&req, &shared.config, &self.live()).map_err(EngineError::Invalid)?;
+            validate(req, &self.inner.shared.config, &self.live()).map_err(EngineError::Invalid)?;
         self.inner.prober.vet(&mut spec).await?;
         let _slot = self.inner.prober.slot(&spec.source).await;
         let p = self
@@ -21,6 +21,17 @@ impl Engine {
             .prepare(&spec)
             .await
             .map_err(EngineError::Source)?;
+        Ok((spec, p))
+    }
+
+    /// The dry run: what a start request would run, built by the same functions as a
+    /// job's runs, without creating a job or running anything.
+    pub async fn compile(
+        &self,
+        req: StartRequest,
+    ) -> Result<ghoststream_types::CompileResponse, EngineError> {
+        let shared = &self.inner.shared;
+        let (spec, p) = self.prepare(&req).await?;
         let dir = std::path::PathBuf::from("JOB_DIR");
         let ctx = actor::argv::RunContext {
             config: &shared.config,

@@ -4,7 +4,8 @@ use super::doc::{ControlToken, Failure, JobId};
 use super::{base_url, job_id, json_body};
 use crate::error::ApiResult;
 use crate::App;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,6 +29,28 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The job must exist (404), then, when tokens are enforced, the control token must be
 /// valid for it (403). The dashboard page in a browser on this machine needs no token
 /// (see [`crate::auth::dashboard_page`]).
+/// A job from the path whose caller may control it: its control token, or the owner's
+/// dashboard page. 404 for no such job, then 403/401 as tokens decide.
+pub struct Controlled(pub Uuid);
+
+impl FromRequestParts<App> for Controlled {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &App) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, s)
+            .await
+            .map_err(|_| {
+                crate::error::ApiError::Engine(ghoststream_engine::EngineError::NotFound)
+            })?;
+        let id = job_id(&raw)?;
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
+            .await
+            .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+        authorize(s, id, peer, &parts.headers).await?;
+        Ok(Controlled(id))
+    }
+}
+
 async fn authorize(s: &App, id: Uuid, peer: SocketAddr, headers: &HeaderMap) -> ApiResult<()> {
     s.engine.job(id).await?;
     if s.engine.live().job_tokens == TokenMode::Open {
@@ -107,12 +130,9 @@ pub async fn list(State(s): State<App>, Query(page): Query<Page>) -> ApiResult<J
 )]
 pub async fn status(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     s.job(id, &base_url(&s, &headers)).await.map(Json)
 }
 
@@ -138,13 +158,10 @@ fn session_from(headers: &HeaderMap, body: SessionRequest) -> Option<String> {
 )]
 pub async fn cancel(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<CancelResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
     s.cancel_job(id, session_from(&headers, req))
         .await
@@ -165,17 +182,9 @@ pub async fn cancel(
 )]
 pub async fn delete(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Controlled(id): Controlled,
 ) -> ApiResult<Json<CancelResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
-    s.engine.delete(id).await?;
-    Ok(Json(CancelResponse {
-        job_id: id.to_string(),
-        status: "deleted".into(),
-    }))
+    s.delete_job(id).await.map(Json)
 }
 
 #[utoipa::path(
@@ -192,12 +201,9 @@ pub async fn delete(
 )]
 pub async fn stream_info(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
 ) -> ApiResult<Json<StreamInfo>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     let r = crate::links::answer(&s.engine.job(id).await?, &base_url(&s, &headers));
     Ok(Json(StreamInfo {
         job_id: r.job_id,
@@ -221,12 +227,9 @@ pub async fn stream_info(
 )]
 pub async fn pause(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     s.pause_job(id, &base_url(&s, &headers)).await.map(Json)
 }
 
@@ -245,12 +248,9 @@ pub async fn pause(
 )]
 pub async fn resume(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
 ) -> ApiResult<Json<JobResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     s.resume_job(id, &base_url(&s, &headers)).await.map(Json)
 }
 
@@ -269,13 +269,10 @@ pub async fn resume(
 )]
 pub async fn leave(
     State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Controlled(id): Controlled,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<LeaveResponse>> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
     let req: SessionRequest = json_body(body, s.engine.config().server.max_body_bytes, false)?;
     Ok(Json(s.engine.leave(id, session_from(&headers, req)).await?))
 }
@@ -292,14 +289,7 @@ pub async fn leave(
         Failure,
     )
 )]
-pub async fn log(
-    State(s): State<App>,
-    Path(id): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let id = job_id(&id)?;
-    authorize(&s, id, peer, &headers).await?;
+pub async fn log(State(s): State<App>, Controlled(id): Controlled) -> ApiResult<Response> {
     let mut r = s.job_log(id).await?.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
