@@ -272,6 +272,10 @@ impl Shell {
                     }
                     // The status line and the dashboard say it; no pop-up at each boundary.
                     Notice::Schedule { .. } => {}
+                    Notice::Degraded { speed, action, .. } => notify::send(
+                        "A stream runs slower than real time",
+                        format!("{speed:.2}× real time; {action}"),
+                    ),
                 }
             }
         });

@@ -3,7 +3,7 @@
 //! `error_message`, the same job id, no ffmpeg left behind and a healthy server.
 
 use super::support::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -262,4 +262,80 @@ async fn a_second_server_on_the_same_state_is_refused_clearly() {
         )
         .await;
     assert_eq!(gs.wait_for(&job, &["ready"], MIN).await["status"], "ready");
+}
+
+/// Seed 004's health checker: a source that arrives at half real time drives a stream
+/// below `health.min_speed`. The job says so (WebSocket `health` events, its `health`
+/// field, `/api/health/detailed`) and steps down inside the same job and URLs: the
+/// faster preset, then a rung lower; it still finishes with every segment.
+#[tokio::test]
+async fn a_stream_below_real_time_steps_down_and_says_what_it_did() {
+    use futures_util::StreamExt;
+    let media = MediaServer::start();
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__HEALTH__WINDOW_SECONDS", "2")
+            .env("GHOSTSTREAM__HEALTH__START_DELAY_SECONDS", "1")
+            .env("GHOSTSTREAM__THROTTLE__AHEAD_SECONDS", "0"),
+    );
+    let url = format!("{}/ws/progress", gs.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // h264.mkv is 8 s in 1.9 MB: 120 kB/s is half of real time (the probe stays fast).
+    let src = format!("{}?rate=120000&slow_from=150000", media.url("h264.mkv"));
+    let job = gs
+        .start_job(json!({"source": src, "mode": "stream", "output": {"bitrate": "600k"}}))
+        .await;
+    let mut steps: Vec<Value> = Vec::new();
+    let mut detailed = None;
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(MIN, ws.next()).await {
+        let tokio_tungstenite::tungstenite::Message::Text(t) = m else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if v["type"] == "health" && v["job_id"] == job["job_id"] {
+            if detailed.is_none() {
+                detailed = Some(gs.get("/api/health/detailed").await.1);
+            }
+            steps.push(v["data"].clone());
+            if steps.len() == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(steps[0]["degraded"], true);
+    assert_eq!(steps[0]["step"], 1);
+    assert!(steps[0]["speed"].as_f64().unwrap() < 1.0, "{steps:?}");
+    assert!(steps[0]["action"].as_str().unwrap().contains("superfast"));
+    assert_eq!(steps[1]["step"], 2);
+    assert!(steps[1]["action"].as_str().unwrap().contains("360p → 240p"));
+    // While degraded, the detailed health names the job and what it did.
+    let detailed = detailed.unwrap();
+    assert_eq!(detailed["status"], "degraded", "{detailed}");
+    assert_eq!(detailed["checks"]["encoding"]["status"], "degraded");
+    let errors = detailed["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["check"] == "encoding"
+                && e["message"].as_str().unwrap().contains("real time")),
+        "{detailed}"
+    );
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    assert!(done["health"]["step"].as_u64().unwrap() >= 2, "{done}");
+    let log = gs.log(&job).await;
+    let runs: Vec<&str> = log.lines().filter(|l| l.starts_with("$ ffmpeg")).collect();
+    assert!(runs.len() >= 3, "{log}");
+    assert!(runs[0].contains("-preset veryfast"), "{log}");
+    assert!(runs[1].contains("-preset superfast"), "{log}");
+    assert!(runs[2].contains("426"), "{log}");
+    // Every segment is there, at the job's own URLs.
+    let playlist = String::from_utf8(gs.fetch(&stream_file_url(&job, "v0.m3u8")).await.1).unwrap();
+    for seg in playlist.lines().filter(|l| l.starts_with("v0_")) {
+        let name = seg.split('?').next().unwrap();
+        let (code, body) = gs.fetch(&stream_file_url(&job, name)).await;
+        assert_eq!(code, 200, "{name}");
+        assert!(!body.is_empty());
+    }
 }

@@ -48,7 +48,7 @@ export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_a
 
 export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
 
-export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
+export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority, stepping down if they fall behind"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
 
 /* Types */
 /**  `POST /api/probe` answer and the WebSocket `analysis` payload. */
@@ -165,6 +165,22 @@ export type GpuStats = {
 	power_w: number | null,
 };
 
+/**  What the encoding health checker found on a job and what it did about it. */
+export type HealthData = {
+	/**  Below `min_speed` now. */
+	degraded: boolean,
+	/**  Output seconds per second over the window. */
+	speed: number | null,
+	min_speed: number | null,
+	/**  Steps taken down so far: 0 as planned, 1 a faster preset, 2 and on a rung lower each. */
+	step: number,
+	/**
+	 *  What the job did, in words ("faster preset superfast", "720p → 480p", or why it
+	 *  could not step down further).
+	 */
+	action: string,
+};
+
 export type HwAccelInfo = {
 	type: HwKind,
 	available: boolean,
@@ -186,7 +202,12 @@ export type HwPreference =
 "software";
 
 /**  A server → client WebSocket message about a job. */
-export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } | { type: "status_change"; job_id: string; data: StatusData } | { type: "analysis"; job_id: string; data: AnalysisData };
+export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } | { type: "status_change"; job_id: string; data: StatusData } | { type: "analysis"; job_id: string; data: AnalysisData } | 
+/**
+ *  **ext**: a stream's encoder fell below `health.min_speed` (and what was done), or
+ *  came back above it.
+ */
+{ type: "health"; job_id: string; data: HealthData };
 
 export type JobList = {
 	/**  Newest first, without tokens, stream URLs or credentials. */
@@ -225,6 +246,11 @@ export type JobResponse = {
 	 *  running"); absent while it runs.
 	 */
 	paused_reason?: string | null,
+	/**
+	 *  **ext**: the encoding health checker's latest finding on a stream or ABR job (a
+	 *  run below `health.min_speed`, and the step down it took); absent while none.
+	 */
+	health?: HealthData | null,
 	source: string,
 };
 
@@ -504,7 +530,10 @@ export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
 
 /**  What a running game does to our jobs. */
 export type WhenPlaying = 
-/**  Batch jobs freeze; streams go on at idle priority (someone is watching them). */
+/**
+ *  Batch jobs freeze; streams go on at idle priority (someone is watching them), and
+ *  the encoding health checker steps them down if that leaves them below real time.
+ */
 "freeze_batch" | 
 /**  Every running job freezes. */
 "freeze_all" | 

@@ -113,6 +113,11 @@ export class Store {
       }
       // A new job, or the final fields of an ended one (timestamps, outputs).
       if (!job || !LIVE.has(e.data.status)) void this.fetchJob(e.job_id);
+    } else if (e.type === "health") {
+      if (job) {
+        job.health = e.data;
+        this.emit("jobs", e.job_id);
+      }
     }
   }
 }

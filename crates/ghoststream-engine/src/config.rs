@@ -20,6 +20,7 @@ pub struct Config {
     pub desktop: DesktopSection,
     pub gaming: GamingSection,
     pub throttle: ThrottleSection,
+    pub health: HealthSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -202,6 +203,29 @@ pub struct ThrottleSection {
 impl Default for ThrottleSection {
     fn default() -> Self {
         ThrottleSection { ahead_seconds: 60 }
+    }
+}
+
+/// Encoding health of stream and ABR jobs: a run slower than real time for a while is
+/// *degraded*, and the job steps down (a faster preset, then a lower rung) in place.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthSection {
+    /// Output seconds per wall-clock second below which a stream is degraded; 0 = never.
+    pub min_speed: f64,
+    /// How long the speed must stay below `min_speed` (measured over this window).
+    pub window_seconds: u32,
+    /// Seconds after a run starts before its speed is judged (ffmpeg's start-up).
+    pub start_delay_seconds: u32,
+}
+
+impl Default for HealthSection {
+    fn default() -> Self {
+        HealthSection {
+            min_speed: 1.0,
+            window_seconds: 20,
+            start_delay_seconds: 10,
+        }
     }
 }
 
@@ -555,7 +579,7 @@ start_at_login = false      # the app starts (to the tray) when you log in
 [gaming]
 priority = "low"            # GHOSTSTREAM__GAMING__PRIORITY: low | idle | normal, for every ffmpeg we start
 # games = ["cs2", "eldenring", …]  # process names that mean a game runs (a default list is built in)
-when_playing = "freeze_batch"   # freeze_batch (streams go on at idle priority) | freeze_all | nothing
+when_playing = "freeze_batch"   # freeze_batch (streams go on at idle priority; [health] steps them down if they fall behind) | freeze_all | nothing
 resume_delay_seconds = 30   # after the game exits
 poll_seconds = 5            # how often the process list is read
 # Weekly windows (local time) when jobs may run, each with a job limit; none = always.
@@ -564,6 +588,14 @@ outside_window = "finish"   # finish | freeze | stop (batch jobs back to the que
 
 [throttle]
 ahead_seconds = 60          # a stream this far past its viewers pauses until they come within half; 0 = never
+
+[health]
+# A stream or ABR job whose encoder makes less than min_speed seconds of video per second,
+# over window_seconds, is degraded: it says so and steps down in place (a faster preset,
+# then a lower rung), keeping its URLs. 0 = never.
+min_speed = 1.0             # GHOSTSTREAM__HEALTH__MIN_SPEED
+window_seconds = 20
+start_delay_seconds = 10    # ffmpeg's start-up is not judged
 "#;
 
 #[cfg(test)]

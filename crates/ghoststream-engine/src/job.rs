@@ -320,6 +320,7 @@ impl JobRecord {
         JobResponse {
             job_id: self.id.to_string(),
             paused_reason: None,
+            health: None,
             status: self.status,
             progress: (self.progress * 10.0).round() / 10.0,
             stream_url: None,

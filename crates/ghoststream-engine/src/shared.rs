@@ -22,6 +22,8 @@ pub struct Snapshot {
     pub viewers: u32,
     /// Why the job is frozen, while it is.
     pub paused: Option<String>,
+    /// What the encoding health checker found and did, once it has.
+    pub health: Option<ghoststream_types::HealthData>,
 }
 
 impl Snapshot {
@@ -29,6 +31,7 @@ impl Snapshot {
     pub fn to_response(&self) -> JobResponse {
         let mut r = self.record.to_response(self.eta_seconds, self.viewers);
         r.paused_reason = self.paused.clone();
+        r.health = self.health.clone();
         r
     }
 
@@ -36,6 +39,7 @@ impl Snapshot {
     pub fn to_summary(&self) -> JobResponse {
         let mut r = self.record.to_summary(self.eta_seconds, self.viewers);
         r.paused_reason = self.paused.clone();
+        r.health = self.health.clone();
         r
     }
 }

@@ -188,11 +188,23 @@ pub struct Tuning {
     pub nvenc_preset: String,
     /// Back ends whose GPU scaler passed its trial: their jobs scale on the GPU.
     pub gpu_scale: Vec<HwKind>,
+    /// The job stepped down for speed (encoding health): the encoder's faster preset.
+    pub faster: bool,
 }
 
 impl Tuning {
     fn gpu_scale(&self, hw: HwKind) -> bool {
         self.gpu_scale.contains(&hw)
+    }
+
+    /// The preset `faster` switches to for this encoder, where there is a faster one.
+    pub fn faster_preset(&self, codec: VideoCodec, hw: HwKind) -> Option<&'static str> {
+        match (codec, hw) {
+            (VideoCodec::H264 | VideoCodec::H265, HwKind::Software) => Some("superfast"),
+            (VideoCodec::Av1, HwKind::Software) => Some("12"),
+            (_, HwKind::Nvenc) if self.nvenc_preset != "p1" => Some("p1"),
+            _ => None,
+        }
     }
 }
 
@@ -201,6 +213,7 @@ impl Default for Tuning {
         Tuning {
             nvenc_preset: "p4".into(),
             gpu_scale: Vec::new(),
+            faster: false,
         }
     }
 }
@@ -218,9 +231,14 @@ pub fn video_encoder_args(
     let enc = encoder_name(codec, hw).unwrap_or("libx264");
     argv.opt("-c:v", enc);
     let kbps = r.bitrate_kbps.max(64);
+    let faster = tuning
+        .faster
+        .then(|| tuning.faster_preset(codec, hw))
+        .flatten();
     match (codec, hw) {
         (VideoCodec::H264 | VideoCodec::H265, HwKind::Software) => {
-            argv.opt("-preset", if live { "veryfast" } else { "medium" });
+            let preset = if live { "veryfast" } else { "medium" };
+            argv.opt("-preset", faster.unwrap_or(preset));
             if live {
                 argv.opt("-rc-lookahead", "10");
             }
@@ -236,10 +254,10 @@ pub fn video_encoder_args(
                 .opt("-row-mt", "1");
         }
         (VideoCodec::Av1, HwKind::Software) => {
-            argv.opt("-preset", if live { "10" } else { "8" });
+            argv.opt("-preset", faster.unwrap_or(if live { "10" } else { "8" }));
         }
         (_, HwKind::Nvenc) => {
-            argv.opt("-preset", tuning.nvenc_preset.clone())
+            argv.opt("-preset", faster.unwrap_or(&tuning.nvenc_preset))
                 .opt("-rc", "vbr")
                 .opt("-forced-idr", "1");
         }
@@ -760,7 +778,7 @@ mod tests {
             input: InputRules::default(),
             tuning: &Tuning {
                 nvenc_preset: "p2".into(),
-                gpu_scale: vec![],
+                ..Tuning::default()
             },
             copy_origin_secs: None,
         };
@@ -810,8 +828,8 @@ mod tests {
         // QSV needs its device for the upload.
         let src = Source::Http("http://pi/m.mkv".into());
         let tuning = Tuning {
-            nvenc_preset: "p4".into(),
             gpu_scale: vec![HwKind::Qsv],
+            ..Tuning::default()
         };
         let run = BatchRun {
             source: &src,

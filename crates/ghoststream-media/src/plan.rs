@@ -251,6 +251,39 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
     )
 }
 
+/// Heights a stream steps down through when it cannot keep up: the ladder, then 240p.
+const STEP_HEIGHTS: [u32; 6] = [2160, 1080, 720, 480, 360, 240];
+
+/// The plan one rung lower, for a stream that cannot keep up: each encoded rendition
+/// moves to the next height below its own (not below 240p), at that rung's bitrate or
+/// less; `None` when nothing can go lower. Same renditions, so the same URLs.
+pub fn step_down(plan: &Plan) -> Option<(Plan, String)> {
+    let VideoAction::Encode { renditions, .. } = &plan.video else {
+        return None;
+    };
+    let mut lowered = renditions.clone();
+    let mut said = Vec::new();
+    for r in lowered.iter_mut() {
+        let Some(target) = STEP_HEIGHTS.iter().copied().find(|h| *h < r.height) else {
+            continue;
+        };
+        let (w, h) = scaled_size(r.width, r.height, Some(target));
+        let cap = if h < 360 { 400 } else { auto_bitrate_kbps(h) };
+        said.push(format!("{}p → {}p", r.height, h));
+        r.width = w;
+        r.height = h;
+        r.bitrate_kbps = r.bitrate_kbps.min(cap);
+    }
+    if said.is_empty() {
+        return None;
+    }
+    let mut next = plan.clone();
+    if let VideoAction::Encode { renditions, .. } = &mut next.video {
+        *renditions = lowered;
+    }
+    Some((next, said.join(", ")))
+}
+
 /// ABR rungs: the published ladder, never above the source (or the requested cap), at
 /// most `abr_max_variants`; a source below the lowest rung gets one rung at its own size.
 pub fn ladder(src_w: u32, src_h: u32, cap_h: Option<u32>, wish: &Wish) -> Vec<Rendition> {
@@ -443,6 +476,42 @@ mod tests {
         assert_eq!(scaled_size(853, 480, Some(360)), (640, 360));
         assert_eq!(scaled_size(161, 91, None), (162, 92));
         assert_eq!(scaled_size(1920, 1080, Some(480)), (854, 480));
+    }
+
+    #[test]
+    fn step_down_lowers_each_rung_once_and_stops_at_240p() {
+        let p = decide(
+            &media("hevc", 1280, 720, 8, "sdr", "aac", 2),
+            &wish(Mode::Abr, Resolution::Original),
+        );
+        let (once, said) = step_down(&p).unwrap();
+        assert_eq!(said, "720p → 480p, 480p → 360p, 360p → 240p");
+        let VideoAction::Encode { renditions, .. } = &once.video else {
+            panic!()
+        };
+        let sizes: Vec<_> = renditions
+            .iter()
+            .map(|r| (r.name.as_str(), r.width, r.height, r.bitrate_kbps))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("720p", 854, 480, 1500),
+                ("480p", 640, 360, 800),
+                ("360p", 426, 240, 400)
+            ]
+        );
+        let (twice, said) = step_down(&once).unwrap();
+        assert_eq!(said, "480p → 360p, 360p → 240p");
+        let (thrice, said) = step_down(&twice).unwrap();
+        assert_eq!(said, "360p → 240p");
+        assert!(step_down(&thrice).is_none(), "nothing goes below 240p");
+        // A copy has nothing to step down.
+        let copy = decide(
+            &media("h264", 1280, 720, 8, "sdr", "aac", 2),
+            &wish(Mode::Stream, Resolution::Original),
+        );
+        assert!(step_down(&copy).is_none());
     }
 
     #[test]

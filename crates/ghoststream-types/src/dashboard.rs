@@ -151,7 +151,8 @@ pub enum OutsideWindow {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WhenPlaying {
-    /// Batch jobs freeze; streams go on at idle priority (someone is watching them).
+    /// Batch jobs freeze; streams go on at idle priority (someone is watching them), and
+    /// the encoding health checker steps them down if that leaves them below real time.
     #[default]
     FreezeBatch,
     /// Every running job freezes.
@@ -204,7 +205,7 @@ settings! {
     /// Process names that mean "a game is running" (case-insensitive; `.exe` optional).
     games: Vec<String> = "gaming.games", Now, "Games (process names, one per line)", Input::Lines;
     when_playing: WhenPlaying = "gaming.when_playing", Now, "While a game runs", Input::Choice(&[
-        ("freeze_batch", "Pause batch jobs; streams go on at idle priority"),
+        ("freeze_batch", "Pause batch jobs; streams go on at idle priority, stepping down if they fall behind"),
         ("freeze_all", "Pause every job"),
         ("nothing", "Change nothing"),
     ]);

@@ -213,6 +213,10 @@ pub struct JobResponse {
     /// running"); absent while it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_reason: Option<String>,
+    /// **ext**: the encoding health checker's latest finding on a stream or ABR job (a
+    /// run below `health.min_speed`, and the step down it took); absent while none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthData>,
     pub source: String,
 }
 
@@ -425,9 +429,41 @@ pub struct StatusData {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
-    Progress { job_id: String, data: ProgressData },
-    StatusChange { job_id: String, data: StatusData },
-    Analysis { job_id: String, data: AnalysisData },
+    Progress {
+        job_id: String,
+        data: ProgressData,
+    },
+    StatusChange {
+        job_id: String,
+        data: StatusData,
+    },
+    Analysis {
+        job_id: String,
+        data: AnalysisData,
+    },
+    /// **ext**: a stream's encoder fell below `health.min_speed` (and what was done), or
+    /// came back above it.
+    Health {
+        job_id: String,
+        data: HealthData,
+    },
+}
+
+/// What the encoding health checker found on a job and what it did about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthData {
+    /// Below `min_speed` now.
+    pub degraded: bool,
+    /// Output seconds per second over the window.
+    pub speed: f64,
+    pub min_speed: f64,
+    /// Steps taken down so far: 0 as planned, 1 a faster preset, 2 and on a rung lower each.
+    pub step: u32,
+    /// What the job did, in words ("faster preset superfast", "720p → 480p", or why it
+    /// could not step down further).
+    pub action: String,
 }
 
 impl JobEvent {
@@ -435,7 +471,8 @@ impl JobEvent {
         match self {
             JobEvent::Progress { job_id, .. }
             | JobEvent::StatusChange { job_id, .. }
-            | JobEvent::Analysis { job_id, .. } => job_id,
+            | JobEvent::Analysis { job_id, .. }
+            | JobEvent::Health { job_id, .. } => job_id,
         }
     }
 }
@@ -456,4 +493,10 @@ pub enum Notice {
     Gaming { game: Option<String> },
     /// The schedule's job limit changed (`Some(0)`: closed; `None`: no schedule).
     Schedule { limit: Option<u32> },
+    /// A stream runs slower than real time; `action` says what the job did about it.
+    Degraded {
+        job_id: String,
+        speed: f64,
+        action: String,
+    },
 }

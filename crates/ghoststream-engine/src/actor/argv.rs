@@ -22,6 +22,8 @@ pub(crate) struct RunContext<'a> {
     pub hw: HwKind,
     /// The job's work directory.
     pub dir: &'a Path,
+    /// Stepped down for speed: the encoder's faster preset.
+    pub faster: bool,
 }
 
 pub(crate) struct HlsArgv {
@@ -31,10 +33,11 @@ pub(crate) struct HlsArgv {
     pub offset: f64,
 }
 
-fn tuning_of(cfg: &Config, hw: &Hardware) -> command::Tuning {
+fn tuning_of(ctx: &RunContext) -> command::Tuning {
     command::Tuning {
-        nvenc_preset: cfg.hardware.nvenc_preset.clone(),
-        gpu_scale: hw.gpu_scale.clone(),
+        nvenc_preset: ctx.config.hardware.nvenc_preset.clone(),
+        gpu_scale: ctx.hardware.gpu_scale.clone(),
+        faster: ctx.faster,
     }
 }
 
@@ -51,7 +54,7 @@ pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> O
         .collect();
     let offset = map.start(first as usize);
     let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
-    let tuning = tuning_of(ctx.config, ctx.hardware);
+    let tuning = tuning_of(ctx);
     let argv = command::hls_run(&HlsRun {
         source: &ctx.spec.source,
         plan: ctx.plan,
@@ -84,7 +87,7 @@ pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> O
 /// A batch job's one run, writing `output.part` in the job's directory.
 pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>) -> Argv {
     let part = ctx.dir.join("output.part");
-    let tuning = tuning_of(ctx.config, ctx.hardware);
+    let tuning = tuning_of(ctx);
     command::batch(&command::BatchRun {
         source: &ctx.spec.source,
         plan: ctx.plan,

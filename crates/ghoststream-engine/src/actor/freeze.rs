@@ -67,6 +67,8 @@ impl Actor {
                 None => "thawed: running again".to_string(),
             });
             job.frozen = reason.clone();
+            // Time spent frozen is not slowness: the speed window starts again.
+            job.health.samples.clear();
             self.announce_pause(id);
             if let Some(j) = self.jobs.get(&id) {
                 changed.push(j.snapshot());

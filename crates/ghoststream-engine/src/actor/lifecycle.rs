@@ -41,6 +41,7 @@ impl Actor {
                     log: JobLog::default(),
                     last_progress: None,
                     frozen: None,
+                    health: Default::default(),
                 },
             );
         }

@@ -3,6 +3,7 @@
 
 pub(crate) mod argv;
 mod freeze;
+mod health;
 mod hls;
 mod lifecycle;
 mod retention;
@@ -134,6 +135,7 @@ struct ActiveRun {
     control: Arc<RunControl>,
     /// Output time where this run's timeline starts (stream) or 0 (batch).
     offset: f64,
+    started: tokio::time::Instant,
 }
 
 struct Job {
@@ -154,6 +156,8 @@ struct Job {
     last_progress: Option<(ProgressData, std::time::Instant)>,
     /// Frozen, and why: its runs' processes are stopped until thawed.
     frozen: Option<String>,
+    /// The encoding health checker's view of the job (streams only).
+    health: health::Watch,
 }
 
 impl Job {
@@ -170,6 +174,7 @@ impl Job {
                 1
             },
             paused: self.frozen.clone(),
+            health: self.health.report.clone(),
         }
     }
 }

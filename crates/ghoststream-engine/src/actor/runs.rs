@@ -88,6 +88,7 @@ impl Actor {
             plan,
             hw: job.hw,
             dir: &job.rec.dir,
+            faster: job.health.faster,
         };
         let Some(run) = hls_argv(&ctx, hls, from, run_id) else {
             return;
@@ -126,7 +127,9 @@ impl Actor {
             cancel: cancel.clone(),
             control: control.clone(),
             offset,
+            started: tokio::time::Instant::now(),
         });
+        job.health.samples.clear();
         self.launcher.launch(
             RunRequest {
                 job: id,
@@ -163,6 +166,7 @@ impl Actor {
             plan,
             hw: job.hw,
             dir: &job.rec.dir,
+            faster: job.health.faster,
         };
         let argv = batch_argv(&ctx, job.rec.media_info.as_ref());
         self.launch(id, run_id, argv, Vec::new(), 0, 0.0);
@@ -283,6 +287,7 @@ impl Actor {
             job.last_progress = Some((data.clone(), std::time::Instant::now()));
         }
         let _ = self.inner.events.send(ev);
+        self.judge_speed(id, position);
     }
 
     pub(super) fn on_segment(&mut self, id: Uuid, run: u64, variant: usize, index: u32) {

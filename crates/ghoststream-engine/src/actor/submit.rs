@@ -244,6 +244,7 @@ impl Actor {
             log,
             last_progress: None,
             frozen: None,
+            health: Default::default(),
         };
         self.jobs.insert(id, job);
         self.persist(id).await;

@@ -447,3 +447,102 @@ async fn a_closed_schedule_that_stops_sends_batch_jobs_back_to_the_queue() {
     assert!(again.run > first.run);
     assert_eq!(f.status(a).await, JobStatus::Processing);
 }
+
+/// Progress reports of a run making `speed` seconds of output per second, every half
+/// second of the paused clock, for `secs` seconds from output time `from`.
+async fn report_at_speed(
+    tx: &mpsc::Sender<RunEvent>,
+    job: Uuid,
+    run: u64,
+    from: f64,
+    speed: f64,
+    secs: u64,
+) -> f64 {
+    let mut t = from;
+    for _ in 0..secs * 2 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        t += speed / 2.0;
+        let _ = tx
+            .send(RunEvent::Progress {
+                job,
+                run,
+                block: ProgressBlock {
+                    out_time_secs: t,
+                    speed: Some(speed),
+                    ..ProgressBlock::default()
+                },
+            })
+            .await;
+    }
+    t
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_below_real_time_steps_down_in_place_and_says_so() {
+    let mut f = fixture_with(|c| {
+        c.health.window_seconds = 6;
+        c.health.start_delay_seconds = 2;
+        c.throttle.ahead_seconds = 0;
+    })
+    .await;
+    let mut events = f.engine.subscribe();
+    let mut notices = f.engine.subscribe_notices();
+    let id = f
+        .start(serde_json::json!({"mode": "stream", "output": {"resolution": "720p"}}))
+        .await;
+    let (run, tx) = f.next_run().await;
+    let argv = run.argv.args().join(" ");
+    assert!(
+        argv.contains("-preset veryfast") && argv.contains("1280"),
+        "{argv}"
+    );
+    tx.send(segment(id, run.run, 0)).await.unwrap();
+    tx.send(segment(id, run.run, 1)).await.unwrap();
+    // 0.5× for longer than the start delay and the window: one step, the faster preset,
+    // from the segment the run was writing; the old run is stopped.
+    report_at_speed(&tx, id, run.run, 1.0, 0.5, 10).await;
+    let (second, tx2) = f.next_run().await;
+    assert!(run.cancel.is_cancelled());
+    assert_eq!(first_segment(&second), 2);
+    let argv = second.argv.args().join(" ");
+    assert!(
+        argv.contains("-preset superfast") && argv.contains("1280"),
+        "{argv}"
+    );
+    let said = loop {
+        if let JobEvent::Health { job_id, data } = events.recv().await.unwrap() {
+            assert_eq!(job_id, id.to_string());
+            break data;
+        }
+    };
+    assert!(
+        said.degraded && said.step == 1 && said.speed == 0.5,
+        "{said:?}"
+    );
+    assert!(said.action.contains("superfast"), "{said:?}");
+    // The desktop hears of it (other notices, the schedule's, may come first).
+    loop {
+        if let ghoststream_types::Notice::Degraded { job_id, speed, .. } =
+            notices.recv().await.unwrap()
+        {
+            assert_eq!((job_id, speed), (id.to_string(), 0.5));
+            break;
+        }
+    }
+    // Still too slow: a rung lower, same job, same URLs.
+    report_at_speed(&tx2, id, second.run, 5.0, 0.6, 10).await;
+    let (third, tx3) = f.next_run().await;
+    let argv = third.argv.args().join(" ");
+    assert!(argv.contains("854") && !argv.contains("1280"), "{argv}");
+    let job = f.engine.job(id).await.unwrap();
+    let health = job.health.unwrap();
+    assert_eq!((health.step, health.degraded), (2, true));
+    assert!(health.action.contains("720p → 480p"), "{health:?}");
+    assert_eq!(job.record.status, JobStatus::Processing);
+    // Fast enough now: it says so, and takes no further step.
+    report_at_speed(&tx3, id, third.run, 5.0, 1.5, 10).await;
+    settle().await;
+    let health = f.engine.job(id).await.unwrap().health.unwrap();
+    assert_eq!((health.step, health.degraded), (2, false));
+    assert!(f.runs.try_recv().is_err(), "a healthy run was restarted");
+}

@@ -41,6 +41,7 @@ impl Engine {
             plan: &p.plan,
             hw: p.hw,
             dir: &dir,
+            faster: false,
         };
         let runs = actor::argv::first_runs(&ctx, &p.media, p.map.as_ref());
         let program = shared

@@ -127,11 +127,89 @@ pub async fn health_detailed(State(s): State<App>) -> ApiResult<Response> {
     if q_pct >= 95.0 {
         degrade("degraded");
     }
+    // Streams below real time (the encoding health checker's findings).
+    let slow: Vec<serde_json::Value> = s
+        .engine
+        .jobs()
+        .await?
+        .into_iter()
+        .filter_map(|j| {
+            let h = j.health.filter(|h| {
+                h.degraded && j.record.status == ghoststream_types::JobStatus::Processing
+            })?;
+            Some(json!({
+                "job_id": j.record.id,
+                "speed": h.speed,
+                "step": h.step,
+                "message": format!(
+                    "job {} encodes at {}× real time (below {}×); {}",
+                    j.record.id, h.speed, h.min_speed, h.action
+                ),
+            }))
+        })
+        .collect();
+    if !slow.is_empty() {
+        degrade("degraded");
+    }
+    let hw = s.engine.hardware();
+    let gpus: Vec<serde_json::Value> = hw
+        .accels
+        .iter()
+        .filter(|a| a.kind != ghoststream_types::HwKind::Software)
+        .map(|a| json!({"kind": a.kind, "available": a.available, "gpu": a.gpu_info, "reason": a.reason}))
+        .collect();
     let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| {
         l.split_whitespace()
             .next()
             .and_then(|v| v.parse::<f64>().ok())
     });
+    let mut errors: Vec<serde_json::Value> = Vec::new();
+    let mut problem = |check: &str, message: String| {
+        errors.push(json!({"check": check, "message": message}));
+    };
+    if disk_check["status"] != "healthy" {
+        let free = disk_check["free_gb"].as_u64().unwrap_or(0);
+        problem(
+            "disk",
+            match disk_check.get("error") {
+                Some(e) => format!("{}: {}", work.display(), e.as_str().unwrap_or("")),
+                None => format!(
+                    "{}: {} GiB free ({} % used)",
+                    work.display(),
+                    free,
+                    disk_check["usage_percent"]
+                ),
+            },
+        );
+    }
+    if mem_check["status"] != "healthy" {
+        problem(
+            "memory",
+            format!("memory {} % used", mem_check["usage_percent"]),
+        );
+    }
+    if !ffmpeg_ok {
+        problem(
+            "ffmpeg",
+            "ffmpeg was not found or does not run: install it or set transcoding.ffmpeg_path"
+                .into(),
+        );
+    }
+    if q_pct >= 80.0 {
+        problem(
+            "job_queue",
+            format!(
+                "the queue holds {} of at most {max_q} jobs",
+                stats.current_queue_length
+            ),
+        );
+    }
+    for j in &slow {
+        problem(
+            "encoding",
+            j["message"].as_str().unwrap_or_default().to_string(),
+        );
+    }
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
@@ -143,7 +221,11 @@ pub async fn health_detailed(State(s): State<App>) -> ApiResult<Response> {
             "cpu": {"status": "healthy", "load_average_1m": load, "note": "busy CPU while transcoding is expected"},
             "job_queue": {"status": if q_pct >= 80.0 {"degraded"} else {"healthy"}, "current": stats.current_queue_length, "max": max_q},
             "active_jobs": {"status": "healthy", "count": stats.active_jobs, "max_concurrent": s.engine.live().max_concurrent_jobs},
+            "encoding": {"status": if slow.is_empty() {"healthy"} else {"degraded"}, "min_speed": cfg.health.min_speed, "slow_jobs": slow.len()},
+            // A machine without a GPU is healthy; what was tried and why it failed is here.
+            "gpu": {"status": "healthy", "proven": gpus.iter().filter(|g| g["available"] == true).count(), "accels": gpus},
         },
+        "errors": errors,
         "timestamp": chrono::Utc::now(),
     });
     let code = if status == "unhealthy" {

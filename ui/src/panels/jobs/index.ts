@@ -38,8 +38,11 @@ function fill(tr: HTMLTableRowElement, store: Store, j: JobResponse) {
   c[7].textContent = live ? duration(j.eta_seconds) : "–";
   const badge = c[8].querySelector("span")!;
   badge.className = `badge ${j.status}`;
-  badge.textContent = live && p ? p.stage : j.status;
-  badge.title = j.paused_reason ?? "";
+  const slow = live && j.health?.degraded;
+  badge.textContent = slow && p?.stage !== "paused" ? "slow" : live && p ? p.stage : j.status;
+  // Why it is paused, or what the health checker saw and did ("0.6× real time; …").
+  badge.title =
+    j.paused_reason ?? (j.health ? `${j.health.speed}× real time; ${j.health.action}` : "");
   // Actions: rebuilt only when what they can do changes, so a focused button stays.
   const acts = !live ? "" : j.status !== "processing" ? "cancel" : j.paused_reason ? "resume cancel" : "pause cancel";
   if (c[9].dataset.acts !== acts) {
