@@ -71,8 +71,8 @@ if [ "$want_test" = 1 ]; then
     (cd tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
   fi
   # The published Python SDK, as a real client.
-  if [ ! -x tests/.venv/bin/python ] || ! tests/.venv/bin/python -c 'import ghoststream, schemathesis' >/dev/null 2>&1; then
-    echo "setup: creating tests/.venv (ghoststream 1.2.6, schemathesis)"
+  if [ ! -x tests/.venv/bin/python ] || ! tests/.venv/bin/python -c 'import ghoststream, schemathesis, tusclient' >/dev/null 2>&1; then
+    echo "setup: creating tests/.venv (ghoststream 1.2.6, schemathesis, tuspy)"
     python3 -m venv tests/.venv
     tests/.venv/bin/pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
   fi

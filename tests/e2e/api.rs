@@ -462,6 +462,13 @@ async fn metrics_pass_promtool_while_jobs_run() {
         after.contains("ghoststream_first_segment_seconds_count 1"),
         "{after}"
     );
+    // The sources came in over HTTP, through the egress proxy: counted as bytes in.
+    let fetched: f64 = after
+        .lines()
+        .find_map(|l| l.strip_prefix("ghoststream_input_bytes_total{via=\"fetch\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(fetched > 100_000.0, "{after}");
     let keyed =
         Gs::start(Opts::default().env("GHOSTSTREAM__SECURITY__API_KEY", "a-long-enough-key"));
     assert_eq!(keyed.get("/metrics").await.0, 401);

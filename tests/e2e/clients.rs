@@ -56,33 +56,12 @@ async fn published_python_sdk_drives_our_servers() {
 /// hls.js in Debian's Chromium plays our stream and seeks to 80 %.
 #[tokio::test]
 async fn hls_js_in_chromium_plays_and_seeks() {
-    let root = repo_root();
-    let hls = root.join("tests/node_modules/hls.js/dist/hls.min.js");
-    need(&hls, "hls.js (npm install in tests/)");
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    need(
-        std::path::Path::new(&chromium),
-        "Chromium (apt package chromium)",
-    );
-    let dir = media_dir();
-    std::fs::copy(&hls, dir.join("hls.min.js")).unwrap();
-    std::fs::copy(
-        root.join("tests/browser/player.html"),
-        dir.join("player.html"),
-    )
-    .unwrap();
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());
     let job = gs
         .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
         .await;
-    let page = media.url("player.html");
-    let stream = job["stream_url"].as_str().unwrap().to_string();
-    let stdout = run_node("tests/browser/hls_play.mjs", vec![page, stream], vec![]).await;
-    assert!(
-        stdout.contains("ok plays") && stdout.contains("ok seek"),
-        "{stdout}"
-    );
+    play_in_chromium(&media, &job).await;
     // Playing and seeking never created another job.
     let (_, jobs) = gs.get("/api/transcode/jobs").await;
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 1);

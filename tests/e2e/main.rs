@@ -17,4 +17,5 @@ mod openapi;
 mod security;
 mod streams;
 mod support;
+mod uploads;
 mod websocket;

@@ -822,3 +822,35 @@ pub fn raw_http(base: &str, method: &str, path: &str, body: &str) -> (u16, Strin
         .unwrap_or(0);
     (code, out)
 }
+
+/// hls.js in Debian's Chromium plays the job's stream (from a page the media server
+/// serves) and seeks to 80 %; panics unless both happen.
+pub async fn play_in_chromium(media: &MediaServer, job: &Value) {
+    let root = repo_root();
+    let hls = root.join("tests/node_modules/hls.js/dist/hls.min.js");
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    for (path, what) in [
+        (hls.clone(), "hls.js (npm install in tests/)"),
+        (PathBuf::from(chromium), "Chromium (apt package chromium)"),
+    ] {
+        assert!(
+            path.exists(),
+            "{what} is missing at {}: run scripts/setup.sh first",
+            path.display()
+        );
+    }
+    let dir = media_dir();
+    std::fs::copy(&hls, dir.join("hls.min.js")).unwrap();
+    std::fs::copy(
+        root.join("tests/browser/player.html"),
+        dir.join("player.html"),
+    )
+    .unwrap();
+    let page = media.url("player.html");
+    let stream = job["stream_url"].as_str().unwrap().to_string();
+    let stdout = run_node("tests/browser/hls_play.mjs", vec![page, stream], vec![]).await;
+    assert!(
+        stdout.contains("ok plays") && stdout.contains("ok seek"),
+        "{stdout}"
+    );
+}

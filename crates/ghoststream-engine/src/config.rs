@@ -21,6 +21,7 @@ pub struct Config {
     pub gaming: GamingSection,
     pub throttle: ThrottleSection,
     pub health: HealthSection,
+    pub uploads: UploadsSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -225,6 +226,40 @@ impl Default for HealthSection {
             min_speed: 1.0,
             window_seconds: 20,
             start_delay_seconds: 10,
+        }
+    }
+}
+
+/// Uploads as job sources (`upload:<id>`), stored under the state directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadsSection {
+    /// Largest upload accepted.
+    pub max_bytes: u64,
+    /// A finished upload is deleted this long after its last use (or with its job).
+    pub keep_hours: u32,
+    /// An unfinished upload is dropped after this long without a byte.
+    pub expire_minutes: u32,
+    /// Unfinished uploads at once.
+    pub max_active: u32,
+    /// Uploads kept in all, finished or not.
+    pub max_kept: u32,
+    /// Free disk left untouched by uploads.
+    pub min_free_bytes: u64,
+    /// A chunk that sends nothing for this long ends; the upload stands where it got to.
+    pub chunk_timeout_seconds: u64,
+}
+
+impl Default for UploadsSection {
+    fn default() -> Self {
+        UploadsSection {
+            max_bytes: 64 << 30,
+            keep_hours: 24,
+            expire_minutes: 60,
+            max_active: 32,
+            max_kept: 200,
+            min_free_bytes: 1 << 30,
+            chunk_timeout_seconds: 30,
         }
     }
 }
@@ -596,6 +631,18 @@ ahead_seconds = 60          # a stream this far past its viewers pauses until th
 min_speed = 1.0             # GHOSTSTREAM__HEALTH__MIN_SPEED
 window_seconds = 20
 start_delay_seconds = 10    # ffmpeg's start-up is not judged
+
+[uploads]
+# Files sent to this server (POST /api/upload…, or tus under /api/tus/) for media it cannot
+# fetch by URL; a start request names one as "source": "upload:<id>". Kept under the state
+# directory, deleted with the job that used them or keep_hours after their last use.
+max_bytes = 68719476736     # 64 GiB per upload; GHOSTSTREAM__UPLOADS__MAX_BYTES
+keep_hours = 24
+expire_minutes = 60         # an unfinished upload with no byte for this long is dropped
+max_active = 32             # unfinished uploads at once
+max_kept = 200              # uploads kept in all
+min_free_bytes = 1073741824 # free disk uploads never take
+chunk_timeout_seconds = 30  # a chunk silent this long ends where it got to
 "#;
 
 #[cfg(test)]

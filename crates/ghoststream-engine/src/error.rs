@@ -37,6 +37,8 @@ pub enum EngineError {
     NotRunning(&'static str),
     #[error("{0}")]
     PauseUnsupported(String),
+    #[error("{0}")]
+    Upload(crate::uploads::UploadError),
 }
 
 impl EngineError {
@@ -58,6 +60,7 @@ impl EngineError {
             EngineError::Source(_) => ErrorCode::SourceUnreadable,
             EngineError::NotRunning(_) => ErrorCode::JobNotRunning,
             EngineError::PauseUnsupported(_) => ErrorCode::PauseUnsupported,
+            EngineError::Upload(u) => u.code(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod segments;
 mod shared;
 pub mod store;
 pub mod tokens;
+pub mod uploads;
 
 pub use config::{Config, TokenMode};
 pub use engine::{CallbackAnswer, Engine, Snapshot, StreamFile, WeakEngine};

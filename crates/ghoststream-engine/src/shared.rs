@@ -76,6 +76,7 @@ pub(crate) struct Shared {
     pub(crate) schedule_limit: std::sync::atomic::AtomicU32,
     /// Wakes the schedule task when the settings change.
     pub(crate) schedule_wake: Arc<tokio::sync::Notify>,
+    pub(crate) uploads: Arc<crate::uploads::Uploads>,
 }
 
 impl Shared {

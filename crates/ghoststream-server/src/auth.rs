@@ -10,9 +10,16 @@ use ghoststream_types::ErrorCode;
 use std::net::SocketAddr;
 
 /// `Access-Control-Allow-*: *` everywhere; preflights answered 204 without auth.
-pub async fn cors(req: Request, next: Next) -> Response {
+pub async fn cors(State(state): State<App>, req: Request, next: Next) -> Response {
+    let tus = req.uri().path().starts_with("/api/tus");
     let mut res = if req.method() == Method::OPTIONS {
-        StatusCode::NO_CONTENT.into_response()
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        if tus {
+            // tus 1.0 discovery: what this server speaks.
+            let max = state.engine.config().uploads.max_bytes;
+            crate::routes::uploads::tus_options(r.headers_mut(), max);
+        }
+        r
     } else {
         next.run(req).await
     };
@@ -171,6 +178,14 @@ pub async fn api_key(State(state): State<App>, req: Request, next: Next) -> Resp
 /// Continue`), and the whole body must arrive within `server.body_read_timeout_ms`: a
 /// client trickling a byte at a time cannot hold its connection past that.
 pub async fn body_limits(State(state): State<App>, req: Request, next: Next) -> Response {
+    // Upload bodies stream to disk under their own limits (`uploads.*`).
+    let path = req.uri().path();
+    if path == "/api/upload"
+        || path.starts_with("/api/upload/chunk/")
+        || path.starts_with("/api/tus")
+    {
+        return next.run(req).await;
+    }
     let cfg = &state.engine.config().server;
     let max = cfg.max_body_bytes;
     let deadline = std::time::Duration::from_millis(cfg.body_read_timeout_ms.max(100));

@@ -122,6 +122,7 @@ impl ApiError {
                     EngineError::Source(_) => StatusCode::UNPROCESSABLE_ENTITY,
                     EngineError::NotRunning(_) => StatusCode::CONFLICT,
                     EngineError::PauseUnsupported(_) => StatusCode::NOT_IMPLEMENTED,
+                    EngineError::Upload(u) => upload_status(u),
                 };
                 (status, e.code(), e.to_string().into())
             }
@@ -160,3 +161,20 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The HTTP status of an upload refusal (tus answers a checksum mismatch with 460).
+pub fn upload_status(u: &ghoststream_engine::uploads::UploadError) -> StatusCode {
+    use ghoststream_engine::uploads::UploadError as U;
+    match u {
+        U::NotFound => StatusCode::NOT_FOUND,
+        U::TooLarge { .. } | U::NoSpace { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        U::DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        U::OffsetMismatch { .. } | U::Incomplete { .. } => StatusCode::CONFLICT,
+        U::ChecksumMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        U::Busy => StatusCode::LOCKED,
+        U::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+        U::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+        U::Dropped { .. } | U::Invalid(_) => StatusCode::BAD_REQUEST,
+        U::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}

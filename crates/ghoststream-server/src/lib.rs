@@ -46,7 +46,7 @@ use {anyhow as _, clap as _, ghoststream_media as _, tracing_subscriber as _};
 /// path and OpenAPI entry come from the handler's `#[utoipa::path]` annotation. The
 /// `.route` lines are undocumented aliases and pages.
 pub(crate) fn routes() -> OpenApiRouter<App> {
-    use routes::{dashboard, jobs, ops, pairing, stream};
+    use routes::{dashboard, jobs, ops, pairing, stream, uploads};
     OpenApiRouter::with_openapi(openapi::Api::openapi())
         .routes(routes!(ops::health))
         .routes(routes!(ops::health_detailed))
@@ -84,6 +84,19 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(pairing::announce_now))
         .routes(routes!(pairing::reachability))
         .routes(routes!(pairing::pair_info))
+        .routes(routes!(uploads::single))
+        .routes(routes!(uploads::init))
+        .routes(routes!(uploads::chunk))
+        .routes(routes!(uploads::complete))
+        .routes(routes!(uploads::active))
+        .routes(routes!(uploads::get_upload, uploads::delete_upload))
+        .routes(routes!(uploads::tus_create))
+        .routes(routes!(
+            uploads::tus_head,
+            uploads::tus_patch,
+            uploads::tus_delete
+        ))
+        .route("/api/tus/", post(uploads::tus_create))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/health", get(ops::health))
         .route("/capabilities", get(ops::capabilities))
@@ -124,7 +137,10 @@ pub fn router(state: App) -> Router {
             auth::track,
         ))
         .layer(axum::middleware::from_fn(auth::json_errors))
-        .layer(axum::middleware::from_fn(auth::cors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::cors,
+        ))
         .with_state(state)
 }
 

@@ -12,9 +12,9 @@ use {tempfile as _, tokio_tungstenite as _};
 #[cfg(unix)]
 use nix as _;
 use {
-    axum as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _, hyper as _,
-    hyper_util as _, if_addrs as _, mdns_sd as _, rand as _, reqwest as _, serde as _,
-    serde_path_to_error as _, sysinfo as _, thiserror as _, tokio_util as _, toml as _,
+    axum as _, base64 as _, bytes as _, chrono as _, futures_util as _, ghoststream_types as _,
+    hyper as _, hyper_util as _, if_addrs as _, mdns_sd as _, multer as _, rand as _, reqwest as _,
+    serde as _, serde_path_to_error as _, sysinfo as _, thiserror as _, tokio_util as _, toml as _,
     tower_http as _, tower_service as _, utoipa as _, utoipa_axum as _, uuid as _,
 };
 

@@ -170,6 +170,47 @@ impl App {
             &[],
             stats.total_bytes_processed as f64,
         );
+        let uploads = self.engine.uploads();
+        let held = uploads.list();
+        Family::new(
+            &mut out,
+            "ghoststream_input_bytes_total",
+            "counter",
+            "Bytes taken in since the start: sources fetched over HTTP, and uploads.",
+        )
+        .sample(
+            "ghoststream_input_bytes_total",
+            &[("via", "fetch")],
+            self.engine.egress_bytes_in() as f64,
+        )
+        .sample(
+            "ghoststream_input_bytes_total",
+            &[("via", "upload")],
+            uploads.received() as f64,
+        );
+        Family::new(
+            &mut out,
+            "ghoststream_uploads",
+            "gauge",
+            "Uploads held, by state.",
+        )
+        .sample(
+            "ghoststream_uploads",
+            &[("state", "receiving")],
+            held.iter().filter(|u| !u.complete).count() as f64,
+        )
+        .sample(
+            "ghoststream_uploads",
+            &[("state", "complete")],
+            held.iter().filter(|u| u.complete).count() as f64,
+        );
+        Family::new(
+            &mut out,
+            "ghoststream_upload_bytes",
+            "gauge",
+            "Bytes the uploads hold on disk.",
+        )
+        .sample("ghoststream_upload_bytes", &[], uploads.bytes() as f64);
         let speeds: Vec<f64> = jobs.iter().filter_map(|j| j.record.speed).collect();
         histogram(
             &mut out,

@@ -84,6 +84,26 @@ codes! {
     SettingsInvalid = "settings-invalid",
     /// Something the desktop app does (open a folder, quit) failed.
     ShellFailed = "shell-failed",
+    /// No upload with that id (or it expired) (404).
+    UploadNotFound = "upload-not-found",
+    /// The upload would pass `uploads.max_bytes` (413).
+    UploadTooLarge = "upload-too-large",
+    /// Not enough free disk for the announced size (413).
+    UploadNoSpace = "upload-no-space",
+    /// The disk filled during the upload; nothing past the last whole chunk is kept (507).
+    UploadDiskFull = "upload-disk-full",
+    /// The chunk does not start where the upload stands; `detail` names the offset (409).
+    UploadOffsetMismatch = "upload-offset-mismatch",
+    /// The upload is not finished (409).
+    UploadIncomplete = "upload-incomplete",
+    /// The checksum sent does not match the bytes (422; tus: 460).
+    UploadChecksumMismatch = "upload-checksum-mismatch",
+    /// Another request is writing this upload now (423).
+    UploadBusy = "upload-busy",
+    /// Too many unfinished uploads (429).
+    TooManyUploads = "too-many-uploads",
+    /// A tus request without `Tus-Resumable: 1.0.0` (412).
+    TusVersion = "tus-version",
 }
 
 impl std::fmt::Display for ErrorCode {

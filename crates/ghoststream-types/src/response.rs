@@ -500,3 +500,74 @@ pub enum Notice {
         action: String,
     },
 }
+
+/// How an upload arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UploadProtocol {
+    /// `POST /api/upload`: one multipart request.
+    Single,
+    /// `POST /api/upload/init`, `/chunk/{id}`, `/complete/{id}`.
+    Chunked,
+    /// tus 1.0 under `/api/tus/`.
+    Tus,
+}
+
+/// **ext**: an upload, finished or not. A finished one is a job source: `upload:<id>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadInfo {
+    pub upload_id: String,
+    /// What a start request names as its `source`.
+    pub source: String,
+    pub filename: String,
+    pub protocol: UploadProtocol,
+    /// The length announced at the start; `None` when it was not.
+    pub size: Option<u64>,
+    /// Bytes stored so far: where the next chunk goes.
+    pub offset: u64,
+    pub complete: bool,
+    /// Hex SHA-256 of the whole file, once complete.
+    pub sha256: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When an unfinished upload is dropped, or a finished one deleted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `GET /api/upload/active`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadsActive {
+    /// Uploads still arriving.
+    pub active: u32,
+    /// Jobs waiting in the queue.
+    pub queued_jobs: u32,
+    /// Every upload this server holds, newest first.
+    pub uploads: Vec<UploadInfo>,
+}
+
+/// `POST /api/upload/init`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadInit {
+    pub filename: String,
+    /// Total bytes the upload will have; checked against `uploads.max_bytes` and free
+    /// space before anything is stored.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9007199254740991_u64))]
+    pub file_size: u64,
+}
+
+/// `POST /api/upload/complete/{id}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadComplete {
+    /// Hex SHA-256 of the whole file; a mismatch deletes the upload.
+    pub sha256: String,
+}

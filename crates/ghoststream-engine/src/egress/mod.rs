@@ -152,6 +152,8 @@ pub struct Egress {
     client: std::sync::OnceLock<Option<reqwest::Client>>,
     /// The egress proxy, once it listens.
     proxy: std::sync::OnceLock<SocketAddr>,
+    /// Bytes fetched through the proxy (sources, subtitles), for `/metrics`.
+    pub(crate) bytes_in: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Egress {
@@ -161,7 +163,13 @@ impl Egress {
             own_port: AtomicU16::new(0),
             client: std::sync::OnceLock::new(),
             proxy: std::sync::OnceLock::new(),
+            bytes_in: Default::default(),
         }
+    }
+
+    /// Bytes fetched through the egress proxy since the start.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Records where the egress proxy listens; clients built afterwards use it.

@@ -94,6 +94,9 @@ impl Engine {
         let lock = lock_state_dir(&state)?;
         let (store, loaded) = Store::open(&state.join("ghoststream.db"))
             .map_err(|e| anyhow_free::Error(e.to_string()))?;
+        let uploads = crate::uploads::Uploads::open(state.join("uploads"), config.uploads.clone())
+            .map_err(|e| anyhow_free::Error(format!("cannot open the uploads folder: {e}")))?;
+        let uploads = Arc::new(uploads);
         let (tx, rx) = mpsc::channel(1024);
         let (events, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
@@ -113,6 +116,7 @@ impl Engine {
             game: RwLock::new(None),
             schedule_limit: std::sync::atomic::AtomicU32::new(u32::MAX),
             schedule_wake: Arc::new(tokio::sync::Notify::new()),
+            uploads: uploads.clone(),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let inner = Arc::new(Inner {
@@ -132,6 +136,19 @@ impl Engine {
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
+        // Expired uploads go, once a minute, until the engine stops.
+        let stopped = inner.stopped.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = stopped.cancelled() => break,
+                    _ = tick.tick() => {
+                        uploads.sweep(chrono::Utc::now()).await;
+                    }
+                }
+            }
+        });
         let engine = Engine { inner };
         Ok(engine)
     }
@@ -247,8 +264,7 @@ impl Engine {
         if self.is_paused() {
             return Err(EngineError::Paused);
         }
-        let mut spec = validate(&req, &self.inner.shared.config, &self.live())
-            .map_err(EngineError::Invalid)?;
+        let mut spec = self.validate(&req)?;
         self.inner.prober.vet(&mut spec).await?;
         // One round trip: the actor joins or admits, probes in a task of its own, and
         // answers when the job exists (see docs/ARCHITECTURE.md).
@@ -311,8 +327,57 @@ impl Engine {
             .await?
     }
 
+    /// Deletes a job; an upload it was made from goes with it unless another job uses it.
     pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {
-        self.call(|reply| Cmd::Delete { id, reply }).await?
+        let source = self.job(id).await.ok().map(|j| j.record.source);
+        self.call(|reply| Cmd::Delete { id, reply }).await??;
+        if let Some(upload) = source.as_deref().and_then(|s| s.strip_prefix("upload:")) {
+            let others = self.jobs().await?;
+            if !others
+                .iter()
+                .any(|j| j.record.source == format!("upload:{upload}"))
+            {
+                let _ = self.inner.shared.uploads.remove(upload).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes fetched through the egress proxy (sources, subtitles) since the start.
+    pub fn egress_bytes_in(&self) -> u64 {
+        self.inner.shared.egress.bytes_in()
+    }
+
+    /// Every upload, and where they are stored.
+    pub fn uploads(&self) -> &crate::uploads::Uploads {
+        &self.inner.shared.uploads
+    }
+
+    /// Checks a start request; a source `upload:<id>` names a finished upload's file.
+    pub(crate) fn validate(&self, req: &StartRequest) -> Result<crate::job::JobSpec, EngineError> {
+        let config = &self.inner.shared.config;
+        let upload = req
+            .source
+            .as_deref()
+            .map(str::trim)
+            .and_then(|s| s.strip_prefix("upload:"));
+        let Some(upload) = upload else {
+            return validate(req, config, &self.live()).map_err(EngineError::Invalid);
+        };
+        let uploads = &self.inner.shared.uploads;
+        let path = uploads.resolve(upload).map_err(EngineError::Upload)?;
+        let req = StartRequest {
+            source: Some(path.display().to_string()),
+            ..req.clone()
+        };
+        // The uploads folder is the only root such a source may be in.
+        let live = Live {
+            library_roots: vec![uploads.dir().to_path_buf()],
+            ..self.live()
+        };
+        let mut spec = validate(&req, config, &live).map_err(EngineError::Invalid)?;
+        spec.source_raw = format!("upload:{upload}");
+        Ok(spec)
     }
 
     pub async fn leave(

@@ -11,8 +11,7 @@ impl Engine {
         &self,
         req: &StartRequest,
     ) -> Result<(crate::job::JobSpec, crate::prober::Prepared), EngineError> {
-        let mut spec =
-            validate(req, &self.inner.shared.config, &self.live()).map_err(EngineError::Invalid)?;
+        let mut spec = self.validate(req)?;
         self.inner.prober.vet(&mut spec).await?;
         let _slot = self.inner.prober.slot(&spec.source).await;
         let p = self

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod ops;
 pub mod pairing;
 pub mod stream;
+pub mod uploads;
 
 use crate::error::{field, ApiError, ApiResult};
 use crate::App;
