@@ -8,25 +8,17 @@ the CPU) runs alone, then beside one of our 1080p → 720p batch jobs at each
 >= 0.9x). Then a running job is frozen through the API and the CPU its processes use
 0.5 s later is read from /proc (target: none).
 """
-import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
+
+import common
+from common import call, row
 
 OURS, MEDIA, OUT = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
 GAME_FRAMES = 450
-ROWS = []
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def row(name, value, unit, target, note=""):
-    ROWS.append({"metric": name, "value": value, "unit": unit, "target": target, "note": note})
-    v = f"{value:.3f}" if isinstance(value, float) else str(value)
-    print(f"{name:<58} {v:>10} {unit:<6} {target:<10} {note}", flush=True)
 
 
 def game():
@@ -39,14 +31,6 @@ def game():
         check=True,
     )
     return GAME_FRAMES / (time.monotonic() - t0)
-
-
-def call(base, method, path, body=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read() or b"null")
 
 
 def children(pid):
@@ -76,28 +60,9 @@ def cpu_ticks(pids):
 
 
 def server(priority):
-    state = tempfile.mkdtemp(prefix="gs-gaming-")
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    p_num = port.getsockname()[1]
-    port.close()
-    env = dict(os.environ, RUST_LOG="warn",
-               GHOSTSTREAM__SECURITY__JOB_TOKENS="open",
-               GHOSTSTREAM__DISCOVERY__UDP_ENABLED="false",
-               GHOSTSTREAM__TRANSCODING__LIBRARY_ROOTS=json.dumps([MEDIA]),
-               GHOSTSTREAM__GAMING__PRIORITY=priority,
-               GHOSTSTREAM__GAMING__WHEN_PLAYING="nothing",
-               GHOSTSTREAM_CONFIG=os.path.join(state, "g.toml"))
-    p = subprocess.Popen([OURS, "serve", "--host", "127.0.0.1", "--port", str(p_num), "--no-mdns",
-                          "--state-dir", state], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{p_num}"
-    for _ in range(100):
-        try:
-            call(base, "GET", "/api/health")
-            return p, base
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
+    p, base, _ = common.server(OURS, MEDIA, GHOSTSTREAM__GAMING__PRIORITY=priority,
+                               GHOSTSTREAM__GAMING__WHEN_PLAYING="nothing")
+    return p, base
 
 
 def busy_job(base, pid):
@@ -149,8 +114,7 @@ def main():
     finally:
         p.terminate()
         p.wait()
-    with open(OUT, "w") as f:
-        json.dump({"rows": ROWS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f, indent=1)
+    common.save(OUT)
 
 
 if __name__ == "__main__":

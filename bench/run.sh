@@ -29,4 +29,5 @@ gen long720.mkv -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=600" \
   -pix_fmt yuv420p -c:a aac -b:a 128k -shortest
 bench/.venv/bin/python bench/bench.py target/release/ghoststream bench/media bench/results/last.json || true
 bench/.venv/bin/python bench/gaming.py target/release/ghoststream bench/media bench/results/gaming.json || true
+bench/.venv/bin/python bench/uploads.py target/release/ghoststream bench/media bench/results/uploads.json || true
 exit 0

@@ -11,6 +11,7 @@ mod exposure;
 mod faults;
 mod gaming;
 mod hostile;
+mod joblogs;
 mod lifecycle;
 mod load;
 mod openapi;

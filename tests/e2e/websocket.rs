@@ -9,7 +9,15 @@ use tokio_tungstenite::tungstenite::Message;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A `/ws/progress` connection, past its first message (the snapshot of current jobs).
 async fn connect(gs: &Gs) -> Ws {
+    let mut ws = open(gs).await;
+    let first = next_json(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(first["type"], "snapshot", "{first}");
+    ws
+}
+
+async fn open(gs: &Gs) -> Ws {
     let url = format!("{}/ws/progress", gs.base.replace("http://", "ws://"));
     tokio_tungstenite::connect_async(url).await.unwrap().0
 }
@@ -231,7 +239,7 @@ async fn connections_beyond_the_limit_are_refused_cleanly() {
     let _b = connect(&gs).await;
     // Both are counted before the third tries, so the third is the one refused.
     gs.wait_for_ws_clients(2, Duration::from_secs(10)).await;
-    let mut c = connect(&gs).await;
+    let mut c = open(&gs).await;
     match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
         Ok(Some(Ok(Message::Close(Some(frame))))) => {
             assert_eq!(u16::from(frame.code), 1013);

@@ -127,7 +127,27 @@ export type ErrorCode =
 /**  The settings could not be saved or applied. */
 "settings-invalid" | 
 /**  Something the desktop app does (open a folder, quit) failed. */
-"shell-failed";
+"shell-failed" | 
+/**  No upload with that id (or it expired) (404). */
+"upload-not-found" | 
+/**  The upload would pass `uploads.max_bytes` (413). */
+"upload-too-large" | 
+/**  Not enough free disk for the announced size (413). */
+"upload-no-space" | 
+/**  The disk filled during the upload; nothing past the last whole chunk is kept (507). */
+"upload-disk-full" | 
+/**  The chunk does not start where the upload stands; `detail` names the offset (409). */
+"upload-offset-mismatch" | 
+/**  The upload is not finished (409). */
+"upload-incomplete" | 
+/**  The checksum sent does not match the bytes (422; tus: 460). */
+"upload-checksum-mismatch" | 
+/**  Another request is writing this upload now (423). */
+"upload-busy" | 
+/**  Too many unfinished uploads (429). */
+"too-many-uploads" | 
+/**  A tus request without `Tus-Resumable: 1.0.0` (412). */
+"tus-version";
 
 /**
  *  `POST /api/pair/ghosthub`: the GhostHub to register with (empty or null: none), and
@@ -251,6 +271,8 @@ export type JobResponse = {
 	 *  run below `health.min_speed`, and the step down it took); absent while none.
 	 */
 	health?: HealthData | null,
+	/**  **ext**: with `error`, a stable code for the cause next to `error_message`. */
+	error_code?: string | null,
 	source: string,
 };
 
@@ -474,17 +496,40 @@ export type Stats = {
 export type StatusData = {
 	status: JobStatus,
 	error_message?: string | null,
+	/**
+	 *  **ext**: with `error`, a stable code for the cause (`source-refused`, `disk-full`,
+	 *  `encoder-failed`, …).
+	 */
+	error_code?: string | null,
+	/**  **ext**: with `ready`, the bytes of output. */
+	output_size?: number | null,
+	/**  **ext**: with `ready`, a batch job's output file name. */
+	output_file?: string | null,
 };
 
 export type StreamAction = "copy" | "transcode" | "drop";
 
-/**  What the server will do with one input stream. */
+/**
+ *  What the server will do with one input stream, and (**ext**, mkv2cast's fields) what
+ *  the stream is.
+ */
 export type StreamPlan = {
 	index: number,
 	codec: string,
 	action: StreamAction,
 	target_codec: string | null,
 	reason: string,
+	/**  Video: picture size and rate. */
+	width?: number | null,
+	height?: number | null,
+	fps?: number | null,
+	/**  Video: the source's overall bitrate (per-stream figures are rarely in containers). */
+	bitrate_kbps?: number | null,
+	/**  Audio: channels and sample rate. */
+	channels?: number | null,
+	sample_rate?: number | null,
+	/**  Audio and subtitles: the language tag, where the source has one. */
+	language?: string | null,
 };
 
 export type SubtitleInfo = {

@@ -22,6 +22,7 @@ pub struct Config {
     pub throttle: ThrottleSection,
     pub health: HealthSection,
     pub uploads: UploadsSection,
+    pub logs: LogsSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -260,6 +261,25 @@ impl Default for UploadsSection {
             max_kept: 200,
             min_free_bytes: 1 << 30,
             chunk_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Job logs: one file per job under `<state>/logs/jobs/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogsSection {
+    /// A job's log files are deleted this many days after their last line.
+    pub keep_days: u32,
+    /// A job's log file is rotated past this size (two files at most per job).
+    pub max_file_bytes: u64,
+}
+
+impl Default for LogsSection {
+    fn default() -> Self {
+        LogsSection {
+            keep_days: 14,
+            max_file_bytes: 1 << 20,
         }
     }
 }
@@ -631,6 +651,12 @@ ahead_seconds = 60          # a stream this far past its viewers pauses until th
 min_speed = 1.0             # GHOSTSTREAM__HEALTH__MIN_SPEED
 window_seconds = 20
 start_delay_seconds = 10    # ffmpeg's start-up is not judged
+
+[logs]
+# Each job's commands and ffmpeg messages: <state_directory>/logs/jobs/<job id>.log, read by
+# GET /api/transcode/{id}/log and tailed live on WS /ws/jobs/{id}/log.
+keep_days = 14              # GHOSTSTREAM__LOGS__KEEP_DAYS
+max_file_bytes = 1048576    # rotated past this (two files at most per job)
 
 [uploads]
 # Files sent to this server (POST /api/upload…, or tus under /api/tus/) for media it cannot

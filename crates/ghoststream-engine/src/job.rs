@@ -293,6 +293,9 @@ pub struct JobRecord {
     pub start_time: f64,
     pub hw_accel_used: Option<HwKind>,
     pub error_message: Option<String>,
+    /// A stable code for the cause of an `error`.
+    #[serde(default)]
+    pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -321,6 +324,7 @@ impl JobRecord {
             job_id: self.id.to_string(),
             paused_reason: None,
             health: None,
+            error_code: self.error_code.clone(),
             status: self.status,
             progress: (self.progress * 10.0).round() / 10.0,
             stream_url: None,

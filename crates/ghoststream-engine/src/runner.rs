@@ -45,31 +45,137 @@ pub enum RunEvent {
     },
 }
 
-/// A job's log: every command it ran and a bounded tail of ffmpeg's stderr.
+/// A job's log: every command it ran, ffmpeg's messages and what the engine did. Lines
+/// go to a file under the state directory (rotated by size, so it lasts past a restart
+/// and stays bounded), to a bounded tail in memory, and to anyone tailing it live.
 #[derive(Clone, Default)]
 pub struct JobLog(Arc<Mutex<LogInner>>);
 
 #[derive(Default)]
 struct LogInner {
     lines: std::collections::VecDeque<String>,
+    file: Option<LogFile>,
+    live: Option<tokio::sync::broadcast::Sender<String>>,
+}
+
+struct LogFile {
+    path: PathBuf,
+    out: Option<std::fs::File>,
+    written: u64,
+    max_bytes: u64,
 }
 
 const LOG_LINES: usize = 2000;
 
+/// A log's text so far, and its lines from then on.
+pub type LogFollow = (String, tokio::sync::broadcast::Receiver<String>);
+
+impl LogFile {
+    /// Past `max_bytes` the file becomes `<name>.1` (the one before is dropped): two
+    /// files at most per job.
+    fn write(&mut self, line: &str) {
+        use std::io::Write;
+        if self.written + line.len() as u64 + 1 > self.max_bytes && self.written > 0 {
+            self.out = None;
+            let _ = std::fs::rename(&self.path, rotated(&self.path));
+            self.written = 0;
+        }
+        if self.out.is_none() {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            self.out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .ok();
+        }
+        if let Some(f) = self.out.as_mut() {
+            if writeln!(f, "{line}").is_ok() {
+                self.written += line.len() as u64 + 1;
+            }
+        }
+    }
+}
+
+fn rotated(path: &std::path::Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".1");
+    PathBuf::from(p)
+}
+
 impl JobLog {
+    /// A log kept in `path` (appended to: a restarted server goes on with the same file).
+    pub fn to_file(path: PathBuf, max_bytes: u64) -> JobLog {
+        let written = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        JobLog(Arc::new(Mutex::new(LogInner {
+            lines: Default::default(),
+            file: Some(LogFile {
+                path,
+                out: None,
+                written,
+                max_bytes: max_bytes.max(4096),
+            }),
+            live: None,
+        })))
+    }
+
     pub fn push(&self, line: impl Into<String>) {
+        let line = line.into();
         if let Ok(mut g) = self.0.lock() {
+            if let Some(f) = g.file.as_mut() {
+                f.write(&line);
+            }
+            if let Some(tx) = &g.live {
+                let _ = tx.send(line.clone());
+            }
             if g.lines.len() == LOG_LINES {
                 g.lines.pop_front();
             }
-            g.lines.push_back(line.into());
+            g.lines.push_back(line);
         }
     }
+
+    /// The last lines: from the file (which outlives a restart), else from memory.
     pub fn text(&self) -> String {
-        self.0
-            .lock()
-            .map(|g| g.lines.iter().map(|l| format!("{l}\n")).collect())
-            .unwrap_or_default()
+        let Ok(g) = self.0.lock() else {
+            return String::new();
+        };
+        if let Some(f) = &g.file {
+            let read = |p: &std::path::Path| std::fs::read(p).unwrap_or_default();
+            let mut bytes = read(&rotated(&f.path));
+            bytes.extend(read(&f.path));
+            if !bytes.is_empty() {
+                let text = String::from_utf8_lossy(&bytes);
+                let lines: Vec<&str> = text.lines().collect();
+                let from = lines.len().saturating_sub(LOG_LINES);
+                return lines[from..].iter().map(|l| format!("{l}\n")).collect();
+            }
+        }
+        g.lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    /// The lines so far and every new one as it comes.
+    pub fn follow(&self) -> LogFollow {
+        let text = self.text();
+        let Ok(mut g) = self.0.lock() else {
+            return (text, tokio::sync::broadcast::channel(1).1);
+        };
+        let tx = g
+            .live
+            .get_or_insert_with(|| tokio::sync::broadcast::channel(512).0);
+        (text, tx.subscribe())
+    }
+
+    /// Deletes the log's files (with its job).
+    pub fn remove_files(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            if let Some(f) = g.file.as_mut() {
+                f.out = None;
+                let _ = std::fs::remove_file(rotated(&f.path));
+                let _ = std::fs::remove_file(&f.path);
+            }
+        }
     }
 }
 

@@ -80,6 +80,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Where job logs are kept: `<state>/logs/jobs/` (beside the app's own logs).
+    pub(crate) fn job_logs_dir(&self) -> std::path::PathBuf {
+        self.config.state_dir().join("logs").join("jobs")
+    }
+
+    /// A job's log, kept in its file under [`Shared::job_logs_dir`].
+    pub(crate) fn job_log(&self, id: uuid::Uuid) -> crate::runner::JobLog {
+        crate::runner::JobLog::to_file(
+            self.job_logs_dir().join(format!("{id}.log")),
+            self.config.logs.max_file_bytes,
+        )
+    }
+
     /// What ffmpeg and ffprobe may open for a job's inputs.
     pub(crate) fn input_rules(&self) -> ghoststream_media::source::InputRules {
         ghoststream_media::source::InputRules {

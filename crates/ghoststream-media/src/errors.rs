@@ -30,6 +30,25 @@ pub enum CauseKind {
     Other,
 }
 
+impl CauseKind {
+    /// The stable code a client sees next to the job's `error_message`.
+    pub fn code(self) -> &'static str {
+        match self {
+            CauseKind::Network => "source-network",
+            CauseKind::SourceServer => "source-server-error",
+            CauseKind::SourceRefused => "source-refused",
+            CauseKind::NotAllowed => "source-not-allowed",
+            CauseKind::NotMedia => "source-not-media",
+            CauseKind::NotFound => "source-not-found",
+            CauseKind::DiskFull => "disk-full",
+            CauseKind::Crashed => "encoder-crashed",
+            CauseKind::EndedEarly => "source-ended-early",
+            CauseKind::NoFfmpeg => "ffmpeg-missing",
+            CauseKind::Other => "encoder-failed",
+        }
+    }
+}
+
 /// A failure's kind and its cause in plain words (what the job's `error_message` says).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {

@@ -132,6 +132,11 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
                 },
                 target_codec: target,
                 reason,
+                width: Some(v.width),
+                height: Some(v.height),
+                fps: Some(v.fps),
+                bitrate_kbps: media.bitrate_kbps,
+                ..Default::default()
             });
             action
         }
@@ -154,6 +159,10 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
                     _ => None,
                 },
                 reason,
+                channels: Some(a.channels),
+                sample_rate: Some(a.sample_rate),
+                language: a.language.clone(),
+                ..Default::default()
             });
             action
         }
@@ -165,6 +174,10 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             action: StreamAction::Drop,
             target_codec: None,
             reason: "only the first audio track is kept".into(),
+            channels: Some(a.channels),
+            sample_rate: Some(a.sample_rate),
+            language: a.language.clone(),
+            ..Default::default()
         });
     }
     for s in &media.subtitles {
@@ -174,6 +187,8 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             action: StreamAction::Drop,
             target_codec: None,
             reason: "embedded subtitles are not carried; pass WebVTT tracks in `subtitles`".into(),
+            language: s.language.clone(),
+            ..Default::default()
         });
     }
     Plan {

@@ -20,6 +20,7 @@ mod routes;
 mod running;
 pub mod settings;
 mod ws;
+mod ws_log;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -105,6 +106,9 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .route("/stream/{id}", get(stream::bad_path))
         .route("/stream/{id}/{*file}", get(stream::stream_file))
         .route("/ws/progress", get(ws::progress))
+        .route("/ws/conversion/{job_id}", get(ws::conversion))
+        .route("/ws/jobs/{id}/log", get(ws_log::job_log))
+        .route("/api/jobs/{id}/stream", get(ws_log::job_log))
         .route("/api/pair/ghosthub", post(pairing::pair_ghosthub))
         .route("/pair", get(pairing::pair_page))
 }

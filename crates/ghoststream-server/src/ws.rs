@@ -2,7 +2,9 @@
 //! every 30 s (3 missed pongs close), at most 1000 connections, and a bounded outbox per
 //! connection that drops the oldest progress first and never a status change. A client
 //! that sends `{"type": "watch_server"}` (the dashboard) also gets
-//! `{"type": "server_status", "data": …}` now and on every change.
+//! `{"type": "server_status", "data": …}` now and on every change. A new connection first
+//! gets `{"type": "snapshot", "data": {"jobs": […]}}`: the jobs queued or running, without
+//! tokens. `/ws/conversion/{job_id}` (mkv2cast's path) is the same, for one job.
 
 use crate::auth::has_api_key;
 use crate::error::ApiError;
@@ -41,7 +43,24 @@ pub async fn progress(
     // instead of being parsed.
     ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(s, socket))
+        .on_upgrade(move |socket| connection(s, socket, Filter::All))
+}
+
+/// `/ws/conversion/{job_id}`: `/ws/progress` subscribed to one job.
+pub async fn conversion(
+    State(s): State<App>,
+    axum::extract::Path(job): axum::extract::Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !has_api_key(&s, &headers, uri.query()) {
+        return ApiError::Unauthorized(ErrorCode::ApiKeyRequired).into_response();
+    }
+    let only = Filter::Only(std::iter::once(job.chars().take(64).collect()).collect());
+    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| connection(s, socket, only))
 }
 
 #[derive(Default)]
@@ -101,7 +120,7 @@ fn now_ts() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
-async fn connection(s: App, socket: WebSocket) {
+async fn connection(s: App, socket: WebSocket, filter: Filter) {
     let open = s.ws.open.fetch_add(1, Ordering::SeqCst) + 1;
     let (mut sink, mut stream) = socket.split();
     if open > s.ws.max_connections {
@@ -148,7 +167,20 @@ async fn connection(s: App, socket: WebSocket) {
     };
     let cap = s.ws.queue_len;
     let mut events = s.engine.subscribe();
-    let mut filter = Filter::All;
+    let mut filter = filter;
+    // First, where things stand: the jobs queued or running.
+    if let Ok(jobs) = s.engine.jobs().await {
+        let live: Vec<_> = jobs
+            .iter()
+            .filter(|j| !j.record.status.is_terminal() && filter.wants(&j.record.id.to_string()))
+            .map(|j| j.to_summary())
+            .collect();
+        shared.push(
+            false,
+            json!({"type": "snapshot", "data": {"jobs": live}}).to_string(),
+            cap,
+        );
+    }
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + s.ws.ping_interval,
         s.ws.ping_interval,
@@ -193,7 +225,13 @@ async fn connection(s: App, socket: WebSocket) {
                             }
                             let ev = JobEvent::StatusChange {
                                 job_id,
-                                data: StatusData { status: j.record.status, error_message: j.to_summary().error_message },
+                                data: StatusData {
+                                    status: j.record.status,
+                                    error_message: j.to_summary().error_message,
+                                    error_code: j.record.error_code.clone(),
+                                    output_size: None,
+                                    output_file: None,
+                                },
                             };
                             if let Ok(text) = serde_json::to_string(&ev) {
                                 shared.push(false, text, cap);

@@ -115,18 +115,20 @@ pub struct MediaInfo {
     pub subtitles: Vec<SubtitleInfo>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StreamAction {
     Copy,
+    #[default]
     Transcode,
     Drop,
 }
 
-/// What the server will do with one input stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What the server will do with one input stream, and (**ext**, mkv2cast's fields) what
+/// the stream is.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamPlan {
@@ -135,6 +137,24 @@ pub struct StreamPlan {
     pub action: StreamAction,
     pub target_codec: Option<String>,
     pub reason: String,
+    /// Video: picture size and rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    /// Video: the source's overall bitrate (per-stream figures are rarely in containers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitrate_kbps: Option<u32>,
+    /// Audio: channels and sample rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    /// Audio and subtitles: the language tag, where the source has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -217,6 +237,9 @@ pub struct JobResponse {
     /// run below `health.min_speed`, and the step down it took); absent while none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthData>,
+    /// **ext**: with `error`, a stable code for the cause next to `error_message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     pub source: String,
 }
 
@@ -421,6 +444,16 @@ pub struct StatusData {
     pub status: JobStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// **ext**: with `error`, a stable code for the cause (`source-refused`, `disk-full`,
+    /// `encoder-failed`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// **ext**: with `ready`, the bytes of output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_size: Option<u64>,
+    /// **ext**: with `ready`, a batch job's output file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
 }
 
 /// A server → client WebSocket message about a job.

@@ -38,7 +38,7 @@ impl Actor {
                     run: None,
                     attempts: 0,
                     eta: None,
-                    log: JobLog::default(),
+                    log: self.inner.job_log(id),
                     last_progress: None,
                     frozen: None,
                     health: Default::default(),
@@ -77,6 +77,14 @@ impl Actor {
     }
 
     /// Moves a job to a terminal state: counters, events, callback, freeing its slot.
+    /// Ends a job in `error` with a stable code for its cause.
+    pub(super) async fn fail(&mut self, id: Uuid, code: &str, msg: String) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.rec.error_code = Some(code.to_string());
+        }
+        self.finish(id, JobStatus::Error, Some(msg)).await;
+    }
+
     pub(super) async fn finish(&mut self, id: Uuid, status: JobStatus, error: Option<String>) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
@@ -90,6 +98,10 @@ impl Actor {
         job.rec.status = status;
         job.rec.completed_at = Some(Utc::now());
         job.rec.error_message = error.clone();
+        job.rec.error_code = match status {
+            JobStatus::Error => job.rec.error_code.take().or(Some("job-failed".into())),
+            _ => None,
+        };
         job.eta = None;
         if status == JobStatus::Ready {
             job.rec.progress = 100.0;
@@ -132,7 +144,8 @@ impl Actor {
         match status {
             JobStatus::Ready => {
                 self.totals.successful += 1;
-                self.totals.bytes += job.rec.output_bytes.max(dir_size(&job.rec.dir).await);
+                job.rec.output_bytes = job.rec.output_bytes.max(dir_size(&job.rec.dir).await);
+                self.totals.bytes += job.rec.output_bytes;
                 if let Some(s) = job.rec.speed {
                     self.totals.speed_sum += s;
                     self.totals.speed_count += 1;
@@ -262,9 +275,11 @@ impl Actor {
                 r.cancel.cancel();
             }
             let dir = job.rec.dir.clone();
+            let log = job.log.clone();
             self.tracker.spawn(async move {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let _ = tokio::fs::remove_dir_all(dir).await;
+                log.remove_files();
             });
         }
         self.store.delete(id.to_string()).await;

@@ -94,6 +94,11 @@ pub(crate) enum Cmd {
         id: Uuid,
         reply: Reply<Result<String, EngineError>>,
     },
+    /// The log so far and its new lines as they come.
+    LogFollow {
+        id: Uuid,
+        reply: Reply<Result<runner::LogFollow, EngineError>>,
+    },
     Reschedule {
         reply: Reply<()>,
     },
@@ -371,6 +376,13 @@ impl Actor {
                         .error_message
                         .as_deref()
                         .map(crate::redact::redact_text),
+                    error_code: j.rec.error_code.clone(),
+                    output_size: (j.rec.status == JobStatus::Ready).then_some(j.rec.output_bytes),
+                    output_file: j
+                        .rec
+                        .output_file
+                        .clone()
+                        .filter(|_| j.rec.status == JobStatus::Ready),
                 },
             });
         }
@@ -454,6 +466,14 @@ impl Actor {
                     self.jobs
                         .get(&id)
                         .map(|j| j.log.text())
+                        .ok_or(EngineError::NotFound),
+                );
+            }
+            Cmd::LogFollow { id, reply } => {
+                let _ = reply.send(
+                    self.jobs
+                        .get(&id)
+                        .map(|j| j.log.follow())
                         .ok_or(EngineError::NotFound),
                 );
             }

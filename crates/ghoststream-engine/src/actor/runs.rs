@@ -374,7 +374,7 @@ impl Actor {
                             self.finish(id, JobStatus::Ready, None).await;
                         } else {
                             let msg = format!("ffmpeg finished without writing segment {n}");
-                            self.finish(id, JobStatus::Error, Some(msg)).await;
+                            self.fail(id, "encoder-failed", msg).await;
                         }
                     }
                     Some(n) => self.start_hls_run(id, n),
@@ -427,7 +427,11 @@ impl Actor {
                         let _ = tx.send(Internal::Retry { job: id }).await;
                     });
                 } else {
-                    self.finish(id, JobStatus::Error, Some(msg)).await;
+                    let code = match &outcome {
+                        RunOutcome::Stalled => "encoder-stalled",
+                        _ => cause.kind.code(),
+                    };
+                    self.fail(id, code, msg).await;
                 }
             }
         }
@@ -456,7 +460,7 @@ impl Actor {
             }
             Err(e) => {
                 let msg = format!("could not finalise the output: {e}");
-                self.finish(id, JobStatus::Error, Some(msg)).await;
+                self.fail(id, "output-failed", msg).await;
             }
         }
     }

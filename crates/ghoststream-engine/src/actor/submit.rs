@@ -162,6 +162,7 @@ impl Actor {
             start_time: spec.start_time,
             hw_accel_used: None,
             error_message: None,
+            error_code: None,
             created_at: now,
             started_at: None,
             completed_at: None,
@@ -186,11 +187,12 @@ impl Actor {
             }
             None => anon = 1,
         }
-        let log = JobLog::default();
+        let log = self.inner.job_log(id);
         let (plan, hls, hw) = match prepared {
             Err(cause) => {
                 rec.status = JobStatus::Error;
                 rec.error_message = Some(cause.clone());
+                rec.error_code = Some("probe-failed".into());
                 rec.completed_at = Some(now);
                 rec.files_removed = true;
                 log.push(format!("probe failed: {cause}"));
@@ -316,7 +318,7 @@ impl Actor {
         job.rec.hw_accel_used = Some(job.hw);
         if let Err(e) = tokio::fs::create_dir_all(&job.rec.dir).await {
             let msg = format!("cannot create the job's work directory: {e}");
-            self.finish(id, JobStatus::Error, Some(msg)).await;
+            self.fail(id, "work-dir-failed", msg).await;
             return;
         }
         if let Some(plan) = &job.plan {

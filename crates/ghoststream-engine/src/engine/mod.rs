@@ -136,15 +136,23 @@ impl Engine {
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
-        // Expired uploads go, once a minute, until the engine stops.
+        // Expired uploads go once a minute, old job logs once an hour, until the engine
+        // stops.
         let stopped = inner.stopped.clone();
+        let (logs, keep_days) = (shared_logs_dir(&config), config.logs.keep_days);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut n: u64 = 0;
             loop {
                 tokio::select! {
                     _ = stopped.cancelled() => break,
                     _ = tick.tick() => {
                         uploads.sweep(chrono::Utc::now()).await;
+                        if n.is_multiple_of(60) {
+                            let logs = logs.clone();
+                            let _ = tokio::task::spawn_blocking(move || sweep_logs(&logs, keep_days)).await;
+                        }
+                        n += 1;
                     }
                 }
             }
@@ -479,6 +487,11 @@ impl Engine {
     }
 
     /// Checks a control token (control routes; streams go through [`Engine::stream_gate`]).
+    /// A job's log so far, and each new line as it is written (`WS /ws/jobs/{id}/log`).
+    pub async fn log_follow(&self, id: Uuid) -> Result<crate::runner::LogFollow, EngineError> {
+        self.call(|reply| Cmd::LogFollow { id, reply }).await?
+    }
+
     pub fn check_control_token(&self, id: Uuid, token: Option<&str>) -> Result<(), EngineError> {
         let token = token.ok_or(EngineError::Token(crate::tokens::TokenError::Missing))?;
         self.inner
@@ -539,4 +552,27 @@ pub mod anyhow_free {
     }
     impl std::error::Error for Error {}
     pub type Result<T> = std::result::Result<T, Error>;
+}
+
+fn shared_logs_dir(config: &Config) -> std::path::PathBuf {
+    config.state_dir().join("logs").join("jobs")
+}
+
+/// Deletes job log files with no line for `keep_days`.
+fn sweep_logs(dir: &std::path::Path, keep_days: u32) {
+    let keep = Duration::from_secs(u64::from(keep_days.max(1)) * 86_400);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > keep);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }

@@ -46,17 +46,25 @@ impl FromRequestParts<App> for Controlled {
         let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, s)
             .await
             .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
-        authorize(s, id, peer, &parts.headers).await?;
+        authorize(s, id, peer, &parts.headers, None).await?;
         Ok(Controlled(id))
     }
 }
 
-async fn authorize(s: &App, id: Uuid, peer: SocketAddr, headers: &HeaderMap) -> ApiResult<()> {
+/// See [`Controlled`]; `query_token` is a control token from the URL (WebSockets from a
+/// browser cannot send headers).
+pub(crate) async fn authorize(
+    s: &App,
+    id: Uuid,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+) -> ApiResult<()> {
     s.engine.job(id).await?;
     if s.engine.live().job_tokens == TokenMode::Open {
         return Ok(());
     }
-    let token = header_str(headers, "x-ghoststream-control-token");
+    let token = header_str(headers, "x-ghoststream-control-token").or(query_token);
     if token.is_none() && crate::auth::dashboard_page(s, peer, headers).is_ok() {
         return Ok(());
     }

@@ -1,0 +1,142 @@
+"""Upload throughput and memory (issue 13), measured on this machine.
+
+Usage: uploads.py OUR_BINARY MEDIA_DIR RESULT_JSON [GIB]
+
+`dd` writes GIB GiB (default 2) to the disk that holds the server's state directory; then
+the same bytes go to our server over loopback through the seed's chunked API (64 MiB
+chunks) and through tus (one PATCH). Each upload's throughput is a ratio to dd's in the
+same run (target >= 0.5x). The server's RSS is sampled every 50 ms during each upload;
+the growth over its RSS before is reported (target <= 16 MiB).
+"""
+import hashlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import common
+from common import call, row
+
+OURS, MEDIA, OUT = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
+GIB = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
+SIZE = int(GIB * (1 << 30))
+BLOCK = os.urandom(1 << 20)
+
+
+def body(n):
+    """n bytes of the same random MiB over and over, without holding them."""
+    sent = 0
+    while sent < n:
+        k = min(len(BLOCK), n - sent)
+        yield BLOCK[:k]
+        sent += k
+
+
+def rss(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Peak:
+    """The highest RSS of `pid` while in use."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.stop = pid, rss(pid), False
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss(self.pid))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop = True
+        self.t.join()
+
+
+def send(base, method, path, n, headers):
+    host = base.removeprefix("http://")
+    c = http.client.HTTPConnection(host, timeout=600)
+    c.request(method, path, body=body(n), headers={"Content-Length": str(n), **headers})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status >= 300:
+        raise RuntimeError(f"{method} {path}: {r.status} {data[:200]!r}")
+    return r
+
+
+def dd_rate(state):
+    target = os.path.join(state, "dd.bin")
+    t0 = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={SIZE >> 20}",
+                    "conv=fdatasync", "status=none"], check=True)
+    took = time.monotonic() - t0
+    os.remove(target)
+    return SIZE / took
+
+
+def main():
+    p, base, state = common.server(OURS, MEDIA, GHOSTSTREAM__UPLOADS__MIN_FREE_BYTES="0")
+    try:
+        time.sleep(1.0)
+        dd = dd_rate(state)
+        row(f"dd writing {GIB:g} GiB to the same disk (fdatasync)", dd / (1 << 20), "MiB/s", "–")
+        digest = hashlib.sha256()
+        for chunk in body(SIZE):
+            digest.update(chunk)
+        # The seed's chunked API.
+        base_rss = rss(p.pid)
+        up = call(base, "POST", "/api/upload/init", {"filename": "big.bin", "file_size": SIZE})
+        uid = up["upload_id"]
+        step = 64 << 20
+        with Peak(p.pid) as peak:
+            t0 = time.monotonic()
+            for off in range(0, SIZE, step):
+                send(base, "POST", f"/api/upload/chunk/{uid}?offset={off}", min(step, SIZE - off),
+                     {"Content-Type": "application/octet-stream"})
+            subprocess.run(["sync", "-f", state], check=False)
+            took = time.monotonic() - t0
+        rate = SIZE / took
+        row("upload, seed chunked API (64 MiB chunks): ratio to dd", rate / dd, "x", ">= 0.5",
+            f"{rate / (1 << 20):.0f} MiB/s")
+        row(f"server RSS growth during the {GIB:g} GiB seed upload", (peak.peak - base_rss) / (1 << 20),
+            "MiB", "<= 16")
+        t0 = time.monotonic()
+        done = call(base, "POST", f"/api/upload/complete/{uid}", {"sha256": digest.hexdigest()})
+        assert done["complete"], done
+        row("complete: SHA-256 of the whole upload checked", time.monotonic() - t0, "s", "–")
+        call(base, "DELETE", f"/api/upload/{uid}")
+        # tus 1.0: creation, then one PATCH.
+        base_rss = rss(p.pid)
+        r = send(base, "POST", "/api/tus/", 0, {"Tus-Resumable": "1.0.0", "Upload-Length": str(SIZE)})
+        path = "/api/tus/" + r.getheader("Location").rsplit("/", 1)[1]
+        with Peak(p.pid) as peak:
+            t0 = time.monotonic()
+            send(base, "PATCH", path, SIZE, {"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+                                             "Content-Type": "application/offset+octet-stream"})
+            subprocess.run(["sync", "-f", state], check=False)
+            took = time.monotonic() - t0
+        rate = SIZE / took
+        row("upload, tus (one PATCH): ratio to dd", rate / dd, "x", ">= 0.5",
+            f"{rate / (1 << 20):.0f} MiB/s, SHA-256 included")
+        row(f"server RSS growth during the {GIB:g} GiB tus upload", (peak.peak - base_rss) / (1 << 20),
+            "MiB", "<= 16")
+    finally:
+        p.terminate()
+        p.wait()
+        subprocess.run(["rm", "-rf", state], check=False)
+    common.save(OUT)
+
+
+if __name__ == "__main__":
+    main()
