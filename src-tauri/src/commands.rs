@@ -8,7 +8,7 @@ use ghoststream_server::job_id;
 use ghoststream_types::{
     AnnounceResult, CancelResponse, Capabilities, DailyStats, ErrorBody, ErrorCode,
     GhostHubRequest, GhostHubSaved, JobList, JobResponse, PairingInfo, Reachability, Resources,
-    ServerStatus, Settings, SettingsSaved, Stats,
+    ServerStatus, Settings, SettingsSaved, StartRequest, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
@@ -81,6 +81,16 @@ pub async fn cancel_job(shell: S<'_>, job_id: String) -> R<CancelResponse> {
 pub async fn job_log(shell: S<'_>, job_id: String) -> R<String> {
     let app = shell.app().await?;
     app.job_log(self::job_id(&job_id).map_err(api)?)
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn start_job(shell: S<'_>, request: StartRequest) -> R<JobResponse> {
+    let app = shell.app().await?;
+    let client = Some("ghoststream-app".to_string());
+    app.start_job(request, client, &app.local_base())
         .await
         .map_err(api)
 }

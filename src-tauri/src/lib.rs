@@ -29,6 +29,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::job,
             commands::cancel_job,
             commands::job_log,
+            commands::start_job,
             commands::pause_job,
             commands::resume_job,
             commands::capabilities,

@@ -1,11 +1,11 @@
 // The dashboard in headless Chromium against a real server (HTTP transport).
-// Usage: node dashboard.mjs BASE_URL JOB_ID SCREENSHOT_DIR
+// Usage: node dashboard.mjs BASE_URL JOB_ID SCREENSHOT_DIR GHOSTHUB_URL MEDIA_FILE
 // A job was started through the API before this runs; it must appear with a moving
 // progress bar, be cancellable from the UI, and the hardware and stats views must render.
 import { launch } from "./chromium.mjs";
 import { mkdirSync } from "node:fs";
 
-const [base, jobId, shots, hub] = process.argv.slice(2);
+const [base, jobId, shots, hub, mediaFile] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const browser = await launch();
 let failed = false;
@@ -32,8 +32,14 @@ try {
   }, [row, first], { timeout: 30000 });
   ok(`progress moves (from ${first}% to ${await width()}%)`);
   await page.screenshot({ path: `${shots}/dashboard-jobs.png` });
+  // The running job's log, live: its command, then what happens as it happens.
+  await page.click(`${row} td.name`);
+  const logHas = (text) => page.waitForFunction((t) => (document.querySelector('[data-testid="job-log"]')?.textContent ?? "").includes(t), text, { timeout: 10000 });
+  await logHas("$ ffmpeg");
   await page.click(`${row} button[data-act="pause"]`);
   await page.waitForFunction((sel) => document.querySelector(`${sel} .badge`)?.textContent === "paused", row, { timeout: 10000 });
+  await logHas("frozen: paused by request");
+  ok("the log of a running job tails live");
   await page.waitForSelector(`${row} button[data-act="resume"]`, { timeout: 5000 });
   ok("pause a running job from its row");
   await page.click(`${row} button[data-act="resume"]`);
@@ -45,6 +51,16 @@ try {
   await page.click(`[data-testid="history"] tr[data-job="${jobId}"]`);
   await page.waitForFunction(() => (document.querySelector('[data-testid="job-log"]')?.textContent ?? "").includes("ffmpeg"), null, { timeout: 10000 });
   ok("job detail shows the ffmpeg command");
+
+  // A file chosen on the page is uploaded (tus), then a job starts from it.
+  await page.setInputFiles('[data-field="file"]', mediaFile);
+  await page.waitForFunction(() => (document.querySelector('[data-testid="upload-status"]')?.textContent ?? "").includes("uploaded"), null, { timeout: 30000 });
+  ok("upload with progress");
+  await page.selectOption('[data-field="up-start"] select[name="mode"]', "batch");
+  await page.click('[data-field="up-start"] button[type="submit"]');
+  await page.waitForFunction(() => [...document.querySelectorAll("tr[data-job] td.name")].some((td) => td.title.startsWith("upload:")), null, { timeout: 15000 });
+  ok("a job starts from the upload");
+  await page.screenshot({ path: `${shots}/dashboard-upload.png` });
 
   await page.goto(`${base}/#hardware`);
   await page.waitForSelector('[data-testid="accelerators"] tr[data-accel="software"] .badge.ready', { timeout: 15000 });

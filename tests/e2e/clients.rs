@@ -107,6 +107,7 @@ async fn dashboard_in_chromium_shows_live_jobs() {
         id,
         shots.to_str().unwrap().to_string(),
         media.base.clone(),
+        media_dir().join("short.mkv").display().to_string(),
     ];
     run_node("tests/browser/dashboard.mjs", args, vec![]).await;
     assert_eq!(gs.status(&job).await["status"], "cancelled");

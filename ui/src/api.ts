@@ -34,10 +34,20 @@ export interface Events {
   onServerChanged(cb: (s: ServerStatus) => void): () => void;
 }
 
+/** Where files are uploaded (tus 1.0), and the headers each request needs. */
+export interface UploadTarget {
+  endpoint: string;
+  headers: Record<string, string>;
+}
+
 export type Api = Calls & Events & {
   readonly mode: "tauri" | "http";
   /** Start, stop, quit and the logs folder exist only inside the app. */
   readonly canStartStop: boolean;
+  /** Uploads go over HTTP in both transports: file bytes do not travel over IPC. */
+  uploadTarget(): Promise<UploadTarget>;
+  /** New lines of a job's log as they are written; `null` where only polling works. */
+  followLog: ((jobId: string, onLine: (line: string) => void, onEnd: () => void) => () => void) | null;
 };
 
 /** `list_jobs` → `listJobs`, as tauri-specta names the commands. */

@@ -15,6 +15,7 @@ export const commands = {
 	job: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("job", { jobId })),
 	cancelJob: (jobId: string) => typedError<CancelResponse, ErrorBody>(__TAURI_INVOKE("cancel_job", { jobId })),
 	jobLog: (jobId: string) => typedError<string, ErrorBody>(__TAURI_INVOKE("job_log", { jobId })),
+	startJob: (request: StartRequest) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("start_job", { request })),
 	pauseJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("pause_job", { jobId })),
 	resumeJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("resume_job", { jobId })),
 	capabilities: () => typedError<Capabilities, ErrorBody>(__TAURI_INVOKE("capabilities")),
@@ -46,7 +47,7 @@ export const events = {
 /* Constants */
 export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app"] as const;
 
-export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
+export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
 
 export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority, stepping down if they fall behind"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
 
@@ -63,6 +64,8 @@ export type AnnounceResult = {
 	registration: Registration | null,
 	rendezvous: Registration | null,
 };
+
+export type AudioCodec = "aac" | "opus" | "mp3" | "flac" | "ac3" | "copy";
 
 export type AudioInfo = {
 	index: number,
@@ -149,6 +152,8 @@ export type ErrorCode =
 /**  A tus request without `Tus-Resumable: 1.0.0` (412). */
 "tus-version";
 
+export type Format = "hls" | "mp4" | "webm" | "mkv";
+
 /**
  *  `POST /api/pair/ghosthub`: the GhostHub to register with (empty or null: none), and
  *  from the `/pair` page the pairing code.
@@ -211,6 +216,9 @@ export type HwAccelInfo = {
 	/**  **ext**: why an accelerator is not available (no encoder, trial failed: first error line). */
 	reason: string | null,
 };
+
+/**  What a client may ask for in `output.hw_accel`. */
+export type HwAccelRequest = "auto" | "nvenc" | "qsv" | "vaapi" | "videotoolbox" | "amf" | "software";
 
 /**  A kind of encoder back end; what `hw_accel_used` reports. */
 export type HwKind = "nvenc" | "qsv" | "vaapi" | "videotoolbox" | "amf" | "software";
@@ -293,6 +301,18 @@ export type MediaInfo = {
 };
 
 export type Mode = "stream" | "abr" | "batch";
+
+export type OutputSpec = {
+	format?: Format | null,
+	video_codec?: VideoCodec | null,
+	audio_codec?: AudioCodec | null,
+	resolution?: Resolution | null,
+	bitrate?: string | null,
+	hw_accel?: HwAccelRequest | null,
+	tone_map?: boolean | null,
+	two_pass?: boolean | null,
+	max_audio_channels?: number | null,
+};
 
 /**  What running jobs do when the schedule closes. */
 export type OutsideWindow = 
@@ -388,6 +408,8 @@ export type Registration = {
 	target: string,
 };
 
+export type Resolution = "4k" | "1080p" | "720p" | "480p" | "original";
+
 /**  `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML). */
 export type Resources = {
 	cpu_percent: number | null,
@@ -480,6 +502,17 @@ export type Stage = "queued" | "probing" | "transcoding" | "remuxing" | "finaliz
 /**  **ext**: a running job frozen (its processes stopped), waiting to be resumed. */
 "paused";
 
+/**  The start request as it arrives. Unknown keys are ignored, `null` means default. */
+export type StartRequest = {
+	source?: string | null,
+	mode?: Mode | null,
+	output?: OutputSpec | null,
+	start_time?: number | null,
+	subtitles?: SubtitleSpec[] | null,
+	callback_url?: string | null,
+	session_id?: string | null,
+};
+
 export type Stats = {
 	total_jobs_processed: number,
 	successful_jobs: number,
@@ -538,6 +571,13 @@ export type SubtitleInfo = {
 	language: string | null,
 };
 
+export type SubtitleSpec = {
+	url: string,
+	label?: string | null,
+	language?: string | null,
+	default?: boolean | null,
+};
+
 export type TokensSetting = "enforce" | "open";
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
@@ -553,6 +593,8 @@ export type Variant = {
 	/**  Relative to the master playlist. */
 	playlist: string,
 };
+
+export type VideoCodec = "h264" | "h265" | "vp9" | "av1" | "copy";
 
 export type VideoInfo = {
 	index: number,

@@ -56,7 +56,7 @@ export function httpApi(base: string): Api {
       const msg = JSON.parse(String(m.data));
       if (msg.type === "ping") ws.send(JSON.stringify({ type: "pong" }));
       else if (msg.type === "server_status") listeners.server.forEach((cb) => cb(msg.data as ServerStatus));
-      else if (msg.type === "progress" || msg.type === "status_change" || msg.type === "analysis") {
+      else if (["progress", "status_change", "analysis", "health"].includes(msg.type)) {
         listeners.job.forEach((cb) => cb(msg as JobEvent));
       }
     };
@@ -69,6 +69,20 @@ export function httpApi(base: string): Api {
     ...(calls as unknown as Calls),
     mode: "http",
     canStartStop: false,
+    async uploadTarget() {
+      const key = apiKey();
+      const headers: Record<string, string> = key ? { "X-API-Key": key } : {};
+      return { endpoint: `${base}/api/tus/`, headers };
+    },
+    // The dashboard page on this machine may read a job's log without its token.
+    followLog(jobId, onLine, onEnd) {
+      const key = apiKey();
+      const url = `${base.replace(/^http/, "ws")}/ws/jobs/${encodeURIComponent(jobId)}/log${key ? `?api_key=${encodeURIComponent(key)}` : ""}`;
+      const ws = new WebSocket(url);
+      ws.onmessage = (m) => onLine(String(m.data));
+      ws.onclose = () => onEnd();
+      return () => ws.close();
+    },
     onJobEvent(cb) {
       listeners.job.add(cb);
       ensureSocket();

@@ -17,6 +17,13 @@ export function tauriApi(): Api {
     ...(calls as unknown as Calls),
     mode: "tauri",
     canStartStop: true,
+    // The server runs in this process; the window reaches it on loopback.
+    async uploadTarget() {
+      const s = (await calls.serverStatus()) as { port: number | null };
+      if (!s.port) throw new ApiError("server-stopped", "the server is not running");
+      return { endpoint: `http://127.0.0.1:${s.port}/api/tus/`, headers: {} };
+    },
+    followLog: null,
     onJobEvent(cb) {
       const un = events.jobUpdate.listen((e) => cb(e.payload));
       return () => void un.then((f) => f());

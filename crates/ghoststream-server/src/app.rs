@@ -242,6 +242,17 @@ impl App {
     }
 
     /// Freezes a running job where it is (same id, URLs and segments) until resumed.
+    /// Starts (or joins) a job; `client` names who asked (`X-GhostStream-Client`).
+    pub async fn start_job(
+        &self,
+        req: ghoststream_types::StartRequest,
+        client: Option<String>,
+        base: &str,
+    ) -> ApiResult<JobResponse> {
+        let snap = self.engine.submit(req, client).await?;
+        Ok(crate::links::answer(&snap, base))
+    }
+
     pub async fn pause_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
         let snap = self.engine.freeze(id, "paused by request".into()).await?;
         self.status_changed();

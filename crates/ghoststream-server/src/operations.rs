@@ -51,6 +51,11 @@ pub const OPS: &[Op] = &[
         ..op("job", "GET", "/api/transcode/{job_id}/status")
     },
     Op {
+        args: &["request"],
+        body: Some("request"),
+        ..op("start_job", "POST", "/api/transcode/start")
+    },
+    Op {
         args: &["job_id"],
         ..op("cancel_job", "POST", "/api/transcode/{job_id}/cancel")
     },

@@ -92,8 +92,7 @@ pub async fn start(
 ) -> ApiResult<Json<JobResponse>> {
     let req: StartRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
     let client = header_str(&headers, "x-ghoststream-client").map(str::to_string);
-    let snap = s.engine.submit(req, client).await?;
-    Ok(Json(crate::links::answer(&snap, &base_url(&s, &headers))))
+    Ok(Json(s.start_job(req, client, &base_url(&s, &headers)).await?))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]

@@ -5,6 +5,7 @@ import type { Panel } from "../../panel";
 import { every } from "../../panel";
 import { isLive, type Store } from "../../store";
 import { duration, escapeHtml, percent, sourceName, speed } from "../../format";
+import { mountUpload, UPLOAD_CARD } from "./upload";
 
 const HEAD = `<tr><th>Source</th><th>Mode</th><th>Resolution</th><th>Hardware</th><th>Progress</th><th>Speed</th><th>FPS</th><th>ETA</th><th>Stage</th><th></th></tr>`;
 
@@ -59,7 +60,7 @@ function fill(tr: HTMLTableRowElement, store: Store, j: JobResponse) {
 export const jobs: Panel = {
   title: "Jobs",
   mount(el, store) {
-    el.innerHTML = `
+    el.innerHTML = `${UPLOAD_CARD}
       <section class="card"><h2>Live jobs</h2>
         <table class="jobs" data-testid="live-jobs"><thead>${HEAD}</thead><tbody></tbody></table>
         <p class="muted" data-empty="live">No job is running.</p>
@@ -133,6 +134,14 @@ export const jobs: Panel = {
       if (atBottom) pre.scrollTop = pre.scrollHeight;
       if (!isLive(job)) { stopLog?.(); stopLog = null; }
     };
+    /** Appends lines as they come, keeping the reader's place unless at the bottom. */
+    const append = (line: string) => {
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      if (!logText) pre.textContent = "";
+      pre.append(`${line}\n`);
+      logText += `${line}\n`;
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    };
     const select = (id: string) => {
       if (selected) rows.get(selected)?.classList.remove("selected");
       selected = id;
@@ -141,8 +150,14 @@ export const jobs: Panel = {
       logText = "";
       pre.textContent = "Loading…";
       stopLog?.();
-      // The only polling here: the log of the job on screen, while it runs.
-      stopLog = every(2000, () => void showLog());
+      const job = store.jobs.get(id);
+      if (job && isLive(job) && store.api.followLog) {
+        // Live over a WebSocket: its last lines, then each new one as it is written.
+        stopLog = store.api.followLog(id, append, () => { if (!logText) void showLog(); });
+      } else {
+        // The app's window polls the log of the job on screen while it runs.
+        stopLog = every(2000, () => void showLog());
+      }
     };
 
     el.addEventListener("click", async (ev) => {
@@ -173,6 +188,7 @@ export const jobs: Panel = {
       }
     });
 
+    const unUpload = mountUpload(el, store);
     for (const id of store.jobs.keys()) place(id);
     empties();
     const off = store.on("jobs", (ids) => {
@@ -183,6 +199,7 @@ export const jobs: Panel = {
     return {
       unmount() {
         off();
+        unUpload();
         stopLog?.();
       },
     };
