@@ -92,7 +92,9 @@ pub async fn start(
 ) -> ApiResult<Json<JobResponse>> {
     let req: StartRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
     let client = header_str(&headers, "x-ghoststream-client").map(str::to_string);
-    Ok(Json(s.start_job(req, client, &base_url(&s, &headers)).await?))
+    Ok(Json(
+        s.start_job(req, client, &base_url(&s, &headers)).await?,
+    ))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
