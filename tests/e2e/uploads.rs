@@ -323,6 +323,10 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
     let (_, active) = gs.get("/api/upload/active").await;
     assert_eq!(active["active"], 1, "{active}");
     assert_eq!(active["uploads"].as_array().unwrap().len(), 2);
+    // Retention counts what the uploads hold.
+    let (_, cleanup) = gs.get("/api/cleanup/stats").await;
+    assert_eq!(cleanup["uploads"], 2, "{cleanup}");
+    assert_eq!(cleanup["upload_bytes"].as_u64(), Some(bytes.len() as u64));
 }
 
 #[tokio::test]

@@ -381,6 +381,14 @@ pub struct CleanupStats {
     pub batch_retention_hours: u64,
     /// Jobs whose outputs retention removed since the server started.
     pub cleaned_jobs: u32,
+    /// **ext**: uploads held (finished or not) and their bytes; a finished one is deleted
+    /// `upload_keep_hours` after its last use, or with its job.
+    #[serde(default)]
+    pub uploads: u32,
+    #[serde(default)]
+    pub upload_bytes: u64,
+    #[serde(default)]
+    pub upload_keep_hours: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -389,6 +397,9 @@ pub struct CleanupStats {
 pub struct CleanupRun {
     pub stale_jobs_cleaned: u32,
     pub orphaned_dirs_cleaned: u32,
+    /// **ext**: expired uploads deleted.
+    #[serde(default)]
+    pub uploads_cleaned: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,9 @@ impl Actor {
             stream_retention_minutes: cfg.stream_retention_minutes,
             batch_retention_hours: cfg.cleanup_after_hours,
             cleaned_jobs: self.cleaned_total,
+            uploads: self.inner.uploads.list().len() as u32,
+            upload_bytes: self.inner.uploads.bytes(),
+            upload_keep_hours: self.inner.config.uploads.keep_hours,
         };
         for j in self.jobs.values() {
             match j.rec.status {
@@ -111,6 +114,7 @@ impl Actor {
         CleanupRun {
             stale_jobs_cleaned: cleaned,
             orphaned_dirs_cleaned: orphans,
+            uploads_cleaned: 0,
         }
     }
 

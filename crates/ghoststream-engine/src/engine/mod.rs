@@ -416,8 +416,12 @@ impl Engine {
         self.call(|reply| Cmd::CleanupStats { reply }).await
     }
 
+    /// Retention now: stale job outputs, orphaned folders and expired uploads.
     pub async fn cleanup_run(&self) -> Result<CleanupRun, EngineError> {
-        self.call(|reply| Cmd::CleanupRun { reply }).await
+        let mut run = self.call(|reply| Cmd::CleanupRun { reply }).await?;
+        let gone = self.uploads().sweep(chrono::Utc::now()).await;
+        run.uploads_cleaned = gone.len() as u32;
+        Ok(run)
     }
 
     /// Resolves a file of an HLS job, waiting (bounded) for segments not yet written and
