@@ -219,6 +219,8 @@ pub struct HealthSection {
     pub window_seconds: u32,
     /// Seconds after a run starts before its speed is judged (ffmpeg's start-up).
     pub start_delay_seconds: u32,
+    /// Frames encoded per second below which a stream is degraded too; 0 = not checked.
+    pub min_fps: f64,
 }
 
 impl Default for HealthSection {
@@ -227,6 +229,7 @@ impl Default for HealthSection {
             min_speed: 1.0,
             window_seconds: 20,
             start_delay_seconds: 10,
+            min_fps: 0.0,
         }
     }
 }
@@ -651,6 +654,7 @@ ahead_seconds = 60          # a stream this far past its viewers pauses until th
 min_speed = 1.0             # GHOSTSTREAM__HEALTH__MIN_SPEED
 window_seconds = 20
 start_delay_seconds = 10    # ffmpeg's start-up is not judged
+min_fps = 0.0               # frames encoded per second below which it is degraded too; 0 = off
 
 [logs]
 # Each job's commands and ffmpeg messages: <state_directory>/logs/jobs/<job id>.log, read by

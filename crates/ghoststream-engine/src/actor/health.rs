@@ -11,8 +11,9 @@ use tokio::time::Instant;
 /// What the checker keeps per job.
 #[derive(Debug, Default)]
 pub(super) struct Watch {
-    /// (when, output position) of the current run's progress reports inside the window.
-    pub(super) samples: VecDeque<(Instant, f64)>,
+    /// (when, output position, frames made) of the current run's progress reports inside
+    /// the window.
+    pub(super) samples: VecDeque<(Instant, f64, u64)>,
     /// Steps taken down so far.
     pub(super) step: u32,
     /// Stepped to the encoder's faster preset.
@@ -22,31 +23,34 @@ pub(super) struct Watch {
 }
 
 impl Watch {
-    /// Output seconds per second across the samples, once they cover `window` (90 % of
-    /// it: reports come every half second or so); `None` before.
-    pub(super) fn speed(&self, window: Duration) -> Option<f64> {
-        let (t0, p0) = *self.samples.front()?;
-        let (t1, p1) = *self.samples.back()?;
+    /// Output seconds and frames per second across the samples, once they cover `window`
+    /// (90 % of it at the start of a run); `None` before.
+    pub(super) fn rates(&self, window: Duration) -> Option<(f64, f64)> {
+        let (t0, p0, f0) = *self.samples.front()?;
+        let (t1, p1, f1) = *self.samples.back()?;
         let span = t1.duration_since(t0);
-        (span >= window.mul_f64(0.9)).then(|| (p1 - p0).max(0.0) / span.as_secs_f64())
+        let secs = span.as_secs_f64();
+        (span >= window.mul_f64(0.9)).then(|| {
+            (
+                (p1 - p0).max(0.0) / secs,
+                f1.saturating_sub(f0) as f64 / secs,
+            )
+        })
     }
 
-    /// Adds a report and forgets those older than `window`.
-    pub(super) fn sample(&mut self, at: Instant, position: f64, window: Duration) {
-        self.samples.push_back((at, position));
-        while let Some((t, _)) = self.samples.front() {
-            if at.duration_since(*t) > window {
-                self.samples.pop_front();
-            } else {
-                break;
-            }
+    /// Adds a report and forgets the old ones, keeping the newest one at least `window`
+    /// old: reports come at uneven intervals, and the window must stay covered.
+    pub(super) fn sample(&mut self, at: Instant, position: f64, frames: u64, window: Duration) {
+        self.samples.push_back((at, position, frames));
+        while self.samples.len() > 1 && at.duration_since(self.samples[1].0) >= window {
+            self.samples.pop_front();
         }
     }
 }
 
 impl Actor {
     /// Judges a stream's speed at each progress report of its run.
-    pub(super) fn judge_speed(&mut self, id: Uuid, position: f64) {
+    pub(super) fn judge_speed(&mut self, id: Uuid, position: f64, frames: u64) {
         let cfg = self.inner.config.health.clone();
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
@@ -54,7 +58,10 @@ impl Actor {
         let (Some(run), Some(plan)) = (&job.run, &job.plan) else {
             return;
         };
-        if cfg.min_speed <= 0.0 || !job.rec.mode.is_hls() || plan.copies_video() {
+        if (cfg.min_speed <= 0.0 && cfg.min_fps <= 0.0)
+            || !job.rec.mode.is_hls()
+            || plan.copies_video()
+        {
             return;
         }
         let now = Instant::now();
@@ -64,13 +71,14 @@ impl Actor {
             return;
         }
         let window = Duration::from_secs(cfg.window_seconds.max(1).into());
-        job.health.sample(now, position, window);
-        let Some(speed) = job.health.speed(window) else {
+        job.health.sample(now, position, frames, window);
+        let Some((speed, fps)) = job.health.rates(window) else {
             return;
         };
         let speed = (speed * 100.0).round() / 100.0;
         let was_degraded = job.health.report.as_ref().is_some_and(|r| r.degraded);
-        if speed >= cfg.min_speed {
+        let fps_low = cfg.min_fps > 0.0 && fps < cfg.min_fps;
+        if speed >= cfg.min_speed && !fps_low {
             if was_degraded {
                 let action = "back at real time".to_string();
                 job.log
@@ -79,8 +87,13 @@ impl Actor {
             }
             return;
         }
-        // Below real time for a whole window: step down once, then judge the new run.
+        // Too slow for a whole window: step down once, then judge the new run.
         job.health.samples.clear();
+        let why = if fps_low {
+            format!("{fps:.1} frames/s, below {}", cfg.min_fps)
+        } else {
+            format!("{speed}× real time, below {}×", cfg.min_speed)
+        };
         let head = run.head;
         let hw = job.hw;
         let codec = match &plan.video {
@@ -107,19 +120,15 @@ impl Actor {
         let Some(action) = action else {
             if !was_degraded {
                 let action = "cannot step down further: fastest preset, lowest rung".to_string();
-                job.log.push(format!(
-                    "health: {speed}× real time (below {}×); {action}",
-                    cfg.min_speed
-                ));
+                job.log.push(format!("health: {why}; {action}"));
                 self.report_health(id, true, speed, action);
             }
             return;
         };
         job.health.step += 1;
         job.log.push(format!(
-            "health: {speed}× real time over {} s (below {}×); {action} from segment {head}",
-            window.as_secs(),
-            cfg.min_speed
+            "health: {why} over {} s; {action} from segment {head}",
+            window.as_secs()
         ));
         tracing::warn!(job = %id, speed, action = %action, "stream below real time");
         self.report_health(id, true, speed, action);
@@ -170,13 +179,33 @@ mod tests {
         let mut w = Watch::default();
         let t0 = Instant::now();
         for i in 0..=30u64 {
-            // Half a second of output per second of wall clock.
-            w.sample(t0 + Duration::from_millis(500 * i), i as f64 * 0.25, window);
+            // Half a second of output per second of wall clock, reported at uneven
+            // intervals (a report 3 ms late every other time).
+            let late = if i % 2 == 1 { 3 } else { 0 };
+            w.sample(
+                t0 + Duration::from_millis(500 * i + late),
+                i as f64 * 0.25,
+                i * 6,
+                window,
+            );
             if i < 18 {
-                assert_eq!(w.speed(window), None, "only {} s seen", i / 2);
+                assert_eq!(w.rates(window), None, "only {} s seen", i / 2);
             }
         }
-        assert_eq!(w.speed(window), Some(0.5));
-        assert!(w.samples.len() <= 21, "old reports are forgotten");
+        let (speed, _) = w.rates(window).expect("the window is covered");
+        assert!((speed - 0.5).abs() < 0.01, "{speed}");
+        // Jitter never leaves the window uncovered.
+        for i in 31..=60u64 {
+            let late = if i % 2 == 1 { 3 } else { 0 };
+            w.sample(
+                t0 + Duration::from_millis(500 * i + late),
+                i as f64 * 0.25,
+                i * 6,
+                window,
+            );
+            let (_, fps) = w.rates(window).expect("covered");
+            assert!((fps - 12.0).abs() < 0.1, "{fps} frames per second");
+        }
+        assert!(w.samples.len() <= 22, "old reports are forgotten");
     }
 }

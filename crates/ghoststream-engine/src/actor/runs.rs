@@ -287,7 +287,7 @@ impl Actor {
             job.last_progress = Some((data.clone(), std::time::Instant::now()));
         }
         let _ = self.inner.events.send(ev);
-        self.judge_speed(id, position);
+        self.judge_speed(id, position, block.frame);
     }
 
     pub(super) fn on_segment(&mut self, id: Uuid, run: u64, variant: usize, index: u32) {
