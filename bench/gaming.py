@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import common
 from common import call, row
@@ -77,6 +78,39 @@ def busy_job(base, pid):
     return j
 
 
+def fetch_timed(url):
+    t0 = time.monotonic()
+    with urllib.request.urlopen(url, timeout=120) as r:
+        r.read()
+    return time.monotonic() - t0
+
+
+def thaw_to_segment():
+    """A viewer watches a 1080p -> 720p stream; it is frozen mid-segment and thawed. The
+    next segment arrives within 1 s plus one segment's encode time (target)."""
+    p, base = server("low")
+    try:
+        j = call(base, "POST", "/api/transcode/start",
+                 {"source": os.path.join(MEDIA, "src1080.mkv"), "mode": "stream",
+                  "output": {"resolution": "720p"}})
+        seg = lambda n: j["stream_url"].replace("master.m3u8", f"v0_{n:05d}.ts")
+        # Segments 1-3 are 4 s each (0 is the short first one): their encode time.
+        fetch_timed(seg(1))
+        t0 = time.monotonic()
+        fetch_timed(seg(3))
+        per_segment = (time.monotonic() - t0) / 2
+        call(base, "POST", f"/api/transcode/{j['job_id']}/pause")
+        time.sleep(2.0)
+        call(base, "POST", f"/api/transcode/{j['job_id']}/resume")
+        took = fetch_timed(seg(4))
+        row("thaw -> next segment (4 s of 1080p -> 720p)", took, "s", f"<= {1 + per_segment:.2f}",
+            f"1 s + one segment's encode time ({per_segment:.2f} s)")
+        call(base, "POST", f"/api/transcode/{j['job_id']}/cancel")
+    finally:
+        p.terminate()
+        p.wait()
+
+
 def main():
     solo = game()
     row("game alone (720p x264 at normal priority)", solo, "fps", "–")
@@ -114,6 +148,7 @@ def main():
     finally:
         p.terminate()
         p.wait()
+    thaw_to_segment()
     common.save(OUT)
 
 
