@@ -323,6 +323,8 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
     let (_, active) = gs.get("/api/upload/active").await;
     assert_eq!(active["active"], 1, "{active}");
     assert_eq!(active["uploads"].as_array().unwrap().len(), 2);
+    // Anyone may see what is uploading, not the ids that would let them use or delete it.
+    assert!(!active.to_string().contains(&id), "{active}");
     // Retention counts what the uploads hold.
     let (_, cleanup) = gs.get("/api/cleanup/stats").await;
     assert_eq!(cleanup["uploads"], 2, "{cleanup}");

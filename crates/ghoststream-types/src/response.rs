@@ -582,6 +582,37 @@ pub struct UploadInfo {
     pub expires_at: DateTime<Utc>,
 }
 
+/// An upload as anyone may see it: no id, since an upload's id is what lets a client
+/// write, use or delete it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadSummary {
+    pub filename: String,
+    pub protocol: UploadProtocol,
+    pub size: Option<u64>,
+    pub offset: u64,
+    pub complete: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl UploadInfo {
+    pub fn to_summary(&self) -> UploadSummary {
+        UploadSummary {
+            filename: self.filename.clone(),
+            protocol: self.protocol,
+            size: self.size,
+            offset: self.offset,
+            complete: self.complete,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
 /// `GET /api/upload/active`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -591,8 +622,8 @@ pub struct UploadsActive {
     pub active: u32,
     /// Jobs waiting in the queue.
     pub queued_jobs: u32,
-    /// Every upload this server holds, newest first.
-    pub uploads: Vec<UploadInfo>,
+    /// Every upload this server holds, newest first, without ids.
+    pub uploads: Vec<UploadSummary>,
 }
 
 /// `POST /api/upload/init`.

@@ -245,7 +245,7 @@ pub async fn complete(
     get,
     path = "/api/upload/active",
     tag = "uploads",
-    summary = "Uploads still arriving, the queue, and every upload held",
+    summary = "Uploads still arriving, the queue, and every upload held (without ids: an id is what lets a client use an upload)",
     responses((status = 200, description = "OK", body = UploadsActive), Failure)
 )]
 pub async fn active(State(s): State<App>) -> ApiResult<Json<UploadsActive>> {
@@ -254,7 +254,7 @@ pub async fn active(State(s): State<App>) -> ApiResult<Json<UploadsActive>> {
     Ok(Json(UploadsActive {
         active: uploads.iter().filter(|u| !u.complete).count() as u32,
         queued_jobs: stats.current_queue_length,
-        uploads,
+        uploads: uploads.iter().map(UploadInfo::to_summary).collect(),
     }))
 }
 
