@@ -87,6 +87,20 @@ def dd_rate(state):
     return SIZE / took
 
 
+def upload_rows(name, short, pid, state, dd, upload):
+    """Times `upload` to a synced file system against dd, and the server's RSS growth."""
+    base_rss = rss(pid)
+    with Peak(pid) as peak:
+        t0 = time.monotonic()
+        upload()
+        subprocess.run(["sync", "-f", state], check=False)
+        took = time.monotonic() - t0
+    rate = SIZE / took
+    row(f"upload, {name}: ratio to dd", rate / dd, "x", ">= 0.5", f"{rate / (1 << 20):.0f} MiB/s")
+    row(f"server RSS growth during the {GIB:g} GiB {short} upload", (peak.peak - base_rss) / (1 << 20),
+        "MiB", "<= 16")
+
+
 def main():
     p, base, state = common.server(OURS, MEDIA, GHOSTSTREAM__UPLOADS__MIN_FREE_BYTES="0")
     try:
@@ -97,42 +111,28 @@ def main():
         for chunk in body(SIZE):
             digest.update(chunk)
         # The seed's chunked API.
-        base_rss = rss(p.pid)
         up = call(base, "POST", "/api/upload/init", {"filename": "big.bin", "file_size": SIZE})
         uid = up["upload_id"]
         step = 64 << 20
-        with Peak(p.pid) as peak:
-            t0 = time.monotonic()
+
+        def chunks():
             for off in range(0, SIZE, step):
                 send(base, "POST", f"/api/upload/chunk/{uid}?offset={off}", min(step, SIZE - off),
                      {"Content-Type": "application/octet-stream"})
-            subprocess.run(["sync", "-f", state], check=False)
-            took = time.monotonic() - t0
-        rate = SIZE / took
-        row("upload, seed chunked API (64 MiB chunks): ratio to dd", rate / dd, "x", ">= 0.5",
-            f"{rate / (1 << 20):.0f} MiB/s")
-        row(f"server RSS growth during the {GIB:g} GiB seed upload", (peak.peak - base_rss) / (1 << 20),
-            "MiB", "<= 16")
+
+        upload_rows("seed chunked API (64 MiB chunks)", "seed", p.pid, state, dd, chunks)
         t0 = time.monotonic()
         done = call(base, "POST", f"/api/upload/complete/{uid}", {"sha256": digest.hexdigest()})
         assert done["complete"], done
         row("complete: SHA-256 of the whole upload checked", time.monotonic() - t0, "s", "–")
         call(base, "DELETE", f"/api/upload/{uid}")
-        # tus 1.0: creation, then one PATCH.
-        base_rss = rss(p.pid)
+        # tus 1.0: creation, then one PATCH (which also hashes the whole file at its end).
         r = send(base, "POST", "/api/tus/", 0, {"Tus-Resumable": "1.0.0", "Upload-Length": str(SIZE)})
         path = "/api/tus/" + r.getheader("Location").rsplit("/", 1)[1]
-        with Peak(p.pid) as peak:
-            t0 = time.monotonic()
-            send(base, "PATCH", path, SIZE, {"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
-                                             "Content-Type": "application/offset+octet-stream"})
-            subprocess.run(["sync", "-f", state], check=False)
-            took = time.monotonic() - t0
-        rate = SIZE / took
-        row("upload, tus (one PATCH): ratio to dd", rate / dd, "x", ">= 0.5",
-            f"{rate / (1 << 20):.0f} MiB/s, SHA-256 included")
-        row(f"server RSS growth during the {GIB:g} GiB tus upload", (peak.peak - base_rss) / (1 << 20),
-            "MiB", "<= 16")
+        upload_rows("tus (one PATCH, SHA-256 included)", "tus", p.pid, state, dd,
+                    lambda: send(base, "PATCH", path, SIZE, {
+                        "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+                        "Content-Type": "application/offset+octet-stream"}))
     finally:
         p.terminate()
         p.wait()

@@ -159,19 +159,7 @@ async fn a_full_disk_ends_the_job_cleanly() {
                 "GHOSTSTREAM__TRANSCODING__TEMP_DIRECTORY",
                 work.to_str().unwrap(),
             )
-            .wrap(&[
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &format!(
-                    "mount -t tmpfs -o size=1m tmpfs {} && exec \"$@\"",
-                    work.display()
-                ),
-                "sh",
-            ]),
+            .small_disk_at(&work),
     );
     let job = gs
         .start_job(json!({"source": media.url("h264.mkv"), "mode": "batch", "output": {"format": "mkv", "resolution": "original", "video_codec": "h264", "bitrate": "4000k"}}))

@@ -400,6 +400,34 @@ impl Opts {
         self.state = Some(p.to_path_buf());
         self
     }
+
+    /// Runs the server in a mount namespace of its own with a 1 MiB tmpfs at `dir` (a
+    /// disk that fills up).
+    pub fn small_disk_at(self, dir: &Path) -> Self {
+        let mount = format!(
+            "mount -t tmpfs -o size=1m tmpfs {} && exec \"$@\"",
+            dir.display()
+        );
+        self.wrap(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &mount,
+            "sh",
+        ])
+    }
+}
+
+/// Asserts an error answer's status and `code`.
+pub fn assert_refused((status, body): (u16, Value), want: u16, code: &str) {
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (want, Some(code)),
+        "{body}"
+    );
 }
 
 /// The real `ghoststream` binary on 127.0.0.1:0.

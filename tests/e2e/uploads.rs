@@ -154,6 +154,25 @@ async fn tus_clients_resume_across_a_cut_connection_and_the_upload_plays() {
     assert_eq!(gs.get(&format!("/api/upload/{py}")).await.0, 200);
 }
 
+/// `POST /api/upload` with the file (and its SHA-256 before it, when given).
+async fn multipart(gs: &Gs, name: &str, bytes: Vec<u8>, sha256: Option<String>) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new();
+    if let Some(sha) = sha256 {
+        form = form.text("sha256", sha);
+    }
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/upload", gs.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
 async fn chunk(gs: &Gs, id: &str, offset: u64, bytes: &[u8]) -> (u16, Value, Option<String>) {
     let r = reqwest::Client::new()
         .post(format!("{}/api/upload/chunk/{id}?offset={offset}", gs.base))
@@ -188,16 +207,14 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
     let bytes = std::fs::read(&file).unwrap();
     let half = bytes.len() / 2;
     // Over the size limit: refused before a byte is stored.
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             "/api/upload/init",
             json!({"filename": "big.mkv", "file_size": 3_000_000}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (413, Some("upload-too-large")),
-        "{e}"
+        .await,
+        413,
+        "upload-too-large",
     );
     let (code, up) = gs
         .post(
@@ -226,16 +243,14 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
     );
     assert_eq!(at, Some(half.to_string()));
     // Finishing early: 409, bytes missing.
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             &format!("/api/upload/complete/{id}"),
             json!({"sha256": sha256_hex(&file)}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (409, Some("upload-incomplete")),
-        "{e}"
+        .await,
+        409,
+        "upload-incomplete",
     );
     // Past the announced size: 413, and none of that chunk is kept.
     let mut too_much = bytes[half..].to_vec();
@@ -274,16 +289,14 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
     let bad = up["upload_id"].as_str().unwrap().to_string();
     assert_eq!(chunk(&gs, &bad, 0, &bytes[..1000]).await.0, 200);
     let before = uploads_left(&gs, state.path());
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             &format!("/api/upload/complete/{bad}"),
             json!({"sha256": "0".repeat(64)}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (422, Some("upload-checksum-mismatch")),
-        "{e}"
+        .await,
+        422,
+        "upload-checksum-mismatch",
     );
     assert_eq!(gs.get(&format!("/api/upload/{bad}")).await.0, 404);
     assert_eq!(
@@ -298,27 +311,23 @@ async fn the_seed_api_places_chunks_by_offset_and_keeps_nothing_unverified() {
             json!({"filename": "y.mkv", "file_size": 1000}),
         )
         .await;
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             "/api/transcode/start",
             json!({"source": format!("upload:{}", up["upload_id"].as_str().unwrap())}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (409, Some("upload-incomplete")),
-        "{e}"
+        .await,
+        409,
+        "upload-incomplete",
     );
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             "/api/transcode/start",
             json!({"source": "upload:../../etc/passwd"}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (404, Some("upload-not-found")),
-        "{e}"
+        .await,
+        404,
+        "upload-not-found",
     );
     let (_, active) = gs.get("/api/upload/active").await;
     assert_eq!(active["active"], 1, "{active}");
@@ -341,51 +350,22 @@ async fn a_full_disk_mid_upload_keeps_nothing_half_written() {
         Opts::default()
             .state(state.path())
             .env("GHOSTSTREAM__UPLOADS__MIN_FREE_BYTES", "0")
-            .wrap(&[
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &format!(
-                    "mount -t tmpfs -o size=1m tmpfs {} && exec \"$@\"",
-                    uploads.display()
-                ),
-                "sh",
-            ]),
+            .small_disk_at(&uploads),
     );
     let bytes = std::fs::read(media_dir().join("h264.mkv")).unwrap();
     // An announced size the disk cannot hold: refused at the start.
-    let (code, e) = gs
-        .post(
+    assert_refused(
+        gs.post(
             "/api/upload/init",
             json!({"filename": "h264.mkv", "file_size": bytes.len()}),
         )
-        .await;
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (413, Some("upload-no-space")),
-        "{e}"
+        .await,
+        413,
+        "upload-no-space",
     );
     // No size announced (one multipart request): the disk fills mid-way.
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes.clone()).file_name("h264.mkv"),
-    );
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/upload", gs.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let code = r.status().as_u16();
-    let e: Value = r.json().await.unwrap();
-    assert_eq!(
-        (code, e["code"].as_str()),
-        (507, Some("upload-disk-full")),
-        "{e}"
-    );
+    let full = multipart(&gs, "h264.mkv", bytes, None).await;
+    assert_refused(full, 507, "upload-disk-full");
     assert_eq!(
         uploads_left(&gs, state.path()),
         0,
@@ -394,20 +374,9 @@ async fn a_full_disk_mid_upload_keeps_nothing_half_written() {
     assert_eq!(gs.get("/api/health").await.0, 200);
     // A file that fits goes through, SHA-256 checked.
     let small = std::fs::read(media_dir().join("short.mkv")).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .text("sha256", sha256_hex(&media_dir().join("short.mkv")))
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(small.clone()).file_name("short.mkv"),
-        );
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/upload", gs.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    let info: Value = r.json().await.unwrap();
+    let sha = sha256_hex(&media_dir().join("short.mkv"));
+    let (code, info) = multipart(&gs, "short.mkv", small.clone(), Some(sha)).await;
+    assert_eq!(code, 200, "{info}");
     assert_eq!(
         (&info["complete"], info["size"].as_u64()),
         (&json!(true), Some(small.len() as u64))

@@ -36,14 +36,7 @@ pub async fn progress(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !has_api_key(&s, &headers, uri.query()) {
-        return ApiError::Unauthorized(ErrorCode::ApiKeyRequired).into_response();
-    }
-    // A client message is a few hundred bytes; a bigger one closes the connection
-    // instead of being parsed.
-    ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
-        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(s, socket, Filter::All))
+    upgrade(s, &headers, &uri, ws, Filter::All)
 }
 
 /// `/ws/conversion/{job_id}`: `/ws/progress` subscribed to one job.
@@ -54,13 +47,25 @@ pub async fn conversion(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !has_api_key(&s, &headers, uri.query()) {
+    let only = Filter::Only(std::iter::once(job.chars().take(64).collect()).collect());
+    upgrade(s, &headers, &uri, ws, only)
+}
+
+fn upgrade(
+    s: App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    ws: WebSocketUpgrade,
+    filter: Filter,
+) -> Response {
+    if !has_api_key(&s, headers, uri.query()) {
         return ApiError::Unauthorized(ErrorCode::ApiKeyRequired).into_response();
     }
-    let only = Filter::Only(std::iter::once(job.chars().take(64).collect()).collect());
+    // A client message is a few hundred bytes; a bigger one closes the connection
+    // instead of being parsed.
     ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(s, socket, only))
+        .on_upgrade(move |socket| connection(s, socket, filter))
 }
 
 #[derive(Default)]

@@ -178,33 +178,22 @@ mod tests {
         let window = Duration::from_secs(10);
         let mut w = Watch::default();
         let t0 = Instant::now();
-        for i in 0..=30u64 {
-            // Half a second of output per second of wall clock, reported at uneven
-            // intervals (a report 3 ms late every other time).
-            let late = if i % 2 == 1 { 3 } else { 0 };
-            w.sample(
-                t0 + Duration::from_millis(500 * i + late),
-                i as f64 * 0.25,
-                i * 6,
-                window,
-            );
-            if i < 18 {
-                assert_eq!(w.rates(window), None, "only {} s seen", i / 2);
+        // Half a second of output (12 frames) per second of wall clock, reported at uneven
+        // intervals: every other report is 3 ms late.
+        let report = |w: &mut Watch, i: u64| {
+            let at = t0 + Duration::from_millis(500 * i + (i % 2) * 3);
+            w.sample(at, i as f64 * 0.25, i * 6, window);
+            w.rates(window)
+        };
+        for i in 0..=60u64 {
+            match report(&mut w, i) {
+                None => assert!(i < 18, "uncovered at report {i}"),
+                Some((speed, fps)) => {
+                    assert!(i >= 18, "only {} s seen", i / 2);
+                    assert!((speed - 0.5).abs() < 0.01, "{speed}");
+                    assert!((fps - 12.0).abs() < 0.1, "{fps} frames per second");
+                }
             }
-        }
-        let (speed, _) = w.rates(window).expect("the window is covered");
-        assert!((speed - 0.5).abs() < 0.01, "{speed}");
-        // Jitter never leaves the window uncovered.
-        for i in 31..=60u64 {
-            let late = if i % 2 == 1 { 3 } else { 0 };
-            w.sample(
-                t0 + Duration::from_millis(500 * i + late),
-                i as f64 * 0.25,
-                i * 6,
-                window,
-            );
-            let (_, fps) = w.rates(window).expect("covered");
-            assert!((fps - 12.0).abs() < 0.1, "{fps} frames per second");
         }
         assert!(w.samples.len() <= 22, "old reports are forgotten");
     }

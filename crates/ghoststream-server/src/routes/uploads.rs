@@ -335,19 +335,32 @@ fn num_header(h: &HeaderMap, name: &str) -> Option<Result<u64, ()>> {
     })
 }
 
-/// The 412 answer unless the client speaks tus 1.0.0.
-fn version_refusal(h: &HeaderMap) -> Option<Response> {
-    match h.get("tus-resumable").and_then(|v| v.to_str().ok()) {
-        Some(TUS_VERSION) => None,
-        _ => {
-            let mut r = tus_refusal(
-                StatusCode::PRECONDITION_FAILED,
-                ghoststream_types::ErrorCode::TusVersion,
-                "send Tus-Resumable: 1.0.0",
-            );
-            r.headers_mut()
-                .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
-            Some(r)
+/// A request of a client that speaks tus 1.0.0; any other gets 412.
+pub struct Tus;
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Tus {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match parts
+            .headers
+            .get("tus-resumable")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(TUS_VERSION) => Ok(Tus),
+            _ => {
+                let mut r = tus_refusal(
+                    StatusCode::PRECONDITION_FAILED,
+                    ghoststream_types::ErrorCode::TusVersion,
+                    "send Tus-Resumable: 1.0.0",
+                );
+                r.headers_mut()
+                    .insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+                Err(r)
+            }
         }
     }
 }
@@ -386,10 +399,7 @@ fn metadata_name(h: &HeaderMap) -> String {
         Failure,
     )
 )]
-pub async fn tus_create(State(s): State<App>, headers: HeaderMap) -> Response {
-    if let Some(r) = version_refusal(&headers) {
-        return r;
-    }
+pub async fn tus_create(_: Tus, State(s): State<App>, headers: HeaderMap) -> Response {
     let Some(Ok(length)) = num_header(&headers, "upload-length") else {
         return tus_refusal(
             StatusCode::BAD_REQUEST,
@@ -427,14 +437,7 @@ pub async fn tus_create(State(s): State<App>, headers: HeaderMap) -> Response {
     params(UploadId),
     responses((status = 200, description = "OK"), Failure)
 )]
-pub async fn tus_head(
-    State(s): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = version_refusal(&headers) {
-        return r;
-    }
+pub async fn tus_head(_: Tus, State(s): State<App>, Path(id): Path<String>) -> Response {
     match s.engine.uploads().get(&id) {
         Ok(info) => {
             let mut r = StatusCode::OK.into_response();
@@ -471,14 +474,12 @@ pub async fn tus_head(
     )
 )]
 pub async fn tus_patch(
+    _: Tus,
     State(s): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(r) = version_refusal(&headers) {
-        return r;
-    }
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -565,14 +566,7 @@ pub async fn tus_patch(
     params(UploadId),
     responses((status = 204, description = "Deleted"), Failure)
 )]
-pub async fn tus_delete(
-    State(s): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(r) = version_refusal(&headers) {
-        return r;
-    }
+pub async fn tus_delete(_: Tus, State(s): State<App>, Path(id): Path<String>) -> Response {
     match s.engine.uploads().remove(&id).await {
         Ok(()) => tus(StatusCode::NO_CONTENT.into_response()),
         Err(e) => tus_error(&s, &id, e),
