@@ -122,16 +122,19 @@ async fn sigterm_stops_jobs_and_restart_keeps_history_and_stats() {
     let gs2 = Gs::start(Opts::default().state(state.path()));
     let (_, stats) = gs2.get("/api/stats").await;
     assert_eq!(stats["successful_jobs"], 1, "{stats}");
-    assert_eq!(stats["failed_jobs"], 1, "{stats}");
+    // Stopped on purpose, the running job was cancelled, not failed.
+    assert_eq!(stats["failed_jobs"], 0, "{stats}");
+    assert_eq!(stats["cancelled_jobs"], 1, "{stats}");
     let s = gs2.status(&done).await;
     assert_eq!(s["status"], "ready");
     let (code, file) = gs2.fetch(s["download_url"].as_str().unwrap()).await;
     assert_eq!(code, 200, "finished batch output kept across the restart");
     assert!(!file.is_empty());
     let s = gs2.status(&running).await;
-    assert_eq!(s["status"], "error");
+    assert_eq!(s["status"], "cancelled");
+    assert_eq!(s["error_code"], "server-stopped");
     assert!(
-        s["error_message"].as_str().unwrap().contains("interrupted"),
+        s["error_message"].as_str().unwrap().contains("the server stopped"),
         "{s}"
     );
 }

@@ -299,11 +299,15 @@ impl Actor {
                 if let Some(r) = j.run.take() {
                     r.cancel.cancel();
                 }
-                j.rec.status = JobStatus::Error;
-                j.rec.error_message = Some("interrupted: the server stopped".into());
+                // Stopped on purpose (Stop, Quit, SIGTERM): cancelled, saying why. Only a
+                // server that dies without stopping leaves jobs to fail at the next start.
+                j.rec.status = JobStatus::Cancelled;
+                j.rec.error_message = Some("cancelled: the server stopped".into());
+                j.rec.error_code = Some("server-stopped".into());
                 j.rec.completed_at = Some(Utc::now());
                 j.rec.files_removed = j.rec.mode.is_hls();
-                self.totals.failed += 1;
+                j.log.push("cancelled: the server stopped");
+                self.totals.cancelled += 1;
             }
             self.persist(id).await;
             self.emit_status(id);
