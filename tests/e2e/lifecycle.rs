@@ -134,7 +134,10 @@ async fn sigterm_stops_jobs_and_restart_keeps_history_and_stats() {
     assert_eq!(s["status"], "cancelled");
     assert_eq!(s["error_code"], "server-stopped");
     assert!(
-        s["error_message"].as_str().unwrap().contains("the server stopped"),
+        s["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("the server stopped"),
         "{s}"
     );
 }
