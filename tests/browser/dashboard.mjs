@@ -96,7 +96,8 @@ try {
   await page.click('[data-testid="settings"] button[type="submit"]');
   await page.waitForFunction(() => {
     const m = document.querySelector('[data-testid="settings-message"]')?.textContent ?? "";
-    return m.includes("max_concurrent_jobs") && m.includes("schedule");
+    // In the words the form showed, not config keys.
+    return m.includes("“Max concurrent jobs”") && m.includes("“When jobs may run”") && !m.includes("max_concurrent_jobs");
   }, null, { timeout: 10000 });
   const saved = await (await fetch(`${base}/api/settings`)).json();
   const w = JSON.stringify(saved.schedule);

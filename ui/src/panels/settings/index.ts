@@ -17,7 +17,7 @@ function control(f: Field, v: unknown): string {
     case "choice":
       return `<label>${escapeHtml(f.label)} <select ${name}>${i.of.map(([val, label]) => `<option value="${val}" ${v === val ? "selected" : ""}>${escapeHtml(label)}</option>`).join("")}</select></label>`;
     case "secret":
-      return `<label>${escapeHtml(f.label)} <input ${name} type="password" autocomplete="off" value="${escapeHtml(String(v ?? ""))}" placeholder="none"></label>`;
+      return `<label>${escapeHtml(f.label)} <input ${name} type="password" autocomplete="off" value="${escapeHtml(String(v ?? ""))}" placeholder="not set: no key is asked for"></label>`;
     case "lines":
       return `<label>${escapeHtml(f.label)}<textarea ${name} rows="3">${escapeHtml(((v as string[] | null) ?? []).join("\n"))}</textarea></label>`;
     case "toggle":
@@ -25,6 +25,11 @@ function control(f: Field, v: unknown): string {
     case "schedule":
       return scheduleControl(f.name, f.label, (v as ScheduleWindow[] | null) ?? []);
   }
+}
+
+/** What the user saw: a setting's label, for the field names a save answers with. */
+function labels(names: readonly string[]): string {
+  return names.map((n) => `“${SETTING_FIELDS.find((f) => f.name === n || f.key === n)?.label ?? n}”`).join(", ");
 }
 
 function read(form: HTMLFormElement): Settings {
@@ -60,8 +65,8 @@ export const settings: Panel = {
         ev.preventDefault();
         try {
           const saved = await store.api.saveSettings(read(ev.target as HTMLFormElement));
-          const now = saved.applied_now.length ? `Applied now: ${saved.applied_now.join(", ")}.` : "Saved.";
-          const later = saved.needs_server_restart.length ? ` Takes effect when the server restarts: ${saved.needs_server_restart.join(", ")}.` : "";
+          const now = saved.applied_now.length ? `Applied now: ${labels(saved.applied_now)}.` : "Saved.";
+          const later = saved.needs_server_restart.length ? ` Takes effect when the server restarts: ${labels(saved.needs_server_restart)}.` : "";
           message(`${now}${later} (${saved.config_path})`);
         } catch (e) {
           message(`Not saved: ${e instanceof Error ? e.message : String(e)}`);
