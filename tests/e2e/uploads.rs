@@ -442,3 +442,51 @@ async fn twenty_uploads_at_once_each_arrive_whole() {
         .iter()
         .all(|u| u["complete"] == true && u["offset"] == 300_000));
 }
+
+/// Uploading needs what starting a job needs: with an API key set, the key.
+#[tokio::test]
+async fn uploads_need_the_api_key_when_one_is_set() {
+    let key = "a-long-enough-key";
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__SECURITY__API_KEY", key)
+            .env("GHOSTSTREAM__UPLOADS__MIN_FREE_BYTES", "0"),
+    );
+    let init = json!({"filename": "a.mkv", "file_size": 10}).to_string();
+    let tus = [("Tus-Resumable", "1.0.0"), ("Upload-Length", "10")];
+    assert_refused(
+        gs.req(
+            reqwest::Method::POST,
+            "/api/upload/init",
+            Some(init.clone()),
+            &[],
+        )
+        .await,
+        401,
+        "api-key-required",
+    );
+    assert_refused(
+        gs.req(reqwest::Method::POST, "/api/tus/", None, &tus).await,
+        401,
+        "api-key-required",
+    );
+    assert_refused(
+        multipart(&gs, "a.mkv", vec![0u8; 10], None).await,
+        401,
+        "api-key-required",
+    );
+    let (code, up) = gs
+        .req(
+            reqwest::Method::POST,
+            "/api/upload/init",
+            Some(init),
+            &[("X-API-Key", key)],
+        )
+        .await;
+    assert_eq!(code, 200, "{up}");
+    let with_key = [("X-API-Key", key), tus[0], tus[1]];
+    let (code, _) = gs
+        .req(reqwest::Method::POST, "/api/tus/", None, &with_key)
+        .await;
+    assert_eq!(code, 201);
+}

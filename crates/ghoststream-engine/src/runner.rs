@@ -427,4 +427,31 @@ mod tests {
         assert!(text.starts_with("5\n"));
         assert_eq!(text.lines().count(), LOG_LINES);
     }
+    #[test]
+    fn a_log_file_rotates_by_size_and_is_read_back_by_a_new_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs").join("j.log");
+        let log = JobLog::to_file(path.clone(), 4096);
+        let (_, mut live) = log.follow();
+        // 27 bytes a line: 500 lines rotate three times.
+        for i in 0..500 {
+            log.push(format!("line {i:04} of the job's log"));
+        }
+        assert_eq!(live.try_recv().unwrap(), "line 0000 of the job's log");
+        // Two files at most, each under the limit; the oldest lines are gone.
+        let rotated = dir.path().join("jobs").join("j.log.1");
+        for p in [&path, &rotated] {
+            let len = std::fs::metadata(p).unwrap().len();
+            assert!(len > 0 && len <= 4096, "{} is {len} bytes", p.display());
+        }
+        // A restarted server's log of the same job reads the files: the newest lines, in order.
+        let again = JobLog::to_file(path.clone(), 4096);
+        let text = again.text();
+        assert!(text.ends_with("line 0499 of the job's log\n"), "{text}");
+        assert!(!text.contains("line 0000 "));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "out of order");
+        again.remove_files();
+        assert!(!path.exists() && !rotated.exists());
+    }
 }

@@ -660,6 +660,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unfinished_uploads_expire_and_finished_ones_are_kept_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = store(dir.path());
+        let open = up
+            .create("a", Some(3), UploadProtocol::Chunked)
+            .unwrap()
+            .upload_id;
+        let done = up
+            .create("b", Some(3), UploadProtocol::Chunked)
+            .unwrap()
+            .upload_id;
+        up.write(&done, None, chunks(&[b"abc"]), None)
+            .await
+            .unwrap();
+        up.complete(&done, None).await.unwrap();
+        let now = Utc::now();
+        assert!(up.sweep(now).await.is_empty());
+        // Past expire_minutes (60) without a byte: the unfinished one goes.
+        assert_eq!(
+            up.sweep(now + chrono::Duration::minutes(61)).await,
+            vec![open.clone()]
+        );
+        assert_eq!(up.get(&open).unwrap_err(), UploadError::NotFound);
+        // The finished one stays until keep_hours (24) after its last use.
+        assert!(up.resolve(&done).is_ok());
+        assert!(up.sweep(now + chrono::Duration::hours(23)).await.is_empty());
+        assert_eq!(
+            up.sweep(now + chrono::Duration::hours(25)).await,
+            vec![done]
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "files left"
+        );
+    }
+
+    #[tokio::test]
     async fn a_wrong_checksum_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let up = store(dir.path());
