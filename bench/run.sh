@@ -30,4 +30,5 @@ gen long720.mkv -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=600" \
 bench/.venv/bin/python bench/bench.py target/release/ghoststream bench/media bench/results/last.json || true
 bench/.venv/bin/python bench/gaming.py target/release/ghoststream bench/media bench/results/gaming.json || true
 bench/.venv/bin/python bench/uploads.py target/release/ghoststream bench/media bench/results/uploads.json || true
+bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
 exit 0
