@@ -31,4 +31,5 @@ bench/.venv/bin/python bench/bench.py target/release/ghoststream bench/media ben
 bench/.venv/bin/python bench/gaming.py target/release/ghoststream bench/media bench/results/gaming.json || true
 bench/.venv/bin/python bench/uploads.py target/release/ghoststream bench/media bench/results/uploads.json || true
 bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
+bench/.venv/bin/python bench/streams.py target/release/ghoststream bench/media bench/results/streams.json || true
 exit 0
