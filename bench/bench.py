@@ -401,6 +401,11 @@ def main():
             p.wait(timeout=15)
         except Exception:
             p.kill()
+    save()
+
+
+def save():
+    """Writes the rows measured so far to RESULT_JSON (the other bench scripts use it too)."""
     with open(OUT, "w") as f:
         json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cores": os.cpu_count(), "rows": ROWS}, f, indent=2)
     print(f"written {OUT}")

@@ -9,7 +9,6 @@ Each row is the median of 3 runs, with the spread:
 - a source nobody listens for (a closed local port: connection refused) → error
   (target <= 3 s).
 """
-import json
 import socket
 import statistics
 import time
@@ -98,8 +97,7 @@ def main():
         for p in (ours, peer):
             p.terminate()
             p.wait()
-    with open(bench.OUT, "w") as f:
-        json.dump({"rows": bench.ROWS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f, indent=1)
+    bench.save()
 
 
 if __name__ == "__main__":

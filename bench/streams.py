@@ -9,7 +9,6 @@ Usage: streams.py OUR_BINARY MEDIA_DIR RESULT_JSON (bench/run.sh prepares everyt
   job's encode speed (output seconds per second, from its progress) after 8 s; the
   largest n where every stream holds >= 1.0x is what this machine proves (target 3).
 """
-import json
 import statistics
 import time
 
@@ -81,8 +80,7 @@ def main():
         client.close()
         ours.terminate()
         ours.wait()
-    with open(bench.OUT, "w") as f:
-        json.dump({"rows": bench.ROWS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f, indent=1)
+    bench.save()
 
 
 if __name__ == "__main__":
