@@ -313,11 +313,15 @@ impl Uploads {
             .ok_or(UploadError::NotFound)
     }
 
+    /// Records where an upload stands. Under the map's lock, so that an upload deleted
+    /// meanwhile (a DELETE during a PATCH) is never written back.
     fn update(&self, info: &UploadInfo) -> Result<(), UploadError> {
+        let mut slots = self.lock();
+        let slot = slots
+            .get_mut(&info.upload_id)
+            .ok_or(UploadError::NotFound)?;
         self.save(info)?;
-        if let Some(s) = self.lock().get_mut(&info.upload_id) {
-            s.info = info.clone();
-        }
+        slot.info = info.clone();
         Ok(())
     }
 
@@ -695,6 +699,38 @@ mod tests {
             0,
             "files left"
         );
+    }
+
+    #[tokio::test]
+    async fn an_upload_deleted_while_it_is_written_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let up = std::sync::Arc::new(store(dir.path()));
+        let id = up
+            .create("a", Some(6), UploadProtocol::Tus)
+            .unwrap()
+            .upload_id;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        let body = tokio_stream_of(rx);
+        let (up2, id2) = (up.clone(), id.clone());
+        let writing = tokio::spawn(async move { up2.write(&id2, Some(0), body, None).await });
+        // The second send waits for the first to be taken: the write is under way.
+        tx.send(Ok(Bytes::from_static(b"abc"))).await.unwrap();
+        tx.send(Ok(Bytes::from_static(b"de"))).await.unwrap();
+        up.remove(&id).await.unwrap();
+        let _ = tx.send(Ok(Bytes::from_static(b"f"))).await;
+        drop(tx);
+        assert_eq!(writing.await.unwrap().unwrap_err(), UploadError::NotFound);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "a record came back"
+        );
+    }
+
+    fn tokio_stream_of(
+        mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
     }
 
     #[tokio::test]
