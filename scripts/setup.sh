@@ -5,7 +5,8 @@
 #                               appindicator) and the UI's Node packages
 #   scripts/setup.sh --test     everything: the desktop set plus what the tests need
 #                               (Chromium, Xvfb, D-Bus, WebKitWebDriver, Node and Python
-#                               clients: hls.js, playwright-core, the ghoststream SDK)
+#                               clients: hls.js, dash.js, playwright-core, the ghoststream
+#                               SDK, GStreamer's RTMP publisher)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,13 @@ if [ "$want_test" = 1 ]; then
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks /metrics
   command -v ionice >/dev/null 2>&1 || missing+=(util-linux)    # reads ffmpeg's I/O priority back
+  # An RTMP publisher independent of ffmpeg: GStreamer's rtmp2sink (bad), flvmux (good),
+  # x264enc (ugly), voaacenc (bad).
+  command -v gst-launch-1.0 >/dev/null 2>&1 || missing+=(gstreamer1.0-tools)
+  gst_has() { command -v gst-inspect-1.0 >/dev/null 2>&1 && gst-inspect-1.0 "$1" >/dev/null 2>&1; }
+  gst_has rtmp2sink || missing+=(gstreamer1.0-plugins-bad)
+  gst_has flvmux || missing+=(gstreamer1.0-plugins-good)
+  gst_has x264enc || missing+=(gstreamer1.0-plugins-ugly)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"

@@ -13,6 +13,7 @@ mod gaming;
 mod hostile;
 mod joblogs;
 mod lifecycle;
+mod live;
 mod load;
 mod openapi;
 mod security;

@@ -126,7 +126,27 @@ parameters = {{ "path.id" = "{}" }}
 
     // The settings on a server of their own: whatever they become, the answers hold.
     let gs = Gs::start(Opts::default());
-    let report = schemathesis(&gs, "", &["--include-method", "PUT"], 40);
+    let report = schemathesis(
+        &gs,
+        "",
+        &["--include-method", "PUT", "--include-path", "/api/settings"],
+        40,
+    );
     assert!(report.contains("Tested: 1"), "{report}");
+    // Live ingest's key routes, with a real key to rename and revoke.
+    let (code, _) = gs
+        .post(
+            "/api/ingest/keys",
+            json!({"key": "fuzz-key", "name": "Fuzz"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let config = "[[operations]]\ninclude-path-regex = \"^/api/ingest/\"\nparameters = { \"path.key\" = \"fuzz-key\" }\n";
+    let report = schemathesis(&gs, config, &["--include-path-regex", "^/api/ingest"], 40);
+    assert!(
+        report.contains("Selected: 3") && report.contains("Tested: 3"),
+        "{report}"
+    );
+    assert_eq!(gs.get("/api/health").await.0, 200);
     assert!(gs.children().is_empty());
 }

@@ -471,6 +471,9 @@ impl Gs {
             })
             .env("GHOSTSTREAM__MDNS__INTERFACES", "[\"lo\"]")
             .env("GHOSTSTREAM__DISCOVERY__UDP_PORT", "0")
+            // Live ingest on any free ports: tests run side by side.
+            .env("GHOSTSTREAM__LIVE__RTMP_PORT", "0")
+            .env("GHOSTSTREAM__LIVE__SRT_PORT", "0")
             // The test media servers are on loopback, which sources may not reach by default.
             .env(
                 "GHOSTSTREAM__SECURITY__ALLOWED_TARGETS",

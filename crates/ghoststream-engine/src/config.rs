@@ -23,6 +23,7 @@ pub struct Config {
     pub health: HealthSection,
     pub uploads: UploadsSection,
     pub logs: LogsSection,
+    pub live: LiveSection,
     /// Where the database (history, stats, token secret) lives.
     pub state_directory: Option<PathBuf>,
 }
@@ -264,6 +265,67 @@ impl Default for UploadsSection {
             max_kept: 200,
             min_free_bytes: 1 << 30,
             chunk_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Live ingest: RTMP and SRT publishers in, an HLS/DASH ladder out, a recording after.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveSection {
+    pub enabled: bool,
+    /// 0 = any free port (tests); the bound one is in `/api/ingest`.
+    pub rtmp_port: u16,
+    pub srt_port: u16,
+    /// Publishers live at once.
+    pub max_streams: u32,
+    /// A publisher sending more than this (audio and video, over 5 s) is cut off.
+    pub max_input_kbps: u32,
+    /// A publisher whose picture is taller than this is refused.
+    pub max_input_height: u32,
+    /// Add the publisher's own H.264/AAC as a `source` rung (no re-encode).
+    pub passthrough: bool,
+    pub segment_seconds: u32,
+    /// Segments in the live HLS playlists (the sliding window); the recording keeps all.
+    pub window_segments: u32,
+    /// A recording stops growing past this many minutes (the stream ends).
+    pub record_max_minutes: u32,
+    /// A publisher that comes back within this continues the same stream.
+    pub reconnect_grace_seconds: u32,
+    /// Recordings are deleted this long after they end.
+    pub keep_hours: u32,
+    /// Recordings kept at most (the oldest go first).
+    pub max_recordings: u32,
+    /// A stream ends when free disk under the state directory falls below this.
+    pub min_free_bytes: u64,
+    /// Handshake, connect and publish must be done within this.
+    pub handshake_timeout_seconds: u64,
+    /// A publisher that sends nothing for this long is dropped (the grace period follows).
+    pub idle_timeout_seconds: u64,
+    /// Connections that have not started publishing, at most (slow or idle clients).
+    pub max_pending_connections: u32,
+}
+
+impl Default for LiveSection {
+    fn default() -> Self {
+        LiveSection {
+            enabled: true,
+            rtmp_port: 1935,
+            srt_port: 8890,
+            max_streams: 4,
+            max_input_kbps: 25_000,
+            max_input_height: 2160,
+            passthrough: true,
+            segment_seconds: 2,
+            window_segments: 6,
+            record_max_minutes: 360,
+            reconnect_grace_seconds: 15,
+            keep_hours: 48,
+            max_recordings: 50,
+            min_free_bytes: 2 << 30,
+            handshake_timeout_seconds: 10,
+            idle_timeout_seconds: 10,
+            max_pending_connections: 16,
         }
     }
 }
@@ -673,6 +735,29 @@ max_active = 32             # unfinished uploads at once
 max_kept = 200              # uploads kept in all
 min_free_bytes = 1073741824 # free disk uploads never take
 chunk_timeout_seconds = 30  # a chunk silent this long ends where it got to
+
+[live]
+# Live ingest: OBS (Server rtmp://<this pc>:1935/live, Stream Key <key>) or an SRT publisher
+# (srt://<this pc>:8890?streamid=<key>) in; an HLS and DASH ladder out at
+# /streams/<key>/master.m3u8 and /streams/<key>/dash/manifest.mpd; the recording stays there
+# when the publisher stops. Keys: GET/POST /api/ingest/keys, or the dashboard's Live panel.
+enabled = true              # GHOSTSTREAM__LIVE__ENABLED
+rtmp_port = 1935
+srt_port = 8890
+max_streams = 4             # publishers live at once
+max_input_kbps = 25000      # a publisher sending more (over 5 s) is cut off
+max_input_height = 2160     # a taller picture is refused
+passthrough = true          # the publisher's own H.264/AAC as a "source" rung
+segment_seconds = 2
+window_segments = 6         # live HLS playlists list this many segments
+record_max_minutes = 360    # a stream ends when its recording is this long
+reconnect_grace_seconds = 15 # a publisher back within this continues the same stream
+keep_hours = 48             # recordings are deleted this long after they end
+max_recordings = 50
+min_free_bytes = 2147483648 # a stream ends when free disk falls below this
+handshake_timeout_seconds = 10
+idle_timeout_seconds = 10   # a publisher silent this long is dropped
+max_pending_connections = 16
 "#;
 
 #[cfg(test)]

@@ -314,6 +314,10 @@ pub struct JobRecord {
     pub stream_token: String,
     pub stream_revoked: bool,
     pub files_removed: bool,
+    /// A live stream's recording: the stream key it was published on. Its files belong to
+    /// the live ingest (`<state>/live/<id>`), which keeps and removes them.
+    #[serde(default)]
+    pub live_key: Option<String>,
 }
 
 impl JobRecord {

@@ -10,6 +10,7 @@ pub mod egress;
 mod engine;
 mod error;
 pub mod gaming;
+pub mod ingest;
 pub mod job;
 pub mod live;
 mod prober;

@@ -558,7 +558,7 @@ fn hex(b: &[u8]) -> String {
 
 /// Free bytes on the disk that holds `path`.
 #[cfg(unix)]
-fn free_bytes(path: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
     let v = nix::sys::statvfs::statvfs(path).ok()?;
     // fsblkcnt_t and friends are not u64 on every platform.
     #[allow(clippy::unnecessary_cast)]
@@ -567,7 +567,7 @@ fn free_bytes(path: &Path) -> Option<u64> {
 
 /// Free bytes on the disk that holds `path` (the longest mount prefix).
 #[cfg(not(unix))]
-fn free_bytes(path: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
     let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
     disks
         .iter()

@@ -159,6 +159,7 @@ pub async fn api_key(State(state): State<App>, req: Request, next: Next) -> Resp
         path,
         "/api/health" | "/health" | "/pair" | "/api/pair/ghosthub" | "/api/pair/info"
     ) || path.starts_with("/stream/")
+        || path.starts_with("/streams/")
         || path.starts_with("/download/");
     if exempt || has_api_key(&state, req.headers(), req.uri().query()) {
         return next.run(req).await;

@@ -33,6 +33,14 @@ pub enum ApiError {
     BodyTimeout,
     RangeNotSatisfiable(u64),
     Internal(String),
+    /// Live ingest: keys and streams.
+    Ingest(ghoststream_engine::ingest::IngestError),
+}
+
+impl From<ghoststream_engine::ingest::IngestError> for ApiError {
+    fn from(e: ghoststream_engine::ingest::IngestError) -> Self {
+        ApiError::Ingest(e)
+    }
 }
 
 impl From<EngineError> for ApiError {
@@ -104,6 +112,20 @@ impl ApiError {
                     ErrorCode::InternalError,
                     "internal error; see the server log".into(),
                 )
+            }
+            ApiError::Ingest(e) => {
+                use ghoststream_engine::ingest::IngestError as I;
+                let status = match &e {
+                    I::KeyNotFound(_) | I::NotFound => StatusCode::NOT_FOUND,
+                    I::KeyExists(_) => StatusCode::CONFLICT,
+                    I::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                    I::Disabled => StatusCode::SERVICE_UNAVAILABLE,
+                    I::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                if status.is_server_error() {
+                    tracing::error!("live ingest: {e}");
+                }
+                (status, e.code(), e.to_string().into())
             }
             ApiError::Engine(e) => {
                 let status = match &e {

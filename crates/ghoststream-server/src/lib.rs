@@ -11,6 +11,7 @@ mod error;
 mod files;
 pub mod links;
 mod listen;
+mod live;
 mod metrics;
 pub mod net;
 mod openapi;
@@ -39,7 +40,7 @@ pub use running::{Running, StartError};
 
 // Dev-dependencies of the end-to-end suite.
 #[cfg(test)]
-use {tempfile as _, tokio_tungstenite as _};
+use {rml_rtmp as _, tempfile as _, tokio_tungstenite as _};
 // Used by the binary only.
 use {anyhow as _, clap as _, ghoststream_media as _, tracing_subscriber as _};
 
@@ -47,7 +48,7 @@ use {anyhow as _, clap as _, ghoststream_media as _, tracing_subscriber as _};
 /// path and OpenAPI entry come from the handler's `#[utoipa::path]` annotation. The
 /// `.route` lines are undocumented aliases and pages.
 pub(crate) fn routes() -> OpenApiRouter<App> {
-    use routes::{dashboard, jobs, ops, pairing, stream, uploads};
+    use routes::{dashboard, ingest, jobs, ops, pairing, stream, uploads};
     OpenApiRouter::with_openapi(openapi::Api::openapi())
         .routes(routes!(ops::health))
         .routes(routes!(ops::health_detailed))
@@ -97,6 +98,11 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
             uploads::tus_patch,
             uploads::tus_delete
         ))
+        .routes(routes!(ingest::status))
+        .routes(routes!(ingest::keys, ingest::create_key))
+        .routes(routes!(ingest::rename_key, ingest::revoke_key))
+        .routes(routes!(ingest::stop))
+        .route("/streams/{key}/{*file}", get(ingest::file))
         .route("/api/tus/", post(uploads::tus_create))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/health", get(ops::health))

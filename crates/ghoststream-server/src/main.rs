@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 #[cfg(test)]
-use {tempfile as _, tokio_tungstenite as _};
+use {rml_rtmp as _, tempfile as _, tokio_tungstenite as _};
 // Used by the library half of this package.
 #[cfg(unix)]
 use nix as _;

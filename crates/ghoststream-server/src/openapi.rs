@@ -4,7 +4,7 @@
 //! (`crate::routes`), so the document cannot drift from the code.
 //! `/ws/progress` (WebSocket) and the `/pair` page are described in the spec, not here.
 
-use crate::routes::stream;
+use crate::routes::{ingest, stream};
 use axum::response::{IntoResponse, Response};
 use std::sync::OnceLock;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -18,7 +18,7 @@ use utoipa::OpenApi;
     ),
     // Every other path comes with its route (`crate::routes()`); this one's route is a
     // wildcard the annotation cannot spell.
-    paths(stream::stream_file),
+    paths(stream::stream_file, ingest::file),
     modifiers(&Security),
     security((), ("api_key" = []), ("api_key_query" = [])),
     tags(
@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         (name = "ops", description = "Health, capabilities, statistics and retention"),
         (name = "dashboard", description = "What the desktop dashboard reads and changes"),
         (name = "pairing", description = "Discovery and pairing with GhostHub"),
+        (name = "live", description = "Live ingest: RTMP/SRT publishers in, an HLS and DASH ladder out, a recording after"),
     )
 )]
 pub(crate) struct Api;

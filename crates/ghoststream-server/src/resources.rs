@@ -116,6 +116,21 @@ fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
         max_concurrent_jobs: engine.live().max_concurrent_jobs,
         ffmpeg_version: hw.ffmpeg_shown().to_string(),
         platform: platform(),
+        live: {
+            let ingest = engine.ingest();
+            ingest
+                .enabled()
+                .then(|| ghoststream_types::LiveCapabilities {
+                    rtmp_port: ingest.rtmp_port(),
+                    srt_port: ingest.srt_port(),
+                    ladder: ghoststream_engine::ingest::LADDER_NAMES
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect(),
+                    hls: true,
+                    dash: true,
+                })
+        },
     }
 }
 

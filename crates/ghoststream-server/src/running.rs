@@ -83,6 +83,10 @@ impl Running {
         state
             .bound_port
             .store(local.port(), std::sync::atomic::Ordering::Relaxed);
+        // Live ingest listens next to HTTP (RTMP and SRT ports of their own), before
+        // discovery advertises them.
+        let host = state.engine.config().server.host.clone();
+        state.engine.ingest().listen(&host).await;
         let d = crate::discovery::Discovery::start(
             state.engine.clone(),
             state.config_path.clone(),

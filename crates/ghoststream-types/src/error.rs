@@ -104,6 +104,14 @@ codes! {
     TooManyUploads = "too-many-uploads",
     /// A tus request without `Tus-Resumable: 1.0.0` (412).
     TusVersion = "tus-version",
+    /// No stream key by that name (404).
+    IngestKeyNotFound = "ingest-key-not-found",
+    /// A key by that name exists already (409).
+    IngestKeyExists = "ingest-key-exists",
+    /// No live stream (or recording) on that key (404).
+    LiveNotFound = "live-not-found",
+    /// Live ingest is off on this server (`live.enabled`) (503).
+    LiveDisabled = "live-disabled",
 }
 
 impl std::fmt::Display for ErrorCode {

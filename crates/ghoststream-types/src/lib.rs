@@ -9,11 +9,13 @@
 pub mod settings;
 mod dashboard;
 mod error;
+mod live;
 mod request;
 mod response;
 
 pub use dashboard::*;
 pub use error::ErrorCode;
+pub use live::*;
 pub use request::*;
 pub use response::*;
 pub use settings::{Codec, Input, SettingField, Takes};

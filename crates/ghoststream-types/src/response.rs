@@ -348,6 +348,22 @@ pub struct Capabilities {
     pub max_concurrent_jobs: u32,
     pub ffmpeg_version: String,
     pub platform: String,
+    /// **ext**: live ingest ports (`None` when off or not bound).
+    #[serde(default)]
+    pub live: Option<LiveCapabilities>,
+}
+
+/// **ext**: where publishers reach this server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveCapabilities {
+    pub rtmp_port: Option<u16>,
+    pub srt_port: Option<u16>,
+    /// Ladder rungs offered (`1080p`, `720p`, `480p`, `360p`).
+    pub ladder: Vec<String>,
+    pub hls: bool,
+    pub dash: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -542,6 +558,14 @@ pub enum Notice {
         job_id: String,
         speed: f64,
         action: String,
+    },
+    /// A live stream started, stalled, came back, ended or failed. Names the stream by its
+    /// key's name, never by the key.
+    Live {
+        job_id: String,
+        name: String,
+        event: crate::LiveEvent,
+        detail: Option<String>,
     },
 }
 

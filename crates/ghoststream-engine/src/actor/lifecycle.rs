@@ -15,7 +15,8 @@ impl Actor {
                 self.totals.failed += 1;
                 changed = true;
             }
-            if rec.mode.is_hls() && !rec.files_removed {
+            // A live recording's files belong to the live ingest.
+            if rec.mode.is_hls() && !rec.files_removed && rec.live_key.is_none() {
                 let _ = tokio::fs::remove_dir_all(&rec.dir).await;
                 rec.files_removed = true;
                 changed = true;
@@ -265,6 +266,66 @@ impl Actor {
         })
     }
 
+    /// A live stream's job: created when the stream starts, replaced as it ends. Its end
+    /// counts in the totals like any job's.
+    pub(super) async fn live_record(&mut self, rec: JobRecord, log: JobLog) {
+        let id = rec.id;
+        let was_terminal = self.jobs.get(&id).map(|j| j.rec.status.is_terminal());
+        if was_terminal == Some(true) {
+            return;
+        }
+        let status = rec.status;
+        if status.is_terminal() {
+            match status {
+                JobStatus::Ready => {
+                    self.totals.successful += 1;
+                    self.totals.bytes += rec.output_bytes;
+                    if let Some(s) = rec.speed {
+                        self.totals.speed_sum += s;
+                        self.totals.speed_count += 1;
+                    }
+                }
+                JobStatus::Error => self.totals.failed += 1,
+                _ => self.totals.cancelled += 1,
+            }
+            if let Some(hw) = rec.hw_accel_used {
+                *self
+                    .totals
+                    .hw_usage
+                    .entry(hw.as_str().to_string())
+                    .or_insert(0) += 1;
+            }
+            self.store.totals(self.totals.clone()).await;
+        }
+        match self.jobs.get_mut(&id) {
+            Some(j) => j.rec = rec,
+            None => {
+                self.jobs.insert(
+                    id,
+                    Job {
+                        rec,
+                        spec: None,
+                        plan: None,
+                        hls: None,
+                        hw: HwKind::Software,
+                        sessions: HashSet::new(),
+                        anon: 0,
+                        share_key: None,
+                        run: None,
+                        attempts: 0,
+                        eta: None,
+                        log,
+                        last_progress: None,
+                        frozen: None,
+                        health: Default::default(),
+                    },
+                );
+            }
+        }
+        self.persist(id).await;
+        self.emit_status(id);
+    }
+
     pub(super) async fn delete(&mut self, id: Uuid) -> Result<(), EngineError> {
         let job = self.jobs.get(&id).ok_or(EngineError::NotFound)?;
         if !job.rec.status.is_terminal() {
@@ -305,7 +366,7 @@ impl Actor {
                 j.rec.error_message = Some("cancelled: the server stopped".into());
                 j.rec.error_code = Some("server-stopped".into());
                 j.rec.completed_at = Some(Utc::now());
-                j.rec.files_removed = j.rec.mode.is_hls();
+                j.rec.files_removed = j.rec.mode.is_hls() && j.rec.live_key.is_none();
                 j.log.push("cancelled: the server stopped");
                 self.totals.cancelled += 1;
             }

@@ -109,6 +109,11 @@ pub(crate) enum Cmd {
     Shutdown {
         reply: Reply<()>,
     },
+    /// A live stream's job, as it starts and as it ends (the live ingest runs it).
+    LiveRecord {
+        rec: Box<JobRecord>,
+        log: JobLog,
+    },
     /// The schedule closed with `outside_window = stop`: batch jobs back to the queue.
     Requeue {
         reply: Reply<()>,
@@ -487,6 +492,7 @@ impl Actor {
             Cmd::Shutdown { reply } => {
                 let _ = reply.send(());
             }
+            Cmd::LiveRecord { rec, log } => self.live_record(*rec, log).await,
         }
     }
 }

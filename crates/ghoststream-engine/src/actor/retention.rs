@@ -47,7 +47,8 @@ impl Actor {
 
     /// Seconds until this job's outputs expire, `None` when nothing is kept.
     pub(super) fn ttl_left(&self, j: &Job, now: chrono::DateTime<Utc>) -> Option<i64> {
-        if j.rec.files_removed {
+        // A live recording's files are the live ingest's to keep (`live.keep_hours`).
+        if j.rec.files_removed || j.rec.live_key.is_some() {
             return None;
         }
         let since = if j.rec.mode.is_hls() {

@@ -178,6 +178,7 @@ impl Actor {
             stream_token: self.inner.tokens.mint(id, Scope::Stream, exp),
             stream_revoked: false,
             files_removed: false,
+            live_key: None,
         };
         let mut sessions = HashSet::new();
         let mut anon = 0;

@@ -31,6 +31,8 @@ use uuid::Uuid;
 /// pause flag, and the engine's lifetime (stop token, actor task, state lock).
 pub(crate) struct Inner {
     pub(crate) shared: Arc<Shared>,
+    /// Live ingest: RTMP/SRT publishers, their ladders and recordings.
+    ingest: crate::ingest::Ingest,
     tx: mpsc::Sender<Cmd>,
     prober: Arc<Prober>,
     stopped: CancellationToken,
@@ -119,8 +121,37 @@ impl Engine {
             uploads: uploads.clone(),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
+        let ingest = {
+            let record_tx = tx.clone();
+            let log_shared = shared.clone();
+            let hooks = crate::ingest::Hooks {
+                notices: shared.notices.clone(),
+                record: Box::new(move |rec, log| {
+                    let cmd = Cmd::LiveRecord {
+                        rec: Box::new(rec),
+                        log,
+                    };
+                    if let Err(mpsc::error::TrySendError::Full(cmd)) = record_tx.try_send(cmd) {
+                        let tx = record_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = tx.send(cmd).await;
+                        });
+                    }
+                }),
+                log_for: Box::new(move |id| log_shared.job_log(id)),
+            };
+            crate::ingest::Ingest::open(
+                config.live.clone(),
+                config.transcoding.ffmpeg_path.clone(),
+                state.join("live"),
+                shared.hardware.clone(),
+                hooks,
+            )
+            .map_err(|e| anyhow_free::Error(format!("cannot open the live folder: {e}")))?
+        };
         let inner = Arc::new(Inner {
             shared: shared.clone(),
+            ingest,
             tx,
             prober: prober.clone(),
             state_lock: Mutex::new(Some(lock)),
@@ -330,15 +361,22 @@ impl Engine {
     }
 
     /// Cancels a job; on a shared stream with other viewers, only this session leaves.
+    /// A live stream's job ends the stream (its recording is kept).
     pub async fn cancel(&self, id: Uuid, session: Option<String>) -> Result<(), EngineError> {
+        if self.inner.ingest.end_job(id, "cancelled").await {
+            return Ok(());
+        }
         self.call(|reply| Cmd::Cancel { id, session, reply })
             .await?
     }
 
     /// Deletes a job; an upload it was made from goes with it unless another job uses it.
+    /// A live stream's job ends the stream first; its recording goes with the job.
     pub async fn delete(&self, id: Uuid) -> Result<(), EngineError> {
         let source = self.job(id).await.ok().map(|j| j.record.source);
+        self.inner.ingest.end_job(id, "the job was deleted").await;
         self.call(|reply| Cmd::Delete { id, reply }).await??;
+        self.inner.ingest.forget(id);
         if let Some(upload) = source.as_deref().and_then(|s| s.strip_prefix("upload:")) {
             let others = self.jobs().await?;
             if !others
@@ -354,6 +392,11 @@ impl Engine {
     /// Bytes fetched through the egress proxy (sources, subtitles) since the start.
     pub fn egress_bytes_in(&self) -> u64 {
         self.inner.shared.egress.bytes_in()
+    }
+
+    /// Live ingest: keys, streams, listeners.
+    pub fn ingest(&self) -> &crate::ingest::Ingest {
+        &self.inner.ingest
     }
 
     /// Every upload, and where they are stored.
@@ -508,6 +551,8 @@ impl Engine {
 
     /// Stops every job and child process, bounded by `timeout`, and flushes the database.
     pub async fn shutdown(&self, timeout: Duration) {
+        // Live streams end first: their recordings are finished and recorded as jobs.
+        self.inner.ingest.shutdown().await;
         self.inner.stopped.cancel();
         let _ = tokio::time::timeout(timeout, self.call(|reply| Cmd::Shutdown { reply })).await;
         let handle = self.inner.actor_done.lock().ok().and_then(|mut g| g.take());

@@ -227,6 +227,14 @@ impl Discovery {
             self.engine.live().max_concurrent_jobs.to_string(),
         );
         txt.insert("platform".into(), std::env::consts::OS.into());
+        // Live ingest: where publishers reach us (absent when off or not bound).
+        let ingest = self.engine.ingest();
+        if let Some(p) = ingest.rtmp_port() {
+            txt.insert("rtmp_port".into(), p.to_string());
+        }
+        if let Some(p) = ingest.srt_port() {
+            txt.insert("srt_port".into(), p.to_string());
+        }
         mdns::Advert {
             host: mdns::host_label(&self.instance),
             instance: self.instance.clone(),

@@ -3,6 +3,7 @@
 use ghoststream_types::ErrorCode;
 pub mod dashboard;
 pub mod doc;
+pub mod ingest;
 pub mod jobs;
 pub mod ops;
 pub mod pairing;
