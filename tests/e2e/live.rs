@@ -289,6 +289,19 @@ async fn an_rtmp_stream_plays_live_then_as_a_recording_in_hlsjs_and_dashjs() {
         )
         .await;
     assert!(log.to_string().contains("-f flv -i pipe:0"), "{log}");
+    // The same figures in the health check and the metrics.
+    let (_, health) = gs.get("/api/health/detailed").await;
+    assert_eq!(health["checks"]["live"]["rtmp_port"], port, "{health}");
+    let (_, metrics) = gs.fetch(&format!("{}/metrics", gs.base)).await;
+    let metrics = text(&metrics);
+    assert!(
+        metrics.contains("ghoststream_live_streams{status=\"ended\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ghoststream_live_bytes_total{direction=\"in\"}"),
+        "{metrics}"
+    );
     assert!(gs.children().is_empty(), "no ffmpeg after the stream ended");
 }
 
@@ -546,6 +559,27 @@ async fn a_publisher_that_comes_back_within_the_grace_period_continues_the_strea
     let gs = live_server(Opts::default().env("GHOSTSTREAM__LIVE__RECONNECT_GRACE_SECONDS", "8"));
     new_key(&gs, "flaky", "Flaky wifi").await;
     let port = rtmp_port(&gs).await;
+    // /ws/progress tells when the stream starts, stalls, comes back and ends.
+    let url = format!("{}/ws/progress", gs.base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let events = tokio::spawn(async move {
+        use futures_util::StreamExt;
+        let mut seen = Vec::new();
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(90), ws.next()).await {
+            let Ok(v) = serde_json::from_str::<Value>(m.to_text().unwrap_or("")) else {
+                continue;
+            };
+            if v["type"] == "live" {
+                assert_eq!(v["name"], "Flaky wifi", "{v}");
+                assert!(!v.to_string().contains("flaky\""), "no key in events: {v}");
+                seen.push(v["event"].as_str().unwrap().to_string());
+                if v["event"] == "ended" {
+                    break;
+                }
+            }
+        }
+        seen
+    });
     let (ok, err) = stderr_of(rtmp(port, "flaky", "320x180", 5)).await;
     assert!(ok, "{err}");
     let s = wait_stream(&gs, "flaky", MIN, |s| s["status"] == "idle").await;
@@ -561,6 +595,8 @@ async fn a_publisher_that_comes_back_within_the_grace_period_continues_the_strea
     );
     let (_, jobs) = gs.get("/api/transcode/jobs").await;
     assert_eq!(jobs["total"], 1, "{jobs}");
+    let seen = events.await.unwrap();
+    assert_eq!(seen, ["started", "stalled", "resumed", "stalled", "ended"]);
 }
 
 #[tokio::test]

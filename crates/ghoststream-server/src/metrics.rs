@@ -211,6 +211,84 @@ impl App {
             "Bytes the uploads hold on disk.",
         )
         .sample("ghoststream_upload_bytes", &[], uploads.bytes() as f64);
+        // Live ingest: streams by status, bytes in and out, and each live stream's figures.
+        let live = self.engine.ingest().overview(false, "");
+        let mut fam = Family::new(
+            &mut out,
+            "ghoststream_live_streams",
+            "gauge",
+            "Live streams and recordings, by status.",
+        );
+        for st in ["active", "idle", "error", "ended"] {
+            let n = live
+                .streams
+                .iter()
+                .filter(|l| {
+                    serde_json::to_value(l.status)
+                        .ok()
+                        .as_ref()
+                        .and_then(|v| v.as_str())
+                        == Some(st)
+                })
+                .count();
+            fam.sample("ghoststream_live_streams", &[("status", st)], n as f64);
+        }
+        let (bytes_in, bytes_out) = live
+            .streams
+            .iter()
+            .fold((0u64, 0u64), |(a, b), l| (a + l.bytes_in, b + l.bytes_out));
+        Family::new(
+            &mut out,
+            "ghoststream_live_bytes_total",
+            "counter",
+            "Bytes live publishers sent (in) and players fetched (out), over the streams held.",
+        )
+        .sample(
+            "ghoststream_live_bytes_total",
+            &[("direction", "in")],
+            bytes_in as f64,
+        )
+        .sample(
+            "ghoststream_live_bytes_total",
+            &[("direction", "out")],
+            bytes_out as f64,
+        );
+        let active: Vec<_> = live
+            .streams
+            .iter()
+            .filter(|l| {
+                matches!(
+                    l.status,
+                    ghoststream_types::LiveStatus::Active | ghoststream_types::LiveStatus::Idle
+                )
+            })
+            .collect();
+        let mut fam = Family::new(
+            &mut out,
+            "ghoststream_live_speed",
+            "gauge",
+            "A live stream's ladder speed (times realtime), by job.",
+        );
+        for l in active.iter().filter(|l| l.speed.is_some()) {
+            fam.sample(
+                "ghoststream_live_speed",
+                &[("job_id", l.job_id.as_str())],
+                l.speed.unwrap_or(0.0),
+            );
+        }
+        let mut fam = Family::new(
+            &mut out,
+            "ghoststream_live_dropped_frames",
+            "gauge",
+            "Frames a live stream's ladder dropped, by job.",
+        );
+        for l in &active {
+            fam.sample(
+                "ghoststream_live_dropped_frames",
+                &[("job_id", l.job_id.as_str())],
+                l.dropped_frames as f64,
+            );
+        }
         let speeds: Vec<f64> = jobs.iter().filter_map(|j| j.record.speed).collect();
         histogram(
             &mut out,

@@ -172,6 +172,8 @@ async fn connection(s: App, socket: WebSocket, filter: Filter) {
     };
     let cap = s.ws.queue_len;
     let mut events = s.engine.subscribe();
+    // Live streams starting, stalling, coming back and ending: `{"type": "live", …}`.
+    let mut notices = s.engine.subscribe_notices();
     let mut filter = filter;
     // First, where things stand: the jobs queued or running.
     if let Ok(jobs) = s.engine.jobs().await {
@@ -209,6 +211,19 @@ async fn connection(s: App, socket: WebSocket, filter: Filter) {
                     shared.push(false, text, cap);
                 }
             }
+            n = notices.recv() => match n {
+                Ok(n @ ghoststream_types::Notice::Live { .. }) => {
+                    let ghoststream_types::Notice::Live { job_id, .. } = &n else { continue };
+                    if !filter.wants(job_id) {
+                        continue;
+                    }
+                    if let Ok(text) = serde_json::to_string(&n) {
+                        shared.push(false, text, cap);
+                    }
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break,
+            },
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     if !filter.wants(ev.job_id()) {

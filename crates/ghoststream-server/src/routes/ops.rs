@@ -210,6 +210,43 @@ pub async fn health_detailed(State(s): State<App>) -> ApiResult<Response> {
             j["message"].as_str().unwrap_or_default().to_string(),
         );
     }
+    // Live ingest: a listener that could not bind, a stream that failed or runs slow.
+    let ingest = s.engine.ingest();
+    let live_streams = ingest.streams();
+    for e in ingest.listener_errors() {
+        problem("live", e);
+    }
+    for l in live_streams
+        .iter()
+        .filter(|l| l.speed.is_some_and(|sp| sp < 0.95))
+    {
+        problem(
+            "live",
+            format!(
+                "live stream '{}' encodes at {:.2}x, slower than it comes in",
+                l.name,
+                l.speed.unwrap_or(0.0)
+            ),
+        );
+    }
+    let live_ok = ingest.listener_errors().is_empty()
+        && !live_streams
+            .iter()
+            .any(|l| l.speed.is_some_and(|sp| sp < 0.95));
+    let live_check = json!({
+        "status": if live_ok {"healthy"} else {"degraded"},
+        "enabled": ingest.enabled(),
+        "rtmp_port": ingest.rtmp_port(),
+        "srt_port": ingest.srt_port(),
+        "active_streams": live_streams.len(),
+        "streams": live_streams.iter().map(|l| json!({
+            "name": l.name, "status": l.status, "encoder": l.encoder,
+            "input_height": l.input.height, "input_kbps": l.input.bitrate_kbps,
+            "bytes_in": l.bytes_in, "bytes_out": l.bytes_out,
+            "duration_seconds": l.duration_seconds, "dropped_frames": l.dropped_frames,
+            "speed": l.speed,
+        })).collect::<Vec<_>>(),
+    });
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
@@ -224,6 +261,7 @@ pub async fn health_detailed(State(s): State<App>) -> ApiResult<Response> {
             "encoding": {"status": if slow.is_empty() {"healthy"} else {"degraded"}, "min_speed": cfg.health.min_speed, "slow_jobs": slow.len()},
             // A machine without a GPU is healthy; what was tried and why it failed is here.
             "gpu": {"status": "healthy", "proven": gpus.iter().filter(|g| g["available"] == true).count(), "accels": gpus},
+            "live": live_check,
         },
         "errors": errors,
         "timestamp": chrono::Utc::now(),
