@@ -7,8 +7,9 @@ use crate::shell::{api, Shell};
 use ghoststream_server::job_id;
 use ghoststream_types::{
     AnnounceResult, CancelResponse, Capabilities, DailyStats, ErrorBody, ErrorCode,
-    GhostHubRequest, GhostHubSaved, JobList, JobResponse, PairingInfo, Reachability, Resources,
-    ServerStatus, Settings, SettingsSaved, StartRequest, Stats,
+    GhostHubRequest, GhostHubSaved, IngestKey, IngestKeyRequest, IngestOverview, JobList,
+    JobResponse, PairingInfo, Reachability, Resources, ServerStatus, Settings, SettingsSaved,
+    StartRequest, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
@@ -192,4 +193,55 @@ pub async fn announce_now(shell: S<'_>) -> R<AnnounceResult> {
 #[specta::specta]
 pub async fn reachability(shell: S<'_>) -> R<Reachability> {
     shell.app().await?.reachability().await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ingest_status(shell: S<'_>) -> R<IngestOverview> {
+    let app = shell.app().await?;
+    Ok(app.ingest_status(true, &app.local_base()))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn ingest_keys(shell: S<'_>) -> R<Vec<IngestKey>> {
+    Ok(shell.app().await?.ingest_keys())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn create_ingest_key(shell: S<'_>, request: IngestKeyRequest) -> R<IngestKey> {
+    shell.app().await?.create_ingest_key(request).map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn rename_ingest_key(
+    shell: S<'_>,
+    key: String,
+    request: IngestKeyRequest,
+) -> R<IngestKey> {
+    shell
+        .app()
+        .await?
+        .rename_ingest_key(&key, request)
+        .map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn revoke_ingest_key(shell: S<'_>, key: String) -> R<Vec<IngestKey>> {
+    shell
+        .app()
+        .await?
+        .revoke_ingest_key(&key)
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn stop_live(shell: S<'_>, key: String) -> R<IngestOverview> {
+    let app = shell.app().await?;
+    app.stop_live(&key, &app.local_base()).await.map_err(api)
 }

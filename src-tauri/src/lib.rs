@@ -43,6 +43,12 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::set_ghosthub,
             commands::announce_now,
             commands::reachability,
+            commands::ingest_status,
+            commands::ingest_keys,
+            commands::create_ingest_key,
+            commands::rename_ingest_key,
+            commands::revoke_ingest_key,
+            commands::stop_live,
             // Only the app has these.
             commands::start_server,
             commands::stop_server,

@@ -8,8 +8,8 @@ use ghoststream_engine::{config::ENV_PREFIX, Config};
 use ghoststream_media::hw::Hardware;
 use ghoststream_server::{settings, App, Running};
 use ghoststream_types::{
-    ErrorBody, ErrorCode, JobEvent, JobStatus, Notice, ServerState, ServerStatus, Settings,
-    SettingsSaved,
+    ErrorBody, ErrorCode, JobEvent, JobStatus, LiveEvent, Notice, ServerState, ServerStatus,
+    Settings, SettingsSaved,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -276,6 +276,26 @@ impl Shell {
                         "A stream runs slower than real time",
                         format!("{speed:.2}× real time; {action}"),
                     ),
+                    Notice::Live {
+                        name,
+                        event: LiveEvent::Started,
+                        detail,
+                        ..
+                    } => notify::send(
+                        "Live stream started",
+                        format!("{name} is live {}", detail.unwrap_or_default()),
+                    ),
+                    Notice::Live {
+                        name,
+                        event: LiveEvent::Failed,
+                        detail,
+                        ..
+                    } => notify::send(
+                        "Live stream failed",
+                        format!("{name}: {}", detail.unwrap_or_default()),
+                    ),
+                    // Stalls, returns and ends show in the Live panel.
+                    Notice::Live { .. } => {}
                 }
             }
         });

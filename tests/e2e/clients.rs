@@ -118,3 +118,36 @@ async fn dashboard_in_chromium_shows_live_jobs() {
         .await
     );
 }
+
+/// The Live panel in Chromium: a key made there, a real RTMP publisher on it, the stream
+/// live with its preview playing, then Stop and Revoke from the panel.
+#[tokio::test]
+async fn live_panel_in_chromium_makes_a_key_shows_the_stream_and_stops_it() {
+    let root = repo_root();
+    let dist = root.join("ui/dist");
+    assert!(
+        dist.join("assets").is_dir(),
+        "ui/dist is not built: run `npm run ui:build` (scripts/test.sh does)"
+    );
+    let gs = Gs::start(
+        Opts::default()
+            .env("GHOSTSTREAM__SERVER__UI_DIR", dist.to_str().unwrap())
+            .env("GHOSTSTREAM__LIVE__RECONNECT_GRACE_SECONDS", "2"),
+    );
+    let shots = root.join("target/test-artifacts");
+    let out = run_node(
+        "tests/browser/live_panel.mjs",
+        vec![gs.base.clone(), shots.to_str().unwrap().to_string()],
+        vec![],
+    )
+    .await;
+    assert!(out.contains("ok the key is revoked"), "{out}");
+    let (_, v) = gs.get("/api/ingest").await;
+    assert_eq!(v["streams"][0]["status"], "ended", "{v}");
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || gs
+            .children()
+            .is_empty())
+        .await
+    );
+}

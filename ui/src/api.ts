@@ -46,6 +46,8 @@ export type Api = Calls & Events & {
   readonly canStartStop: boolean;
   /** Uploads go over HTTP in both transports: file bytes do not travel over IPC. */
   uploadTarget(): Promise<UploadTarget>;
+  /** Where players fetch streams from (`http://host:port`): live previews use it. */
+  serverBase(): Promise<string>;
   /** New lines of a job's log as they are written; `null` where only polling works. */
   followLog: ((jobId: string, onLine: (line: string) => void, onEnd: () => void) => () => void) | null;
 };

@@ -31,6 +31,12 @@ export const commands = {
 	setGhosthub: (request: GhostHubRequest) => typedError<GhostHubSaved, ErrorBody>(__TAURI_INVOKE("set_ghosthub", { request })),
 	announceNow: () => typedError<AnnounceResult, ErrorBody>(__TAURI_INVOKE("announce_now")),
 	reachability: () => typedError<Reachability, ErrorBody>(__TAURI_INVOKE("reachability")),
+	ingestStatus: () => typedError<IngestOverview, ErrorBody>(__TAURI_INVOKE("ingest_status")),
+	ingestKeys: () => typedError<IngestKey[], ErrorBody>(__TAURI_INVOKE("ingest_keys")),
+	createIngestKey: (request: IngestKeyRequest) => typedError<IngestKey, ErrorBody>(__TAURI_INVOKE("create_ingest_key", { request })),
+	renameIngestKey: (key: string, request: IngestKeyRequest) => typedError<IngestKey, ErrorBody>(__TAURI_INVOKE("rename_ingest_key", { key, request })),
+	revokeIngestKey: (key: string) => typedError<IngestKey[], ErrorBody>(__TAURI_INVOKE("revoke_ingest_key", { key })),
+	stopLive: (key: string) => typedError<IngestOverview, ErrorBody>(__TAURI_INVOKE("stop_live", { key })),
 	startServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("start_server")),
 	stopServer: () => typedError<ServerStatus, ErrorBody>(__TAURI_INVOKE("stop_server")),
 	openLogsFolder: () => typedError<null, ErrorBody>(__TAURI_INVOKE("open_logs_folder")),
@@ -47,7 +53,7 @@ export const events = {
 /* Constants */
 export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app"] as const;
 
-export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false}] as const;
+export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_status","path":"/api/ingest","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_keys","path":"/api/ingest/keys","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"create_ingest_key","path":"/api/ingest/keys","query":[],"text":false},{"args":["key","request"],"body":"request","method":"PUT","name":"rename_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"DELETE","name":"revoke_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"POST","name":"stop_live","path":"/api/ingest/{key}/stop","query":[],"text":false}] as const;
 
 export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority, stepping down if they fall behind"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
 
@@ -88,6 +94,8 @@ export type Capabilities = {
 	max_concurrent_jobs: number,
 	ffmpeg_version: string,
 	platform: string,
+	/**  **ext**: live ingest ports (`None` when off or not bound). */
+	live?: LiveCapabilities | null,
 };
 
 /**  `GET /api/stats/daily`: finished jobs per day, from the job history. */
@@ -150,7 +158,15 @@ export type ErrorCode =
 /**  Too many unfinished uploads (429). */
 "too-many-uploads" | 
 /**  A tus request without `Tus-Resumable: 1.0.0` (412). */
-"tus-version";
+"tus-version" | 
+/**  No stream key by that name (404). */
+"ingest-key-not-found" | 
+/**  A key by that name exists already (409). */
+"ingest-key-exists" | 
+/**  No live stream (or recording) on that key (404). */
+"live-not-found" | 
+/**  Live ingest is off on this server (`live.enabled`) (503). */
+"live-disabled";
 
 export type Format = "hls" | "mp4" | "webm" | "mkv";
 
@@ -229,6 +245,50 @@ export type HwPreference =
 /**  Always software. */
 "software";
 
+/**
+ *  A stream key: what a publisher puts after `rtmp://<pc>:1935/live/` (or in SRT's
+ *  `streamid`). Whoever knows it may publish on it and watch `/streams/<key>/`.
+ */
+export type IngestKey = {
+	key: string,
+	/**  A name for people ("Living room Xbox"). */
+	name: string,
+	created_at: string,
+	/**  When a publisher last went live on it. */
+	last_used: string | null,
+	/**  A publisher is live on it now. */
+	live: boolean,
+};
+
+/**
+ *  `POST /api/ingest/keys`: a new key (`key` unset: a random one), or
+ *  `PATCH /api/ingest/keys/{key}`: a new name.
+ */
+export type IngestKeyRequest = {
+	name: string | null,
+	/**  3–64 of `A-Z a-z 0-9 _ -`; unset: 24 random characters. */
+	key: string | null,
+};
+
+/**  `GET /api/ingest`: the listeners and every live stream. */
+export type IngestOverview = {
+	enabled: boolean,
+	/**  The bound RTMP port; `None` when it is off or could not be bound (`errors`). */
+	rtmp_port: number | null,
+	srt_port: number | null,
+	/**  What OBS calls "Server": `rtmp://<this pc>:<port>/live`. */
+	rtmp_server: string | null,
+	/**  `srt://<this pc>:<port>`; publishers add `?streamid=<key>`. */
+	srt_url: string | null,
+	max_streams: number,
+	/**  Listener failures and refused publishers, newest last (the last 20). */
+	errors: string[],
+	streams: LiveStream[],
+};
+
+/**  How a publisher reached us. */
+export type IngestProtocol = "rtmp" | "srt";
+
 /**  A server → client WebSocket message about a job. */
 export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } | { type: "status_change"; job_id: string; data: StatusData } | { type: "analysis"; job_id: string; data: AnalysisData } | 
 /**
@@ -288,6 +348,89 @@ export type JobStatus = "queued" | "processing" | "ready" | "error" | "cancelled
 
 /**  A job event, exactly as the WebSocket sends it. */
 export type JobUpdate = JobEvent;
+
+/**  **ext**: where publishers reach this server. */
+export type LiveCapabilities = {
+	rtmp_port: number | null,
+	srt_port: number | null,
+	/**  Ladder rungs offered (`1080p`, `720p`, `480p`, `360p`). */
+	ladder: string[],
+	hls: boolean,
+	dash: boolean,
+};
+
+/**  What the publisher sends, as far as we know it. */
+export type LiveInput = {
+	video_codec: string | null,
+	audio_codec: string | null,
+	width: number | null,
+	height: number | null,
+	fps: number | null,
+	/**  Measured over the last few seconds. */
+	bitrate_kbps: number,
+};
+
+/**  One rung of the ladder. */
+export type LiveRendition = {
+	/**  `1080p`, `720p`, …, or `source` for the passthrough rung. */
+	name: string,
+	codec: string,
+	/**  `None` for the passthrough rung (the publisher's own bitrate). */
+	bitrate_kbps: number | null,
+	width: number,
+	height: number,
+	/**  `waiting` (no segment yet), `encoding`, `complete`, `error`. */
+	status: string,
+	segments: number,
+};
+
+/**  Where a live stream stands. */
+export type LiveStatus = 
+/**  A publisher sends and the ladder encodes. */
+"active" | 
+/**  The publisher went away; it may come back within `live.reconnect_grace_seconds`. */
+"idle" | 
+/**  The stream failed (`error` says why); what was recorded stays playable. */
+"error" | 
+/**  The publisher stopped: the recording plays as a VOD at the same URLs. */
+"ended";
+
+/**  A live stream (or the recording it left). */
+export type LiveStream = {
+	/**  Shown only to the owner and API-key holders; `None` to anyone else. */
+	key: string | null,
+	name: string,
+	/**  The job that records it (history, stats). */
+	job_id: string,
+	protocol: IngestProtocol,
+	/**  `ip:port` of the publisher now, or of the last one. */
+	publisher: string | null,
+	status: LiveStatus,
+	error: string | null,
+	/**  A stable code for `error`. */
+	error_code: string | null,
+	/**  The video encoder of the ladder (`libx264`, `h264_nvenc`, …). */
+	encoder: string,
+	hw_accel: HwKind,
+	input: LiveInput,
+	bytes_in: number,
+	/**  Bytes of playlists and segments served to players. */
+	bytes_out: number,
+	/**  Seconds of media recorded. */
+	duration_seconds: number | null,
+	dropped_frames: number,
+	/**  Output seconds per second of the ladder. */
+	speed: number | null,
+	/**  Times a publisher came back within the grace period. */
+	reconnects: number,
+	renditions: LiveRendition[],
+	started_at: string,
+	ended_at: string | null,
+	/**  `/streams/<key>/master.m3u8` (with the key: owner and API-key holders only). */
+	hls_path: string | null,
+	/**  `/streams/<key>/dash/manifest.mpd`. */
+	dash_path: string | null,
+};
 
 /**  Normalised result of probing a source. */
 export type MediaInfo = {

@@ -4,12 +4,13 @@ import { Store } from "./store";
 import type { Mounted, Panel } from "./panel";
 import { overview } from "./panels/overview";
 import { jobs } from "./panels/jobs";
+import { live } from "./panels/live";
 import { hardware } from "./panels/hardware";
 import { stats } from "./panels/stats";
 import { pairing } from "./panels/pairing";
 import { settings } from "./panels/settings";
 
-const panels: Record<string, Panel> = { overview, jobs, hardware, stats, pairing, settings };
+const panels: Record<string, Panel> = { overview, jobs, live, hardware, stats, pairing, settings };
 
 function current(): string {
   const v = location.hash.replace("#", "");

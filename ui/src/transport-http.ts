@@ -69,6 +69,9 @@ export function httpApi(base: string): Api {
     ...(calls as unknown as Calls),
     mode: "http",
     canStartStop: false,
+    async serverBase() {
+      return base;
+    },
     async uploadTarget() {
       const key = apiKey();
       const headers: Record<string, string> = key ? { "X-API-Key": key } : {};

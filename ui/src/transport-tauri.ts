@@ -13,15 +13,19 @@ export function tauriApi(): Api {
       return r.data;
     };
   }
+  async function serverBase() {
+    const s = (await calls.serverStatus()) as { port: number | null };
+    if (!s.port) throw new ApiError("server-stopped", "the server is not running");
+    return `http://127.0.0.1:${s.port}`;
+  }
   return {
     ...(calls as unknown as Calls),
     mode: "tauri",
     canStartStop: true,
     // The server runs in this process; the window reaches it on loopback.
+    serverBase,
     async uploadTarget() {
-      const s = (await calls.serverStatus()) as { port: number | null };
-      if (!s.port) throw new ApiError("server-stopped", "the server is not running");
-      return { endpoint: `http://127.0.0.1:${s.port}/api/tus/`, headers: {} };
+      return { endpoint: `${await serverBase()}/api/tus/`, headers: {} };
     },
     followLog: null,
     onJobEvent(cb) {

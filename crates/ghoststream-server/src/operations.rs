@@ -95,6 +95,26 @@ pub const OPS: &[Op] = &[
     },
     op("announce_now", "POST", "/api/announce-now"),
     op("reachability", "GET", "/api/reachability"),
+    op("ingest_status", "GET", "/api/ingest"),
+    op("ingest_keys", "GET", "/api/ingest/keys"),
+    Op {
+        args: &["request"],
+        body: Some("request"),
+        ..op("create_ingest_key", "POST", "/api/ingest/keys")
+    },
+    Op {
+        args: &["key", "request"],
+        body: Some("request"),
+        ..op("rename_ingest_key", "PUT", "/api/ingest/keys/{key}")
+    },
+    Op {
+        args: &["key"],
+        ..op("revoke_ingest_key", "DELETE", "/api/ingest/keys/{key}")
+    },
+    Op {
+        args: &["key"],
+        ..op("stop_live", "POST", "/api/ingest/{key}/stop")
+    },
 ];
 
 #[cfg(test)]
