@@ -32,4 +32,5 @@ bench/.venv/bin/python bench/gaming.py target/release/ghoststream bench/media be
 bench/.venv/bin/python bench/uploads.py target/release/ghoststream bench/media bench/results/uploads.json || true
 bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
 bench/.venv/bin/python bench/streams.py target/release/ghoststream bench/media bench/results/streams.json || true
+bench/.venv/bin/python bench/live.py target/release/ghoststream bench/media bench/results/live.json || true
 exit 0

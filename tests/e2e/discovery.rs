@@ -44,6 +44,15 @@ async fn mdns_advertises_distinct_instances_with_the_txt_keys() {
     let a = Gs::start(Opts::default().mdns());
     let b = Gs::start(Opts::default().mdns());
     let ports = [port_of(&a), port_of(&b)];
+    let caps = [
+        a.get("/api/capabilities").await.1,
+        b.get("/api/capabilities").await.1,
+    ];
+    assert!(
+        caps[0]["live"]["rtmp_port"].as_u64().is_some(),
+        "{}",
+        caps[0]
+    );
     let found =
         tokio::task::spawn_blocking(move || browse_mdns_sd(&ports, Duration::from_secs(10)))
             .await
@@ -77,6 +86,19 @@ async fn mdns_advertises_distinct_instances_with_the_txt_keys() {
             .unwrap()
             .contains("aac"));
         assert_eq!(s.get_property_val_str("max_jobs"), Some("2"));
+        // Live ingest's ports, so clients find where to publish.
+        let caps = if s.get_port() == ports[0] {
+            &caps[0]
+        } else {
+            &caps[1]
+        };
+        for (txt, field) in [("rtmp_port", "rtmp_port"), ("srt_port", "srt_port")] {
+            assert_eq!(
+                s.get_property_val_str(txt).map(str::to_string),
+                caps["live"][field].as_u64().map(|p| p.to_string()),
+                "{txt}"
+            );
+        }
         assert_eq!(
             s.get_property_val_str("platform"),
             Some(std::env::consts::OS)

@@ -167,10 +167,11 @@ impl Engine {
         if let Ok(mut g) = inner.actor_done.lock() {
             *g = Some(handle);
         }
-        // Expired uploads go once a minute, old job logs once an hour, until the engine
-        // stops.
+        // Expired uploads and live recordings go once a minute, old job logs once an hour,
+        // until the engine stops.
         let stopped = inner.stopped.clone();
         let (logs, keep_days) = (shared_logs_dir(&config), config.logs.keep_days);
+        let ingest = inner.ingest.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             let mut n: u64 = 0;
@@ -179,6 +180,8 @@ impl Engine {
                     _ = stopped.cancelled() => break,
                     _ = tick.tick() => {
                         uploads.sweep(chrono::Utc::now()).await;
+                        // Live recordings past live.keep_hours.
+                        ingest.prune();
                         if n.is_multiple_of(60) {
                             let logs = logs.clone();
                             let _ = tokio::task::spawn_blocking(move || sweep_logs(&logs, keep_days)).await;

@@ -336,6 +336,31 @@ mod tests {
     }
 
     #[test]
+    fn gpu_ladders_use_their_encoder_per_rung() {
+        let r = rungs(1920, 1080, false);
+        let dir = std::path::PathBuf::from("/tmp/x");
+        let spec = |hw| LadderSpec {
+            rungs: &r,
+            hw,
+            has_audio: false,
+            cap_fps: true,
+            segment_seconds: 2,
+            nvenc_preset: "p4",
+            out_dir: &dir,
+        };
+        let nv = argv(&spec(HwKind::Nvenc)).join(" ");
+        assert!(nv.contains("-c:v:0 h264_nvenc -b:v:0 5000k"), "{nv}");
+        assert!(nv.contains("-preset:v:3 p4"), "{nv}");
+        assert!(nv.contains("[s0]fps=30,scale=1920:1080"), "{nv}");
+        assert!(!nv.contains("-map 0:a"), "{nv}");
+        assert!(nv.contains("-adaptation_sets id=0,streams=v -"), "{nv}");
+        let va = argv(&spec(HwKind::Vaapi)).join(" ");
+        assert!(va.contains("-init_hw_device vaapi=va:"), "{va}");
+        assert!(va.contains("format=nv12,hwupload[v0]"), "{va}");
+        assert!(va.contains("-c:v:2 h264_vaapi"), "{va}");
+    }
+
+    #[test]
     fn the_source_rung_gets_its_bitrate() {
         let m = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=131734,RESOLUTION=640x360,CODECS=\"avc1.42c01e,mp4a.40.2\"\nmedia_0.m3u8\n\n#EXT-X-STREAM-INF:BANDWIDTH=933690,RESOLUTION=640x360\nmedia_1.m3u8\n";
         let r = rungs(640, 360, true);
