@@ -11,6 +11,7 @@ Usage: live.py BINARY MEDIA_DIR OUT_JSON"""
 import json
 import os
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -148,9 +149,8 @@ def ladder_argv(state, job_id):
     with open(path) as f:
         for line in f:
             if line.startswith("$ ffmpeg "):
-                # The argv has no spaces inside arguments but the filter graph, which has none
-                # either; the output path is the last word.
-                return line[len("$ ffmpeg "):].split()
+                # Logged shell-quoted; the output path is the last word.
+                return shlex.split(line[len("$ ffmpeg "):])
     return None
 
 

@@ -60,9 +60,32 @@ pub fn rungs(w: u32, h: u32, passthrough: bool) -> Vec<Rung> {
     out
 }
 
+/// The sample aspect ratio that gives a `rung`-sized picture the display aspect ratio of
+/// the `input` (854x480 for a 16:9 input is 1280:1281).
+pub fn sar(input: (u32, u32), rung: (u32, u32)) -> (u64, u64) {
+    let num = input.0 as u64 * rung.1 as u64;
+    let den = input.1 as u64 * rung.0 as u64;
+    if num == 0 || den == 0 {
+        return (1, 1);
+    }
+    let g = gcd(num, den);
+    (num / g, den / g)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// Everything the argv depends on.
 pub struct LadderSpec<'a> {
     pub rungs: &'a [Rung],
+    /// The input's size: every rung keeps its display aspect ratio exactly (DASH puts
+    /// the rungs in one adaptation set only when they agree).
+    pub input: (u32, u32),
     pub hw: HwKind,
     pub has_audio: bool,
     /// Cap the frame rate at 30 (the input is faster).
@@ -103,10 +126,12 @@ pub fn argv(s: &LadderSpec) -> Vec<String> {
                 graph.push_str("fps=30,");
             }
             // A fixed size, so a publisher that comes back at another size still fits.
+            let (sn, sd) = sar(s.input, (r.width, r.height));
             graph.push_str(&format!(
-                "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1,",
+                "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=sar={sn}/{sd}:max={m},",
                 w = r.width,
-                h = r.height
+                h = r.height,
+                m = sn.max(sd)
             ));
             if s.hw == HwKind::Vaapi {
                 graph.push_str("format=nv12,hwupload");
@@ -316,6 +341,7 @@ mod tests {
         let dir = std::path::PathBuf::from("/tmp/x");
         let a = argv(&LadderSpec {
             rungs: &r,
+            input: (1280, 720),
             hw: HwKind::Software,
             has_audio: true,
             cap_fps: false,
@@ -341,6 +367,7 @@ mod tests {
         let dir = std::path::PathBuf::from("/tmp/x");
         let spec = |hw| LadderSpec {
             rungs: &r,
+            input: (1920, 1080),
             hw,
             has_audio: false,
             cap_fps: true,
@@ -358,6 +385,10 @@ mod tests {
         assert!(va.contains("-init_hw_device vaapi=va:"), "{va}");
         assert!(va.contains("format=nv12,hwupload[v0]"), "{va}");
         assert!(va.contains("-c:v:2 h264_vaapi"), "{va}");
+        // 854x480 keeps 16:9 exactly; 1280x720 is square.
+        assert!(nv.contains("scale=854:480:force_original_aspect_ratio=decrease,pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=sar=1280/1281:max=1281,"), "{nv}");
+        assert!(nv.contains("setsar=sar=1/1:max=1"), "{nv}");
+        assert_eq!(sar((1920, 1080), (854, 480)), (1280, 1281));
     }
 
     #[test]

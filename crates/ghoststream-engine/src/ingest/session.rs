@@ -709,6 +709,7 @@ impl Session {
             }
             let argv = ladder::argv(&ladder::LadderSpec {
                 rungs: &rungs,
+                input: (w, h),
                 hw,
                 has_audio,
                 cap_fps: fps.is_some_and(|f| f > 30.5),
@@ -716,7 +717,7 @@ impl Session {
                 nvenc_preset: "p4",
                 out_dir: &self.dir,
             });
-            log.push(format!("$ ffmpeg {}", argv.join(" ")));
+            log.push(format!("$ ffmpeg {}", shell_words(&argv)));
             let outcome = self
                 .pump(
                     &inner,
@@ -785,7 +786,8 @@ impl Session {
         let Some(mut stdin) = child.stdin.take() else {
             return Pumped::Failed("ffmpeg has no stdin".into());
         };
-        let last_err = Arc::new(Mutex::new(String::new()));
+        // The first line that reads as the cause, else the last one.
+        let last_err = Arc::new(Mutex::new((None::<String>, String::new())));
         if let Some(err) = child.stderr.take() {
             let log = log.clone();
             let last = last_err.clone();
@@ -793,7 +795,22 @@ impl Session {
                 let mut lines = tokio::io::BufReader::new(err).lines();
                 while let Ok(Some(l)) = lines.next_line().await {
                     if let Ok(mut g) = last.lock() {
-                        *g = l.clone();
+                        let low = l.to_ascii_lowercase();
+                        let causal = [
+                            "error",
+                            "invalid",
+                            "could not",
+                            "conflicting",
+                            "unable",
+                            "failed",
+                            "not supported",
+                        ]
+                        .iter()
+                        .any(|w| low.contains(w));
+                        if causal && g.0.is_none() {
+                            g.0 = Some(l.clone());
+                        }
+                        g.1 = l.clone();
                     }
                     log.push(l);
                 }
@@ -988,7 +1005,10 @@ impl Session {
             Some(o) => o,
             None => {
                 let code = exited.map(|s| s.to_string()).unwrap_or_default();
-                let msg = last_err.lock().map(|g| g.clone()).unwrap_or_default();
+                let msg = last_err
+                    .lock()
+                    .map(|g| g.0.clone().unwrap_or_else(|| g.1.clone()))
+                    .unwrap_or_default();
                 let msg = if msg.is_empty() {
                     format!("ffmpeg ended ({code})")
                 } else {
@@ -1146,6 +1166,24 @@ fn over_limits(m: &Meta, cfg: &crate::config::LiveSection) -> Option<String> {
     None
 }
 
+/// The argv as a shell would take it back (single quotes where a word needs them), so
+/// the logged command can be run by hand.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+%@".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn count_segments(dir: &Path, rungs: usize) -> Vec<u32> {
     let mut n = vec![0u32; rungs];
     if let Ok(rd) = std::fs::read_dir(dir) {
@@ -1199,6 +1237,23 @@ mod tests {
             ms,
             data: bytes::Bytes::from_static(&[0x27, 1]),
         }
+    }
+
+    #[test]
+    fn logged_commands_can_be_pasted_into_a_shell() {
+        let a: Vec<String> = [
+            "-i",
+            "pipe:0",
+            "id=0,streams=v id=1,streams=a",
+            "chunk-$Number$.m4s",
+            "it's",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            shell_words(&a),
+            "-i pipe:0 'id=0,streams=v id=1,streams=a' 'chunk-$Number$.m4s' 'it'\\''s'"
+        );
     }
 
     #[test]
