@@ -183,15 +183,15 @@ async fn an_rtmp_stream_plays_live_then_as_a_recording_in_hlsjs_and_dashjs() {
         s["status"] == "active" && segments(s) >= 2
     })
     .await;
-    // The ladder never goes above the input: the publisher's own H.264 plus 360p.
+    // The ladder never goes above the input: the publisher's own H.264, 480p and 360p.
     let names: Vec<&str> = s["renditions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["source", "360p"], "{s}");
-    assert_eq!(s["input"]["height"], 360);
+    assert_eq!(names, ["source", "480p", "360p"], "{s}");
+    assert_eq!(s["input"]["height"], 480);
     assert_eq!(s["input"]["video_codec"], "h264");
     assert_eq!(s["input"]["audio_codec"], "aac");
     assert_eq!(s["protocol"], "rtmp");
