@@ -49,6 +49,22 @@ def server(binary, media, **env_extra):
     raise RuntimeError("server did not start")
 
 
+def children(pid):
+    """Processes whose parent is `pid`."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(rest[1]) == pid:
+            out.append(int(p))
+    return out
+
+
 def save(out):
     with open(out, "w") as f:
         json.dump({"rows": ROWS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f, indent=1)

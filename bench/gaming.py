@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 import common
-from common import call, row
+from common import call, children, row
 
 OURS, MEDIA, OUT = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3]
 GAME_FRAMES = 450
@@ -32,21 +32,6 @@ def game():
         check=True,
     )
     return GAME_FRAMES / (time.monotonic() - t0)
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{p}/stat").read()
-        except OSError:
-            continue
-        rest = stat.rsplit(")", 1)[1].split()
-        if int(rest[1]) == pid:
-            out.append(int(p))
-    return out
 
 
 def cpu_ticks(pids):

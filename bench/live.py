@@ -20,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import call, row, save, server
+from common import call, children, row, save, server
 
 BIN, MEDIA, OUT = sys.argv[1:4]
 SEG = 2.0
@@ -34,21 +34,6 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / TICK
     except OSError:
         return 0.0
-
-
-def children(pid):
-    out = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                rest = f.read().rsplit(")", 1)[1].split()
-            if int(rest[1]) == pid:
-                out.append(int(p))
-        except OSError:
-            pass
-    return out
 
 
 def fetch(url):

@@ -27,6 +27,31 @@ pub struct Totals {
     pub hw_usage: BTreeMap<String, u64>,
 }
 
+impl Totals {
+    /// Counts a job that just ended (by its record's status): its outcome, and for a
+    /// finished one its bytes and speed; the back end it used when it `ran`.
+    pub fn count_end(&mut self, rec: &JobRecord, ran: bool) {
+        match rec.status {
+            ghoststream_types::JobStatus::Ready => {
+                self.successful += 1;
+                self.bytes += rec.output_bytes;
+                if let Some(s) = rec.speed {
+                    self.speed_sum += s;
+                    self.speed_count += 1;
+                }
+            }
+            ghoststream_types::JobStatus::Error => self.failed += 1,
+            ghoststream_types::JobStatus::Cancelled => self.cancelled += 1,
+            _ => {}
+        }
+        if ran {
+            if let Some(hw) = rec.hw_accel_used {
+                *self.hw_usage.entry(hw.as_str().to_string()).or_insert(0) += 1;
+            }
+        }
+    }
+}
+
 enum Op {
     Upsert(Box<JobRecord>),
     Delete(String),

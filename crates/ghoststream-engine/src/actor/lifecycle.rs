@@ -25,26 +25,8 @@ impl Actor {
                 self.store.upsert(rec.clone()).await;
             }
             let id = rec.id;
-            self.jobs.insert(
-                id,
-                Job {
-                    rec,
-                    spec: None,
-                    plan: None,
-                    hls: None,
-                    hw: HwKind::Software,
-                    sessions: HashSet::new(),
-                    anon: 0,
-                    share_key: None,
-                    run: None,
-                    attempts: 0,
-                    eta: None,
-                    log: self.inner.job_log(id),
-                    last_progress: None,
-                    frozen: None,
-                    health: Default::default(),
-                },
-            );
+            let log = self.inner.job_log(id);
+            self.jobs.insert(id, Job::from_record(rec, log));
         }
         self.store.totals(self.totals.clone()).await;
         self.remove_orphans().await;
@@ -142,29 +124,10 @@ impl Actor {
                 let _ = tokio::fs::remove_dir_all(dir).await;
             });
         }
-        match status {
-            JobStatus::Ready => {
-                self.totals.successful += 1;
-                job.rec.output_bytes = job.rec.output_bytes.max(dir_size(&job.rec.dir).await);
-                self.totals.bytes += job.rec.output_bytes;
-                if let Some(s) = job.rec.speed {
-                    self.totals.speed_sum += s;
-                    self.totals.speed_count += 1;
-                }
-            }
-            JobStatus::Error => self.totals.failed += 1,
-            JobStatus::Cancelled => self.totals.cancelled += 1,
-            _ => {}
+        if status == JobStatus::Ready {
+            job.rec.output_bytes = job.rec.output_bytes.max(dir_size(&job.rec.dir).await);
         }
-        if was_running {
-            if let Some(hw) = job.rec.hw_accel_used {
-                *self
-                    .totals
-                    .hw_usage
-                    .entry(hw.as_str().to_string())
-                    .or_insert(0) += 1;
-            }
-        }
+        self.totals.count_end(&job.rec, was_running);
         let callback = job.spec.as_ref().and_then(|s| s.callback_url.clone());
         let snapshot = job.snapshot();
         if was_queued {
@@ -274,52 +237,14 @@ impl Actor {
         if was_terminal == Some(true) {
             return;
         }
-        let status = rec.status;
-        if status.is_terminal() {
-            match status {
-                JobStatus::Ready => {
-                    self.totals.successful += 1;
-                    self.totals.bytes += rec.output_bytes;
-                    if let Some(s) = rec.speed {
-                        self.totals.speed_sum += s;
-                        self.totals.speed_count += 1;
-                    }
-                }
-                JobStatus::Error => self.totals.failed += 1,
-                _ => self.totals.cancelled += 1,
-            }
-            if let Some(hw) = rec.hw_accel_used {
-                *self
-                    .totals
-                    .hw_usage
-                    .entry(hw.as_str().to_string())
-                    .or_insert(0) += 1;
-            }
+        if rec.status.is_terminal() {
+            self.totals.count_end(&rec, true);
             self.store.totals(self.totals.clone()).await;
         }
         match self.jobs.get_mut(&id) {
             Some(j) => j.rec = rec,
             None => {
-                self.jobs.insert(
-                    id,
-                    Job {
-                        rec,
-                        spec: None,
-                        plan: None,
-                        hls: None,
-                        hw: HwKind::Software,
-                        sessions: HashSet::new(),
-                        anon: 0,
-                        share_key: None,
-                        run: None,
-                        attempts: 0,
-                        eta: None,
-                        log,
-                        last_progress: None,
-                        frozen: None,
-                        health: Default::default(),
-                    },
-                );
+                self.jobs.insert(id, Job::from_record(rec, log));
             }
         }
         self.persist(id).await;

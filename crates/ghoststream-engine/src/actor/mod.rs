@@ -171,6 +171,28 @@ struct Job {
 }
 
 impl Job {
+    /// A job known only by its record: one a previous run left, or a live stream's (the
+    /// live ingest runs those). Nothing runs for it here.
+    fn from_record(rec: JobRecord, log: JobLog) -> Job {
+        Job {
+            rec,
+            spec: None,
+            plan: None,
+            hls: None,
+            hw: HwKind::Software,
+            sessions: HashSet::new(),
+            anon: 0,
+            share_key: None,
+            run: None,
+            attempts: 0,
+            eta: None,
+            log,
+            last_progress: None,
+            frozen: None,
+            health: Default::default(),
+        }
+    }
+
     fn viewers(&self) -> u32 {
         self.sessions.len() as u32 + self.anon
     }
