@@ -234,20 +234,13 @@ impl Actor {
         let failed = rec.status == JobStatus::Error;
         let job = Job {
             share_key: if failed { None } else { spec.share_key() },
-            rec,
             spec: Some(spec),
             plan,
             hls,
             hw,
             sessions,
             anon,
-            run: None,
-            attempts: 0,
-            eta: None,
-            log,
-            last_progress: None,
-            frozen: None,
-            health: Default::default(),
+            ..Job::from_record(rec, log)
         };
         self.jobs.insert(id, job);
         self.persist(id).await;

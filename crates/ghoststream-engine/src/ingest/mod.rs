@@ -115,6 +115,8 @@ pub(crate) struct Inner {
     /// Connections that have not started publishing.
     pub pending: AtomicU32,
     errors: Mutex<VecDeque<String>>,
+    /// Listeners that could not bind (two at most).
+    listen_errors: Mutex<Vec<String>>,
     pub stop: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -148,6 +150,7 @@ impl Ingest {
                 srt_port: AtomicU16::new(0),
                 pending: AtomicU32::new(0),
                 errors: Mutex::new(VecDeque::new()),
+                listen_errors: Mutex::new(Vec::new()),
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
@@ -181,7 +184,7 @@ impl Ingest {
                 let me = self.clone();
                 self.inner.tasks.spawn(rtmp::serve(me, l));
             }
-            Err(e) => self.error(format!("cannot listen for RTMP on {rtmp_addr}: {e}")),
+            Err(e) => self.listen_failed(format!("cannot listen for RTMP on {rtmp_addr}: {e}")),
         }
         let srt_addr = format!("{host}:{}", self.inner.cfg.srt_port);
         match srt::bind(&srt_addr).await {
@@ -193,7 +196,7 @@ impl Ingest {
                 let me = self.clone();
                 self.inner.tasks.spawn(srt::serve(me, listener, incoming));
             }
-            Err(e) => self.error(format!("cannot listen for SRT on {srt_addr}: {e}")),
+            Err(e) => self.listen_failed(format!("cannot listen for SRT on {srt_addr}: {e}")),
         }
     }
 
@@ -216,16 +219,20 @@ impl Ingest {
         }
     }
 
+    /// A listener that could not bind: kept for as long as the server runs (health,
+    /// `/api/ingest`), apart from the bounded list of refusals.
+    fn listen_failed(&self, msg: String) {
+        tracing::error!("live: {msg}");
+        if let Ok(mut e) = self.inner.listen_errors.lock() {
+            e.push(msg);
+        }
+    }
+
     pub fn listener_errors(&self) -> Vec<String> {
         self.inner
-            .errors
+            .listen_errors
             .lock()
-            .map(|e| {
-                e.iter()
-                    .filter(|m| m.contains("cannot listen"))
-                    .cloned()
-                    .collect()
-            })
+            .map(|e| e.clone())
             .unwrap_or_default()
     }
 
@@ -385,11 +392,16 @@ impl Ingest {
             srt_url: self.srt_port().map(|p| format!("srt://{host}:{p}")),
             max_streams: self.inner.cfg.max_streams,
             errors: self
-                .inner
-                .errors
-                .lock()
-                .map(|e| e.iter().cloned().collect())
-                .unwrap_or_default(),
+                .listener_errors()
+                .into_iter()
+                .chain(
+                    self.inner
+                        .errors
+                        .lock()
+                        .map(|e| e.iter().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                )
+                .collect(),
             streams: self.sessions().iter().map(|s| s.info(with_keys)).collect(),
         }
     }

@@ -177,6 +177,7 @@ async fn pump(
     };
     let out_of_ffmpeg = async {
         let mut reader = flv::Reader::default();
+        let mut told = false;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let n = stdout.read(&mut buf).await.map_err(|e| e.to_string())?;
@@ -184,10 +185,11 @@ async fn pump(
                 return Ok::<(), String>(());
             }
             reader.push(&buf[..n]);
-            let before = reader.has_audio;
             while let Some(tag) = reader.next_tag()? {
-                if before.is_none() {
+                // The FLV header says whether audio follows: the session is told once.
+                if !told {
                     if let Some(a) = reader.has_audio {
+                        told = true;
                         publisher.meta(super::Meta {
                             has_audio: Some(a),
                             ..Default::default()
