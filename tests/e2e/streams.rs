@@ -98,6 +98,101 @@ async fn playable_source_is_remuxed_on_its_keyframes() {
 }
 
 #[tokio::test]
+async fn an_mp4_source_is_remuxed_on_the_keyframes_of_its_own_index() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs.start_job(json!({"source": media.url("h264.mp4")})).await;
+    assert_eq!(job["media_info"]["video"]["codec"], "h264");
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let variant = String::from_utf8(variant).unwrap();
+    // Keyframes every 2 s (from the sample tables, read ahead of ffprobe): as for Matroska.
+    let map = starts(&variant);
+    assert_eq!(map.len(), 3, "{variant}");
+    assert!(
+        (map[1] - 2.0).abs() < 0.1 && (map[2] - 6.0).abs() < 0.1,
+        "{variant}"
+    );
+    for (i, want) in map.iter().enumerate() {
+        let (code, seg) = gs
+            .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
+            .await;
+        assert_eq!(code, 200, "segment {i}");
+        let start = start_of(&seg);
+        assert!(
+            (start - want).abs() < 0.1,
+            "segment {i} starts at {start}, not {want}"
+        );
+    }
+    gs.wait_for(&job, &["ready"], MIN).await;
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("-c:v copy") && log.contains("-c:a copy"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_first_segment_comes_from_a_quick_run_and_the_next_run_carries_on() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
+        .await;
+    let done = gs.wait_for(&job, &["ready"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let log = gs.log(&job).await;
+    let runs = lines_with(&log, "$ ffmpeg");
+    assert_eq!(runs.len(), 2, "{log}");
+    // Segment 0 alone, without look-ahead or B-frames…
+    assert!(
+        runs[0].contains("-rc-lookahead 0 -bf 0 -x264-params sliced-threads=1"),
+        "{log}"
+    );
+    assert!(runs[0].contains(" -t 1.000 "), "{log}");
+    assert!(runs[0].contains("-segment_start_number 0"), "{log}");
+    // …then everything after it with the usual settings, from where it stopped.
+    assert!(
+        runs[1].contains("-rc-lookahead 10") && !runs[1].contains("-bf 0"),
+        "{log}"
+    );
+    assert!(runs[1].contains("-ss 1.000"), "{log}");
+    assert!(runs[1].contains("-segment_start_number 1"), "{log}");
+    assert!(runs[1].contains("-output_ts_offset 1.000"), "{log}");
+    // The seam is invisible: every segment starts where the playlist says and lasts as long.
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let variant = String::from_utf8(variant).unwrap();
+    let map = starts(&variant);
+    let lens: Vec<f64> = map.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(map[..3], [0.0, 1.0, 5.0], "{variant}");
+    for (i, want) in map.iter().enumerate().take(lens.len()) {
+        let (code, seg) = gs
+            .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))
+            .await;
+        assert_eq!(code, 200, "segment {i}");
+        let start = start_of(&seg);
+        assert!(
+            (start - want).abs() < 0.15,
+            "segment {i} starts at {start}, not {want}"
+        );
+        let p = probe_bytes(&seg, ".ts");
+        let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
+        assert!(
+            (dur - lens[i]).abs() < 0.2,
+            "segment {i} lasts {dur}, not {}",
+            lens[i]
+        );
+    }
+    // Switched off, one run writes them all.
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__TRANSCODING__QUICK_START", "false"));
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
+        .await;
+    gs.wait_for(&job, &["ready"], MIN).await;
+    let log = gs.log(&job).await;
+    assert_eq!(lines_with(&log, "$ ffmpeg").len(), 1, "{log}");
+}
+
+#[tokio::test]
 async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());
@@ -257,12 +352,10 @@ async fn abr_ladder_from_one_decode_without_upscaling() {
         assert_eq!(vs["width"].as_u64().unwrap() % 2, 0);
     }
     let log = gs.log(&job).await;
-    assert_eq!(
-        log.matches("$ ").count(),
-        1,
-        "one ffmpeg for every rung: {log}"
-    );
-    assert!(log.contains("split=2"), "{log}");
+    // The quick first run (segment 0), then the rest: each one ffmpeg for every rung.
+    let runs = lines_with(&log, "$ ");
+    assert_eq!(runs.len(), 2, "{log}");
+    assert!(runs.iter().all(|r| r.contains("split=2")), "{log}");
 }
 
 #[tokio::test]

@@ -70,6 +70,11 @@ pub fn media_dir() -> &'static Path {
             make(name, &r);
         };
         run("h264.mkv", av("640x360", "8", "50"));
+        // The same in MP4, its index (moov) at the end as ffmpeg writes it by default.
+        let mut mp4 = av("640x360", "8", "50");
+        mp4.truncate(mp4.len() - 2);
+        mp4.extend(["-f".to_string(), "mp4".to_string()]);
+        run("h264.mp4", mp4);
         run("long.mkv", av("320x180", "24", "25"));
         run("abr.mkv", av("640x480", "3", "25"));
         run("short.mkv", av("320x180", "3", "25"));

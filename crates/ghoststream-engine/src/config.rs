@@ -100,6 +100,10 @@ pub struct TranscodingSection {
     pub segment_duration: f64,
     /// The first segment of a stream is this long, so the first picture comes sooner.
     pub first_segment_duration: f64,
+    /// A stream's first segment is written by a run of its own whose software H.264
+    /// encoder has no look-ahead or B-frames (its picture comes sooner); the next run
+    /// carries on from segment 1 with the usual settings.
+    pub quick_start: bool,
     pub temp_directory: Option<PathBuf>,
     pub enable_abr: bool,
     pub abr_max_variants: u32,
@@ -407,6 +411,7 @@ impl Default for TranscodingSection {
             max_queue_size: 20,
             segment_duration: 4.0,
             first_segment_duration: 1.0,
+            quick_start: true,
             temp_directory: None,
             enable_abr: true,
             abr_max_variants: 4,
@@ -657,6 +662,7 @@ max_concurrent_jobs = 2     # GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS
 max_queue_size = 20         # queued jobs beyond this get 503 queue-full
 segment_duration = 4        # HLS segment length in seconds (keyframes forced there)
 first_segment_duration = 1  # a shorter first segment: the first picture comes sooner
+quick_start = true          # the first segment by a run of its own, tuned for latency (software H.264)
 # temp_directory = "./transcode_temp"  # GHOSTSTREAM__TRANSCODING__TEMP_DIRECTORY; default <state>/work
 enable_abr = true           # false: mode "abr" is refused
 abr_max_variants = 4        # rungs of the ladder: 4k 20M, 1080p 8M, 720p 4M, 480p 1.5M, 360p 800k

@@ -178,8 +178,9 @@ impl Prober {
         }
         let t = &self.shared.config.transcoding;
         let timeout = Duration::from_secs(t.probe_timeout.max(1));
-        // The Matroska index costs three small reads, so for an HLS job it is read
-        // alongside ffprobe rather than after it: a remux then waits for one probe, not two.
+        // A container's own index (Matroska Cues, MP4 sample tables) costs a few small
+        // reads, so for an HLS job it is read alongside ffprobe rather than after it: a
+        // remux then waits for one probe, not two.
         let (media, fast) = match cached {
             Some(c) => (c.media, None),
             None => {
@@ -188,16 +189,20 @@ impl Prober {
                 let (media, fast) = if keyframes == KeyframeNeed::No {
                     (probing.await, None)
                 } else {
-                    tokio::join!(probing, mkv_keyframes(self.shared.egress.client(), source))
+                    tokio::join!(
+                        probing,
+                        container_keyframes(self.shared.egress.client(), source)
+                    )
                 };
                 (media.map_err(|e| e.to_string())?, fast)
             }
         };
-        let fast = fast.filter(|_| media.container.contains("matroska"));
+        let indexed = media.container.contains("matroska") || media.container.contains("mp4");
+        let fast = fast.filter(|_| indexed);
         let keyframes = match (fast, keyframes) {
             (Some(k), _) => Some(k),
-            (None, KeyframeNeed::Yes) if media.container.contains("matroska") => {
-                match mkv_keyframes(self.shared.egress.client(), source).await {
+            (None, KeyframeNeed::Yes) if indexed => {
+                match container_keyframes(self.shared.egress.client(), source).await {
                     Some(k) => Some(k),
                     None => Some(self.scan_keyframes(source, timeout).await?),
                 }
@@ -371,20 +376,64 @@ async fn read_range(
     }
 }
 
-/// The keyframe index of a Matroska source from its Cues element: three small reads instead
-/// of ffprobe reading every packet. `None` (ffprobe then) when anything does not fit.
-async fn mkv_keyframes(client: Option<&reqwest::Client>, source: &Source) -> Option<Vec<f64>> {
-    use ghoststream_media::mkv;
+/// The keyframe index from the container's own index, where it has one: Matroska Cues or
+/// MP4 sample tables, a few small reads instead of ffprobe reading every packet. `None`
+/// (ffprobe then) when anything does not fit.
+async fn container_keyframes(
+    client: Option<&reqwest::Client>,
+    source: &Source,
+) -> Option<Vec<f64>> {
     let client = client?;
-    let head = mkv::parse_head(&read_range(client, source, 0, 64 * 1024).await?)?;
+    let head = read_range(client, source, 0, 64 * 1024).await?;
+    let keyframes = if ghoststream_media::mp4::looks_like_mp4(&head) {
+        mp4_keyframes(client, source, &head).await?
+    } else {
+        mkv_keyframes(client, source, &head).await?
+    };
+    // An index that does not start at the beginning is not an index of every keyframe.
+    (keyframes.first().copied().unwrap_or(f64::MAX) < 1.0).then_some(keyframes)
+}
+
+async fn mkv_keyframes(client: &reqwest::Client, source: &Source, head: &[u8]) -> Option<Vec<f64>> {
+    use ghoststream_media::mkv;
+    let head = mkv::parse_head(head)?;
     let len = mkv::element_len(&read_range(client, source, head.cues_offset, 16).await?)?;
     if len > 64 * 1024 * 1024 {
         return None;
     }
-    let keyframes = mkv::parse_cues(
+    mkv::parse_cues(
         &read_range(client, source, head.cues_offset, len).await?,
         &head,
-    )?;
-    // A cue list that does not start at the beginning is not an index of every keyframe.
-    (keyframes.first().copied().unwrap_or(f64::MAX) < 1.0).then_some(keyframes)
+    )
+}
+
+/// Walks the top-level boxes (one 16-byte read each past the first 64 KiB) to `moov`.
+async fn mp4_keyframes(client: &reqwest::Client, source: &Source, head: &[u8]) -> Option<Vec<f64>> {
+    use ghoststream_media::mp4;
+    let mut pos = 0u64;
+    for _ in 0..64 {
+        let at = pos as usize;
+        let header = if at + 16 <= head.len() {
+            head[at..at + 16].to_vec()
+        } else {
+            read_range(client, source, pos, 16).await?
+        };
+        let (kind, header_len, size) = mp4::box_header(&header)?;
+        if &kind == b"moov" {
+            let size = size?;
+            if size > 64 * 1024 * 1024 {
+                return None;
+            }
+            let end = pos + size;
+            let moov = if end as usize <= head.len() {
+                head[at + header_len as usize..end as usize].to_vec()
+            } else {
+                let whole = read_range(client, source, pos, size).await?;
+                whole.get(header_len as usize..)?.to_vec()
+            };
+            return mp4::keyframes(&moov);
+        }
+        pos = pos.checked_add(size?)?;
+    }
+    None
 }

@@ -190,6 +190,10 @@ pub struct Tuning {
     pub gpu_scale: Vec<HwKind>,
     /// The job stepped down for speed (encoding health): the encoder's faster preset.
     pub faster: bool,
+    /// The run writes a stream's first segment alone, where time to picture is all: the
+    /// software H.264 encoder runs without look-ahead or B-frames, on sliced threads
+    /// (their frame delay is most of a 1 s segment's wait).
+    pub quick: bool,
 }
 
 impl Tuning {
@@ -208,12 +212,18 @@ impl Tuning {
     }
 }
 
+/// Whether a quick first run ([`Tuning::quick`]) changes anything for this encoder.
+pub fn quick_start_applies(codec: VideoCodec, hw: HwKind) -> bool {
+    codec == VideoCodec::H264 && hw == HwKind::Software
+}
+
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             nvenc_preset: "p4".into(),
             gpu_scale: Vec::new(),
             faster: false,
+            quick: false,
         }
     }
 }
@@ -239,7 +249,11 @@ pub fn video_encoder_args(
         (VideoCodec::H264 | VideoCodec::H265, HwKind::Software) => {
             let preset = if live { "veryfast" } else { "medium" };
             argv.opt("-preset", faster.unwrap_or(preset));
-            if live {
+            if live && tuning.quick && codec == VideoCodec::H264 {
+                argv.opt("-rc-lookahead", "0")
+                    .opt("-bf", "0")
+                    .opt("-x264-params", "sliced-threads=1");
+            } else if live {
                 argv.opt("-rc-lookahead", "10");
             }
             if codec == VideoCodec::H264 {

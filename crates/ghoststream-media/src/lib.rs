@@ -7,6 +7,7 @@ pub mod command;
 pub mod errors;
 pub mod hw;
 pub mod mkv;
+pub mod mp4;
 pub mod plan;
 pub mod probe;
 pub mod process;

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::job::JobSpec;
 use ghoststream_media::command::{self, Argv, HlsRun};
 use ghoststream_media::hw::Hardware;
-use ghoststream_media::plan::Plan;
+use ghoststream_media::plan::{Plan, VideoAction};
 use ghoststream_media::source::InputRules;
 use ghoststream_types::{HwKind, MediaInfo};
 use std::path::Path;
@@ -33,19 +33,36 @@ pub(crate) struct HlsArgv {
     pub offset: f64,
 }
 
-fn tuning_of(ctx: &RunContext) -> command::Tuning {
+fn tuning_of(ctx: &RunContext, quick: bool) -> command::Tuning {
     command::Tuning {
         nvenc_preset: ctx.config.hardware.nvenc_preset.clone(),
         gpu_scale: ctx.hardware.gpu_scale.clone(),
         faster: ctx.faster,
+        quick,
     }
+}
+
+/// Whether the run starting at `first` writes that segment alone, tuned for latency
+/// (`transcoding.quick_start`): a stream's first segment, encoded in software H.264,
+/// with more segments after it.
+fn quick_first(ctx: &RunContext, hls: &Hls, first: u32, end: u32) -> bool {
+    let encodes = match &ctx.plan.video {
+        VideoAction::Encode { codec, .. } => command::quick_start_applies(*codec, ctx.hw),
+        _ => false,
+    };
+    ctx.config.transcoding.quick_start && encodes && first == 0 && end > 1 && hls.map.len() > 1
 }
 
 /// The run that writes the first missing segment at or after `from`, up to the next one
 /// already made; `None` when nothing is missing.
 pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> Option<HlsArgv> {
     let first = hls.first_missing_from(from)?;
-    let end = hls.next_done_after(first);
+    let mut end = hls.next_done_after(first);
+    let quick = quick_first(ctx, hls, first, end);
+    if quick {
+        // The next run carries on from segment 1 when this one finishes.
+        end = first + 1;
+    }
     let map = &hls.map;
     let copy = ctx.plan.copies_video();
     let cut_margin = if copy { 0.001 } else { 0.0 };
@@ -54,7 +71,7 @@ pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> O
         .collect();
     let offset = map.start(first as usize);
     let duration = ((end as usize) < map.len()).then(|| map.start(end as usize) - offset);
-    let tuning = tuning_of(ctx);
+    let tuning = tuning_of(ctx, quick);
     let argv = command::hls_run(&HlsRun {
         source: &ctx.spec.source,
         plan: ctx.plan,
@@ -87,7 +104,7 @@ pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> O
 /// A batch job's one run, writing `output.part` in the job's directory.
 pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>) -> Argv {
     let part = ctx.dir.join("output.part");
-    let tuning = tuning_of(ctx);
+    let tuning = tuning_of(ctx, false);
     command::batch(&command::BatchRun {
         source: &ctx.spec.source,
         plan: ctx.plan,
