@@ -38,6 +38,7 @@ bench/.venv/bin/python bench/bench.py target/release/ghoststream bench/media ben
 bench/.venv/bin/python bench/gaming.py target/release/ghoststream bench/media bench/results/gaming.json || true
 bench/.venv/bin/python bench/uploads.py target/release/ghoststream bench/media bench/results/uploads.json || true
 bench/.venv/bin/python bench/first.py target/release/ghoststream bench/media bench/results/first.json || true
+bench/.venv/bin/python bench/history.py target/release/ghoststream bench/media bench/results/history.json || true
 bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
 bench/.venv/bin/python bench/streams.py target/release/ghoststream bench/media bench/results/streams.json || true
 bench/.venv/bin/python bench/live.py target/release/ghoststream bench/media bench/results/live.json || true

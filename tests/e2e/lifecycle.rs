@@ -340,3 +340,71 @@ async fn local_sources_only_inside_library_roots() {
         .await;
     assert_eq!(code, 422);
 }
+
+/// History lives in the store: a finished job whose files are gone leaves memory, yet is
+/// found by id, listed a page at a time, counted, deleted and kept across a restart.
+#[tokio::test]
+async fn finished_jobs_whose_files_are_gone_are_read_from_the_store() {
+    let media = MediaServer::start();
+    let state = tempfile::tempdir().unwrap();
+    // Stream outputs expire at once: a cleanup archives every finished stream.
+    let opts = || {
+        Opts::default()
+            .state(state.path())
+            .env("GHOSTSTREAM__TRANSCODING__STREAM_RETENTION_MINUTES", "0")
+    };
+    let gs = Gs::start(opts());
+    let mut jobs = Vec::new();
+    // Three sources: the same one again would join the first job.
+    for name in ["short.mkv", "abr.mkv", "h264.mkv"] {
+        let job = gs.start_job(json!({"source": media.url(name)})).await;
+        gs.wait_for(&job, &["ready"], MIN).await;
+        jobs.push(job);
+    }
+    let (code, run) = gs.post("/api/cleanup/run", json!({})).await;
+    assert_eq!(code, 200, "{run}");
+    assert_eq!(run["stale_jobs_cleaned"], 3, "{run}");
+    let (_, cleanup) = gs.get("/api/cleanup/stats").await;
+    assert_eq!(
+        (
+            cleanup["total_jobs"].as_u64(),
+            cleanup["finished_jobs"].as_u64()
+        ),
+        (Some(3), Some(3)),
+        "{cleanup}"
+    );
+    let check = |gs: Gs, jobs: Vec<serde_json::Value>| async move {
+        let s = gs.status(&jobs[0]).await;
+        assert_eq!(s["status"], "ready", "{s}");
+        assert!(gs.log(&jobs[0]).await.contains("$ ffmpeg"));
+        // Newest first, a page at a time.
+        let (_, list) = gs.get("/api/transcode/jobs?limit=2").await;
+        assert_eq!(list["total"], jobs.len(), "{list}");
+        let page: Vec<&serde_json::Value> = list["jobs"].as_array().unwrap().iter().collect();
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[0]["job_id"], jobs[jobs.len() - 1]["job_id"]);
+        let (_, rest) = gs.get("/api/transcode/jobs?offset=1&limit=2").await;
+        let rest = rest["jobs"].as_array().unwrap();
+        assert_eq!(rest.len(), 2.min(jobs.len() - 1));
+        assert_eq!(rest[0]["job_id"], jobs[jobs.len() - 2]["job_id"]);
+        assert_eq!(rest.last().unwrap()["job_id"], jobs[0]["job_id"]);
+        let (_, metrics) = gs.fetch(&format!("{}/metrics", gs.base)).await;
+        let metrics = String::from_utf8(metrics).unwrap();
+        let line = format!(
+            "ghoststream_jobs{{state=\"ready\",mode=\"stream\"}} {}",
+            jobs.len()
+        );
+        assert!(metrics.contains(&line), "{metrics}");
+        gs
+    };
+    let mut gs = check(gs, jobs.clone()).await;
+    // Deleted from the store like any other job.
+    let (code, _) = gs.control(reqwest::Method::DELETE, &jobs[1], "").await;
+    assert_eq!(code, 200);
+    let (code, _) = gs.control(reqwest::Method::GET, &jobs[1], "/status").await;
+    assert_eq!(code, 404);
+    jobs.remove(1);
+    assert!(gs.stop().success());
+    let gs = Gs::start(opts());
+    check(gs, jobs).await;
+}

@@ -52,11 +52,57 @@ impl Totals {
     }
 }
 
+/// A read, run on the writer thread after every write sent before it.
+type Read = Box<dyn FnOnce(&Connection) + Send>;
+
 enum Op {
     Upsert(Box<JobRecord>),
     Delete(String),
     Totals(Totals),
     Flush(tokio::sync::oneshot::Sender<()>),
+    Read(Read),
+}
+
+/// The columns the history is searched by, computed from each record (SQLite generated
+/// columns, so records keep one form): name and JSON path.
+const COLUMNS: [(&str, &str); 8] = [
+    ("status", "$.status"),
+    ("mode", "$.mode"),
+    ("created", "$.created_at"),
+    ("completed", "$.completed_at"),
+    ("removed", "$.files_removed"),
+    ("speed", "$.speed"),
+    ("hw", "$.hw_accel_used"),
+    ("first_seg", "$.first_segment_secs"),
+];
+
+/// A finished job whose files are gone: nothing of it is served, so it lives only here
+/// (the engine keeps the others in memory).
+const ARCHIVED: &str = "status IN ('ready', 'error', 'cancelled') AND removed = 1";
+const FINISHED: &str = "status IN ('ready', 'error', 'cancelled')";
+
+/// Adds the generated columns and their indexes where a database lacks them (one made
+/// before they existed gets them here too).
+fn add_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let have: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_xinfo('jobs')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, path) in COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE jobs ADD COLUMN {name} GENERATED ALWAYS AS (json_extract(data, '{path}')) VIRTUAL"
+            ))?;
+        }
+    }
+    // Each read of the history is answered from one of these without opening a record:
+    // pages in order, the daily chart, what /metrics counts, what start-up loads.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created, id);
+         CREATE INDEX IF NOT EXISTS jobs_by_end ON jobs (completed, status, hw, speed);
+         CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status, removed, mode);
+         CREATE INDEX IF NOT EXISTS jobs_figures ON jobs (speed, first_seg);",
+    )
 }
 
 /// Handle to the writer thread.
@@ -65,8 +111,33 @@ pub struct Store {
     tx: mpsc::Sender<Op>,
 }
 
+/// Finished jobs of one UTC day with one outcome and back end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedDay {
+    /// `YYYY-MM-DD`
+    pub day: String,
+    pub status: String,
+    pub hw: Option<String>,
+    pub jobs: u64,
+    pub speed_sum: f64,
+    /// Jobs with a speed (the sum's count).
+    pub speeds: u64,
+}
+
+/// The whole history in figures (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct HistoryFigures {
+    /// (status, mode, jobs)
+    pub by_status_and_mode: Vec<(String, String, u64)>,
+    /// Every finished job's encode speed (times real time).
+    pub speeds: Vec<f64>,
+    /// Every stream job's seconds from creation to its first segment.
+    pub first_segment: Vec<f64>,
+}
+
 /// What the database held at start.
 pub struct Loaded {
+    /// Every job but the archived ones (finished, files gone): those are read on demand.
     pub jobs: Vec<JobRecord>,
     pub totals: Totals,
     pub secret: Vec<u8>,
@@ -105,6 +176,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
          CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
     )
     .map_err(|e| err(&e))?;
+    add_columns(&conn).map_err(|e| err(&e))?;
     Ok(conn)
 }
 
@@ -159,7 +231,13 @@ impl Store {
         };
         let mut jobs = Vec::new();
         {
-            let mut stmt = conn.prepare("SELECT id, data FROM jobs").map_err(err)?;
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, data FROM jobs WHERE status IN ('queued', 'processing')
+                     UNION ALL
+                     SELECT id, data FROM jobs WHERE status IN ('ready', 'error', 'cancelled') AND removed = 0",
+                )
+                .map_err(err)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(err)?;
@@ -230,6 +308,164 @@ impl Store {
         let _ = self.tx.send(Op::Totals(t)).await;
     }
 
+    /// Runs `f` on the database after every write sent before this call; `None` when the
+    /// store is closed or the read fails (logged).
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let op = Op::Read(Box::new(move |conn| {
+            let r = f(conn);
+            if let Err(e) = &r {
+                tracing::error!(error = %e, "state database read failed");
+            }
+            let _ = tx.send(r.ok());
+        }));
+        self.tx.send(op).await.ok()?;
+        // Waited for on the blocking pool, as a file read would be: the runtime knows work
+        // is in flight (a paused test clock does not jump past it).
+        tokio::task::spawn_blocking(move || rx.blocking_recv().ok().flatten())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// One job's record.
+    pub async fn get(&self, id: uuid::Uuid) -> Option<JobRecord> {
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT data FROM jobs WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+        })
+        .await
+        .flatten()
+        .and_then(|d| serde_json::from_str(&d).ok())
+    }
+
+    /// Jobs newest first, `limit` from `offset`, and how many there are.
+    pub async fn page(&self, offset: u32, limit: u32) -> Option<(Vec<JobRecord>, u64)> {
+        self.read(move |conn| {
+            let total: u64 = conn.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
+            let rows = conn
+                .prepare_cached(
+                    "SELECT data FROM jobs ORDER BY created DESC, id DESC LIMIT ?1 OFFSET ?2",
+                )?
+                .query_map(params![limit, offset], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let recs = rows
+                .iter()
+                .filter_map(|d| serde_json::from_str(d).ok())
+                .collect();
+            Ok((recs, total))
+        })
+        .await
+    }
+
+    /// How many jobs: all of them, and the finished ones.
+    pub async fn counts(&self) -> Option<(u64, u64)> {
+        self.read(|conn| {
+            let all = conn.query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
+            let finished = conn.query_row(
+                &format!("SELECT COUNT(*) FROM jobs WHERE {FINISHED}"),
+                [],
+                |r| r.get(0),
+            )?;
+            Ok((all, finished))
+        })
+        .await
+    }
+
+    /// What `/metrics` reports of the whole history.
+    pub async fn figures(&self) -> Option<HistoryFigures> {
+        self.read(|conn| {
+            let by_status_and_mode = conn
+                .prepare_cached(
+                    "SELECT status, mode, COUNT(*) FROM jobs INDEXED BY jobs_by_status GROUP BY status, mode",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut speeds = Vec::new();
+            let mut first_segment = Vec::new();
+            let mut stmt = conn.prepare_cached("SELECT speed, first_seg FROM jobs INDEXED BY jobs_figures")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                if let Some(s) = r.get::<_, Option<f64>>(0)? {
+                    speeds.push(s);
+                }
+                if let Some(f) = r.get::<_, Option<f64>>(1)? {
+                    first_segment.push(f);
+                }
+            }
+            Ok(HistoryFigures {
+                by_status_and_mode,
+                speeds,
+                first_segment,
+            })
+        })
+        .await
+    }
+
+    /// The `n` oldest finished jobs (by creation).
+    pub async fn oldest_finished(&self, n: u64) -> Option<Vec<uuid::Uuid>> {
+        self.read(move |conn| {
+            let ids = conn
+                .prepare_cached(&format!(
+                    "SELECT id FROM jobs WHERE {FINISHED} ORDER BY created ASC LIMIT ?1"
+                ))?
+                .query_map(params![n], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids
+                .iter()
+                .filter_map(|i| uuid::Uuid::parse_str(i).ok())
+                .collect())
+        })
+        .await
+    }
+
+    /// Removes archived jobs that ended before `before`; how many went.
+    pub async fn delete_archived_before(&self, before: chrono::DateTime<chrono::Utc>) -> usize {
+        let before = before.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        self.read(move |conn| {
+            conn.execute(
+                &format!("DELETE FROM jobs WHERE {ARCHIVED} AND completed < ?1"),
+                params![before],
+            )
+        })
+        .await
+        .unwrap_or(0)
+    }
+
+    /// Finished jobs that ended at or after `since`, by UTC day, status and back end:
+    /// `(day, status, back end, jobs, sum of speeds, jobs with a speed)`.
+    pub async fn ended_by_day(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Vec<EndedDay>> {
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT substr(completed, 1, 10), status, hw, COUNT(*), TOTAL(speed), COUNT(speed)
+                 FROM jobs WHERE completed >= ?1 GROUP BY 1, 2, 3",
+            )?
+            .query_map(params![since], |r| {
+                Ok(EndedDay {
+                    day: r.get(0)?,
+                    status: r.get(1)?,
+                    hw: r.get(2)?,
+                    jobs: r.get(3)?,
+                    speed_sum: r.get(4)?,
+                    speeds: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
     /// Waits until every write sent before this call is on disk.
     pub async fn flush(&self) {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -284,6 +520,10 @@ fn writer(conn: Connection, mut rx: mpsc::Receiver<Op>) {
                 let _ = done.send(());
                 Ok(())
             }
+            Op::Read(f) => {
+                f(&conn);
+                Ok(())
+            }
             Op::Delete(id) => conn.execute("DELETE FROM jobs WHERE id = ?1", params![id]).map(|_| ()),
             Op::Totals(t) => {
                 let row = TotalsRow {
@@ -309,5 +549,150 @@ fn writer(conn: Connection, mut rx: mpsc::Receiver<Op>) {
         if let Err(e) = r {
             tracing::error!(error = %e, "state database write failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    fn record(n: i64, status: &str, removed: bool) -> JobRecord {
+        let created = Utc::now() - Duration::minutes(100_000 - n);
+        serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::new_v4(),
+            "request": {"source": "/media/x.mkv"},
+            "mode": "stream",
+            "source": "/media/x.mkv",
+            "status": status,
+            "progress": 100.0,
+            "current_time": null,
+            "duration": 10.0,
+            "start_time": 0.0,
+            "hw_accel_used": "software",
+            "error_message": null,
+            "created_at": created,
+            "started_at": created,
+            "completed_at": (status != "processing").then_some(created + Duration::seconds(5)),
+            "last_access": created,
+            "media_info": null,
+            "variants": null,
+            "dir": "/tmp/none",
+            "output_file": null,
+            "output_bytes": 0,
+            "speed": 2.5,
+            "control_token": "c",
+            "stream_token": "s",
+            "stream_revoked": false,
+            "files_removed": removed,
+        }))
+        .unwrap()
+    }
+
+    /// A database with thousands of finished jobs: only the ones still served are loaded;
+    /// the rest are read a page at a time, newest first, and counted.
+    #[tokio::test]
+    async fn archived_jobs_stay_on_disk_and_are_read_by_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let (store, loaded) = Store::open(&path).unwrap();
+        assert!(loaded.jobs.is_empty());
+        let mut all = Vec::new();
+        for n in 0..3000 {
+            let rec = match n % 1000 {
+                // A running job and a ready one with its files: kept in memory.
+                0 => record(n, "processing", false),
+                1 => record(n, "ready", false),
+                // The rest finished and their files are gone.
+                2 => record(n, "error", true),
+                3 => record(n, "cancelled", true),
+                _ => record(n, "ready", true),
+            };
+            all.push(rec.clone());
+            store.upsert(rec).await;
+        }
+        assert_eq!(store.counts().await, Some((3000, 2997)));
+        let (page, total) = store.page(0, 50).await.unwrap();
+        assert_eq!(total, 3000);
+        let newest: Vec<_> = all.iter().rev().take(50).map(|r| r.id).collect();
+        assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), newest);
+        let (deep, _) = store.page(2990, 50).await.unwrap();
+        assert_eq!(deep.len(), 10);
+        assert_eq!(deep.last().unwrap().id, all[0].id);
+        let got = store.get(all[1234].id).await.unwrap();
+        assert_eq!(got.id, all[1234].id);
+        let figures = store.figures().await.unwrap();
+        assert_eq!(figures.speeds.len(), 3000);
+        let ready_streams = figures
+            .by_status_and_mode
+            .iter()
+            .find(|(s, m, _)| s == "ready" && m == "stream")
+            .map(|(_, _, n)| *n);
+        assert_eq!(ready_streams, Some(2991));
+        // The oldest finished ones, for trimming.
+        let oldest = store.oldest_finished(2).await.unwrap();
+        assert_eq!(oldest, vec![all[1].id, all[2].id]);
+        store.flush().await;
+        drop(store);
+
+        let (store, loaded) = Store::open(&path).unwrap();
+        let mut kept: Vec<_> = loaded.jobs.iter().map(|r| r.id).collect();
+        kept.sort();
+        let mut want: Vec<_> = all
+            .iter()
+            .filter(|r| !r.files_removed)
+            .map(|r| r.id)
+            .collect();
+        want.sort();
+        assert_eq!(kept, want);
+        // Records of archived jobs over 30 days old go; none of the others.
+        let cut = Utc::now() - Duration::days(30);
+        let old = all
+            .iter()
+            .filter(|r| r.files_removed && r.completed_at.unwrap() < cut)
+            .count();
+        assert!(old > 0 && old < all.len());
+        assert_eq!(store.delete_archived_before(cut).await, old);
+        assert_eq!(store.counts().await.unwrap().0, (3000 - old) as u64);
+        // Ended per day, for the daily chart.
+        let since = Utc::now() - Duration::days(1);
+        let ended = store.ended_by_day(since).await.unwrap();
+        let want = all
+            .iter()
+            .filter(|r| r.completed_at.is_some_and(|c| c >= since))
+            .count() as u64;
+        assert_eq!(ended.iter().map(|d| d.jobs).sum::<u64>(), want);
+        assert!(ended.len() <= 2 * 2, "{ended:?}");
+        assert!(ended.iter().all(|d| d.speeds == d.jobs
+            && d.speed_sum == 2.5 * d.jobs as f64
+            && d.hw.as_deref() == Some("software")));
+    }
+
+    /// A database made before the history columns existed gets them, with its records.
+    #[tokio::test]
+    async fn an_older_database_gains_the_history_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let rec = record(1, "ready", true);
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE jobs (id TEXT PRIMARY KEY, data TEXT NOT NULL, updated_at TEXT NOT NULL);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO jobs (id, data, updated_at) VALUES (?1, ?2, ?3)",
+                params![
+                    rec.id.to_string(),
+                    serde_json::to_string(&rec).unwrap(),
+                    "x"
+                ],
+            )
+            .unwrap();
+        }
+        let (store, loaded) = Store::open(&path).unwrap();
+        assert!(loaded.jobs.is_empty(), "an archived job is not loaded");
+        assert_eq!(store.counts().await, Some((1, 1)));
+        assert_eq!(store.page(0, 10).await.unwrap().0[0].id, rec.id);
     }
 }

@@ -203,16 +203,10 @@ impl App {
                 "value_error",
             )]));
         }
-        let all = self.engine.jobs().await?;
-        let jobs = all
-            .iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .map(|j| j.to_summary())
-            .collect();
+        let (page, total) = self.engine.jobs_page(offset, limit).await?;
         Ok(JobList {
-            jobs,
-            total: all.len() as u32,
+            jobs: page.iter().map(|j| j.to_summary()).collect(),
+            total: total as u32,
             offset,
             limit,
         })

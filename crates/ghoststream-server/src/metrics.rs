@@ -74,7 +74,7 @@ impl App {
     /// The scrape.
     pub async fn metrics(&self) -> ApiResult<String> {
         let stats = self.engine.stats().await?;
-        let jobs = self.engine.jobs().await?;
+        let history = self.engine.history_figures().await?;
         let gpus = tokio::task::spawn_blocking(ghoststream_media::hw::nvidia_stats)
             .await
             .unwrap_or_default();
@@ -92,9 +92,14 @@ impl App {
                 by.insert((s.as_str(), m.as_str()), 0);
             }
         }
-        for j in &jobs {
-            *by.entry((j.record.status.as_str(), j.record.mode.as_str()))
-                .or_default() += 1;
+        for (status, mode, n) in &history.by_status_and_mode {
+            if let Some(count) = by
+                .iter_mut()
+                .find(|((s, m), _)| s == status && m == mode)
+                .map(|(_, c)| c)
+            {
+                *count += n;
+            }
         }
         let mut f = Family::new(
             &mut out,
@@ -289,24 +294,19 @@ impl App {
                 l.dropped_frames as f64,
             );
         }
-        let speeds: Vec<f64> = jobs.iter().filter_map(|j| j.record.speed).collect();
         histogram(
             &mut out,
             "ghoststream_encode_speed",
             "Encode speed of the jobs in the history (times realtime).",
             SPEED_BUCKETS,
-            &speeds,
+            &history.speeds,
         );
-        let latencies: Vec<f64> = jobs
-            .iter()
-            .filter_map(|j| j.record.first_segment_secs)
-            .collect();
         histogram(
             &mut out,
             "ghoststream_first_segment_seconds",
             "From a stream job's creation to its first segment, over the job history.",
             LATENCY_BUCKETS,
-            &latencies,
+            &history.first_segment,
         );
         Family::new(
             &mut out,

@@ -50,8 +50,19 @@ pub(crate) enum Cmd {
         id: Uuid,
         reply: Reply<Option<Snapshot>>,
     },
+    /// The jobs in memory: queued, running, and finished ones whose files are kept.
     List {
         reply: Reply<Vec<Snapshot>>,
+    },
+    /// One page of the whole history, newest first, and its length.
+    Page {
+        offset: u32,
+        limit: u32,
+        reply: Reply<Result<(Vec<Snapshot>, u64), EngineError>>,
+    },
+    /// The whole history in figures.
+    Figures {
+        reply: Reply<crate::store::HistoryFigures>,
     },
     Cancel {
         id: Uuid,
@@ -328,11 +339,67 @@ pub(crate) async fn spawn(
                 _ = cleanup.tick() => { actor.cleanup(false).await; }
                 _ = cadence.tick() => actor.resend_quiet_progress(),
             }
+            actor.archive().await;
         }
     })
 }
 
 impl Actor {
+    /// Finished jobs whose files are gone leave memory for the store, where the history
+    /// is read a page at a time: memory holds what runs and what is served, not the past.
+    async fn archive(&mut self) {
+        let gone: Vec<Uuid> = self
+            .jobs
+            .iter()
+            .filter(|(_, j)| j.rec.status.is_terminal() && j.rec.files_removed && j.run.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(j) = self.jobs.remove(&id) {
+                self.store.upsert(j.rec).await;
+            }
+        }
+    }
+
+    /// Brings an archived job back into memory for a command that names it (it leaves
+    /// again after the command).
+    async fn fault_in(&mut self, id: Uuid) {
+        if self.jobs.contains_key(&id) {
+            return;
+        }
+        if let Some(rec) = self.store.get(id).await {
+            let log = self.inner.job_log(id);
+            self.jobs.insert(id, Job::from_record(rec, log));
+        }
+    }
+
+    /// One page of the history: the store's order, with the jobs in memory as they are now.
+    async fn page(&self, offset: u32, limit: u32) -> Result<(Vec<Snapshot>, u64), EngineError> {
+        let (recs, total) = self
+            .store
+            .page(offset, limit)
+            .await
+            // Only a closed store (the engine stopping) or a failed read (logged) gets here.
+            .ok_or(EngineError::Stopped)?;
+        let page = recs
+            .into_iter()
+            .map(|rec| match self.jobs.get(&rec.id) {
+                Some(j) => j.snapshot(),
+                None => {
+                    let viewers = u32::from(!rec.mode.is_hls());
+                    Snapshot {
+                        record: rec,
+                        eta_seconds: None,
+                        viewers,
+                        paused: None,
+                        health: None,
+                    }
+                }
+            })
+            .collect();
+        Ok((page, total))
+    }
+
     fn persist(&self, id: Uuid) -> impl std::future::Future<Output = ()> + 'static {
         let rec = self.jobs.get(&id).map(|j| j.rec.clone());
         let store = self.store.clone();
@@ -416,6 +483,20 @@ impl Actor {
     }
 
     async fn handle(&mut self, cmd: Cmd) {
+        let names = match &cmd {
+            Cmd::Get { id, .. }
+            | Cmd::Cancel { id, .. }
+            | Cmd::Delete { id, .. }
+            | Cmd::Leave { id, .. }
+            | Cmd::StreamFile { id, .. }
+            | Cmd::Download { id, .. }
+            | Cmd::Log { id, .. }
+            | Cmd::LogFollow { id, .. } => Some(*id),
+            _ => None,
+        };
+        if let Some(id) = names {
+            self.fault_in(id).await;
+        }
         match cmd {
             Cmd::Start {
                 spec,
@@ -430,6 +511,16 @@ impl Actor {
                 let mut v: Vec<Snapshot> = self.jobs.values().map(Job::snapshot).collect();
                 v.sort_by_key(|s| std::cmp::Reverse(s.record.created_at));
                 let _ = reply.send(v);
+            }
+            Cmd::Page {
+                offset,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(self.page(offset, limit).await);
+            }
+            Cmd::Figures { reply } => {
+                let _ = reply.send(self.store.figures().await.unwrap_or_default());
             }
             Cmd::Cancel { id, session, reply } => {
                 let r = self.cancel_or_leave(id, session).await;
@@ -505,7 +596,7 @@ impl Actor {
                 );
             }
             Cmd::Daily { days, reply } => {
-                let _ = reply.send(self.daily(days));
+                let _ = reply.send(self.daily(days).await);
             }
             Cmd::Reschedule { reply } => {
                 self.schedule().await;

@@ -6,8 +6,9 @@ impl Actor {
     pub(super) async fn cleanup_stats(&self) -> CleanupStats {
         let cfg = &self.inner.config.transcoding;
         let now = Utc::now();
+        let (all, finished) = self.store.counts().await.unwrap_or_default();
         let mut s = CleanupStats {
-            total_jobs: self.jobs.len() as u32,
+            total_jobs: all as u32,
             active_jobs: 0,
             ready_jobs: 0,
             finished_jobs: 0,
@@ -21,11 +22,12 @@ impl Actor {
             upload_bytes: self.inner.uploads.bytes(),
             upload_keep_hours: self.inner.config.uploads.keep_hours,
         };
+        // Ready jobs with their outputs are in memory; every other finished one counts here.
         for j in self.jobs.values() {
             match j.rec.status {
                 JobStatus::Queued | JobStatus::Processing => s.active_jobs += 1,
                 JobStatus::Ready => s.ready_jobs += 1,
-                _ => s.finished_jobs += 1,
+                _ => {}
             }
             if let Some(ttl) = self.ttl_left(j, now) {
                 if ttl < self.ttl_of(j) / 5 {
@@ -33,6 +35,7 @@ impl Actor {
                 }
             }
         }
+        s.finished_jobs = (finished as u32).saturating_sub(s.ready_jobs);
         s
     }
 
@@ -95,21 +98,11 @@ impl Actor {
             }
             self.persist(id).await;
         }
-        let old: Vec<Uuid> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.rec.status.is_terminal() && j.rec.files_removed)
-            .filter(|(_, j)| {
-                j.rec
-                    .completed_at
-                    .is_some_and(|c| (now - c).num_days() >= 30)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in old {
-            self.jobs.remove(&id);
-            self.store.delete(id.to_string()).await;
-        }
+        // Records of finished jobs whose files are gone (archived: only in the store) go
+        // after 30 days.
+        self.store
+            .delete_archived_before(now - chrono::Duration::days(30))
+            .await;
         self.cleaned_total += cleaned;
         let orphans = self.remove_orphans().await;
         CleanupRun {
@@ -122,19 +115,19 @@ impl Actor {
     /// History is bounded: beyond `max_history_jobs` finished jobs, the oldest go, with
     /// their files and records, whatever their age.
     pub(super) async fn trim_history(&mut self) {
-        let max = self.inner.config.transcoding.max_history_jobs.max(1) as usize;
-        let mut finished: Vec<(chrono::DateTime<Utc>, Uuid)> = self
-            .jobs
-            .iter()
-            .filter(|(_, j)| j.rec.status.is_terminal())
-            .map(|(id, j)| (j.rec.completed_at.unwrap_or(j.rec.created_at), *id))
-            .collect();
-        if finished.len() <= max {
+        let max = self.inner.config.transcoding.max_history_jobs.max(1) as u64;
+        let Some((_, finished)) = self.store.counts().await else {
+            return;
+        };
+        if finished <= max {
             return;
         }
-        finished.sort();
-        let excess = finished.len() - max;
-        for (_, id) in finished.into_iter().take(excess) {
+        let excess = self
+            .store
+            .oldest_finished(finished - max)
+            .await
+            .unwrap_or_default();
+        for id in excess {
             if let Some(j) = self.jobs.remove(&id) {
                 if !j.rec.files_removed {
                     let _ = tokio::fs::remove_dir_all(&j.rec.dir).await;

@@ -25,8 +25,9 @@ impl Actor {
         }
     }
 
-    /// Finished jobs per UTC day, oldest first, for the last `days` days (empty days too).
-    pub(super) fn daily(&self, days: u32) -> ghoststream_types::DailyStats {
+    /// Finished jobs per UTC day, oldest first, for the last `days` days (empty days too),
+    /// from the whole history in the store.
+    pub(super) async fn daily(&self, days: u32) -> ghoststream_types::DailyStats {
         let today = Utc::now().date_naive();
         let days = days.clamp(1, 90) as i64;
         let mut out: Vec<ghoststream_types::DayStats> = (0..days)
@@ -43,30 +44,34 @@ impl Actor {
             })
             .collect();
         let mut speeds: Vec<(f64, u32)> = vec![(0.0, 0); out.len()];
-        for j in self.jobs.values() {
-            let Some(done) = j.rec.completed_at else {
+        let since = (today - chrono::Duration::days(days - 1))
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now);
+        let ended = self.store.ended_by_day(since).await.unwrap_or_default();
+        for e in ended {
+            let Ok(day) = chrono::NaiveDate::parse_from_str(&e.day, "%Y-%m-%d") else {
                 continue;
             };
-            let age = (today - done.date_naive()).num_days();
+            let age = (today - day).num_days();
             if age < 0 || age >= days {
                 continue;
             }
             let idx = (days - 1 - age) as usize;
             let d = &mut out[idx];
-            match j.rec.status {
-                JobStatus::Ready => {
-                    d.completed += 1;
-                    if let Some(s) = j.rec.speed {
-                        speeds[idx].0 += s;
-                        speeds[idx].1 += 1;
-                    }
+            let n = e.jobs as u32;
+            match e.status.as_str() {
+                "ready" => {
+                    d.completed += n;
+                    speeds[idx].0 += e.speed_sum;
+                    speeds[idx].1 += e.speeds as u32;
                 }
-                JobStatus::Error => d.failed += 1,
-                JobStatus::Cancelled => d.cancelled += 1,
+                "error" => d.failed += n,
+                "cancelled" => d.cancelled += n,
                 _ => continue,
             }
-            if let Some(hw) = j.rec.hw_accel_used {
-                *d.hw_usage.entry(hw.as_str().to_string()).or_insert(0) += 1;
+            if let Some(hw) = e.hw {
+                *d.hw_usage.entry(hw).or_insert(0) += n;
             }
         }
         for (d, (sum, n)) in out.iter_mut().zip(speeds) {

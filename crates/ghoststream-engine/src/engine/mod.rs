@@ -359,8 +359,29 @@ impl Engine {
             .ok_or(EngineError::NotFound)
     }
 
+    /// The jobs in memory, newest first: queued, running, and finished ones whose files
+    /// are still served. The rest of the history is read a page at a time ([`Self::jobs_page`]).
     pub async fn jobs(&self) -> Result<Vec<Snapshot>, EngineError> {
         self.call(|reply| Cmd::List { reply }).await
+    }
+
+    /// One page of the whole history, newest first, and how many jobs it holds.
+    pub async fn jobs_page(
+        &self,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<Snapshot>, u64), EngineError> {
+        self.call(|reply| Cmd::Page {
+            offset,
+            limit,
+            reply,
+        })
+        .await?
+    }
+
+    /// The whole history in figures: jobs by status and mode, speeds, first-segment times.
+    pub async fn history_figures(&self) -> Result<crate::store::HistoryFigures, EngineError> {
+        self.call(|reply| Cmd::Figures { reply }).await
     }
 
     /// Cancels a job; on a shared stream with other viewers, only this session leaves.
