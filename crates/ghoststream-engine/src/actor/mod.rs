@@ -491,7 +491,11 @@ impl Actor {
             | Cmd::StreamFile { id, .. }
             | Cmd::Download { id, .. }
             | Cmd::Log { id, .. }
-            | Cmd::LogFollow { id, .. } => Some(*id),
+            | Cmd::LogFollow { id, .. }
+            | Cmd::Freeze {
+                which: Which::Job(id),
+                ..
+            } => Some(*id),
             _ => None,
         };
         if let Some(id) = names {
