@@ -239,9 +239,38 @@ def cleanup(client, base, job):
     LEFT_RUNNING[base] = max(LEFT_RUNNING.get(base, 0), left)
 
 
+def abr_row(client, src1080):
+    """ABR: 3 rungs from one decode vs 3 separate encodes."""
+    try:
+        abr, ab = start_ours({"GHOSTSTREAM__TRANSCODING__ABR_MAX_VARIANTS": "3"})
+        t0 = time.monotonic(); j = start(client, ab, {"source": src1080, "mode": "abr"})
+        _, one = wait_status(client, ab, j, ["ready", "error"])
+        log = client.get(f"{ab}/api/transcode/{j['job_id']}/log", headers=headers(j)).text
+        abr.terminate()
+        sep = 0.0
+        tmp = tempfile.mkdtemp()
+        for (w, h, kbps) in [(1920, 1080, 8000), (1280, 720, 4000), (854, 480, 1500)]:
+            cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", os.path.join(MEDIA, "src1080.mkv"),
+                   "-vf", f"scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
+                   "-rc-lookahead", "10", "-profile:v", "high", "-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k",
+                   "-bufsize", f"{kbps * 2}k", "-force_key_frames", "expr:gte(t,n_forced*4.000)", "-c:a", "aac", "-ac", "2",
+                   "-b:a", "128k", "-f", "segment", "-segment_format", "mpegts", "-segment_time", "4", os.path.join(tmp, f"{h}_%05d.ts")]
+            t0 = time.monotonic(); subprocess.run(cmd); sep += time.monotonic() - t0
+        row("ABR 3 rungs: one job / three separate encodes", one / sep, None, "", one / sep, "≤ 0.77",
+            f"one decode {one:.2f} s, separate {sep:.2f} s, split={'split=3' in log}")
+    except Exception as e:
+        row("ABR one decode vs separate", None, None, "", None, "≤ 0.77", str(e))
+
+
 def main():
     media = media_server()
     src1080, long720 = f"{media}/src1080.mkv", f"{media}/long720.mkv"
+    if os.environ.get("BENCH_ONLY") == "abr":
+        # One row again (after a change that touches only it): BENCH_ONLY=abr bench.py …
+        with httpx.Client() as client:
+            abr_row(client, src1080)
+        save()
+        return
     client = httpx.Client()
     ours, ob = start_ours()
     peer, pb = start_peer()
@@ -354,26 +383,7 @@ def main():
     except Exception as e:
         row("HEVC 10-bit 5.1 → first playable segment", None, None, "s", None, "≤ 0.35", str(e))
 
-    # ABR: 3 rungs from one decode vs 3 separate encodes.
-    try:
-        abr, ab = start_ours({"GHOSTSTREAM__TRANSCODING__ABR_MAX_VARIANTS": "3"})
-        t0 = time.monotonic(); j = start(client, ab, {"source": src1080, "mode": "abr"})
-        _, one = wait_status(client, ab, j, ["ready", "error"])
-        log = client.get(f"{ab}/api/transcode/{j['job_id']}/log", headers=headers(j)).text
-        abr.terminate()
-        sep = 0.0
-        tmp = tempfile.mkdtemp()
-        for (w, h, kbps) in [(1920, 1080, 8000), (1280, 720, 4000), (854, 480, 1500)]:
-            cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", os.path.join(MEDIA, "src1080.mkv"),
-                   "-vf", f"scale={w}:{h}:flags=bicubic,setsar=1,format=yuv420p", "-c:v", "libx264", "-preset", "veryfast",
-                   "-rc-lookahead", "10", "-profile:v", "high", "-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k",
-                   "-bufsize", f"{kbps * 2}k", "-force_key_frames", "expr:gte(t,n_forced*4.000)", "-c:a", "aac", "-ac", "2",
-                   "-b:a", "128k", "-f", "segment", "-segment_format", "mpegts", "-segment_time", "4", os.path.join(tmp, f"{h}_%05d.ts")]
-            t0 = time.monotonic(); subprocess.run(cmd); sep += time.monotonic() - t0
-        row("ABR 3 rungs: one job / three separate encodes", one / sep, None, "", one / sep, "≤ 0.77",
-            f"one decode {one:.2f} s, separate {sep:.2f} s, split={'split=3' in log}")
-    except Exception as e:
-        row("ABR one decode vs separate", None, None, "", None, "≤ 0.77", str(e))
+    abr_row(client, src1080)
 
     # WebSocket progress cadence during a stream job.
     try:

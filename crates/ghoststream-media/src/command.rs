@@ -382,16 +382,14 @@ pub fn hls_run(run: &HlsRun) -> Argv {
         }
     }
     a.opt("-i", run.source.as_input());
-    match (run.duration_secs, run.copy_origin_secs) {
+    // Where the run stops, given to every output (an ABR run has one per rendition: an
+    // option before the first output would stop that one alone).
+    let stop = match (run.duration_secs, run.copy_origin_secs) {
         // With -copyts, -t would count from 0: stop at the absolute end instead.
-        (Some(d), Some(origin)) => {
-            a.opt("-to", secs(origin + d - 0.001));
-        }
-        (Some(d), None) => {
-            a.opt("-t", secs(d));
-        }
-        _ => {}
-    }
+        (Some(d), Some(origin)) => Some(("-to", secs(origin + d - 0.001))),
+        (Some(d), None) => Some(("-t", secs(d))),
+        _ => None,
+    };
     let plan = run.plan;
     let renditions: Vec<Rendition> = match &plan.video {
         VideoAction::Encode { renditions, .. } => renditions.clone(),
@@ -424,6 +422,9 @@ pub fn hls_run(run: &HlsRun) -> Argv {
         renditions.iter().map(Some).collect()
     };
     for (v, rendition) in outputs.into_iter().enumerate() {
+        if let Some((flag, at)) = &stop {
+            a.opt(flag, at.clone());
+        }
         match (&plan.video, rendition) {
             (VideoAction::Encode { codec, .. }, Some(rendition)) => {
                 a.opt("-map", format!("[v{v}]"));
@@ -754,8 +755,8 @@ mod tests {
 -http_proxy http://127.0.0.1:9000 -rw_timeout 15000000 \
 -reconnect 1 -reconnect_on_network_error 1 -reconnect_delay_max 4 -max_redirects 0 \
 -format_whitelist FORMATS -max_pixels 33177600 -ss 8.000 \
--i http://pi:5000/m.mkv -t 8.000 -filter_complex \
-'[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -map '[v0]' -map 0:1 \
+-i http://pi:5000/m.mkv -filter_complex \
+'[0:0]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]' -t 8.000 -map '[v0]' -map 0:1 \
 -c:v libx264 -preset veryfast -rc-lookahead 10 -profile:v high -b:v 4000k -maxrate 6000k \
 -bufsize 8000k -force_key_frames 0.000,4.000 -c:a aac -ac 2 -b:a 128k \
 -copypriorss 0 -sn -dn -f segment -segment_format mpegts -segment_start_number 2 \
@@ -803,6 +804,29 @@ mod tests {
         assert_eq!(args.iter().filter(|a| *a == "p2").count(), 3);
         assert!(args.contains(&"/w/v1_%05d.ts".to_string()));
         assert!(!args.contains(&"-ss".to_string()));
+        assert!(!args.contains(&"-t".to_string()));
+        // A run that ends at a segment (a quick first run, a restart before a made one)
+        // stops every rendition there, not the first alone.
+        let bounded = HlsRun {
+            duration_secs: Some(1.0),
+            ..run.clone()
+        };
+        let argv = hls_run(&bounded);
+        let args = argv.args();
+        let stops: Vec<usize> = (0..args.len())
+            .filter(|i| args[*i] == "-t" && args[i + 1] == "1.000")
+            .collect();
+        let outputs: Vec<usize> = (0..args.len())
+            .filter(|i| args[*i].ends_with("_%05d.ts"))
+            .collect();
+        assert_eq!(stops.len(), 3, "{args:?}");
+        // Each before its own output, after the one before.
+        for (k, stop) in stops.iter().enumerate() {
+            assert!(
+                *stop < outputs[k] && (k == 0 || *stop > outputs[k - 1]),
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

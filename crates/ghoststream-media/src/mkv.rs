@@ -234,19 +234,7 @@ mod tests {
         let off = head.cues_offset as usize;
         let len = element_len(&bytes[off..]).unwrap() as usize;
         let cues = parse_cues(&bytes[off..off + len], &head).unwrap();
-        let source = crate::source::Source::File(f.clone());
-        let probed = crate::probe::keyframes(
-            std::path::Path::new("ffprobe"),
-            &source,
-            std::time::Duration::from_secs(20),
-            &crate::source::InputRules::default(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(cues.len(), probed.len(), "{cues:?} vs {probed:?}");
-        for (a, b) in cues.iter().zip(&probed) {
-            assert!((a - b).abs() < 0.002, "{a} vs {b}");
-        }
+        crate::probe::assert_same_keyframes(&f, &cues).await;
     }
 
     #[test]

@@ -335,20 +335,7 @@ mod tests {
             assert!(ok, "ffmpeg is needed for this test");
             let bytes = std::fs::read(&f).unwrap();
             let ours = keyframes(moov_of(&bytes)).unwrap();
-            let source = crate::source::Source::File(f.clone());
-            let probed = crate::probe::keyframes(
-                std::path::Path::new("ffprobe"),
-                &source,
-                std::time::Duration::from_secs(20),
-                &crate::source::InputRules::default(),
-            )
-            .await
-            .unwrap();
-            assert!(probed.len() >= 6, "{name}: {probed:?}");
-            assert_eq!(ours.len(), probed.len(), "{name}: {ours:?} vs {probed:?}");
-            for (a, b) in ours.iter().zip(&probed) {
-                assert!((a - b).abs() < 0.002, "{name}: {a} vs {b}");
-            }
+            crate::probe::assert_same_keyframes(&f, &ours).await;
         }
     }
 

@@ -260,6 +260,27 @@ pub fn sorted_unique(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
+/// For tests of the container readers (`mkv`, `mp4`): `ours`, read from `file`'s own
+/// index, must be ffprobe's packet pass to the millisecond.
+#[cfg(test)]
+pub(crate) async fn assert_same_keyframes(file: &Path, ours: &[f64]) {
+    let source = Source::File(file.to_path_buf());
+    let probed = keyframes(
+        Path::new("ffprobe"),
+        &source,
+        Duration::from_secs(20),
+        &InputRules::default(),
+    )
+    .await
+    .unwrap();
+    let name = file.display();
+    assert!(probed.len() >= 3, "{name}: {probed:?}");
+    assert_eq!(ours.len(), probed.len(), "{name}: {ours:?} vs {probed:?}");
+    for (a, b) in ours.iter().zip(&probed) {
+        assert!((a - b).abs() < 0.002, "{name}: {a} vs {b}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
