@@ -201,13 +201,9 @@ mod tests {
     async fn cues_match_ffprobe() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("k.mkv");
-        let ok = std::process::Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-nostdin",
-                "-y",
+        crate::probe::ffmpeg_makes(
+            &f,
+            &[
                 "-f",
                 "lavfi",
                 "-i",
@@ -223,12 +219,8 @@ mod tests {
                 "-c:a",
                 "aac",
                 "-shortest",
-            ])
-            .arg(&f)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "ffmpeg is needed for this test");
+            ],
+        );
         let bytes = std::fs::read(&f).unwrap();
         let head = parse_head(&bytes[..bytes.len().min(65536)]).unwrap();
         let off = head.cues_offset as usize;

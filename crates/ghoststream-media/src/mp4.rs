@@ -303,36 +303,34 @@ mod tests {
         // The third starts its video 0.1 s late: an empty edit comes first.
         for (name, moov_first) in [("first.mp4", true), ("last.mp4", false), ("late.mp4", true)] {
             let f = dir.path().join(name);
-            let ok = std::process::Command::new("ffmpeg")
-                .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-                .args([
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "testsrc2=size=160x90:rate=30:duration=9",
-                ])
-                .args(["-f", "lavfi", "-i", "sine=duration=9"])
-                .args([
-                    "-c:v",
-                    "libx264",
-                    "-bf",
-                    "3",
-                    "-g",
-                    "45",
-                    "-keyint_min",
-                    "10",
-                ])
-                .args(["-c:a", "aac", "-shortest"])
-                .args(if moov_first {
-                    &["-movflags", "+faststart"][..]
-                } else {
-                    &[]
-                })
-                .arg(&f)
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            assert!(ok, "ffmpeg is needed for this test");
+            let late: &[&str] = if name == "late.mp4" {
+                &["-itsoffset", "0.1"]
+            } else {
+                &[]
+            };
+            let faststart: &[&str] = if moov_first {
+                &["-movflags", "+faststart"]
+            } else {
+                &[]
+            };
+            let inputs = [
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x90:rate=30:duration=9",
+            ];
+            let rest = [
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=9",
+                "-c:v",
+                "libx264",
+                "-bf",
+                "3",
+            ];
+            let gop = ["-g", "45", "-keyint_min", "10", "-c:a", "aac", "-shortest"];
+            crate::probe::ffmpeg_makes(&f, &[late, &inputs, &rest, &gop, faststart].concat());
             let bytes = std::fs::read(&f).unwrap();
             let ours = keyframes(moov_of(&bytes)).unwrap();
             crate::probe::assert_same_keyframes(&f, &ours).await;

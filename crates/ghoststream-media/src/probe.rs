@@ -260,6 +260,19 @@ pub fn sorted_unique(mut v: Vec<f64>) -> Vec<f64> {
     v
 }
 
+/// For tests of the container readers: ffmpeg writes `file` from `args` (lavfi inputs).
+#[cfg(test)]
+pub(crate) fn ffmpeg_makes(file: &Path, args: &[&str]) {
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(file)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "ffmpeg is needed for this test");
+}
+
 /// For tests of the container readers (`mkv`, `mp4`): `ours`, read from `file`'s own
 /// index, must be ffprobe's packet pass to the millisecond.
 #[cfg(test)]
