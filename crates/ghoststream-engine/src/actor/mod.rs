@@ -283,6 +283,8 @@ struct Actor {
     internal_tx: mpsc::Sender<Internal>,
     /// While a game runs, streams' runs start (and are moved) here.
     stream_priority: Option<ghoststream_types::Priority>,
+    /// Archived jobs read back for the command now handled (see `fault_in`).
+    faulted: Vec<Uuid>,
 }
 
 pub(crate) async fn spawn(
@@ -310,6 +312,7 @@ pub(crate) async fn spawn(
         run_tx,
         internal_tx,
         stream_priority: None,
+        faulted: Vec::new(),
     };
     actor.reconcile(loaded).await;
     tokio::spawn(async move {
@@ -354,9 +357,14 @@ impl Actor {
             .filter(|(_, j)| j.rec.status.is_terminal() && j.rec.files_removed && j.run.is_none())
             .map(|(id, _)| *id)
             .collect();
+        let faulted = std::mem::take(&mut self.faulted);
         for id in gone {
             if let Some(j) = self.jobs.remove(&id) {
-                self.store.upsert(j.rec).await;
+                // One read back only for a command is already in the store as it is: a
+                // command that changed it persisted the change itself.
+                if !faulted.contains(&id) {
+                    self.store.upsert(j.rec).await;
+                }
             }
         }
     }
@@ -370,6 +378,7 @@ impl Actor {
         if let Some(rec) = self.store.get(id).await {
             let log = self.inner.job_log(id);
             self.jobs.insert(id, Job::from_record(rec, log));
+            self.faulted.push(id);
         }
     }
 
