@@ -203,6 +203,27 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
         "{log}"
     );
     assert!(log.contains("-force_key_frames 0.000,4.000"), "{log}");
+    // The seek's run writes segment 5 alone, tuned like a first segment; the next run
+    // carries on where the viewer is (segment 6), and only then is the gap filled.
+    let runs = lines_with(&log, "$ ffmpeg");
+    let seek = runs
+        .iter()
+        .position(|r| r.contains("-ss 17.000"))
+        .expect("the seek's run");
+    assert!(
+        runs[seek].contains(" -t 4.000 ") && runs[seek].contains("-rc-lookahead 0 -bf 0"),
+        "{log}"
+    );
+    assert!(
+        runs[seek + 1].contains("-ss 21.000") && runs[seek + 1].contains("-segment_start_number 6"),
+        "{log}"
+    );
+    assert!(
+        runs[seek + 2..]
+            .iter()
+            .any(|r| r.contains("-segment_start_number ")),
+        "the gap before segment 5 was never filled: {log}"
+    );
     for (i, want) in map.iter().enumerate() {
         let (code, seg) = gs
             .fetch(&stream_file_url(&job, &format!("v0_{i:05}.ts")))

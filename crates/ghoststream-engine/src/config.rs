@@ -114,7 +114,8 @@ pub struct TranscodingSection {
     pub stream_retention_minutes: u64,
     pub cleanup_after_hours: u64,
     pub cleanup_interval_seconds: u64,
-    /// A segment request more than this many segments ahead of the encoder restarts it.
+    /// A segment request more than this many segments ahead of the encoder always restarts
+    /// it (nearer ones restart when that is sooner than waiting).
     pub restart_ahead_segments: u32,
     pub probe_timeout: u64,
     /// Seconds a segment request waits for the encoder.
@@ -672,7 +673,7 @@ stall_timeout = 120         # seconds without ffmpeg progress before a run count
 stream_retention_minutes = 60   # stream/abr outputs are removed this long after the last access
 cleanup_after_hours = 24        # batch outputs are removed this long after they are ready
 cleanup_interval_seconds = 300
-restart_ahead_segments = 3  # a request further ahead of the encoder restarts it at that segment
+restart_ahead_segments = 3  # a request further ahead of the encoder always restarts it at that segment
 probe_timeout = 20          # seconds for ffprobe on a source
 segment_wait_timeout = 30   # seconds a segment request waits for the encoder
 ffmpeg_path = "ffmpeg"      # found on PATH unless absolute

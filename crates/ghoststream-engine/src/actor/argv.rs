@@ -42,25 +42,41 @@ fn tuning_of(ctx: &RunContext, quick: bool) -> command::Tuning {
     }
 }
 
+/// Why a stream run starts, which decides how its first segment is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RunStart {
+    /// A viewer waits for the first segment: the job's start, a seek, a retry.
+    Viewer,
+    /// The encoder carries on (after a run that ended, or a step-down): nobody waits
+    /// on this run's first segment more than on the ones after it.
+    Carry,
+}
+
 /// Whether the run starting at `first` writes that segment alone, tuned for latency
-/// (`transcoding.quick_start`): a stream's first segment, encoded in software H.264,
-/// with more segments after it.
-fn quick_first(ctx: &RunContext, hls: &Hls, first: u32, end: u32) -> bool {
+/// (`transcoding.quick_start`): the segment a viewer waits for, encoded in software
+/// H.264, with more segments after it for the next run to carry on with.
+fn quick_first(ctx: &RunContext, why: RunStart, first: u32, end: u32) -> bool {
     let encodes = match &ctx.plan.video {
         VideoAction::Encode { codec, .. } => command::quick_start_applies(*codec, ctx.hw),
         _ => false,
     };
-    ctx.config.transcoding.quick_start && encodes && first == 0 && end > 1 && hls.map.len() > 1
+    ctx.config.transcoding.quick_start && encodes && why == RunStart::Viewer && end > first + 1
 }
 
 /// The run that writes the first missing segment at or after `from`, up to the next one
 /// already made; `None` when nothing is missing.
-pub(super) fn hls_argv(ctx: &RunContext, hls: &Hls, from: u32, run_id: u64) -> Option<HlsArgv> {
+pub(super) fn hls_argv(
+    ctx: &RunContext,
+    hls: &Hls,
+    from: u32,
+    why: RunStart,
+    run_id: u64,
+) -> Option<HlsArgv> {
     let first = hls.first_missing_from(from)?;
     let mut end = hls.next_done_after(first);
-    let quick = quick_first(ctx, hls, first, end);
+    let quick = quick_first(ctx, why, first, end);
     if quick {
-        // The next run carries on from segment 1 when this one finishes.
+        // The next run carries on from the segment after it when this one finishes.
         end = first + 1;
     }
     let map = &hls.map;
@@ -144,7 +160,7 @@ pub(crate) fn first_runs(
                 sub_waiters: Vec::new(),
                 codecs: String::new(),
             };
-            hls_argv(ctx, &hls, 0, 1)
+            hls_argv(ctx, &hls, 0, RunStart::Viewer, 1)
                 .map(|r| vec![r.argv])
                 .unwrap_or_default()
         }

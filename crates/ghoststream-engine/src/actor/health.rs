@@ -139,7 +139,7 @@ impl Actor {
                 r.cancel.cancel();
             }
         }
-        self.start_hls_run(id, head);
+        self.start_hls_run(id, head, super::argv::RunStart::Carry);
     }
 
     fn report_health(&mut self, id: Uuid, degraded: bool, speed: f64, action: String) {

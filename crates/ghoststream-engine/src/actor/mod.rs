@@ -157,6 +157,8 @@ struct ActiveRun {
     /// Output time where this run's timeline starts (stream) or 0 (batch).
     offset: f64,
     started: tokio::time::Instant,
+    /// The output time this run has reached, from its progress (none before the first).
+    position: Option<f64>,
 }
 
 struct Job {

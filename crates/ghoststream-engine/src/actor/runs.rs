@@ -1,7 +1,7 @@
 //! Encoder runs: starting ffmpeg for HLS ranges and batch files, subtitles, and what
 //! their progress, segments and exits mean for the job.
 
-use super::argv::{batch_argv, hls_argv, RunContext};
+use super::argv::{batch_argv, hls_argv, RunContext, RunStart};
 use super::hls::progress_of;
 use super::*;
 use ghoststream_media::errors::{Cause, CauseKind};
@@ -71,7 +71,7 @@ impl Actor {
         r
     }
 
-    pub(super) fn start_hls_run(&mut self, id: Uuid, from: u32) {
+    pub(super) fn start_hls_run(&mut self, id: Uuid, from: u32, why: RunStart) {
         let run_id = self.new_run();
         let cfg = self.inner.config.clone();
         let Some(job) = self.jobs.get_mut(&id) else {
@@ -90,7 +90,7 @@ impl Actor {
             dir: &job.rec.dir,
             faster: job.health.faster,
         };
-        let Some(run) = hls_argv(&ctx, hls, from, run_id) else {
+        let Some(run) = hls_argv(&ctx, hls, from, why, run_id) else {
             return;
         };
         let lists = (0..hls.variants)
@@ -128,6 +128,7 @@ impl Actor {
             control: control.clone(),
             offset,
             started: tokio::time::Instant::now(),
+            position: None,
         });
         job.health.samples.clear();
         self.launcher.launch(
@@ -225,7 +226,7 @@ impl Actor {
                 }
                 match j.rec.mode {
                     Mode::Batch => self.start_batch(job),
-                    _ => self.start_hls_run(job, 0),
+                    _ => self.start_hls_run(job, 0, RunStart::Viewer),
                 }
             }
         }
@@ -240,12 +241,16 @@ impl Actor {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
-        let Some(active) = &job.run else { return };
+        let Some(active) = job.run.as_mut() else {
+            return;
+        };
         if active.id != run || job.rec.status != JobStatus::Processing {
             return;
         }
         let total = job.rec.duration.unwrap_or(0.0);
         let position = active.offset + block.out_time_secs;
+        active.position = Some(position);
+        let active = &*active;
         let done = match &job.hls {
             Some(h) => h.done_at(position, active.head),
             None => block.out_time_secs,
@@ -358,7 +363,12 @@ impl Actor {
                 }
                 let Some(h) = &job.hls else { return };
                 let first = active.as_ref().map(|a| a.first).unwrap_or(0);
-                match h.first_missing_from(0) {
+                // On from where this run began (a seek's viewers are there), then
+                // whatever was skipped before it.
+                match h
+                    .first_missing_from(first)
+                    .or_else(|| h.first_missing_from(0))
+                {
                     None => self.finish(id, JobStatus::Ready, None).await,
                     Some(n) if n == first && !h.done[0][first as usize] => {
                         // The run ended cleanly without writing its first segment: the
@@ -377,7 +387,7 @@ impl Actor {
                             self.fail(id, "encoder-failed", msg).await;
                         }
                     }
-                    Some(n) => self.start_hls_run(id, n),
+                    Some(n) => self.start_hls_run(id, n, RunStart::Carry),
                 }
             }
             RunOutcome::Failed(_) | RunOutcome::Stalled => {

@@ -219,8 +219,16 @@ impl Actor {
                     return;
                 }
                 h.waiters.push((v, n, reply));
+                // A run that has not reported yet is where it started, at the job's
+                // last speed.
+                let speed = job.rec.speed.unwrap_or(0.0);
                 let restart = match &job.run {
-                    Some(r) => n < r.first || n > r.head + ahead,
+                    Some(r) => {
+                        let at = r.position.unwrap_or_else(|| h.map.start(r.first as usize));
+                        n < r.first
+                            || n > r.head + ahead
+                            || h.sooner_by_restart(n, r.head, at, speed)
+                    }
                     None => false,
                 };
                 if restart {
@@ -237,7 +245,7 @@ impl Actor {
                         job.frozen = None;
                         self.count_frozen();
                     }
-                    self.start_hls_run(id, n);
+                    self.start_hls_run(id, n, super::argv::RunStart::Viewer);
                 } else {
                     self.throttle(id);
                 }

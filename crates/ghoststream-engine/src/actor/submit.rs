@@ -329,7 +329,7 @@ impl Actor {
         self.start_subtitles(id);
         match self.jobs[&id].rec.mode {
             Mode::Batch => self.start_batch(id),
-            _ => self.start_hls_run(id, 0),
+            _ => self.start_hls_run(id, 0, super::argv::RunStart::Viewer),
         }
     }
 }
