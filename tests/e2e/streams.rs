@@ -387,8 +387,8 @@ async fn subtitles_appear_in_the_master_with_their_own_playlists() {
     let pl = String::from_utf8(pl).unwrap();
     assert!(pl.contains("sub1.vtt?gst=") && pl.contains("#EXT-X-ENDLIST"));
     let (code, vtt) = gs.fetch(&stream_file_url(&job, "sub0.vtt")).await;
-    assert_eq!(code, 200);
     let vtt = String::from_utf8(vtt).unwrap();
+    assert_eq!(code, 200, "{vtt} {}", gs.log(&job).await);
     assert!(
         vtt.starts_with("WEBVTT") && vtt.contains("X-TIMESTAMP-MAP"),
         "{vtt}"
@@ -396,6 +396,204 @@ async fn subtitles_appear_in_the_master_with_their_own_playlists() {
     // Shifted by start_time: the cue at 5 s plays at 1 s; the one at 0.5 s is gone.
     assert!(vtt.contains("00:01.000") && vtt.contains("again"), "{vtt}");
     assert!(!vtt.contains("00:00.500"), "{vtt}");
+}
+
+/// The cue lines (`start --> end`) of a WebVTT file, with the text after each.
+fn cues(vtt: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = vtt.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("-->"))
+        .map(|(i, l)| (l.to_string(), lines.get(i + 1).unwrap_or(&"").to_string()))
+        .collect()
+}
+
+/// The cue lines a subtitle stream of a test file should become, `shift` seconds earlier:
+/// its packets' times as ffprobe reads them (the muxer may have moved them a little).
+fn cue_lines(file: &str, stream: u32, shift: f64) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &stream.to_string()])
+        .args([
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(media_dir().join(file))
+        .output()
+        .unwrap();
+    let ts = |t: f64| {
+        let ms = (t.max(0.0) * 1000.0).round() as u64;
+        format!("00:00:{:02}.{:03}", ms / 1000, ms % 1000)
+    };
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (a, d) = l.split_once(',')?;
+            let (a, d): (f64, f64) = (a.parse().ok()?, d.parse().ok()?);
+            (a + d - shift > 0.0).then(|| format!("{} --> {}", ts(a - shift), ts(a + d - shift)))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn embedded_text_subtitles_become_webvtt_renditions() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs.start_job(json!({"source": media.url("subs.mkv")})).await;
+    let info = gs.status(&job).await;
+    let subs = &info["media_info"]["subtitles"];
+    assert_eq!(subs[1]["title"], "Signs", "{info}");
+    assert_eq!(
+        (subs[0]["default"].as_bool(), subs[1]["forced"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    let lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
+    assert_eq!(lines.len(), 2, "{master}");
+    // The source's flags: French by its language, default; the titled English track
+    // forced (chosen by language alone, so it is selectable).
+    assert!(
+        lines[0].contains("NAME=\"fre\",LANGUAGE=\"fre\",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO"),
+        "{master}"
+    );
+    assert!(
+        lines[1].contains("NAME=\"Signs\",LANGUAGE=\"eng\",DEFAULT=NO,AUTOSELECT=YES,FORCED=YES"),
+        "{master}"
+    );
+    // SubRip and ASS alike come out as WebVTT with the source's cue times.
+    let (code, vtt) = gs.fetch(&stream_file_url(&job, "sub0.vtt")).await;
+    assert_eq!(code, 200);
+    let vtt = String::from_utf8(vtt).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("X-TIMESTAMP-MAP"),
+        "{vtt}"
+    );
+    let want = cue_lines("subs.mkv", 2, 0.0);
+    assert_eq!(want.len(), 2);
+    assert_eq!(
+        cues(&vtt),
+        [
+            (want[0].clone(), "Bonjour".into()),
+            (want[1].clone(), "Au revoir".into())
+        ],
+        "{vtt}"
+    );
+    let (_, vtt) = gs.fetch(&stream_file_url(&job, "sub1.vtt")).await;
+    let vtt = String::from_utf8(vtt).unwrap();
+    let want = cue_lines("subs.mkv", 3, 0.0);
+    assert_eq!(cues(&vtt), [(want[0].clone(), "A sign".into())], "{vtt}");
+    // Both tracks in one pass over the source.
+    let log = gs.log(&job).await;
+    let extraction: Vec<&str> = lines_with(&log, "$ ffmpeg")
+        .into_iter()
+        .filter(|l| l.contains("-f webvtt"))
+        .collect();
+    assert_eq!(extraction.len(), 1, "{log}");
+    assert!(
+        extraction[0].contains("-map 0:2 ") && extraction[0].contains("-map 0:3 "),
+        "{log}"
+    );
+
+    // Beside a requested track, which keeps the default, and from a later start: the cues
+    // are shifted to it, and one that ended before it is gone. (A URL of its own, or it
+    // would join the stream above.)
+    let job = gs
+        .start_job(json!({
+            "source": format!("{}?second", media.url("subs.mkv")),
+            "start_time": 2,
+            "subtitles": [{"url": media.url("en.vtt"), "label": "English", "language": "en", "default": true}]
+        }))
+        .await;
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    let lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
+    assert_eq!(lines.len(), 3, "{master}");
+    assert!(
+        lines[0].contains("NAME=\"English\"") && lines[0].contains("DEFAULT=YES"),
+        "{master}"
+    );
+    assert!(
+        lines[1].contains("NAME=\"fre\"") && lines[1].contains("DEFAULT=NO"),
+        "{master}"
+    );
+    let (_, vtt) = gs.fetch(&stream_file_url(&job, "sub1.vtt")).await;
+    let vtt = String::from_utf8(vtt).unwrap();
+    let want = cue_lines("subs.mkv", 2, 2.0);
+    assert!(
+        want[0].starts_with("00:00:00.000 --> 00:00:00.5"),
+        "{want:?}"
+    );
+    assert_eq!(
+        cues(&vtt),
+        [
+            (want[0].clone(), "Bonjour".into()),
+            (want[1].clone(), "Au revoir".into())
+        ],
+        "{vtt}"
+    );
+    let (_, vtt) = gs.fetch(&stream_file_url(&job, "sub2.vtt")).await;
+    let vtt = String::from_utf8(vtt).unwrap();
+    let want = cue_lines("subs.mkv", 3, 2.0);
+    assert_eq!(cues(&vtt), [(want[0].clone(), "A sign".into())], "{vtt}");
+}
+
+#[tokio::test]
+async fn subtitles_still_on_their_way_are_served_after_the_stream_is_ready() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // The subtitle file trickles in at 30 bytes/s (some 5 s); the 3 s stream is ready
+    // long before.
+    let job = gs
+        .start_job(json!({
+            "source": media.url("short.mkv"),
+            "subtitles": [{"url": format!("{}?rate=30", media.url("en.vtt")), "language": "en"}]
+        }))
+        .await;
+    let url = stream_file_url(&job, "sub0.vtt");
+    let waiting = tokio::spawn(async move {
+        let r = reqwest::get(&url).await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    gs.wait_for(&job, &["ready"], MIN).await;
+    let (code, vtt) = waiting.await.unwrap();
+    assert_eq!(code, 200, "{vtt}");
+    assert!(vtt.contains("Hello from the English track"), "{vtt}");
+}
+
+#[tokio::test]
+async fn a_cancelled_stream_stops_its_subtitle_extraction() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // The source arrives at 20 kB/s after its first 60 kB: reading all of it for the
+    // subtitles would take some 20 s.
+    let job = gs
+        .start_job(
+            json!({"source": format!("{}?rate=20000&slow_from=60000", media.url("subs.mkv"))}),
+        )
+        .await;
+    let mut started = false;
+    for _ in 0..200 {
+        if gs.log(&job).await.contains("-f webvtt") {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(started, "the extraction never started");
+    let (code, _) = gs.control(reqwest::Method::POST, &job, "/cancel").await;
+    assert_eq!(code, 200);
+    assert!(
+        eventually(Duration::from_secs(5), || gs.children().is_empty()).await,
+        "ffmpeg left running: {:?}",
+        gs.children()
+    );
+    // The tracks it had not finished answer that the job ended.
+    let (code, _) = gs.fetch(&stream_file_url(&job, "sub0.vtt")).await;
+    assert!(code == 410 || code == 404 || code == 409, "{code}");
 }
 
 #[tokio::test]

@@ -107,6 +107,32 @@ pub fn media_dir() -> &'static Path {
                 "-colorspace", "bt709", "-f", "matroska",
             ],
         );
+        // Two embedded text tracks: SubRip (French, default) and ASS (English, forced,
+        // titled), beside an H.264/AAC stream.
+        for (name, text) in [
+            ("fr.srt", "1\n00:00:01,000 --> 00:00:02,500\nBonjour\n\n2\n00:00:06,000 --> 00:00:07,000\nAu revoir\n"),
+            ("signs.srt", "1\n00:00:03,000 --> 00:00:04,000\nA sign\n"),
+        ] {
+            let p = dir.join(name);
+            if !p.exists() {
+                std::fs::write(&p, text).unwrap();
+            }
+        }
+        let (fr, signs) = (dir.join("fr.srt"), dir.join("signs.srt"));
+        make(
+            "subs.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=8",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=8",
+                "-i", fr.to_str().unwrap(), "-i", signs.to_str().unwrap(),
+                "-map", "0:v", "-map", "1:a", "-map", "2:s", "-map", "3:s",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-b:a", "96k", "-c:s:0", "srt", "-c:s:1", "ass",
+                "-metadata:s:s:0", "language=fre", "-metadata:s:s:1", "language=eng",
+                "-metadata:s:s:1", "title=Signs", "-disposition:s:0", "default",
+                "-disposition:s:1", "forced", "-f", "matroska",
+            ],
+        );
         for (name, text) in [("en.vtt", "Hello from the English track"), ("es.vtt", "Hola desde la pista")] {
             let p = dir.join(name);
             if !p.exists() {

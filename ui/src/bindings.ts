@@ -712,6 +712,13 @@ export type SubtitleInfo = {
 	index: number,
 	codec: string,
 	language: string | null,
+	/**
+	 *  **ext**: the track's title, its default and forced flags (a stream's text tracks
+	 *  become WebVTT renditions with these).
+	 */
+	title?: string | null,
+	default?: boolean,
+	forced?: boolean,
 };
 
 export type SubtitleSpec = {

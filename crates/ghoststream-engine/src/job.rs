@@ -13,13 +13,66 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use uuid::Uuid;
 
-/// A subtitle track that passed the source rules.
+/// A subtitle track that passed the source rules: a file of its own (`stream: None`),
+/// or a text track inside the job's source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubtitleTrack {
     pub source: Source,
     pub label: String,
     pub language: String,
     pub default: bool,
+    pub forced: bool,
+    /// The track's stream index in the job's source, for an embedded one.
+    pub stream: Option<u32>,
+}
+
+impl SubtitleTrack {
+    /// The source's embedded text tracks, after the requested ones: at most one default
+    /// in all (a requested default wins), and at most `subtitles::MAX_EMBEDDED`.
+    /// Returns the tracks and how many text tracks were left out.
+    pub fn embedded(
+        source: &Source,
+        media: &ghoststream_types::MediaInfo,
+        requested: &[SubtitleTrack],
+    ) -> (Vec<SubtitleTrack>, usize) {
+        let mut has_default = requested.iter().any(|t| t.default);
+        let text: Vec<_> = media
+            .subtitles
+            .iter()
+            .filter(|s| ghoststream_media::subtitles::is_text(&s.codec))
+            .collect();
+        let max = ghoststream_media::subtitles::MAX_EMBEDDED;
+        let tracks = text
+            .iter()
+            .take(max)
+            .enumerate()
+            .map(|(k, s)| {
+                let language = s
+                    .language
+                    .clone()
+                    .filter(|l| !l.trim().is_empty())
+                    .unwrap_or_else(|| "und".into());
+                let label = s.title.clone().unwrap_or_else(|| {
+                    if language == "und" {
+                        format!("Subtitle {}", requested.len() + k + 1)
+                    } else {
+                        language.clone()
+                    }
+                });
+                let default = s.default && !has_default;
+                has_default |= default;
+                SubtitleTrack {
+                    source: source.clone(),
+                    label,
+                    language,
+                    default,
+                    forced: s.forced,
+                    stream: Some(s.index),
+                }
+            })
+            .collect();
+        (tracks, text.len().saturating_sub(max))
+    }
 }
 
 /// The start request after validation.
@@ -228,6 +281,8 @@ pub fn validate(
                         .filter(|l| !l.trim().is_empty())
                         .unwrap_or_else(|| "und".into()),
                     default: s.default.unwrap_or(false),
+                    forced: false,
+                    stream: None,
                 }),
                 Err(e) => errors.push(field(
                     &["subtitles", &idx, "url"],

@@ -100,6 +100,7 @@ pub struct SubtitleEntry {
     pub name: String,
     pub language: String,
     pub default: bool,
+    pub forced: bool,
 }
 
 /// `#EXT-X-STREAM-INF` codecs string for a rendition.
@@ -129,11 +130,13 @@ pub fn master_playlist(
     let mut p = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
     for (i, s) in subtitles.iter().enumerate() {
         p.push_str(&format!(
-            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT={},FORCED=NO,URI=\"sub{i}.m3u8{query}\"\n",
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"{}\",LANGUAGE=\"{}\",DEFAULT={},AUTOSELECT={},FORCED={},URI=\"sub{i}.m3u8{query}\"\n",
             quoted(&s.name),
             quoted(&s.language),
-            if s.default { "YES" } else { "NO" },
-            if s.default { "YES" } else { "NO" },
+            yes_no(s.default),
+            // A forced track is chosen by language alone, so it must be selectable.
+            yes_no(s.default || s.forced),
+            yes_no(s.forced),
         ));
     }
     for v in variants {
@@ -148,6 +151,14 @@ pub fn master_playlist(
         ));
     }
     p
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "YES"
+    } else {
+        "NO"
+    }
 }
 
 /// A VOD variant playlist listing every segment, with ENDLIST from the first request.
@@ -227,15 +238,25 @@ mod tests {
             bitrate_kbps: 4000,
             playlist: "v0.m3u8".into(),
         };
-        let subs = [SubtitleEntry {
-            name: "English \"CC\"".into(),
-            language: "en".into(),
-            default: true,
-        }];
+        let subs = [
+            SubtitleEntry {
+                name: "English \"CC\"".into(),
+                language: "en".into(),
+                default: true,
+                forced: false,
+            },
+            SubtitleEntry {
+                name: "Signs".into(),
+                language: "fre".into(),
+                default: false,
+                forced: true,
+            },
+        ];
         assert_eq!(
             master_playlist(&[v], "avc1.640028,mp4a.40.2", &subs, "?gst=T"),
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
 #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English 'CC'\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI=\"sub0.m3u8?gst=T\"\n\
+#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"Signs\",LANGUAGE=\"fre\",DEFAULT=NO,AUTOSELECT=YES,FORCED=YES,URI=\"sub1.m3u8?gst=T\"\n\
 #EXT-X-STREAM-INF:BANDWIDTH=4160000,AVERAGE-BANDWIDTH=3328000,RESOLUTION=1280x720,CODECS=\"avc1.640028,mp4a.40.2\",SUBTITLES=\"subs\"\nv0.m3u8?gst=T\n"
         );
     }

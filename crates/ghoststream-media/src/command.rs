@@ -611,6 +611,32 @@ pub fn subtitle_to_vtt(source: &Source, output: &Path, input: &InputRules) -> Ar
     a
 }
 
+/// A source's embedded text subtitle tracks, each by its stream index to a WebVTT file of
+/// its own, in one pass over the source.
+pub fn embedded_subtitles_to_vtt(
+    source: &Source,
+    tracks: &[(u32, std::path::PathBuf)],
+    input: &InputRules,
+) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+warning")
+        .arg("-nostdin")
+        .arg("-y");
+    for x in source.input_args(input) {
+        a.arg(x);
+    }
+    a.opt("-i", source.as_input());
+    for (index, out) in tracks {
+        a.opt("-map", format!("0:{index}"))
+            .opt("-c:s", "webvtt")
+            .opt("-fs", MAX_SUBTITLE_BYTES.to_string())
+            .opt("-f", "webvtt")
+            .arg(out.to_string_lossy().into_owned());
+    }
+    a
+}
+
 /// A one-frame trial encode that proves an encoder works on this machine.
 /// A two-frame trial of upload, split, GPU scale and encode, the graph a job on this back
 /// end would use. `None` for back ends without a GPU scaler.

@@ -150,6 +150,13 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
                 index: s.index,
                 codec,
                 language,
+                title: s
+                    .tags
+                    .get("title")
+                    .filter(|t| !t.trim().is_empty())
+                    .cloned(),
+                default: s.disposition.get("default") == Some(&1),
+                forced: s.disposition.get("forced") == Some(&1),
             }),
             _ => {}
         }
@@ -305,6 +312,8 @@ mod tests {
       {"index":1,"codec_type":"audio","codec_name":"eac3","channels":6,"sample_rate":"48000",
        "tags":{"language":"eng"}},
       {"index":2,"codec_type":"subtitle","codec_name":"subrip","tags":{"language":"fre"}},
+      {"index":4,"codec_type":"subtitle","codec_name":"ass","tags":{"title":"Signs"},
+       "disposition":{"default":1,"forced":1}},
       {"index":3,"codec_type":"video","codec_name":"mjpeg","disposition":{"attached_pic":1}}],
       "format":{"duration":"7200.5","format_name":"matroska,webm","size":"1000","bit_rate":"8000000"}}"#;
 
@@ -319,6 +328,11 @@ mod tests {
         assert_eq!(info.audio[0].channels, 6);
         assert_eq!(info.audio[0].language.as_deref(), Some("eng"));
         assert_eq!(info.subtitles[0].codec, "subrip");
+        assert!(!info.subtitles[0].default && !info.subtitles[0].forced);
+        assert_eq!(info.subtitles[0].title, None);
+        let signs = &info.subtitles[1];
+        assert_eq!((signs.index, signs.title.as_deref()), (4, Some("Signs")));
+        assert!(signs.default && signs.forced);
         assert_eq!(info.bitrate_kbps, Some(8000));
     }
 

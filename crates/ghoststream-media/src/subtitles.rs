@@ -1,6 +1,18 @@
 //! WebVTT for HLS: cues shifted to the job's start and the timestamp map header that
 //! aligns them with MPEG-TS segments.
 
+/// Embedded text tracks a stream extracts at most; the rest are named in the job's log.
+pub const MAX_EMBEDDED: usize = 32;
+
+/// Whether an embedded subtitle track is text that converts to WebVTT (SubRip, ASS/SSA,
+/// mov_text, WebVTT). Image tracks (PGS, DVB, VobSub) are not: they can only be burned in.
+pub fn is_text(codec: &str) -> bool {
+    matches!(
+        codec,
+        "subrip" | "srt" | "ass" | "ssa" | "mov_text" | "webvtt" | "text"
+    )
+}
+
 /// Parses `HH:MM:SS.mmm` or `MM:SS.mmm` into seconds.
 fn parse_ts(s: &str) -> Option<f64> {
     let parts: Vec<&str> = s.trim().split(':').collect();
@@ -100,6 +112,21 @@ mod tests {
             out,
             "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n00:00:01.000 --> 00:00:03.250 align:start\nlater\nsecond line\n\n00:00:00.000 --> 00:00:00.500\nacross\n"
         );
+    }
+
+    #[test]
+    fn text_tracks_are_told_from_image_ones() {
+        for c in ["subrip", "ass", "ssa", "mov_text", "webvtt"] {
+            assert!(is_text(c), "{c}");
+        }
+        for c in [
+            "hdmv_pgs_subtitle",
+            "dvb_subtitle",
+            "dvd_subtitle",
+            "unknown",
+        ] {
+            assert!(!is_text(c), "{c}");
+        }
     }
 
     #[test]

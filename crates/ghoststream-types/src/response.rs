@@ -99,6 +99,14 @@ pub struct SubtitleInfo {
     pub index: u32,
     pub codec: String,
     pub language: Option<String>,
+    /// **ext**: the track's title, its default and forced flags (a stream's text tracks
+    /// become WebVTT renditions with these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub forced: bool,
 }
 
 /// Normalised result of probing a source.

@@ -110,12 +110,18 @@ impl Actor {
             for (_, _, w) in h.waiters.drain(..) {
                 let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
             }
-            for (_, w) in h.sub_waiters.drain(..) {
-                let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
+            // A finished stream's subtitles may still be on their way (they are read
+            // from the whole source): their requests wait for them.
+            if status != JobStatus::Ready {
+                for (_, w) in h.sub_waiters.drain(..) {
+                    let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
+                }
             }
         }
-        // Partial outputs of failed or cancelled jobs are removed at once.
+        // Partial outputs of failed or cancelled jobs are removed at once, and nothing
+        // more is made for them.
         if status != JobStatus::Ready {
+            job.side.cancel();
             job.rec.files_removed = true;
             let dir = job.rec.dir.clone();
             self.tracker.spawn(async move {
@@ -260,6 +266,7 @@ impl Actor {
             if let Some(r) = &job.run {
                 r.cancel.cancel();
             }
+            job.side.cancel();
             let dir = job.rec.dir.clone();
             let log = job.log.clone();
             self.tracker.spawn(async move {
@@ -280,6 +287,9 @@ impl Actor {
             .map(|(id, _)| *id)
             .collect();
         self.queue.clear();
+        for j in self.jobs.values() {
+            j.side.cancel();
+        }
         for id in ids {
             if let Some(j) = self.jobs.get_mut(&id) {
                 if let Some(r) = j.run.take() {

@@ -181,6 +181,9 @@ struct Job {
     frozen: Option<String>,
     /// The encoding health checker's view of the job (streams only).
     health: health::Watch,
+    /// Stops the job's work beside its runs (subtitle extraction) when the job fails, is
+    /// cancelled or removed, or the server stops.
+    side: CancellationToken,
 }
 
 impl Job {
@@ -203,6 +206,7 @@ impl Job {
             last_progress: None,
             frozen: None,
             health: Default::default(),
+            side: CancellationToken::new(),
         }
     }
 

@@ -92,6 +92,7 @@ impl Actor {
                 self.finish(id, JobStatus::Cancelled, None).await;
             }
             if let Some(j) = self.jobs.get_mut(&id) {
+                j.side.cancel();
                 let _ = tokio::fs::remove_dir_all(&j.rec.dir).await;
                 j.rec.files_removed = true;
                 cleaned += 1;

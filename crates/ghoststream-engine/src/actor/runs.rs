@@ -6,7 +6,16 @@ use super::hls::progress_of;
 use super::*;
 use ghoststream_media::errors::{Cause, CauseKind};
 
+/// A requested subtitle file is small: its conversion gets a minute.
+const SIDECAR_LIMIT: Duration = Duration::from_secs(60);
+/// Embedded tracks are read in one pass over the whole source, which over a slow link
+/// takes as long as the file does to arrive.
+const EMBEDDED_LIMIT: Duration = Duration::from_secs(30 * 60);
+
 impl Actor {
+    /// Each subtitle track to WebVTT: a requested file by a short run of its own, the
+    /// source's embedded text tracks together in one pass over the source. Each track is
+    /// served as soon as its file is written.
     pub(super) fn start_subtitles(&self, id: Uuid) {
         let Some(job) = self.jobs.get(&id) else {
             return;
@@ -15,39 +24,85 @@ impl Actor {
         if !job.rec.mode.is_hls() {
             return;
         }
-        let t = &self.inner.config.transcoding;
+        let rules = self.inner.input_rules();
+        let mut embedded = Vec::new();
         for (i, sub) in spec.subtitles.iter().enumerate() {
-            let final_path = job.rec.dir.join(format!("sub{i}.vtt"));
             let part = job.rec.dir.join(format!("sub{i}.vtt.part"));
-            let argv = command::subtitle_to_vtt(&sub.source, &part, &self.inner.input_rules());
-            let offset = spec.start_time;
-            let ffmpeg = t.ffmpeg_path.clone();
-            let log = job.log.clone();
-            let tx = self.internal_tx.clone();
-            self.tracker.spawn(async move {
-                log.push(format!(
-                    "$ {}",
-                    argv.to_cmd_string(&ffmpeg.to_string_lossy())
-                ));
-                let r = ghoststream_media::process::run_bounded(
-                    ffmpeg.as_os_str(),
-                    argv.args(),
-                    Duration::from_secs(60),
-                    "ffmpeg",
-                )
-                .await;
-                let body = match r {
-                    Ok(o) if o.success => tokio::fs::read_to_string(&part).await.ok(),
-                    Ok(o) => {
-                        for l in o.stderr.lines() {
-                            log.push(l);
-                        }
-                        None
+            match sub.stream {
+                Some(stream) => embedded.push((i, stream, part)),
+                None => {
+                    let argv = command::subtitle_to_vtt(&sub.source, &part, &rules);
+                    self.extract_subtitles(id, argv, vec![i], SIDECAR_LIMIT);
+                }
+            }
+        }
+        if !embedded.is_empty() {
+            let tracks: Vec<(u32, PathBuf)> =
+                embedded.iter().map(|(_, s, p)| (*s, p.clone())).collect();
+            let argv = command::embedded_subtitles_to_vtt(&spec.source, &tracks, &rules);
+            self.extract_subtitles(
+                id,
+                argv,
+                embedded.iter().map(|(i, _, _)| *i).collect(),
+                EMBEDDED_LIMIT,
+            );
+        }
+    }
+
+    /// Runs one subtitle extraction (writing `sub{i}.vtt.part` for each of `indexes`),
+    /// then serves each track: shifted to the job's start, or empty with the reason in
+    /// the log when it could not be read. Ends with the job's side work.
+    fn extract_subtitles(
+        &self,
+        id: Uuid,
+        argv: command::Argv,
+        indexes: Vec<usize>,
+        limit: Duration,
+    ) {
+        let Some(job) = self.jobs.get(&id) else {
+            return;
+        };
+        let offset = job.spec.as_ref().map(|s| s.start_time).unwrap_or(0.0);
+        let ffmpeg = self.inner.config.transcoding.ffmpeg_path.clone();
+        let dir = job.rec.dir.clone();
+        let log = job.log.clone();
+        let side = job.side.clone();
+        let tx = self.internal_tx.clone();
+        self.tracker.spawn(async move {
+            log.push(format!(
+                "$ {}",
+                argv.to_cmd_string(&ffmpeg.to_string_lossy())
+            ));
+            let run = ghoststream_media::process::run_bounded(
+                ffmpeg.as_os_str(),
+                argv.args(),
+                limit,
+                "ffmpeg",
+            );
+            // Dropping the run kills its ffmpeg.
+            let r = tokio::select! {
+                r = run => r,
+                _ = side.cancelled() => return,
+            };
+            let ok = match r {
+                Ok(o) if o.success => true,
+                Ok(o) => {
+                    for l in o.stderr.lines() {
+                        log.push(l);
                     }
-                    Err(e) => {
-                        log.push(format!("subtitle {i}: {e}"));
-                        None
-                    }
+                    false
+                }
+                Err(e) => {
+                    log.push(format!("subtitles: {e}"));
+                    false
+                }
+            };
+            for i in indexes {
+                let part = dir.join(format!("sub{i}.vtt.part"));
+                let body = if ok {
+                    tokio::fs::read_to_string(&part).await.ok()
+                } else {
+                    None
                 };
                 let text = match body {
                     Some(b) => ghoststream_media::subtitles::prepare_vtt(&b, offset),
@@ -58,11 +113,11 @@ impl Actor {
                         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n".to_string()
                     }
                 };
-                let _ = tokio::fs::write(&final_path, text).await;
+                let _ = tokio::fs::write(dir.join(format!("sub{i}.vtt")), text).await;
                 let _ = tokio::fs::remove_file(&part).await;
                 let _ = tx.send(Internal::SubtitleDone { job: id, index: i }).await;
-            });
-        }
+            }
+        });
     }
 
     pub(super) fn new_run(&mut self) -> u64 {

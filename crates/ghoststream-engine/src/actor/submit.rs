@@ -129,7 +129,7 @@ impl Actor {
 
     pub(super) async fn submit(
         &mut self,
-        spec: JobSpec,
+        mut spec: JobSpec,
         request: StartRequest,
         prepared: Result<Box<Prepared>, String>,
         _client: Option<String>,
@@ -203,6 +203,34 @@ impl Actor {
             }
             Ok(p) => {
                 let p = *p;
+                if spec.mode.is_hls() {
+                    // The source's own text tracks, as renditions after the requested ones.
+                    let (embedded, left) = crate::job::SubtitleTrack::embedded(
+                        &spec.source,
+                        &p.media,
+                        &spec.subtitles,
+                    );
+                    if left > 0 {
+                        log.push(format!(
+                            "{left} more embedded subtitle tracks left out (at most {})",
+                            ghoststream_media::subtitles::MAX_EMBEDDED
+                        ));
+                    }
+                    let images = p
+                        .media
+                        .subtitles
+                        .iter()
+                        .filter(|s| !ghoststream_media::subtitles::is_text(&s.codec))
+                        .map(|s| format!("{} ({})", s.index, s.codec))
+                        .collect::<Vec<_>>();
+                    if !images.is_empty() {
+                        log.push(format!(
+                            "image subtitle tracks cannot be WebVTT and are not listed: {}",
+                            images.join(", ")
+                        ));
+                    }
+                    spec.subtitles.extend(embedded);
+                }
                 rec.duration = Some((p.media.duration - spec.start_time).max(0.0));
                 rec.variants = spec.mode.is_hls().then(|| variants_of(&p.plan, &p.media));
                 let hls = p.map.map(|map| {
@@ -220,6 +248,7 @@ impl Actor {
                                 name: s.label.clone(),
                                 language: s.language.clone(),
                                 default: s.default,
+                                forced: s.forced,
                             })
                             .collect(),
                         subs_ready: vec![false; spec.subtitles.len()],
