@@ -41,5 +41,6 @@ bench/.venv/bin/python bench/first.py target/release/ghoststream bench/media ben
 bench/.venv/bin/python bench/history.py target/release/ghoststream bench/media bench/results/history.json || true
 bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
 bench/.venv/bin/python bench/streams.py target/release/ghoststream bench/media bench/results/streams.json || true
+bench/.venv/bin/python bench/twopass.py target/release/ghoststream bench/media bench/results/twopass.json || true
 bench/.venv/bin/python bench/live.py target/release/ghoststream bench/media bench/results/live.json || true
 exit 0

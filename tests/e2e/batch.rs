@@ -142,3 +142,157 @@ async fn download_supports_range_and_refuses_early_requests() {
     assert!(stats["total_bytes_processed"].as_u64().unwrap() > 0);
     assert!(stats["average_transcode_speed"].as_f64().unwrap() > 0.0);
 }
+
+#[tokio::test]
+async fn two_pass_runs_both_passes_and_lands_nearer_its_bitrate_than_one_pass() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let target = 300_000.0;
+    let mut rates = Vec::new();
+    for two_pass in [false, true] {
+        let job = gs
+            .start_job(json!({"source": media.url("grain.mkv"), "mode": "batch",
+                "output": {"bitrate": "300k", "two_pass": two_pass}}))
+            .await;
+        let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+        assert_eq!(done["status"], "ready", "{done}");
+        let (_, bytes) = gs.fetch(done["download_url"].as_str().unwrap()).await;
+        let p = probe_bytes(&bytes, ".mp4");
+        assert!(stream_of(&p, "audio").is_some(), "{p}");
+        let v = stream_of(&p, "video").unwrap();
+        let rate: f64 = v["bit_rate"].as_str().unwrap().parse().unwrap();
+        rates.push(rate);
+        let log = gs.log(&job).await;
+        let runs: Vec<&str> = log.lines().filter(|l| l.starts_with("$ ffmpeg")).collect();
+        if two_pass {
+            assert_eq!(runs.len(), 2, "{log}");
+            assert!(
+                runs[0].contains("-pass 1 -passlogfile ") && runs[0].ends_with("-f null -"),
+                "{log}"
+            );
+            assert!(
+                runs[1].contains("-pass 2 -passlogfile ") && runs[1].contains("output.part"),
+                "{log}"
+            );
+        } else {
+            assert_eq!(runs.len(), 1, "{log}");
+            assert!(!runs[0].contains("-pass"), "{log}");
+        }
+    }
+    let miss = |r: f64| (r / target - 1.0).abs();
+    assert!(
+        miss(rates[1]) < miss(rates[0]),
+        "two passes missed {:.1} %, one pass {:.1} %",
+        miss(rates[1]) * 100.0,
+        miss(rates[0]) * 100.0
+    );
+    eprintln!(
+        "bitrate against 300k: one pass {:.0} ({:+.1} %), two passes {:.0} ({:+.1} %)",
+        rates[0],
+        (rates[0] / target - 1.0) * 100.0,
+        rates[1],
+        (rates[1] / target - 1.0) * 100.0
+    );
+}
+
+#[tokio::test]
+async fn two_pass_where_it_cannot_run_is_refused_not_ignored() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let src = media.url("short.mkv");
+    for (why, body) in [
+        (
+            "a stream",
+            json!({"source": src, "output": {"two_pass": true}}),
+        ),
+        (
+            "copied video",
+            json!({"source": src, "mode": "batch", "output": {"two_pass": true, "video_codec": "copy"}}),
+        ),
+        (
+            "av1",
+            json!({"source": src, "mode": "batch", "output": {"two_pass": true, "video_codec": "av1", "format": "mkv"}}),
+        ),
+        (
+            "a hardware encoder",
+            json!({"source": src, "mode": "batch", "output": {"two_pass": true, "hw_accel": "nvenc"}}),
+        ),
+    ] {
+        let (code, v) = gs.post("/api/transcode/start", body).await;
+        assert_eq!(code, 422, "{why}: {v}");
+        let detail = &v["detail"][0];
+        assert_eq!(
+            detail["loc"],
+            json!(["body", "output", "two_pass"]),
+            "{why}: {v}"
+        );
+        assert_eq!(detail["type"], "unsupported-combination", "{why}: {v}");
+    }
+    // Nothing was started, and two_pass false asks for nothing.
+    let (_, jobs) = gs.get("/api/transcode/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+    let job = gs
+        .start_job(json!({"source": src, "output": {"two_pass": false}}))
+        .await;
+    assert_eq!(
+        gs.wait_for(&job, &["ready", "error"], MIN).await["status"],
+        "ready"
+    );
+    // A playable source that batch would copy is encoded when two passes are asked for.
+    let job = gs
+        .start_job(json!({"source": src, "mode": "batch", "output": {"two_pass": true}}))
+        .await;
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("-pass 2") && log.contains("-c:v libx264"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_file_keeps_every_audio_track() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    for (format, ext, codec) in [("mp4", ".mp4", "aac"), ("webm", ".webm", "opus")] {
+        let job = gs
+            .start_job(json!({"source": media.url("twoaudio.mkv"), "mode": "batch",
+                "output": {"format": format}}))
+            .await;
+        let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+        assert_eq!(done["status"], "ready", "{done}");
+        let (_, bytes) = gs.fetch(done["download_url"].as_str().unwrap()).await;
+        let p = probe_bytes(&bytes, ext);
+        let audio: Vec<&serde_json::Value> = p["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["codec_type"] == "audio")
+            .collect();
+        assert_eq!(audio.len(), 2, "{format}: {p}");
+        // Both in the container's codec, at most max_audio_channels (2), in their
+        // order, with their languages.
+        for (a, lang) in audio.iter().zip(["eng", "fre"]) {
+            assert_eq!(a["codec_name"], codec, "{format}: {a}");
+            assert_eq!(a["channels"], 2, "{format}: {a}");
+            let l = a["tags"]["language"]
+                .as_str()
+                .or(a["tags"]["LANGUAGE"].as_str());
+            assert_eq!(l, Some(lang), "{format}: {a}");
+        }
+    }
+    // The plan says so before anything runs.
+    let (_, plan) = gs
+        .post(
+            "/api/probe",
+            json!({"source": media.url("twoaudio.mkv"), "mode": "batch"}),
+        )
+        .await;
+    let tracks = plan["plan"]["audio"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tracks.len(), 2, "{plan}");
+    assert_eq!(tracks[1]["action"], "transcode", "{plan}");
+}

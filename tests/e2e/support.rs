@@ -107,6 +107,31 @@ pub fn media_dir() -> &'static Path {
                 "-colorspace", "bt709", "-f", "matroska",
             ],
         );
+        // Two audio tracks: English stereo AAC and French 5.1 AC-3.
+        make(
+            "twoaudio.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=3",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+                "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=3",
+                "-filter_complex", "[2:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[s]",
+                "-map", "0:v", "-map", "1:a", "-map", "[s]",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+                "-c:a:0", "aac", "-ac:a:0", "2", "-c:a:1", "ac3",
+                "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre",
+                "-f", "matroska",
+            ],
+        );
+        // Grain that a one-pass encoder has to guess at: a bitrate target is hard to hit.
+        make(
+            "grain.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=8,noise=alls=30:allf=t",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=8",
+                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-g", "50",
+                "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "matroska",
+            ],
+        );
         // Two embedded text tracks: SubRip (French, default) and ASS (English, forced,
         // titled), beside an H.264/AAC stream.
         for (name, text) in [

@@ -88,6 +88,9 @@ pub struct JobSpec {
     pub bitrate_kbps: Option<u32>,
     pub hw_request: Option<HwKind>,
     pub tone_map: bool,
+    /// Batch only: the video is encoded in two passes (software encoder), the first
+    /// writing a statistics file under the job's directory.
+    pub two_pass: bool,
     pub max_audio_channels: u32,
     pub start_time: f64,
     pub subtitles: Vec<SubtitleTrack>,
@@ -228,6 +231,32 @@ pub fn validate(
             "unsupported-combination",
         ));
     }
+    let two_pass = out.two_pass.unwrap_or(false);
+    let hw_asked = out.hw_accel.and_then(|h| h.kind());
+    if two_pass {
+        // Never ignored: where two passes cannot run, the request is refused.
+        let why = if mode != Mode::Batch {
+            Some(format!(
+                "two_pass applies to batch jobs; a {} is encoded as it is watched",
+                mode.as_str()
+            ))
+        } else if video_codec == VideoCodec::Copy {
+            Some("two_pass needs the video encoded; video_codec copy copies it".to_string())
+        } else if video_codec == VideoCodec::Av1 {
+            Some("two_pass is not available for av1 (SVT-AV1 here encodes in one pass); use h264, h265 or vp9".to_string())
+        } else if hw_asked.is_some_and(|h| h != HwKind::Software) {
+            Some("two_pass runs on the software encoder; use hw_accel auto or software".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            errors.push(field(
+                &["output", "two_pass"],
+                why,
+                "unsupported-combination",
+            ));
+        }
+    }
     let bitrate_kbps = match parse_bitrate(out.bitrate.as_deref().unwrap_or("auto")) {
         Ok(b) => b,
         Err(e) => {
@@ -321,11 +350,14 @@ pub fn validate(
         audio_codec: out.audio_codec.unwrap_or(AudioCodec::Aac),
         resolution: out.resolution.unwrap_or(Resolution::Original),
         bitrate_kbps,
-        hw_request: match out.hw_accel.and_then(|h| h.kind()) {
+        hw_request: match hw_asked {
+            // Two passes are a software encoder's.
+            _ if two_pass => Some(HwKind::Software),
             None if !live.prefer_hw_accel => Some(HwKind::Software),
             other => other,
         },
         tone_map: out.tone_map.unwrap_or(config.transcoding.tone_map_hdr),
+        two_pass,
         max_audio_channels,
         start_time,
         subtitles,

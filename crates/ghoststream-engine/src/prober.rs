@@ -256,8 +256,10 @@ impl Prober {
         let mut wish = spec.wish(config);
         let mut plan = decide(&media, &wish);
         // Copied video is cut on the source's keyframes, which an input seek cannot hit
-        // exactly; a job that starts later re-encodes video so its cut is exact.
-        if plan.copies_video() && spec.start_time > 0.0 && spec.mode.is_hls() {
+        // exactly; a job that starts later re-encodes video so its cut is exact. Two
+        // passes are an encoder's, so they re-encode too.
+        let exact_cut = spec.start_time > 0.0 && spec.mode.is_hls();
+        if plan.copies_video() && (exact_cut || spec.two_pass) {
             wish.video_codec = if spec.video_codec == ghoststream_types::VideoCodec::Copy {
                 ghoststream_types::VideoCodec::H264
             } else {
@@ -270,10 +272,14 @@ impl Prober {
                     )));
             plan = decide(&media, &wish);
             if let Some(v) = plan.streams.video.as_mut() {
-                v.reason = format!(
-                    "start_time {} needs an exact cut; {}",
-                    spec.start_time, v.reason
-                );
+                v.reason = if exact_cut {
+                    format!(
+                        "start_time {} needs an exact cut; {}",
+                        spec.start_time, v.reason
+                    )
+                } else {
+                    format!("two_pass needs the video encoded; {}", v.reason)
+                };
             }
         }
         let remaining = (media.duration - spec.start_time).max(0.0);

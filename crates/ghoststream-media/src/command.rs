@@ -293,12 +293,23 @@ pub fn video_encoder_args(
 }
 
 pub fn audio_encoder_args(argv: &mut Argv, audio: &AudioAction) {
+    audio_args_for(argv, audio, None)
+}
+
+/// The encoder options of one audio output stream (`Some(k)`: the k-th audio output,
+/// `-c:a:k`), or of every audio output (`None`).
+fn audio_args_for(argv: &mut Argv, audio: &AudioAction, stream: Option<usize>) {
+    let o = |name: &str| match stream {
+        Some(k) if name == "-ac" || name == "-ar" => format!("{name}:a:{k}"),
+        Some(k) => format!("{name}:{k}"),
+        None => name.to_string(),
+    };
     match audio {
         AudioAction::None => {
             argv.arg("-an");
         }
         AudioAction::Copy => {
-            argv.opt("-c:a", "copy");
+            argv.opt(&o("-c:a"), "copy");
         }
         AudioAction::Encode {
             codec,
@@ -312,12 +323,13 @@ pub fn audio_encoder_args(argv: &mut Argv, audio: &AudioAction) {
                 AudioCodec::Flac => "flac",
                 AudioCodec::Ac3 => "ac3",
             };
-            argv.opt("-c:a", enc).opt("-ac", channels.to_string());
+            argv.opt(&o("-c:a"), enc)
+                .opt(&o("-ac"), channels.to_string());
             if *codec != AudioCodec::Flac {
-                argv.opt("-b:a", format!("{bitrate_kbps}k"));
+                argv.opt(&o("-b:a"), format!("{bitrate_kbps}k"));
             }
             if *codec == AudioCodec::Opus {
-                argv.opt("-ar", "48000");
+                argv.opt(&o("-ar"), "48000");
             }
         }
     }
@@ -503,6 +515,14 @@ pub struct BatchRun<'a> {
     pub tuning: &'a Tuning,
     /// Output length at most (`-t`): the source's announced length plus a margin.
     pub max_secs: Option<f64>,
+    /// Two-pass encoding: which pass (1 or 2) and the statistics file's prefix. Pass 1
+    /// reads the video alone and writes only the statistics.
+    pub pass: Option<(u8, &'a Path)>,
+}
+
+/// Whether a software encode of `codec` can run in two passes here (`-pass`).
+pub fn two_pass_applies(codec: VideoCodec, hw: HwKind) -> bool {
+    hw == HwKind::Software && matches!(codec, VideoCodec::H264 | VideoCodec::H265 | VideoCodec::Vp9)
 }
 
 pub fn batch(run: &BatchRun) -> Argv {
@@ -516,7 +536,9 @@ pub fn batch(run: &BatchRun) -> Argv {
         input,
         tuning,
         max_secs,
+        pass,
     } = run.clone();
+    let first_pass = matches!(pass, Some((1, _)));
     let mut a = Argv::new();
     common_head(&mut a);
     hw_globals(&mut a, hw, tuning.gpu_scale(hw));
@@ -547,6 +569,18 @@ pub fn batch(run: &BatchRun) -> Argv {
             );
             a.opt("-map", "[v0]");
             video_encoder_args(&mut a, *codec, hw, &renditions[0], false, None, tuning);
+            if let Some((n, log)) = pass {
+                // The statistics must count the frames the second pass encodes: both
+                // passes take the frame timing ffmpeg would pick for the output's muxer
+                // (MP4 constant, Matroska/WebM variable), not the null muxer's.
+                let timing = match format {
+                    Format::Mp4 | Format::Hls => "cfr",
+                    Format::Webm | Format::Mkv => "vfr",
+                };
+                a.opt("-fps_mode", timing)
+                    .opt("-pass", n.to_string())
+                    .opt("-passlogfile", log.to_string_lossy().into_owned());
+            }
         }
         VideoAction::Copy => {
             a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)))
@@ -554,10 +588,30 @@ pub fn batch(run: &BatchRun) -> Argv {
         }
         VideoAction::None => {}
     }
+    if first_pass {
+        // The statistics pass: video only, nothing written but the statistics.
+        a.arg("-an").arg("-sn").arg("-dn");
+        if let Some(t) = max_secs {
+            a.opt("-t", secs(t));
+        }
+        a.opt("-f", "null").arg("-");
+        return a;
+    }
     if let Some(ai) = plan.audio_index {
         a.opt("-map", format!("0:{ai}"));
     }
-    audio_encoder_args(&mut a, &plan.audio);
+    if plan.extra_audio.is_empty() || plan.audio_index.is_none() {
+        audio_encoder_args(&mut a, &plan.audio);
+    } else {
+        // Every audio track, each with options of its own.
+        for (index, _) in &plan.extra_audio {
+            a.opt("-map", format!("0:{index}"));
+        }
+        audio_args_for(&mut a, &plan.audio, Some(0));
+        for (k, (_, action)) in plan.extra_audio.iter().enumerate() {
+            audio_args_for(&mut a, action, Some(k + 1));
+        }
+    }
     if start_time > 0.0 {
         a.opt("-copypriorss", "0");
     }
@@ -792,6 +846,101 @@ mod tests {
     }
 
     #[test]
+    fn two_passes_share_the_statistics_file_and_only_the_second_writes() {
+        let mut w = wish(Mode::Batch);
+        w.format = Format::Mp4;
+        let plan = decide(&media(), &w);
+        let src = Source::Http("http://pi/m.mkv".into());
+        let log = Path::new("/w/job/twopass");
+        let run = |pass| {
+            batch(&BatchRun {
+                source: &src,
+                plan: &plan,
+                hw: HwKind::Software,
+                start_time: 0.0,
+                format: Format::Mp4,
+                output: Path::new("/w/job/output.part"),
+                input: InputRules::default(),
+                tuning: &Tuning::default(),
+                max_secs: Some(30.0),
+                pass,
+            })
+            .to_cmd_string("ffmpeg")
+        };
+        let (first, second) = (run(Some((1, log))), run(Some((2, log))));
+        assert!(
+            first.contains("-c:v libx264")
+                && first.contains("-fps_mode cfr -pass 1 -passlogfile /w/job/twopass"),
+            "{first}"
+        );
+        assert!(
+            first.ends_with("-an -sn -dn -t 30.000 -f null -"),
+            "{first}"
+        );
+        assert!(
+            !first.contains("output.part") && !first.contains("-c:a"),
+            "{first}"
+        );
+        assert!(
+            second.contains("-pass 2 -passlogfile /w/job/twopass"),
+            "{second}"
+        );
+        assert!(
+            second.contains("-c:a aac") && second.ends_with("-f mp4 /w/job/output.part"),
+            "{second}"
+        );
+        // Apart from the pass, the second is the one-pass argv.
+        assert_eq!(
+            second.replace(" -fps_mode cfr -pass 2 -passlogfile /w/job/twopass", ""),
+            run(None)
+        );
+        assert!(two_pass_applies(VideoCodec::H265, HwKind::Software));
+        assert!(!two_pass_applies(VideoCodec::Av1, HwKind::Software));
+        assert!(!two_pass_applies(VideoCodec::H264, HwKind::Nvenc));
+    }
+
+    #[test]
+    fn a_batch_file_keeps_every_audio_track_each_with_its_own_options() {
+        let mut m = media();
+        m.audio.push(AudioInfo {
+            index: 2,
+            codec: "aac".into(),
+            channels: 2,
+            sample_rate: 48000,
+            language: Some("fre".into()),
+        });
+        let mut w = wish(Mode::Batch);
+        w.format = Format::Mp4;
+        let plan = decide(&m, &w);
+        let src = Source::Http("http://pi/m.mkv".into());
+        let cmd = batch(&BatchRun {
+            source: &src,
+            plan: &plan,
+            hw: HwKind::Software,
+            start_time: 0.0,
+            format: Format::Mp4,
+            output: Path::new("/w/out.part"),
+            input: InputRules::default(),
+            tuning: &Tuning::default(),
+            max_secs: None,
+            pass: None,
+        })
+        .to_cmd_string("ffmpeg");
+        // The 5.1 AC-3 track down to stereo AAC, the stereo AAC one copied.
+        assert!(
+            cmd.contains("-map 0:1 -map 0:2 -c:a:0 aac -ac:a:0 2 -b:a:0 128k -c:a:1 copy -sn"),
+            "{cmd}"
+        );
+        // A stream plays one track and says so of the other.
+        let stream = decide(&m, &wish(Mode::Stream));
+        assert!(stream.extra_audio.is_empty());
+        assert_eq!(
+            stream.streams.audio[1].action,
+            ghoststream_types::StreamAction::Drop
+        );
+    }
+
+    #[test]
     fn abr_splits_one_decode() {
         let plan = decide(&media(), &wish(Mode::Abr));
         let VideoAction::Encode { renditions, .. } = &plan.video else {
@@ -905,6 +1054,7 @@ mod tests {
             input: InputRules::default(),
             tuning: &tuning,
             max_secs: None,
+            pass: None,
         };
         let cmd = batch(&run).to_cmd_string("ffmpeg");
         assert!(

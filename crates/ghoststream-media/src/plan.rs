@@ -48,6 +48,8 @@ pub struct Plan {
     /// Input stream index of the video and audio we use.
     pub video_index: Option<u32>,
     pub audio_index: Option<u32>,
+    /// Batch: every other audio track, by input stream index, after the first.
+    pub extra_audio: Vec<(u32, AudioAction)>,
     /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
     pub streams: PlanStreams,
 }
@@ -167,13 +169,35 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             action
         }
     };
+    // A file keeps every audio track, each decided like the first; a stream plays one.
+    let mut extra_audio = Vec::new();
     for a in media.audio.iter().skip(1) {
+        let (action, target_codec, reason) = if wish.mode == Mode::Batch {
+            let (action, reason) = audio_decision(a.codec.as_str(), a.channels, wish);
+            let target = match &action {
+                AudioAction::Encode { codec, .. } => Some(codec.as_str().to_string()),
+                _ => None,
+            };
+            let kind = if matches!(action, AudioAction::Copy) {
+                StreamAction::Copy
+            } else {
+                StreamAction::Transcode
+            };
+            extra_audio.push((a.index, action));
+            (kind, target, reason)
+        } else {
+            (
+                StreamAction::Drop,
+                None,
+                "a stream plays the first audio track".into(),
+            )
+        };
         streams.audio.push(StreamPlan {
             index: a.index,
             codec: a.codec.clone(),
-            action: StreamAction::Drop,
-            target_codec: None,
-            reason: "only the first audio track is kept".into(),
+            action,
+            target_codec,
+            reason,
             channels: Some(a.channels),
             sample_rate: Some(a.sample_rate),
             language: a.language.clone(),
@@ -181,12 +205,30 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         });
     }
     for s in &media.subtitles {
+        let text = crate::subtitles::is_text(&s.codec);
+        let (action, target_codec, reason) = match (wish.mode, text) {
+            (Mode::Batch, _) => (
+                StreamAction::Drop,
+                None,
+                "a batch output carries no subtitles",
+            ),
+            (_, true) => (
+                StreamAction::Transcode,
+                Some("webvtt".to_string()),
+                "a WebVTT rendition of the stream",
+            ),
+            (_, false) => (
+                StreamAction::Drop,
+                None,
+                "an image track cannot become WebVTT",
+            ),
+        };
         streams.subtitle.push(StreamPlan {
             index: s.index,
             codec: s.codec.clone(),
-            action: StreamAction::Drop,
-            target_codec: None,
-            reason: "embedded subtitles are not carried; pass WebVTT tracks in `subtitles`".into(),
+            action,
+            target_codec,
+            reason: reason.into(),
             language: s.language.clone(),
             ..Default::default()
         });
@@ -196,6 +238,7 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         audio: audio_action,
         video_index: video.map(|v| v.index),
         audio_index: audio.map(|a| a.index),
+        extra_audio,
         streams,
     }
 }

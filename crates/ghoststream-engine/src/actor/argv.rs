@@ -117,9 +117,24 @@ pub(super) fn hls_argv(
     })
 }
 
-/// A batch job's one run, writing `output.part` in the job's directory.
-pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>) -> Argv {
+/// Whether a batch job's video is encoded in two passes: asked for, and an encoder
+/// that has them.
+pub(crate) fn two_passes(ctx: &RunContext) -> bool {
+    ctx.spec.two_pass
+        && match &ctx.plan.video {
+            VideoAction::Encode { codec, .. } => command::two_pass_applies(*codec, ctx.hw),
+            _ => false,
+        }
+}
+
+/// The prefix of a two-pass job's statistics files, in its directory.
+pub(crate) const PASS_LOG: &str = "twopass";
+
+/// A batch job's run, writing `output.part` in the job's directory; for a two-pass job,
+/// `pass` says which (the first writes only the statistics).
+pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>, pass: u8) -> Argv {
     let part = ctx.dir.join("output.part");
+    let log = ctx.dir.join(PASS_LOG);
     let tuning = tuning_of(ctx, false);
     command::batch(&command::BatchRun {
         source: &ctx.spec.source,
@@ -135,6 +150,7 @@ pub(super) fn batch_argv(ctx: &RunContext, media: Option<&MediaInfo>) -> Argv {
             .map(|m| m.duration - ctx.spec.start_time)
             .filter(|d| *d > 0.0)
             .map(|d| d + (d * 0.05).max(10.0)),
+        pass: (two_passes(ctx) && pass > 0).then_some((pass, log.as_path())),
     })
 }
 
@@ -146,7 +162,7 @@ pub(crate) fn first_runs(
     map: Option<&crate::segments::SegmentMap>,
 ) -> Vec<Argv> {
     match map {
-        None => vec![batch_argv(ctx, Some(media))],
+        None => vec![batch_argv(ctx, Some(media), 1)],
         Some(map) => {
             let variants = ctx.plan.variant_count();
             let hls = Hls {

@@ -181,6 +181,8 @@ struct Job {
     frozen: Option<String>,
     /// The encoding health checker's view of the job (streams only).
     health: health::Watch,
+    /// A two-pass batch job's pass (1 or 2); 0 for one pass.
+    pass: u8,
     /// Stops the job's work beside its runs (subtitle extraction) when the job fails, is
     /// cancelled or removed, or the server stops.
     side: CancellationToken,
@@ -207,6 +209,7 @@ impl Job {
             frozen: None,
             health: Default::default(),
             side: CancellationToken::new(),
+            pass: 0,
         }
     }
 

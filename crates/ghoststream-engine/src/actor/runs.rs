@@ -224,7 +224,25 @@ impl Actor {
             dir: &job.rec.dir,
             faster: job.health.faster,
         };
-        let argv = batch_argv(&ctx, job.rec.media_info.as_ref());
+        // A two-pass job starts at the first pass, and a retry where it failed (the
+        // statistics of a finished first pass are kept).
+        let pass = if super::argv::two_passes(&ctx) {
+            job.pass.max(1)
+        } else {
+            0
+        };
+        let argv = batch_argv(&ctx, job.rec.media_info.as_ref(), pass);
+        if pass > 0 {
+            job.log.push(format!(
+                "pass {pass} of 2: {}",
+                if pass == 1 {
+                    "the encoder's statistics"
+                } else {
+                    "the output, at the bitrate the statistics allow"
+                }
+            ));
+        }
+        job.pass = pass;
         self.launch(id, run_id, argv, Vec::new(), 0, 0.0);
     }
 
@@ -306,13 +324,19 @@ impl Actor {
         let position = active.offset + block.out_time_secs;
         active.position = Some(position);
         let active = &*active;
-        let done = match &job.hls {
-            Some(h) => h.done_at(position, active.head),
-            None => block.out_time_secs,
+        // Each pass of a two-pass job is half of it: the first counts to 50 %, and what
+        // is left takes twice as long as it reads.
+        let (done, passes_left) = match (&job.hls, job.pass) {
+            (Some(h), _) => (h.done_at(position, active.head), 1.0),
+            (None, 0) => (block.out_time_secs, 1.0),
+            (None, p) => (
+                ((p - 1) as f64 * total + block.out_time_secs.min(total)) / 2.0,
+                2.0,
+            ),
         };
         let (progress, remaining) = progress_of(done, total);
         let speed = block.speed.unwrap_or(0.0);
-        job.eta = (speed > 0.0).then(|| (remaining / speed).round() as u64);
+        job.eta = (speed > 0.0).then(|| (remaining * passes_left / speed).round() as u64);
         job.rec.progress = progress.clamp(0.0, 99.9);
         job.rec.current_time = Some(position.min(total));
         if speed > 0.0 {
@@ -401,7 +425,12 @@ impl Actor {
         let mut outcome = outcome;
         if matches!(outcome, RunOutcome::Finished) && job.rec.mode == Mode::Batch {
             let total = job.rec.duration.unwrap_or(0.0);
-            let reached = total * job.rec.progress / 100.0;
+            // How far this run got: a pass of a two-pass job is half of the progress.
+            let reached = match job.pass {
+                0 => total * job.rec.progress / 100.0,
+                1 => total * job.rec.progress / 50.0,
+                _ => total * (job.rec.progress - 50.0) / 50.0,
+            };
             if total > 0.0 && total - reached > 2.0_f64.max(total * 0.03) {
                 outcome = RunOutcome::Failed(Cause::new(
                     CauseKind::EndedEarly,
@@ -413,7 +442,12 @@ impl Actor {
             RunOutcome::Cancelled => {}
             RunOutcome::Finished => {
                 if job.rec.mode == Mode::Batch {
-                    self.batch_done(id).await;
+                    if job.pass == 1 {
+                        job.pass = 2;
+                        self.start_batch(id);
+                    } else {
+                        self.batch_done(id).await;
+                    }
                     return;
                 }
                 let Some(h) = &job.hls else { return };
@@ -513,6 +547,19 @@ impl Actor {
         };
         let name = format!("output.{ext}");
         let part = job.rec.dir.join("output.part");
+        if job.pass > 0 {
+            // The statistics are not part of the output.
+            if let Ok(mut dir) = tokio::fs::read_dir(&job.rec.dir).await {
+                while let Ok(Some(e)) = dir.next_entry().await {
+                    if e.file_name()
+                        .to_string_lossy()
+                        .starts_with(super::argv::PASS_LOG)
+                    {
+                        let _ = tokio::fs::remove_file(e.path()).await;
+                    }
+                }
+            }
+        }
         let dest = job.rec.dir.join(&name);
         match tokio::fs::rename(&part, &dest).await {
             Ok(()) => {

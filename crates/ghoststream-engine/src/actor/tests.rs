@@ -252,6 +252,91 @@ async fn a_passing_failure_is_retried_after_its_delay_and_a_source_failure_is_no
     assert!(f.runs.try_recv().is_err(), "a refused source was retried");
 }
 
+/// The next progress event of job `id`.
+async fn progress_of_job(
+    events: &mut tokio::sync::broadcast::Receiver<JobEvent>,
+    id: Uuid,
+) -> ghoststream_types::ProgressData {
+    loop {
+        if let JobEvent::Progress { job_id, data } = events.recv().await.unwrap() {
+            if job_id == id.to_string() {
+                return data;
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_two_pass_job_runs_both_passes_each_half_of_its_progress() {
+    let mut f = fixture().await;
+    let mut events = f.engine.subscribe();
+    let id = f
+        .start(serde_json::json!({"mode": "batch", "output": {"bitrate": "2M", "two_pass": true}}))
+        .await;
+    let (first, tx) = f.next_run().await;
+    let argv = first.argv.args().join(" ");
+    assert!(
+        argv.contains("-pass 1 -passlogfile ") && argv.ends_with("-f null -"),
+        "{argv}"
+    );
+    let progress = |run: u64, out: f64| RunEvent::Progress {
+        job: id,
+        run,
+        block: ProgressBlock {
+            out_time_secs: out,
+            speed: Some(3.0),
+            ..ProgressBlock::default()
+        },
+    };
+    // 30 s of 60 in the first pass: a quarter of the job; 30 s + 60 s left at 3×.
+    tx.send(progress(first.run, 30.0)).await.unwrap();
+    let data = progress_of_job(&mut events, id).await;
+    assert_eq!((data.progress, data.eta_seconds), (25.0, Some(30)));
+    // The statistics pass is left where the second reads it.
+    let dir = f.engine.job(id).await.unwrap().record.dir;
+    std::fs::write(dir.join("twopass-0.log"), "stats").unwrap();
+    std::fs::write(dir.join("twopass-0.log.mbtree"), "tree").unwrap();
+    tx.send(progress(first.run, 60.0)).await.unwrap();
+    assert_eq!(progress_of_job(&mut events, id).await.progress, 50.0);
+    tx.send(RunEvent::Exited {
+        job: id,
+        run: first.run,
+        outcome: RunOutcome::Finished,
+    })
+    .await
+    .unwrap();
+    let (second, tx) = f.next_run().await;
+    let argv2 = second.argv.args().join(" ");
+    assert!(
+        argv2.contains("-pass 2 -passlogfile ") && argv2.contains("output.part"),
+        "{argv2}"
+    );
+    assert_eq!(f.status(id).await, JobStatus::Processing);
+    tx.send(progress(second.run, 30.0)).await.unwrap();
+    let data = progress_of_job(&mut events, id).await;
+    assert_eq!((data.progress, data.eta_seconds), (75.0, Some(10)));
+    std::fs::write(dir.join("output.part"), vec![0u8; 1000]).unwrap();
+    tx.send(progress(second.run, 60.0)).await.unwrap();
+    tx.send(RunEvent::Exited {
+        job: id,
+        run: second.run,
+        outcome: RunOutcome::Finished,
+    })
+    .await
+    .unwrap();
+    settle().await;
+    let rec = f.engine.job(id).await.unwrap().record;
+    assert_eq!(rec.status, JobStatus::Ready);
+    // The statistics are gone; the output is all that is counted.
+    assert!(!dir.join("twopass-0.log").exists() && !dir.join("twopass-0.log.mbtree").exists());
+    assert_eq!(rec.output_bytes, 1000);
+    let log = f.engine.log(id).await.unwrap_or_default();
+    assert!(
+        log.contains("pass 1 of 2") && log.contains("pass 2 of 2"),
+        "{log}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn progress_becomes_percent_and_eta_and_cancel_stops_the_run() {
     let mut f = fixture().await;
