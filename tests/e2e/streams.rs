@@ -596,6 +596,117 @@ async fn a_cancelled_stream_stops_its_subtitle_extraction() {
     assert!(code == 410 || code == 404 || code == 409, "{code}");
 }
 
+/// The mean brightness of the 100x40 box at (20, 20) in the frame `at` seconds from the
+/// start of a media file (decoded up to there: exact in any container).
+fn box_brightness(bytes: &[u8], ext: &str, at: f64) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("media{ext}"));
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-ss", &format!("{at:.3}")])
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "crop=100:40:20:20,format=gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout.len(),
+        4000,
+        "{ext} at {at}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.iter().map(|b| *b as f64).sum::<f64>() / 4000.0
+}
+
+#[tokio::test]
+async fn a_picture_subtitle_track_is_burned_in_when_asked() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // The box is on screen from 1.5 s to 3 s, nowhere else.
+    let (_, plain) = gs.fetch(&media.url("pgs.mkv")).await;
+    for t in [0.5, 2.0, 3.5] {
+        assert!(
+            box_brightness(&plain, ".mkv", t) < 200.0,
+            "the source is not plain at {t}"
+        );
+    }
+    // Batch: the whole file.
+    let job = gs
+        .start_job(json!({"source": media.url("pgs.mkv"), "mode": "batch", "output": {"burn_subtitle": 1}}))
+        .await;
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    let (_, file) = gs.fetch(done["download_url"].as_str().unwrap()).await;
+    assert!(box_brightness(&file, ".mp4", 2.0) > 230.0, "no box at 2 s");
+    for t in [0.5, 3.5] {
+        assert!(box_brightness(&file, ".mp4", t) < 200.0, "a box at {t} s");
+    }
+    // A stream: segment 1 (1 s to 5 s, a run of its own after the quick first) has it.
+    let job = gs
+        .start_job(json!({"source": media.url("pgs.mkv"), "output": {"burn_subtitle": 1}}))
+        .await;
+    let (code, seg) = gs.fetch(&stream_file_url(&job, "v0_00001.ts")).await;
+    assert_eq!(code, 200);
+    let start = start_of(&seg);
+    assert!(
+        box_brightness(&seg, ".ts", 2.0 - start) > 230.0,
+        "no box at 2 s in segment 1"
+    );
+    assert!(
+        box_brightness(&seg, ".ts", 3.6 - start) < 200.0,
+        "a box at 3.6 s in segment 1"
+    );
+    let log = gs.log(&job).await;
+    assert!(log.contains("[0:0][0:1]overlay=eof_action=pass"), "{log}");
+    // The plan says so, and a stream without the burn is another stream.
+    let (_, p) = gs
+        .post(
+            "/api/probe",
+            json!({"source": media.url("pgs.mkv"), "output": {"burn_subtitle": 1}}),
+        )
+        .await;
+    assert_eq!(p["plan"]["subtitle"][0]["target_codec"], "burned in", "{p}");
+    assert_eq!(p["plan"]["video"]["action"], "transcode", "{p}");
+    let other = gs.start_job(json!({"source": media.url("pgs.mkv")})).await;
+    assert_ne!(other["job_id"], job["job_id"]);
+}
+
+#[tokio::test]
+async fn burn_subtitle_names_a_picture_track_or_is_refused() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    for (src, index, says) in [
+        (
+            "pgs.mkv",
+            0,
+            "not a subtitle track of the source; its subtitle tracks: 1 (hdmv_pgs_subtitle)",
+        ),
+        ("pgs.mkv", 7, "not a subtitle track"),
+        ("subs.mkv", 2, "subrip text"),
+    ] {
+        let (code, v) = gs
+            .post(
+                "/api/transcode/start",
+                json!({"source": media.url(src), "output": {"burn_subtitle": index}}),
+            )
+            .await;
+        assert_eq!(code, 422, "{v}");
+        let d = &v["detail"][0];
+        assert_eq!(d["loc"], json!(["body", "output", "burn_subtitle"]), "{v}");
+        assert!(d["msg"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (_, jobs) = gs.get("/api/transcode/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+}
+
 #[tokio::test]
 async fn hdr_is_tone_mapped_and_ten_bit_sdr_is_not() {
     let media = MediaServer::start();

@@ -37,6 +37,82 @@ fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// A PGS (Blu-ray) subtitle stream showing one white box `(x, y, w, h)` on a `width` x
+/// `height` picture from `shown.0` to `shown.1` seconds: two display sets (the box, then
+/// an empty composition that clears it), each of PCS, WDS, PDS/ODS and END segments.
+pub fn pgs_box(width: u16, height: u16, rect: (u16, u16, u16, u16), shown: (f64, f64)) -> Vec<u8> {
+    let (x, y, w, h) = rect;
+    fn segment(out: &mut Vec<u8>, pts: f64, kind: u8, body: &[u8]) {
+        out.extend_from_slice(b"PG");
+        out.extend_from_slice(&((pts * 90_000.0) as u32).to_be_bytes());
+        out.extend_from_slice(&0u32.to_be_bytes());
+        out.push(kind);
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(body);
+    }
+    let be = |v: u16| v.to_be_bytes();
+    let pcs = |number: u16, state: u8, object: bool| {
+        let mut b = Vec::new();
+        b.extend_from_slice(&be(width));
+        b.extend_from_slice(&be(height));
+        b.push(0x10); // frame rate (unused)
+        b.extend_from_slice(&be(number));
+        b.push(state);
+        b.push(0); // palette update
+        b.push(0); // palette id
+        b.push(object as u8);
+        if object {
+            b.extend_from_slice(&be(0)); // object id
+            b.push(0); // window id
+            b.push(0); // not cropped
+            b.extend_from_slice(&be(x));
+            b.extend_from_slice(&be(y));
+        }
+        b
+    };
+    let mut wds = vec![1u8, 0];
+    for v in [x, y, w, h] {
+        wds.extend_from_slice(&be(v));
+    }
+    // Palette entry 1: white (Y 235, Cr 128, Cb 128), opaque.
+    let pds = [0u8, 0, 1, 235, 128, 128, 255];
+    // Run-length lines: `w` pixels of entry 1, then the end of the line.
+    let mut rle = Vec::new();
+    for _ in 0..h {
+        rle.extend_from_slice(&[
+            0x00,
+            0xC0 | (w >> 8) as u8,
+            (w & 0xff) as u8,
+            0x01,
+            0x00,
+            0x00,
+        ]);
+    }
+    let mut ods = Vec::new();
+    ods.extend_from_slice(&be(0)); // object id
+    ods.push(0); // version
+    ods.push(0xC0); // first and last fragment
+    let len = (rle.len() + 4) as u32;
+    ods.extend_from_slice(&len.to_be_bytes()[1..]);
+    ods.extend_from_slice(&be(w));
+    ods.extend_from_slice(&be(h));
+    ods.extend_from_slice(&rle);
+    let mut out = Vec::new();
+    // An empty composition at 0 first: ffmpeg moves an input's first timestamp to 0.
+    segment(&mut out, 0.0, 0x16, &pcs(0, 0x80, false));
+    segment(&mut out, 0.0, 0x17, &wds);
+    segment(&mut out, 0.0, 0x80, &[]);
+    segment(&mut out, shown.0, 0x16, &pcs(1, 0x80, true));
+    segment(&mut out, shown.0, 0x17, &wds);
+    segment(&mut out, shown.0, 0x14, &pds);
+    segment(&mut out, shown.0, 0x15, &ods);
+    segment(&mut out, shown.0, 0x80, &[]);
+    segment(&mut out, shown.1, 0x16, &pcs(2, 0x00, false));
+    segment(&mut out, shown.1, 0x17, &wds);
+    segment(&mut out, shown.1, 0x80, &[]);
+    out
+}
+
 /// Tiny media made once per test run.
 pub fn media_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -105,6 +181,21 @@ pub fn media_dir() -> &'static Path {
                 "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
                 "-x265-params", "log-level=error", "-color_primaries", "bt709", "-color_trc", "bt709",
                 "-colorspace", "bt709", "-f", "matroska",
+            ],
+        );
+        // An image subtitle track (PGS, as on a Blu-ray): a white 100x40 box at (20, 20)
+        // from 1.5 s to 3 s, written here byte by byte (ffmpeg has no PGS encoder).
+        let sup = dir.join("box.sup");
+        if !sup.exists() {
+            std::fs::write(&sup, pgs_box(320, 180, (20, 20, 100, 40), (1.5, 3.0))).unwrap();
+        }
+        make(
+            "pgs.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4",
+                "-i", sup.to_str().unwrap(),
+                "-map", "0:v", "-map", "1:s", "-c:v", "libx264", "-preset", "ultrafast",
+                "-g", "25", "-pix_fmt", "yuv420p", "-c:s", "copy", "-f", "matroska",
             ],
         );
         // Two audio tracks: English stereo AAC and French 5.1 AC-3.

@@ -455,6 +455,12 @@ export type OutputSpec = {
 	tone_map?: boolean | null,
 	two_pass?: boolean | null,
 	max_audio_channels?: number | null,
+	/**
+	 *  **ext**: a picture subtitle track of the source (its stream index in
+	 *  `media_info.subtitles`: PGS, DVB or VobSub) drawn into the video. Text tracks are
+	 *  WebVTT renditions instead.
+	 */
+	burn_subtitle?: number | null,
 };
 
 /**  What running jobs do when the schedule closes. */

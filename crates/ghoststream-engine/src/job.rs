@@ -91,6 +91,8 @@ pub struct JobSpec {
     /// Batch only: the video is encoded in two passes (software encoder), the first
     /// writing a statistics file under the job's directory.
     pub two_pass: bool,
+    /// A picture subtitle stream of the source to draw into the video.
+    pub burn_subtitle: Option<u32>,
     pub max_audio_channels: u32,
     pub start_time: f64,
     pub subtitles: Vec<SubtitleTrack>,
@@ -114,17 +116,80 @@ impl JobSpec {
         }
     }
 
-    /// Streams are shared by source + mode + format + resolution.
+    /// Streams are shared by source + mode + format + resolution + burned subtitle.
     pub fn share_key(&self) -> Option<String> {
         self.mode.is_hls().then(|| {
             format!(
-                "{}|{}|{}|{}",
+                "{}|{}|{}|{}{}",
                 self.source_raw.trim_end_matches('/'),
                 self.mode.as_str(),
                 self.format.as_str(),
-                self.resolution.as_str()
+                self.resolution.as_str(),
+                self.burn_subtitle
+                    .map(|s| format!("|burn{s}"))
+                    .unwrap_or_default()
             )
         })
+    }
+
+    /// What the probe tells about the request that a 422 answers (the field named).
+    pub fn check_against(
+        &self,
+        media: &ghoststream_types::MediaInfo,
+    ) -> Result<(), crate::EngineError> {
+        let refuse = |loc: &[&str], msg: String| {
+            Err(crate::EngineError::Invalid(vec![field(
+                loc,
+                msg,
+                "value_error",
+            )]))
+        };
+        if media.duration > 0.0 && self.start_time >= media.duration {
+            return refuse(
+                &["start_time"],
+                format!(
+                    "start_time {} is beyond the source's duration of {:.3} s",
+                    self.start_time, media.duration
+                ),
+            );
+        }
+        if let Err(why) = self.check_burn(media) {
+            return refuse(&["output", "burn_subtitle"], why);
+        }
+        Ok(())
+    }
+
+    /// Whether the source's stream `burn_subtitle` names can be drawn into the video:
+    /// `Err` says why not.
+    pub fn check_burn(&self, media: &ghoststream_types::MediaInfo) -> Result<(), String> {
+        let Some(index) = self.burn_subtitle else {
+            return Ok(());
+        };
+        let Some(s) = media.subtitles.iter().find(|s| s.index == index) else {
+            let have: Vec<String> = media
+                .subtitles
+                .iter()
+                .map(|s| format!("{} ({})", s.index, s.codec))
+                .collect();
+            return Err(format!(
+                "stream {index} is not a subtitle track of the source; its subtitle tracks: {}",
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ));
+        };
+        if ghoststream_media::subtitles::is_text(&s.codec) {
+            return Err(format!(
+                "stream {index} is {} text, which a stream lists as a WebVTT rendition; burn_subtitle takes a picture track (PGS, DVB, VobSub)",
+                s.codec
+            ));
+        }
+        if media.video.is_none() {
+            return Err("the source has no video to draw subtitles on".into());
+        }
+        Ok(())
     }
 }
 
@@ -358,6 +423,7 @@ pub fn validate(
         },
         tone_map: out.tone_map.unwrap_or(config.transcoding.tone_map_hdr),
         two_pass,
+        burn_subtitle: out.burn_subtitle,
         max_audio_channels,
         start_time,
         subtitles,

@@ -259,7 +259,10 @@ impl Prober {
         // exactly; a job that starts later re-encodes video so its cut is exact. Two
         // passes are an encoder's, so they re-encode too.
         let exact_cut = spec.start_time > 0.0 && spec.mode.is_hls();
-        if plan.copies_video() && (exact_cut || spec.two_pass) {
+        let burn = spec
+            .burn_subtitle
+            .filter(|_| spec.check_burn(&media).is_ok());
+        if plan.copies_video() && (exact_cut || spec.two_pass || burn.is_some()) {
             wish.video_codec = if spec.video_codec == ghoststream_types::VideoCodec::Copy {
                 ghoststream_types::VideoCodec::H264
             } else {
@@ -277,9 +280,22 @@ impl Prober {
                         "start_time {} needs an exact cut; {}",
                         spec.start_time, v.reason
                     )
+                } else if let Some(s) = burn {
+                    format!(
+                        "subtitle stream {s} is drawn into the picture; {}",
+                        v.reason
+                    )
                 } else {
                     format!("two_pass needs the video encoded; {}", v.reason)
                 };
+            }
+        }
+        if let Some(s) = burn {
+            plan.burn_subtitle = Some(s);
+            if let Some(sp) = plan.streams.subtitle.iter_mut().find(|p| p.index == s) {
+                sp.action = ghoststream_types::StreamAction::Transcode;
+                sp.target_codec = Some("burned in".into());
+                sp.reason = "drawn into the video (burn_subtitle)".into();
             }
         }
         let remaining = (media.duration - spec.start_time).max(0.0);

@@ -137,10 +137,44 @@ pub fn video_filter_graph(
     hw: HwKind,
     gpu_scale: bool,
 ) -> String {
+    video_graph(
+        input_index,
+        None,
+        renditions,
+        tone_map,
+        ten_bit,
+        hw,
+        gpu_scale,
+    )
+}
+
+/// [`video_filter_graph`], with the picture subtitle stream `burn` (an input stream
+/// index) drawn over the picture, after tone mapping and before any scaling.
+pub fn video_graph(
+    input_index: u32,
+    burn: Option<u32>,
+    renditions: &[Rendition],
+    tone_map: bool,
+    ten_bit: bool,
+    hw: HwKind,
+    gpu_scale: bool,
+) -> String {
     let mut head = format!("[0:{input_index}]");
     let mut pre: Vec<String> = Vec::new();
-    if tone_map {
-        pre.push(TONE_MAP.to_string());
+    match (burn, tone_map) {
+        // The empty first element puts a comma between the overlay and what follows.
+        (Some(s), true) => {
+            head.push_str(&format!(
+                "{TONE_MAP}[sdr];[sdr][0:{s}]overlay=eof_action=pass"
+            ));
+            pre.push(String::new());
+        }
+        (Some(s), false) => {
+            head.push_str(&format!("[0:{s}]overlay=eof_action=pass"));
+            pre.push(String::new());
+        }
+        (None, true) => pre.push(TONE_MAP.to_string()),
+        (None, false) => {}
     }
     let n = renditions.len().max(1);
     let gpu = gpu_scale.then(|| gpu_scaler(hw, ten_bit)).flatten();
@@ -413,8 +447,9 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     {
         a.opt(
             "-filter_complex",
-            video_filter_graph(
+            video_graph(
                 plan.video_index.unwrap_or(0),
+                plan.burn_subtitle,
                 &renditions,
                 *tone_map,
                 *ten_bit,
@@ -558,8 +593,9 @@ pub fn batch(run: &BatchRun) -> Argv {
         } => {
             a.opt(
                 "-filter_complex",
-                video_filter_graph(
+                video_graph(
                     plan.video_index.unwrap_or(0),
+                    plan.burn_subtitle,
                     &renditions[..1],
                     *tone_map,
                     *ten_bit,
@@ -937,6 +973,61 @@ mod tests {
         assert_eq!(
             stream.streams.audio[1].action,
             ghoststream_types::StreamAction::Drop
+        );
+    }
+
+    #[test]
+    fn a_burned_subtitle_is_drawn_after_tone_mapping_and_before_scaling() {
+        let r = Rendition {
+            name: "720p".into(),
+            width: 1280,
+            height: 720,
+            bitrate_kbps: 4000,
+        };
+        let plain = video_graph(
+            0,
+            Some(3),
+            std::slice::from_ref(&r),
+            false,
+            false,
+            HwKind::Software,
+            false,
+        );
+        assert_eq!(
+            plain,
+            "[0:0][0:3]overlay=eof_action=pass,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]"
+        );
+        let hdr = video_graph(
+            0,
+            Some(3),
+            std::slice::from_ref(&r),
+            true,
+            false,
+            HwKind::Software,
+            false,
+        );
+        assert_eq!(
+            hdr,
+            format!("[0:0]{TONE_MAP}[sdr];[sdr][0:3]overlay=eof_action=pass,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]")
+        );
+        // A ladder splits the picture with the subtitles on it.
+        let two = [
+            r.clone(),
+            Rendition {
+                name: "480p".into(),
+                width: 854,
+                height: 480,
+                bitrate_kbps: 1500,
+            },
+        ];
+        assert!(
+            video_graph(0, Some(3), &two, false, false, HwKind::Software, false)
+                .starts_with("[0:0][0:3]overlay=eof_action=pass,split=2[s0][s1];")
+        );
+        // Without one, the graph is the one every job had.
+        assert_eq!(
+            video_graph(0, None, &two, true, false, HwKind::Software, false),
+            video_filter_graph(0, &two, true, false, HwKind::Software, false)
         );
     }
 

@@ -50,6 +50,8 @@ pub struct Plan {
     pub audio_index: Option<u32>,
     /// Batch: every other audio track, by input stream index, after the first.
     pub extra_audio: Vec<(u32, AudioAction)>,
+    /// A picture subtitle stream (input stream index) drawn over the video.
+    pub burn_subtitle: Option<u32>,
     /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
     pub streams: PlanStreams,
 }
@@ -239,6 +241,7 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         video_index: video.map(|v| v.index),
         audio_index: audio.map(|a| a.index),
         extra_audio,
+        burn_subtitle: None,
         streams,
     }
 }

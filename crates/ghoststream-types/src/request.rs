@@ -230,6 +230,11 @@ pub struct OutputSpec {
     pub two_pass: Option<bool>,
     #[serde(default)]
     pub max_audio_channels: Option<u32>,
+    /// **ext**: a picture subtitle track of the source (its stream index in
+    /// `media_info.subtitles`: PGS, DVB or VobSub) drawn into the video. Text tracks are
+    /// WebVTT renditions instead.
+    #[serde(default)]
+    pub burn_subtitle: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

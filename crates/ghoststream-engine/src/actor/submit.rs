@@ -101,17 +101,8 @@ impl Actor {
                 prober.prepare(&spec).await
             };
             if let Ok(p) = &prepared {
-                if p.media.duration > 0.0 && spec.start_time >= p.media.duration {
-                    let _ = reply.send(Err(EngineError::Invalid(vec![
-                        ghoststream_types::FieldError {
-                            loc: vec!["body".into(), "start_time".into()],
-                            msg: format!(
-                                "start_time {} is beyond the source's duration of {:.3} s",
-                                spec.start_time, p.media.duration
-                            ),
-                            kind: "value_error".into(),
-                        },
-                    ])));
+                if let Err(e) = spec.check_against(&p.media) {
+                    let _ = reply.send(Err(e));
                     return;
                 }
             }

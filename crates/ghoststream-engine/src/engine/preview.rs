@@ -20,6 +20,7 @@ impl Engine {
             .prepare(&spec)
             .await
             .map_err(EngineError::Source)?;
+        spec.check_against(&p.media)?;
         Ok((spec, p))
     }
 
