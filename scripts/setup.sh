@@ -53,6 +53,8 @@ if [ "$want_test" = 1 ]; then
   gst_has rtmp2sink || missing+=(gstreamer1.0-plugins-bad)
   gst_has flvmux || missing+=(gstreamer1.0-plugins-good)
   gst_has x264enc || missing+=(gstreamer1.0-plugins-ugly)
+  # Mesa's lavapipe: Vulkan on the CPU, so libplacebo's Dolby Vision path runs here.
+  ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"

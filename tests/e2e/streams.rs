@@ -708,6 +708,77 @@ async fn burn_subtitle_names_a_picture_track_or_is_refused() {
 }
 
 #[tokio::test]
+async fn dolby_vision_is_read_and_each_profile_gets_its_picture() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    // Profile 8.1: the HDR10 base layer, tone-mapped like any HDR10 source.
+    let (_, p) = gs
+        .post("/api/probe", json!({"source": media.url("dv81.mp4")}))
+        .await;
+    assert_eq!(
+        p["media_info"]["video"]["dolby_vision"],
+        json!({"profile": 8, "level": 6, "compatibility": 1}),
+        "{p}"
+    );
+    let reason = p["plan"]["video"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Dolby Vision profile 8: its HDR10 base layer is used"),
+        "{reason}"
+    );
+    let job = gs.start_job(json!({"source": media.url("dv81.mp4")})).await;
+    gs.wait_for(&job, &["ready"], MIN).await;
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("tonemap=tonemap=hable") && !log.contains("libplacebo"),
+        "{log}"
+    );
+    // Profile 5: nothing but reshaping shows it right, which libplacebo does on Vulkan
+    // (Mesa's lavapipe here, on the CPU; `scripts/setup.sh --test` installs it).
+    let job = gs.start_job(json!({"source": media.url("dv5.mp4")})).await;
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    let log = gs.log(&job).await;
+    assert_eq!(done["status"], "ready", "{log}");
+    assert!(
+        log.contains("-init_hw_device vulkan=gs_vk -filter_hw_device gs_vk")
+            && log.contains("libplacebo=")
+            && log.contains("apply_dolbyvision=1")
+            && !log.contains("tonemap=tonemap"),
+        "{log}"
+    );
+    let (_, seg) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
+    let p = probe_bytes(&seg, ".ts");
+    let v = stream_of(&p, "video").unwrap();
+    assert_eq!(
+        (v["codec_name"].as_str(), v["pix_fmt"].as_str()),
+        (Some("h264"), Some("yuv420p")),
+        "{v}"
+    );
+    // Without a Vulkan driver the trial fails, and such a source is refused with why,
+    // not turned green and purple.
+    let gs = Gs::start(
+        Opts::default()
+            .env("VK_ICD_FILENAMES", "/nonexistent.json")
+            .env("VK_DRIVER_FILES", "/nonexistent.json"),
+    );
+    let (code, v) = gs
+        .post(
+            "/api/transcode/start",
+            json!({"source": media.url("dv5.mp4")}),
+        )
+        .await;
+    assert_eq!(code, 422, "{v}");
+    assert_eq!(v["detail"][0]["loc"], json!(["body", "source"]), "{v}");
+    let msg = v["detail"][0]["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("Dolby Vision profile 5")
+            && msg.contains("libplacebo on Vulkan failed its trial"),
+        "{msg}"
+    );
+    let (_, jobs) = gs.get("/api/transcode/jobs").await;
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 0, "{jobs}");
+}
+
+#[tokio::test]
 async fn hdr_is_tone_mapped_and_ten_bit_sdr_is_not() {
     let media = MediaServer::start();
     let gs = Gs::start(Opts::default());

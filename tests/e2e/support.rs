@@ -113,6 +113,47 @@ pub fn pgs_box(width: u16, height: u16, rect: (u16, u16, u16, u16), shown: (f64,
     out
 }
 
+/// An MP4 (its `moov` after the media, so no chunk offset moves) with a Dolby Vision
+/// configuration record (`dvcC`) added to its first video sample entry; every box around
+/// it grows by as much.
+pub fn with_dovi(mp4: &[u8], profile: u8, compat: u8) -> Vec<u8> {
+    let mut d = mp4.to_vec();
+    let size = |d: &[u8], i: usize| u32::from_be_bytes(d[i..i + 4].try_into().unwrap()) as usize;
+    let find = |d: &[u8], from: usize, to: usize, name: &[u8]| {
+        let mut i = from;
+        while i + 8 <= to {
+            if &d[i + 4..i + 8] == name {
+                return i;
+            }
+            i += size(d, i);
+        }
+        panic!("no {} box", String::from_utf8_lossy(name));
+    };
+    let mut path = Vec::new();
+    let (mut from, mut to) = (0, d.len());
+    for name in [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"] {
+        let i = find(&d, from, to, name);
+        path.push(i);
+        // stsd's entries follow its version, flags and count.
+        from = i + if name == b"stsd" { 16 } else { 8 };
+        to = i + size(&d, i);
+    }
+    let entry = from;
+    path.push(entry);
+    let bits: u16 = (u16::from(profile) << 9) | (6 << 3) | (1 << 2) | 1; // level 6, RPU, BL
+    let mut dvcc = vec![0, 0, 0, 32, b'd', b'v', b'c', b'C', 1, 0];
+    dvcc.extend_from_slice(&bits.to_be_bytes());
+    dvcc.push(compat << 4);
+    dvcc.extend_from_slice(&[0; 19]);
+    let at = entry + size(&d, entry);
+    d.splice(at..at, dvcc.iter().copied());
+    for i in path {
+        let grown = (size(&d, i) + dvcc.len()) as u32;
+        d[i..i + 4].copy_from_slice(&grown.to_be_bytes());
+    }
+    d
+}
+
 /// Tiny media made once per test run.
 pub fn media_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -198,6 +239,26 @@ pub fn media_dir() -> &'static Path {
                 "-g", "25", "-pix_fmt", "yuv420p", "-c:s", "copy", "-f", "matroska",
             ],
         );
+        // Dolby Vision: an HDR10 HEVC MP4 (its index at the end), and the same with a DV
+        // configuration record put in its sample entry: profile 8.1 (an HDR10 base layer)
+        // and profile 5 (none).
+        make(
+            "hdr10.mp4",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=2",
+                "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le",
+                "-x265-params", "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+                "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc",
+                "-tag:v", "hvc1", "-f", "mp4",
+            ],
+        );
+        for (name, profile, compat) in [("dv81.mp4", 8, 1), ("dv5.mp4", 5, 0)] {
+            let p = dir.join(name);
+            if !p.exists() {
+                let base = std::fs::read(dir.join("hdr10.mp4")).unwrap();
+                std::fs::write(&p, with_dovi(&base, profile, compat)).unwrap();
+            }
+        }
         // Two audio tracks: English stereo AAC and French 5.1 AC-3.
         make(
             "twoaudio.mkv",

@@ -113,6 +113,17 @@ export type DayStats = {
 	hw_usage: { [key in string]: number },
 };
 
+/**  **ext**: a Dolby Vision configuration record (the stream's side data). */
+export type DolbyVision = {
+	profile: number,
+	level: number,
+	/**
+	 *  The base layer's compatibility: 0 none (profile 5: only Dolby Vision can show it),
+	 *  1 HDR10, 2 SDR, 4 HLG, 6 Blu-ray HDR10.
+	 */
+	compatibility: number,
+};
+
 /**  Every error the API returns: a human sentence and a stable kebab-case code. */
 export type ErrorBody = {
 	/**  A sentence, or for validation errors a list of `{loc, msg, type}`. */
@@ -766,6 +777,8 @@ export type VideoInfo = {
 	color_primaries: string | null,
 	/**  "sdr", "hdr10" or "hlg", decided by transfer and primaries, never by bit depth. */
 	dynamic_range: string,
+	/**  **ext**: the stream's Dolby Vision configuration, when it has one. */
+	dolby_vision?: DolbyVision | null,
 };
 
 /**  A day of the week. */

@@ -136,6 +136,7 @@ impl JobSpec {
     pub fn check_against(
         &self,
         media: &ghoststream_types::MediaInfo,
+        hardware: &ghoststream_media::hw::Hardware,
     ) -> Result<(), crate::EngineError> {
         let refuse = |loc: &[&str], msg: String| {
             Err(crate::EngineError::Invalid(vec![field(
@@ -155,6 +156,20 @@ impl JobSpec {
         }
         if let Err(why) = self.check_burn(media) {
             return refuse(&["output", "burn_subtitle"], why);
+        }
+        // Dolby Vision without a compatible base layer is green and purple unless
+        // reshaped: a job that cannot reshape it is refused, not run.
+        let dv = media.video.as_ref().and_then(|v| v.dolby_vision);
+        if let (Some(dv), Err(why)) = (dv.filter(|d| d.needs_reshaping()), &hardware.libplacebo) {
+            return refuse(
+                &["source"],
+                format!(
+                    "Dolby Vision profile {} has no base layer other players can show, and this \
+                     server cannot reshape it: libplacebo on Vulkan failed its trial ({why}). \
+                     A Vulkan driver for the GPU (or Mesa's lavapipe) makes it work.",
+                    dv.profile
+                ),
+            );
         }
         Ok(())
     }

@@ -89,6 +89,10 @@ impl Prober {
     }
 
     /// A probe slot: first one of the source host's share, then one of the global ones.
+    pub(crate) fn hardware(&self) -> &ghoststream_media::hw::Hardware {
+        &self.shared.hardware
+    }
+
     pub(crate) async fn slot(&self, source: &Source) -> Option<ProbeSlot<'_>> {
         let host = match source {
             Source::Http(u) => reqwest::Url::parse(u)
@@ -325,6 +329,16 @@ impl Prober {
         let hw = match codec {
             Some(c) => self.shared.hardware.pick(spec.hw_request, c),
             None => ghoststream_types::HwKind::Software,
+        };
+        // libplacebo's Vulkan device is ffmpeg's filter device, which VAAPI and QSV need
+        // for their uploads: those jobs encode in software.
+        let hw = match hw {
+            ghoststream_types::HwKind::Vaapi | ghoststream_types::HwKind::Qsv
+                if plan.dovi_reshape =>
+            {
+                ghoststream_types::HwKind::Software
+            }
+            other => other,
         };
         Ok(Prepared {
             media,

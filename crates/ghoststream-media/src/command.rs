@@ -122,6 +122,43 @@ pub fn encoder_name(codec: VideoCodec, hw: HwKind) -> Option<&'static str> {
     })
 }
 
+/// Dolby Vision reshaping and tone mapping to SDR BT.709 on the GPU (Vulkan), back in
+/// system memory after; the input device is `-filter_hw_device` ([`vulkan_globals`]).
+pub const PLACEBO: &str = "hwupload,libplacebo=format=yuv420p:colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv:tonemapping=auto:apply_dolbyvision=1,hwdownload,format=yuv420p";
+
+/// How a picture comes to SDR before scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    None,
+    /// HDR10/HLG through zscale and `tonemap` (software).
+    Zscale,
+    /// Dolby Vision reshaping (profile 5) and tone mapping with libplacebo.
+    Placebo,
+}
+
+impl Tone {
+    pub fn of(tone_map: bool, dovi_reshape: bool) -> Tone {
+        match (dovi_reshape, tone_map) {
+            (true, _) => Tone::Placebo,
+            (false, true) => Tone::Zscale,
+            (false, false) => Tone::None,
+        }
+    }
+    fn stage(self) -> Option<&'static str> {
+        match self {
+            Tone::None => None,
+            Tone::Zscale => Some(TONE_MAP),
+            Tone::Placebo => Some(PLACEBO),
+        }
+    }
+}
+
+/// The Vulkan device libplacebo runs on.
+pub fn vulkan_globals(a: &mut Argv) {
+    a.opt("-init_hw_device", "vulkan=gs_vk")
+        .opt("-filter_hw_device", "gs_vk");
+}
+
 const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv";
 
 /// The filter graph for the video renditions: optional tone mapping, one split, one scale
@@ -137,15 +174,8 @@ pub fn video_filter_graph(
     hw: HwKind,
     gpu_scale: bool,
 ) -> String {
-    video_graph(
-        input_index,
-        None,
-        renditions,
-        tone_map,
-        ten_bit,
-        hw,
-        gpu_scale,
-    )
+    let tone = if tone_map { Tone::Zscale } else { Tone::None };
+    video_graph(input_index, None, renditions, tone, ten_bit, hw, gpu_scale)
 }
 
 /// [`video_filter_graph`], with the picture subtitle stream `burn` (an input stream
@@ -154,27 +184,25 @@ pub fn video_graph(
     input_index: u32,
     burn: Option<u32>,
     renditions: &[Rendition],
-    tone_map: bool,
+    tone: Tone,
     ten_bit: bool,
     hw: HwKind,
     gpu_scale: bool,
 ) -> String {
     let mut head = format!("[0:{input_index}]");
     let mut pre: Vec<String> = Vec::new();
-    match (burn, tone_map) {
+    match (burn, tone.stage()) {
         // The empty first element puts a comma between the overlay and what follows.
-        (Some(s), true) => {
-            head.push_str(&format!(
-                "{TONE_MAP}[sdr];[sdr][0:{s}]overlay=eof_action=pass"
-            ));
+        (Some(s), Some(stage)) => {
+            head.push_str(&format!("{stage}[sdr];[sdr][0:{s}]overlay=eof_action=pass"));
             pre.push(String::new());
         }
-        (Some(s), false) => {
+        (Some(s), None) => {
             head.push_str(&format!("[0:{s}]overlay=eof_action=pass"));
             pre.push(String::new());
         }
-        (None, true) => pre.push(TONE_MAP.to_string()),
-        (None, false) => {}
+        (None, Some(stage)) => pre.push(stage.to_string()),
+        (None, None) => {}
     }
     let n = renditions.len().max(1);
     let gpu = gpu_scale.then(|| gpu_scaler(hw, ten_bit)).flatten();
@@ -417,7 +445,12 @@ pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
 pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
-    hw_globals(&mut a, run.hw, run.tuning.gpu_scale(run.hw));
+    // libplacebo's Vulkan device is the filter device: no GPU scaler beside it.
+    let gpu_scale = run.tuning.gpu_scale(run.hw) && !run.plan.dovi_reshape;
+    hw_globals(&mut a, run.hw, gpu_scale);
+    if run.plan.dovi_reshape {
+        vulkan_globals(&mut a);
+    }
     for x in run.source.input_args(&run.input) {
         a.arg(x);
     }
@@ -451,10 +484,10 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                 plan.video_index.unwrap_or(0),
                 plan.burn_subtitle,
                 &renditions,
-                *tone_map,
+                Tone::of(*tone_map, plan.dovi_reshape),
                 *ten_bit,
                 run.hw,
-                run.tuning.gpu_scale(run.hw),
+                gpu_scale,
             ),
         );
     }
@@ -576,7 +609,11 @@ pub fn batch(run: &BatchRun) -> Argv {
     let first_pass = matches!(pass, Some((1, _)));
     let mut a = Argv::new();
     common_head(&mut a);
-    hw_globals(&mut a, hw, tuning.gpu_scale(hw));
+    let gpu_scale = tuning.gpu_scale(hw) && !plan.dovi_reshape;
+    hw_globals(&mut a, hw, gpu_scale);
+    if plan.dovi_reshape {
+        vulkan_globals(&mut a);
+    }
     for x in source.input_args(&input) {
         a.arg(x);
     }
@@ -597,10 +634,10 @@ pub fn batch(run: &BatchRun) -> Argv {
                     plan.video_index.unwrap_or(0),
                     plan.burn_subtitle,
                     &renditions[..1],
-                    *tone_map,
+                    Tone::of(*tone_map, plan.dovi_reshape),
                     *ten_bit,
                     hw,
-                    tuning.gpu_scale(hw),
+                    gpu_scale,
                 ),
             );
             a.opt("-map", "[v0]");
@@ -724,6 +761,23 @@ pub fn embedded_subtitles_to_vtt(
             .opt("-f", "webvtt")
             .arg(out.to_string_lossy().into_owned());
     }
+    a
+}
+
+/// A one-frame trial of the Dolby Vision graph: a Vulkan device, libplacebo on it, and
+/// the frame back in system memory.
+pub fn trial_placebo() -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin");
+    vulkan_globals(&mut a);
+    a.opt("-f", "lavfi")
+        .opt("-i", "color=c=black:s=256x144:r=25")
+        .opt("-frames:v", "1")
+        .opt("-vf", PLACEBO)
+        .opt("-f", "null")
+        .arg("-");
     a
 }
 
@@ -988,7 +1042,7 @@ mod tests {
             0,
             Some(3),
             std::slice::from_ref(&r),
-            false,
+            Tone::None,
             false,
             HwKind::Software,
             false,
@@ -1001,7 +1055,7 @@ mod tests {
             0,
             Some(3),
             std::slice::from_ref(&r),
-            true,
+            Tone::Zscale,
             false,
             HwKind::Software,
             false,
@@ -1021,13 +1075,31 @@ mod tests {
             },
         ];
         assert!(
-            video_graph(0, Some(3), &two, false, false, HwKind::Software, false)
+            video_graph(0, Some(3), &two, Tone::None, false, HwKind::Software, false)
                 .starts_with("[0:0][0:3]overlay=eof_action=pass,split=2[s0][s1];")
         );
         // Without one, the graph is the one every job had.
         assert_eq!(
-            video_graph(0, None, &two, true, false, HwKind::Software, false),
+            video_graph(0, None, &two, Tone::Zscale, false, HwKind::Software, false),
             video_filter_graph(0, &two, true, false, HwKind::Software, false)
+        );
+        // Dolby Vision without a base layer: libplacebo reshapes and tone-maps, then the
+        // subtitles go on.
+        let dv = video_graph(
+            0,
+            Some(3),
+            std::slice::from_ref(&r),
+            Tone::Placebo,
+            false,
+            HwKind::Software,
+            false,
+        );
+        assert!(
+            dv.starts_with(&format!("[0:0]{PLACEBO}[sdr];[sdr][0:3]overlay")),
+            "{dv}"
+        );
+        assert!(
+            PLACEBO.contains("apply_dolbyvision=1") && PLACEBO.starts_with("hwupload,libplacebo=")
         );
     }
 

@@ -19,6 +19,8 @@ pub struct Hardware {
     /// Back ends whose GPU scaler (upload, split, `scale_cuda`/`scale_vaapi`/`scale_qsv`)
     /// passed a trial; the others scale in software before the GPU encoder.
     pub gpu_scale: Vec<HwKind>,
+    /// libplacebo on Vulkan (Dolby Vision reshaping): proven by a trial, or why not.
+    pub libplacebo: Result<(), String>,
 }
 
 impl Hardware {
@@ -172,10 +174,29 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
             reason,
         });
     }
+    let libplacebo = match run_bounded(
+        ffmpeg.as_os_str(),
+        crate::command::trial_placebo().args(),
+        trial_timeout,
+        "ffmpeg",
+    )
+    .await
+    {
+        Ok(o) if o.success => Ok(()),
+        Ok(o) => Err(o
+            .stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "the trial failed".into())),
+        Err(e) => Err(e.to_string()),
+    };
     Hardware {
         accels,
         ffmpeg_version,
         gpu_scale,
+        libplacebo,
     }
 }
 
@@ -353,6 +374,7 @@ mod tests {
                 .collect(),
             ffmpeg_version: Some("5.1".into()),
             gpu_scale: vec![],
+            libplacebo: Err("not tried".into()),
         }
     }
 

@@ -52,6 +52,9 @@ pub struct Plan {
     pub extra_audio: Vec<(u32, AudioAction)>,
     /// A picture subtitle stream (input stream index) drawn over the video.
     pub burn_subtitle: Option<u32>,
+    /// Dolby Vision without a compatible base layer (profile 5): the picture is reshaped
+    /// and tone-mapped by libplacebo (Vulkan) instead of zscale.
+    pub dovi_reshape: bool,
     /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
     pub streams: PlanStreams,
 }
@@ -121,7 +124,10 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
     let video_action = match video {
         None => VideoAction::None,
         Some(v) => {
-            let (action, reason) = video_decision(v, wish);
+            let (action, mut reason) = video_decision(v, wish);
+            if let Some(dv) = &v.dolby_vision {
+                reason = format!("{}; {reason}", dv.describe());
+            }
             let target = match &action {
                 VideoAction::Encode { codec, .. } => Some(codec.as_str().to_string()),
                 _ => None,
@@ -145,6 +151,10 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             action
         }
     };
+    let dovi_reshape = matches!(video_action, VideoAction::Encode { .. })
+        && video
+            .and_then(|v| v.dolby_vision)
+            .is_some_and(|d| d.needs_reshaping());
     let audio = media.audio.first();
     let audio_action = match audio {
         None => AudioAction::None,
@@ -242,6 +252,7 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         audio_index: audio.map(|a| a.index),
         extra_audio,
         burn_subtitle: None,
+        dovi_reshape,
         streams,
     }
 }
@@ -260,6 +271,7 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
         return (VideoAction::Copy, "copy requested".into());
     }
     let hdr = v.dynamic_range != "sdr";
+    let reshape = v.dolby_vision.is_some_and(|d| d.needs_reshaping());
     let target_h = wish.resolution.height();
     let needs_scale = target_h.is_some_and(|t| t < v.height);
     let blockers: Vec<String> = [
@@ -272,6 +284,7 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
             .is_some_and(|p| p != "yuv420p" && p != "yuvj420p"))
         .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
         hdr.then(|| format!("{} needs tone mapping", v.dynamic_range)),
+        reshape.then(|| "Dolby Vision without a compatible base layer".to_string()),
         (v.level.is_some_and(|l| l > 42))
             .then(|| format!("level {:.1} above 4.2", v.level.unwrap_or(0) as f64 / 10.0)),
         needs_scale.then(|| format!("scaling to {}", wish.resolution.as_str())),
@@ -287,8 +300,9 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
             "already H.264 8-bit SDR at level ≤ 4.2".into(),
         );
     }
-    let tone_map = hdr && wish.tone_map;
-    let ten_bit = hdr && !wish.tone_map && codec != VideoCodec::H264;
+    // Profile 5's picture is wrong (green and purple) until reshaped: always converted.
+    let tone_map = (hdr && wish.tone_map) || reshape;
+    let ten_bit = hdr && !wish.tone_map && !reshape && codec != VideoCodec::H264;
     let renditions = match wish.mode {
         Mode::Abr => ladder(v.width, v.height, target_h, wish),
         _ => {

@@ -45,6 +45,21 @@ struct ProbeStream {
     tags: std::collections::HashMap<String, String>,
     #[serde(default)]
     disposition: std::collections::HashMap<String, i64>,
+    #[serde(default)]
+    side_data_list: Vec<serde_json::Value>,
+}
+
+/// The Dolby Vision configuration record among a stream's side data.
+fn dolby_vision(side: &[serde_json::Value]) -> Option<ghoststream_types::DolbyVision> {
+    let d = side
+        .iter()
+        .find(|s| s["side_data_type"] == "DOVI configuration record")?;
+    let n = |k: &str| d[k].as_u64().map(|v| v.min(255) as u8);
+    Some(ghoststream_types::DolbyVision {
+        profile: n("dv_profile")?,
+        level: n("dv_level").unwrap_or(0),
+        compatibility: n("dv_bl_signal_compatibility_id").unwrap_or(0),
+    })
 }
 
 /// Probes a source with ffprobe, bounded by `timeout`.
@@ -131,6 +146,7 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
                     .to_string(),
                     pix_fmt,
                     bit_depth,
+                    dolby_vision: dolby_vision(&s.side_data_list),
                     color_transfer: s.color_transfer,
                     color_primaries: s.color_primaries,
                 });
@@ -308,7 +324,10 @@ mod tests {
     const HDR_PROBE: &str = r#"{"streams":[
       {"index":0,"codec_type":"video","codec_name":"hevc","profile":"Main 10","level":150,
        "width":3840,"height":2160,"pix_fmt":"yuv420p10le","color_transfer":"smpte2084",
-       "color_primaries":"bt2020","avg_frame_rate":"24000/1001"},
+       "color_primaries":"bt2020","avg_frame_rate":"24000/1001",
+       "side_data_list":[{"side_data_type":"DOVI configuration record","dv_version_major":1,
+         "dv_version_minor":0,"dv_profile":8,"dv_level":6,"rpu_present_flag":1,
+         "el_present_flag":0,"bl_present_flag":1,"dv_bl_signal_compatibility_id":1}]},
       {"index":1,"codec_type":"audio","codec_name":"eac3","channels":6,"sample_rate":"48000",
        "tags":{"language":"eng"}},
       {"index":2,"codec_type":"subtitle","codec_name":"subrip","tags":{"language":"fre"}},
@@ -324,6 +343,13 @@ mod tests {
         let v = info.video.unwrap();
         assert_eq!((v.width, v.height, v.bit_depth), (3840, 2160, 10));
         assert_eq!(v.dynamic_range, "hdr10");
+        let dv = v.dolby_vision.unwrap();
+        assert_eq!((dv.profile, dv.level, dv.compatibility), (8, 6, 1));
+        assert!(!dv.needs_reshaping());
+        assert_eq!(
+            dv.describe(),
+            "Dolby Vision profile 8: its HDR10 base layer is used"
+        );
         assert!((v.fps - 23.976).abs() < 0.01);
         assert_eq!(info.audio[0].channels, 6);
         assert_eq!(info.audio[0].language.as_deref(), Some("eng"));

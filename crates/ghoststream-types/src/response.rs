@@ -79,6 +79,40 @@ pub struct VideoInfo {
     pub color_primaries: Option<String>,
     /// "sdr", "hdr10" or "hlg", decided by transfer and primaries, never by bit depth.
     pub dynamic_range: String,
+    /// **ext**: the stream's Dolby Vision configuration, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dolby_vision: Option<DolbyVision>,
+}
+
+/// **ext**: a Dolby Vision configuration record (the stream's side data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DolbyVision {
+    pub profile: u8,
+    pub level: u8,
+    /// The base layer's compatibility: 0 none (profile 5: only Dolby Vision can show it),
+    /// 1 HDR10, 2 SDR, 4 HLG, 6 Blu-ray HDR10.
+    pub compatibility: u8,
+}
+
+impl DolbyVision {
+    /// A base layer nothing but Dolby Vision reshaping shows right (profile 5's IPT).
+    pub fn needs_reshaping(&self) -> bool {
+        self.compatibility == 0
+    }
+
+    /// What a player without Dolby Vision gets, in words.
+    pub fn describe(&self) -> String {
+        let base = match self.compatibility {
+            0 => "no compatible base layer: reshaped and tone-mapped with libplacebo",
+            1 | 6 => "its HDR10 base layer is used",
+            2 => "its SDR base layer is used",
+            4 => "its HLG base layer is used",
+            _ => "its base layer is used",
+        };
+        format!("Dolby Vision profile {}: {base}", self.profile)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

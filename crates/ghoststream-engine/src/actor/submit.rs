@@ -101,7 +101,7 @@ impl Actor {
                 prober.prepare(&spec).await
             };
             if let Ok(p) = &prepared {
-                if let Err(e) = spec.check_against(&p.media) {
+                if let Err(e) = spec.check_against(&p.media, prober.hardware()) {
                     let _ = reply.send(Err(e));
                     return;
                 }

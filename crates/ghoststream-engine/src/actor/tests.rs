@@ -40,6 +40,7 @@ fn software() -> Hardware {
         }],
         ffmpeg_version: Some("7.0".into()),
         gpu_scale: vec![],
+        libplacebo: Err("not tried".into()),
     }
 }
 
@@ -64,6 +65,7 @@ fn media() -> MediaInfo {
             color_transfer: None,
             color_primaries: None,
             dynamic_range: "sdr".into(),
+            dolby_vision: None,
         }),
         audio: vec![AudioInfo {
             index: 1,

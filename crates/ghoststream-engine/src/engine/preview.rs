@@ -20,7 +20,7 @@ impl Engine {
             .prepare(&spec)
             .await
             .map_err(EngineError::Source)?;
-        spec.check_against(&p.media)?;
+        spec.check_against(&p.media, &self.inner.shared.hardware)?;
         Ok((spec, p))
     }
 
