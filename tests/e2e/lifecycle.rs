@@ -408,3 +408,121 @@ async fn finished_jobs_whose_files_are_gone_are_read_from_the_store() {
     let gs = Gs::start(opts());
     check(gs, jobs).await;
 }
+
+/// A scripted ffmpeg on a machine with an NVIDIA GPU that decodes but has no NVENC (like
+/// a data-centre card): the CUDA device opens and every decode trial passes but HEVC
+/// 10-bit's, as a card without that profile answers. Everything else, real jobs
+/// included, is real ffmpeg, which has no CUDA here.
+fn fake_nvdec_ffmpeg(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("ffmpeg");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\n\
+         case \"$*\" in\n\
+           *-init_hw_device\\ cuda=gs*) exit 0 ;;\n\
+           *-hwaccel\\ cuda*hevc_10-bit.mkv*) echo '[hevc @ 0x1] [error] Hardware is lacking required capabilities' >&2; exit 1 ;;\n\
+           *-hwaccel\\ cuda*-frames:v\\ 1*-f\\ null*) exit 0 ;;\n\
+           *) exec ffmpeg \"$@\" ;;\n\
+         esac\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn gpu_decoding_is_proven_per_format_and_a_failing_decoder_falls_back_in_the_same_job() {
+    let media = MediaServer::start();
+    let bin = tempfile::tempdir().unwrap();
+    let fake = fake_nvdec_ffmpeg(bin.path());
+    let gs = Gs::start(Opts::default().env(
+        "GHOSTSTREAM__TRANSCODING__FFMPEG_PATH",
+        fake.to_str().unwrap(),
+    ));
+    let (_, caps) = gs.get("/api/capabilities").await;
+    let nv = caps["hw_accels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "nvenc")
+        .unwrap()
+        .clone();
+    // No NVENC, but decoding proven for each format except HEVC 10-bit, which says why.
+    assert_eq!(nv["available"], false, "{nv}");
+    assert_eq!(nv["decode"], json!(["h264", "hevc", "av1", "vp9"]), "{nv}");
+    let why = nv["decode_reason"].as_str().unwrap();
+    assert!(
+        why.contains("hevc 10-bit: Hardware is lacking required capabilities"),
+        "{why}"
+    );
+    let vaapi = caps["hw_accels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "vaapi")
+        .unwrap()
+        .clone();
+    assert_eq!(vaapi["decode"], json!([]), "{vaapi}");
+    assert!(
+        vaapi["decode_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no decoding: "),
+        "{vaapi}"
+    );
+    // H.264 to scale: decoded by CUDA, scaled there, read back for libx264.
+    let (code, dry) = gs
+        .post(
+            "/api/probe/compile",
+            json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{dry}");
+    let cmd = dry.to_string();
+    assert!(
+        cmd.contains("-hwaccel cuda -hwaccel_output_format cuda")
+            && cmd.contains("scale_cuda=")
+            && cmd.contains("hwdownload,format=nv12")
+            && cmd.contains("libx264"),
+        "{dry}"
+    );
+    // HEVC 10-bit failed its trial: decoded in software, and the plan says so.
+    let (_, p) = gs
+        .post("/api/probe", json!({"source": media.url("sdr10.mkv")}))
+        .await;
+    let reason = p["plan"]["video"]["reason"].as_str().unwrap();
+    assert!(
+        reason.ends_with("hevc 10-bit decoded in software (no GPU decoder proved it)"),
+        "{reason}"
+    );
+    let (_, dry) = gs
+        .post(
+            "/api/probe/compile",
+            json!({"source": media.url("sdr10.mkv")}),
+        )
+        .await;
+    assert!(!dry.to_string().contains("-hwaccel"), "{dry}");
+    // A real job: real ffmpeg has no CUDA, so the GPU decoder fails at once, and the job
+    // goes on decoding in software under the same id, to the end.
+    let job = gs
+        .start_job(json!({"source": media.url("long.mkv"), "output": {"bitrate": "400k"}}))
+        .await;
+    let done = gs.wait_for(&job, &["ready", "error"], MIN).await;
+    let log = gs.log(&job).await;
+    assert_eq!(done["status"], "ready", "{log}");
+    assert!(log.contains("decoding on the GPU (cuda) failed"), "{log}");
+    assert!(
+        log.contains("decoding in software within the same job"),
+        "{log}"
+    );
+    // (The command lines name the scripted ffmpeg by its path.)
+    let runs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("$ ") && l.contains("-progress"))
+        .collect();
+    assert!(runs.len() >= 2, "{log}");
+    assert!(runs[0].contains("-hwaccel cuda"), "{log}");
+    assert!(!runs.last().unwrap().contains("-hwaccel"), "{log}");
+    assert_eq!(done["hw_accel_used"], "software");
+}

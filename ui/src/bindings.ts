@@ -242,6 +242,14 @@ export type HwAccelInfo = {
 	device_path: string | null,
 	/**  **ext**: why an accelerator is not available (no encoder, trial failed: first error line). */
 	reason: string | null,
+	/**
+	 *  **ext**: source formats its decoder proved with a 1-frame trial (decode, scale on
+	 *  the GPU, frame back in memory): "h264", "hevc", "hevc 10-bit", "av1", "vp9".
+	 *  Jobs decode those on it; the others in software.
+	 */
+	decode?: string[],
+	/**  **ext**: why it decodes nothing, or which formats failed their trial and how. */
+	decode_reason?: string | null,
 };
 
 /**  What a client may ask for in `output.hw_accel`. */

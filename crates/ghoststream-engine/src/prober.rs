@@ -340,12 +340,76 @@ impl Prober {
             }
             other => other,
         };
+        choose_decoder(&mut plan, &media, &self.shared.hardware, hw);
         Ok(Prepared {
             media,
             plan,
             map,
             hw,
         })
+    }
+}
+
+/// Decoding on a GPU where its trial passed for this source's format: the encoder's own
+/// GPU first (the frames never leave it), else the first that proved it (its frames are
+/// read back for the software encoder). Only for a picture that needs nothing but
+/// scaling; tone mapping, Dolby Vision and burned subtitles decode in software. The plan
+/// says which, and why not.
+fn choose_decoder(
+    plan: &mut Plan,
+    media: &MediaInfo,
+    hardware: &ghoststream_media::hw::Hardware,
+    hw: ghoststream_types::HwKind,
+) {
+    use ghoststream_media::hw::{decode_label, DECODE_KINDS};
+    let (
+        VideoAction::Encode {
+            tone_map, ten_bit, ..
+        },
+        Some(v),
+    ) = (&plan.video, &media.video)
+    else {
+        return;
+    };
+    let source_ten = v.bit_depth > 8;
+    let Some(label) = decode_label(&v.codec, source_ten) else {
+        return;
+    };
+    let tried = DECODE_KINDS.into_iter().any(|k| {
+        hardware.accels.iter().any(|a| {
+            a.kind == k
+                && (!a.decode.is_empty()
+                    || a.decode_reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("decodes")))
+        })
+    });
+    if !tried {
+        return;
+    }
+    let candidates: Vec<ghoststream_types::HwKind> = std::iter::once(hw)
+        .chain(DECODE_KINDS)
+        .filter(|k| DECODE_KINDS.contains(k))
+        .filter(|k| *k == hw || hw == ghoststream_types::HwKind::Software)
+        .collect();
+    let proven = candidates
+        .into_iter()
+        .find(|k| hardware.decode_proven(*k, &v.codec, source_ten));
+    let note = match proven {
+        _ if *tone_map || *ten_bit || plan.dovi_reshape || plan.burn_subtitle.is_some() => {
+            format!("{label} decoded in software (the picture is converted before scaling)")
+        }
+        Some(k) => {
+            plan.decode = Some(k);
+            format!(
+                "{label} decoded on the GPU ({})",
+                ghoststream_media::hw::decoder_of(k)
+            )
+        }
+        None => format!("{label} decoded in software (no GPU decoder proved it)"),
+    };
+    if let Some(s) = plan.streams.video.as_mut() {
+        s.reason = format!("{}; {note}", s.reason);
     }
 }
 

@@ -81,6 +81,118 @@ fn hw_globals(argv: &mut Argv, hw: HwKind, gpu_scale: bool) {
     }
 }
 
+/// Input options that decode on a back end's GPU and keep the frames there.
+pub fn hw_decode_args(kind: HwKind, codec: &str) -> Vec<String> {
+    let v: Vec<String> = match kind {
+        HwKind::Nvenc => vec!["-hwaccel", "cuda", "-hwaccel_output_format", "cuda"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        HwKind::Vaapi => vec![
+            "-hwaccel",
+            "vaapi",
+            "-hwaccel_device",
+            VAAPI_DEVICE,
+            "-hwaccel_output_format",
+            "vaapi",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect(),
+        // QSV decodes with its own decoders.
+        HwKind::Qsv => vec![
+            "-hwaccel".into(),
+            "qsv".into(),
+            "-hwaccel_output_format".into(),
+            "qsv".into(),
+            "-c:v".into(),
+            format!("{codec}_qsv"),
+        ],
+        _ => Vec::new(),
+    };
+    v
+}
+
+/// A GPU scaler for frames already on that GPU (decoded there), converting to 8-bit
+/// NV12 on the way.
+fn gpu_scale_decoded(kind: HwKind, w: u32, h: u32) -> String {
+    match kind {
+        HwKind::Nvenc => format!("scale_cuda=w={w}:h={h}:format=nv12"),
+        HwKind::Vaapi => format!("scale_vaapi=w={w}:h={h}:format=nv12"),
+        HwKind::Qsv => format!("scale_qsv=w={w}:h={h}:format=nv12"),
+        _ => format!("scale={w}:{h}"),
+    }
+}
+
+/// A back end's device opened and used once: whether decoding on it can be tried.
+pub fn trial_device(kind: HwKind) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin");
+    let dev = match kind {
+        HwKind::Nvenc => "cuda=gs".to_string(),
+        HwKind::Vaapi => format!("vaapi=gs:{VAAPI_DEVICE}"),
+        HwKind::Qsv => "qsv=gs".to_string(),
+        _ => "none".to_string(),
+    };
+    a.opt("-init_hw_device", dev)
+        .opt("-f", "lavfi")
+        .opt("-i", "color=c=black:s=64x64:r=25")
+        .opt("-frames:v", "1")
+        .opt("-f", "null")
+        .arg("-");
+    a
+}
+
+/// Two frames of a source format, made with the software encoders, for decode trials.
+pub fn decode_sample(codec: &str, ten_bit: bool, out: &Path) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin")
+        .arg("-y")
+        .opt("-f", "lavfi")
+        .opt("-i", "testsrc2=s=256x144:r=25")
+        .opt("-frames:v", "2")
+        .opt("-pix_fmt", if ten_bit { "yuv420p10le" } else { "yuv420p" });
+    match codec {
+        "h264" => a.opt("-c:v", "libx264"),
+        "hevc" => a
+            .opt("-c:v", "libx265")
+            .opt("-x265-params", "log-level=error"),
+        "av1" => a.opt("-c:v", "libsvtav1"),
+        _ => a.opt("-c:v", "libvpx-vp9").opt("-deadline", "realtime"),
+    };
+    a.opt("-f", "matroska")
+        .arg(out.to_string_lossy().into_owned());
+    a
+}
+
+/// One frame of `sample` decoded on the back end's GPU, scaled there and read back: the
+/// path a job that decodes on it takes.
+pub fn trial_decode(kind: HwKind, codec: &str, sample: &Path) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin");
+    for x in hw_decode_args(kind, codec) {
+        a.arg(x);
+    }
+    a.opt("-i", sample.to_string_lossy().into_owned())
+        .opt("-frames:v", "1")
+        .opt(
+            "-vf",
+            format!(
+                "{},hwdownload,format=nv12",
+                gpu_scale_decoded(kind, 128, 72)
+            ),
+        )
+        .opt("-f", "null")
+        .arg("-");
+    a
+}
+
 /// Upload and scaler filters of a back end whose GPU scaler can take the frames after
 /// decoding: (pixel format to upload, upload filter, scaler with `{w}`/`{h}`).
 fn gpu_scaler(hw: HwKind, ten_bit: bool) -> Option<(&'static str, &'static str, &'static str)> {
@@ -174,21 +286,72 @@ pub fn video_filter_graph(
     hw: HwKind,
     gpu_scale: bool,
 ) -> String {
-    let tone = if tone_map { Tone::Zscale } else { Tone::None };
-    video_graph(input_index, None, renditions, tone, ten_bit, hw, gpu_scale)
+    let g = GraphSpec {
+        input: input_index,
+        burn: None,
+        tone: if tone_map { Tone::Zscale } else { Tone::None },
+        ten_bit,
+        hw,
+        gpu_scale,
+        decoded_on: None,
+    };
+    video_graph(&g, renditions)
 }
 
-/// [`video_filter_graph`], with the picture subtitle stream `burn` (an input stream
-/// index) drawn over the picture, after tone mapping and before any scaling.
-pub fn video_graph(
-    input_index: u32,
-    burn: Option<u32>,
-    renditions: &[Rendition],
-    tone: Tone,
-    ten_bit: bool,
-    hw: HwKind,
-    gpu_scale: bool,
-) -> String {
+/// What a job's video filter graph is built from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GraphSpec {
+    /// The video's input stream index.
+    pub input: u32,
+    /// A picture subtitle stream drawn over the picture, after tone mapping and before
+    /// any scaling.
+    pub burn: Option<u32>,
+    pub tone: Tone,
+    pub ten_bit: bool,
+    /// The encoder's back end.
+    pub hw: HwKind,
+    /// Software-decoded frames are uploaded and scaled on the encoder's GPU.
+    pub gpu_scale: bool,
+    /// The frames arrive decoded on this back end's GPU: they are scaled there, and read
+    /// back only for an encoder elsewhere.
+    pub decoded_on: Option<HwKind>,
+}
+
+/// [`video_filter_graph`] with everything a plan can ask of the picture.
+pub fn video_graph(g: &GraphSpec, renditions: &[Rendition]) -> String {
+    let GraphSpec {
+        input: input_index,
+        burn,
+        tone,
+        ten_bit,
+        hw,
+        gpu_scale,
+        decoded_on,
+    } = *g;
+    if let Some(kind) = decoded_on {
+        // Decoded on the GPU (only for pictures that need nothing but scaling).
+        let tail = |i: usize, r: &Rendition| {
+            let down = if hw == kind {
+                String::new()
+            } else {
+                ",hwdownload,format=nv12".to_string()
+            };
+            format!(
+                "{}{down},setsar=1[v{i}]",
+                gpu_scale_decoded(kind, r.width, r.height)
+            )
+        };
+        let n = renditions.len().max(1);
+        if n == 1 {
+            return format!("[0:{input_index}]{}", tail(0, &renditions[0]));
+        }
+        let labels: String = (0..n).map(|i| format!("[s{i}]")).collect();
+        let mut g = format!("[0:{input_index}]split={n}{labels}");
+        for (i, r) in renditions.iter().enumerate() {
+            g.push_str(&format!(";[s{i}]{}", tail(i, r)));
+        }
+        return g;
+    }
     let mut head = format!("[0:{input_index}]");
     let mut pre: Vec<String> = Vec::new();
     match (burn, tone.stage()) {
@@ -442,6 +605,40 @@ pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
     out_dir.join(format!("v{v}_r{run_id}.csv"))
 }
 
+/// The plan's GPU decoding, as input options.
+fn decode_args(a: &mut Argv, plan: &Plan) {
+    if let Some(kind) = plan.decode {
+        let codec = plan
+            .streams
+            .video
+            .as_ref()
+            .map(|v| v.codec.as_str())
+            .unwrap_or("h264");
+        for x in hw_decode_args(kind, codec) {
+            a.arg(x);
+        }
+    }
+}
+
+/// The graph spec of a plan's encode on `hw`.
+fn graph_of(plan: &Plan, hw: HwKind, gpu_scale: bool) -> GraphSpec {
+    let (tone_map, ten_bit) = match &plan.video {
+        VideoAction::Encode {
+            tone_map, ten_bit, ..
+        } => (*tone_map, *ten_bit),
+        _ => (false, false),
+    };
+    GraphSpec {
+        input: plan.video_index.unwrap_or(0),
+        burn: plan.burn_subtitle,
+        tone: Tone::of(tone_map, plan.dovi_reshape),
+        ten_bit,
+        hw,
+        gpu_scale,
+        decoded_on: plan.decode,
+    }
+}
+
 pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
@@ -460,6 +657,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
             a.arg("-copyts");
         }
     }
+    decode_args(&mut a, run.plan);
     a.opt("-i", run.source.as_input());
     // Where the run stops, given to every output (an ABR run has one per rendition: an
     // option before the first output would stop that one alone).
@@ -474,21 +672,10 @@ pub fn hls_run(run: &HlsRun) -> Argv {
         VideoAction::Encode { renditions, .. } => renditions.clone(),
         _ => Vec::new(),
     };
-    if let VideoAction::Encode {
-        tone_map, ten_bit, ..
-    } = &plan.video
-    {
+    if let VideoAction::Encode { .. } = &plan.video {
         a.opt(
             "-filter_complex",
-            video_graph(
-                plan.video_index.unwrap_or(0),
-                plan.burn_subtitle,
-                &renditions,
-                Tone::of(*tone_map, plan.dovi_reshape),
-                *ten_bit,
-                run.hw,
-                gpu_scale,
-            ),
+            video_graph(&graph_of(plan, run.hw, gpu_scale), &renditions),
         );
     }
     // Keyframes at every cut of this run, on the encoder's clock (0 = the run's start).
@@ -620,25 +807,15 @@ pub fn batch(run: &BatchRun) -> Argv {
     if start_time > 0.0 {
         a.opt("-ss", secs(start_time));
     }
+    decode_args(&mut a, plan);
     a.opt("-i", source.as_input());
     match &plan.video {
         VideoAction::Encode {
-            codec,
-            renditions,
-            tone_map,
-            ten_bit,
+            codec, renditions, ..
         } => {
             a.opt(
                 "-filter_complex",
-                video_graph(
-                    plan.video_index.unwrap_or(0),
-                    plan.burn_subtitle,
-                    &renditions[..1],
-                    Tone::of(*tone_map, plan.dovi_reshape),
-                    *ten_bit,
-                    hw,
-                    gpu_scale,
-                ),
+                video_graph(&graph_of(plan, hw, gpu_scale), &renditions[..1]),
             );
             a.opt("-map", "[v0]");
             video_encoder_args(&mut a, *codec, hw, &renditions[0], false, None, tuning);
@@ -1038,28 +1215,21 @@ mod tests {
             height: 720,
             bitrate_kbps: 4000,
         };
-        let plain = video_graph(
-            0,
-            Some(3),
-            std::slice::from_ref(&r),
-            Tone::None,
-            false,
-            HwKind::Software,
-            false,
-        );
+        let spec = |burn, tone| GraphSpec {
+            input: 0,
+            burn,
+            tone,
+            ten_bit: false,
+            hw: HwKind::Software,
+            gpu_scale: false,
+            decoded_on: None,
+        };
+        let plain = video_graph(&spec(Some(3), Tone::None), std::slice::from_ref(&r));
         assert_eq!(
             plain,
             "[0:0][0:3]overlay=eof_action=pass,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]"
         );
-        let hdr = video_graph(
-            0,
-            Some(3),
-            std::slice::from_ref(&r),
-            Tone::Zscale,
-            false,
-            HwKind::Software,
-            false,
-        );
+        let hdr = video_graph(&spec(Some(3), Tone::Zscale), std::slice::from_ref(&r));
         assert_eq!(
             hdr,
             format!("[0:0]{TONE_MAP}[sdr];[sdr][0:3]overlay=eof_action=pass,scale=1280:720:flags=bicubic,setsar=1,format=yuv420p[v0]")
@@ -1074,32 +1244,103 @@ mod tests {
                 bitrate_kbps: 1500,
             },
         ];
-        assert!(
-            video_graph(0, Some(3), &two, Tone::None, false, HwKind::Software, false)
-                .starts_with("[0:0][0:3]overlay=eof_action=pass,split=2[s0][s1];")
-        );
+        assert!(video_graph(&spec(Some(3), Tone::None), &two)
+            .starts_with("[0:0][0:3]overlay=eof_action=pass,split=2[s0][s1];"));
         // Without one, the graph is the one every job had.
         assert_eq!(
-            video_graph(0, None, &two, Tone::Zscale, false, HwKind::Software, false),
+            video_graph(&spec(None, Tone::Zscale), &two),
             video_filter_graph(0, &two, true, false, HwKind::Software, false)
         );
         // Dolby Vision without a base layer: libplacebo reshapes and tone-maps, then the
         // subtitles go on.
-        let dv = video_graph(
-            0,
-            Some(3),
-            std::slice::from_ref(&r),
-            Tone::Placebo,
-            false,
-            HwKind::Software,
-            false,
-        );
+        let dv = video_graph(&spec(Some(3), Tone::Placebo), std::slice::from_ref(&r));
         assert!(
             dv.starts_with(&format!("[0:0]{PLACEBO}[sdr];[sdr][0:3]overlay")),
             "{dv}"
         );
         assert!(
             PLACEBO.contains("apply_dolbyvision=1") && PLACEBO.starts_with("hwupload,libplacebo=")
+        );
+    }
+
+    #[test]
+    fn gpu_decoding_keeps_frames_on_the_gpu_and_reads_them_back_only_for_another_encoder() {
+        let src = Source::Http("http://pi/m.mkv".into());
+        let mut w = wish(Mode::Batch);
+        w.format = Format::Mp4;
+        // The source is HEVC 8-bit 1080p (`media()`), scaled to 720p.
+        let run = |decode: HwKind, hw: HwKind| {
+            let mut plan = decide(&media(), &w);
+            plan.decode = Some(decode);
+            batch(&BatchRun {
+                source: &src,
+                plan: &plan,
+                hw,
+                start_time: 0.0,
+                format: Format::Mp4,
+                output: Path::new("/w/out.part"),
+                input: InputRules::default(),
+                tuning: &Tuning::default(),
+                max_secs: None,
+                pass: None,
+            })
+            .to_cmd_string("ffmpeg")
+        };
+        // NVDEC with a software encoder (a GPU without NVENC): scaled by CUDA, read back.
+        let c = run(HwKind::Nvenc, HwKind::Software);
+        assert!(
+            c.contains("-hwaccel cuda -hwaccel_output_format cuda -i http://pi/m.mkv"),
+            "{c}"
+        );
+        assert!(
+            c.contains("'[0:0]scale_cuda=w=1280:h=720:format=nv12,hwdownload,format=nv12,setsar=1[v0]' -map '[v0]' -c:v libx264"),
+            "{c}"
+        );
+        // NVDEC into NVENC: the frames never leave the GPU.
+        let c = run(HwKind::Nvenc, HwKind::Nvenc);
+        assert!(c.contains("'[0:0]scale_cuda=w=1280:h=720:format=nv12,setsar=1[v0]' -map '[v0]' -c:v h264_nvenc"), "{c}");
+        // VAAPI and QSV (which decodes with its own decoder, named by the source codec).
+        let c = run(HwKind::Vaapi, HwKind::Vaapi);
+        assert!(
+            c.contains("-hwaccel vaapi -hwaccel_device /dev/dri/renderD128 -hwaccel_output_format vaapi -i")
+                && c.contains("[0:0]scale_vaapi=w=1280:h=720:format=nv12,setsar=1[v0]"),
+            "{c}"
+        );
+        let c = run(HwKind::Qsv, HwKind::Software);
+        assert!(
+            c.contains("-hwaccel qsv -hwaccel_output_format qsv -c:v hevc_qsv -i")
+                && c.contains(
+                    "[0:0]scale_qsv=w=1280:h=720:format=nv12,hwdownload,format=nv12,setsar=1[v0]"
+                ),
+            "{c}"
+        );
+        // A ladder splits the decoded frames on the GPU, each rung scaled there.
+        let r = |h: u32| Rendition {
+            name: format!("{h}p"),
+            width: h * 16 / 9,
+            height: h,
+            bitrate_kbps: 1000,
+        };
+        let g = GraphSpec {
+            input: 0,
+            burn: None,
+            tone: Tone::None,
+            ten_bit: false,
+            hw: HwKind::Software,
+            gpu_scale: false,
+            decoded_on: Some(HwKind::Nvenc),
+        };
+        assert_eq!(
+            video_graph(&g, &[r(720), r(360)]),
+            "[0:0]split=2[s0][s1];[s0]scale_cuda=w=1280:h=720:format=nv12,hwdownload,format=nv12,setsar=1[v0];\
+[s1]scale_cuda=w=640:h=360:format=nv12,hwdownload,format=nv12,setsar=1[v1]"
+        );
+        // The trial is the same path on a 2-frame sample.
+        let t =
+            trial_decode(HwKind::Nvenc, "hevc", Path::new("/t/hevc.mkv")).to_cmd_string("ffmpeg");
+        assert!(
+            t.contains("-hwaccel cuda -hwaccel_output_format cuda -i /t/hevc.mkv -frames:v 1 -vf scale_cuda=w=128:h=72:format=nv12,hwdownload,format=nv12"),
+            "{t}"
         );
     }
 

@@ -23,6 +23,36 @@ pub struct Hardware {
     pub libplacebo: Result<(), String>,
 }
 
+/// Source formats a GPU decoder is tried on: (codec as ffprobe names it, 10-bit, label).
+pub const DECODE_FORMATS: [(&str, bool, &str); 5] = [
+    ("h264", false, "h264"),
+    ("hevc", false, "hevc"),
+    ("hevc", true, "hevc 10-bit"),
+    ("av1", false, "av1"),
+    ("vp9", false, "vp9"),
+];
+
+/// The label of a source format (`DECODE_FORMATS`), if GPU decoders are tried on it.
+pub fn decode_label(codec: &str, ten_bit: bool) -> Option<&'static str> {
+    DECODE_FORMATS
+        .iter()
+        .find(|(c, t, _)| *c == codec && *t == ten_bit)
+        .map(|(_, _, l)| *l)
+}
+
+/// A back end's decoder, as ffmpeg's `-hwaccel` names it.
+pub fn decoder_of(kind: HwKind) -> &'static str {
+    match kind {
+        HwKind::Nvenc => "cuda",
+        HwKind::Qsv => "qsv",
+        HwKind::Vaapi => "vaapi",
+        _ => "none",
+    }
+}
+
+/// Back ends with a GPU decoder, in the order a software encoder borrows one.
+pub const DECODE_KINDS: [HwKind; 3] = [HwKind::Nvenc, HwKind::Qsv, HwKind::Vaapi];
+
 impl Hardware {
     /// The version, or "not found" for display.
     pub fn ffmpeg_shown(&self) -> &str {
@@ -60,6 +90,15 @@ impl Hardware {
                 .find(|k| *k != HwKind::Software && usable(*k))
                 .unwrap_or(HwKind::Software),
         }
+    }
+
+    /// Whether `kind`'s decoder proved itself on this source format.
+    pub fn decode_proven(&self, kind: HwKind, codec: &str, ten_bit: bool) -> bool {
+        decode_label(codec, ten_bit).is_some_and(|label| {
+            self.accels
+                .iter()
+                .any(|a| a.kind == kind && a.decode.iter().any(|d| d == label))
+        })
     }
 
     /// Video codec names any proven encoder can produce.
@@ -172,32 +211,142 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
             device_path: (kind == HwKind::Vaapi && Path::new(VAAPI_DEVICE).exists())
                 .then(|| VAAPI_DEVICE.to_string()),
             reason,
+            decode: Vec::new(),
+            decode_reason: None,
         });
     }
-    let libplacebo = match run_bounded(
-        ffmpeg.as_os_str(),
-        crate::command::trial_placebo().args(),
-        trial_timeout,
-        "ffmpeg",
-    )
-    .await
-    {
-        Ok(o) if o.success => Ok(()),
-        Ok(o) => Err(o
-            .stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(|l| l.to_string())
-            .unwrap_or_else(|| "the trial failed".into())),
-        Err(e) => Err(e.to_string()),
+    // libplacebo and the GPU decoders are tried at the same time.
+    let placebo = async {
+        match run_bounded(
+            ffmpeg.as_os_str(),
+            crate::command::trial_placebo().args(),
+            trial_timeout,
+            "ffmpeg",
+        )
+        .await
+        {
+            Ok(o) if o.success => Ok(()),
+            Ok(o) => Err(o
+                .stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "the trial failed".into())),
+            Err(e) => Err(e.to_string()),
+        }
     };
+    let (libplacebo, ()) = tokio::join!(placebo, decode_trials(ffmpeg, trial_timeout, &mut accels));
     Hardware {
         accels,
         ffmpeg_version,
         gpu_scale,
         libplacebo,
     }
+}
+
+/// GPU decoding, proven per back end and source format: the device first (one quick
+/// run); where it opens, a 1-frame sample of each format (made here with the software
+/// encoders) decoded on it, scaled on the GPU and read back. A back end decodes only
+/// what passed; a machine without a GPU device spends one failed device open per back
+/// end.
+async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelInfo]) {
+    let mut opened = Vec::new();
+    // The devices are opened at once: a machine without them pays for one failure.
+    let opens: Vec<_> = DECODE_KINDS
+        .into_iter()
+        .map(|kind| {
+            let ffmpeg = ffmpeg.to_path_buf();
+            tokio::spawn(async move {
+                let argv = crate::command::trial_device(kind);
+                (
+                    kind,
+                    run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await,
+                )
+            })
+        })
+        .collect();
+    for open in opens {
+        let Ok((kind, r)) = open.await else { continue };
+        let verdict = match r {
+            Ok(o) if o.success => Ok(()),
+            Ok(o) => Err(first_error(&o.stderr, "the device did not open")),
+            Err(e) => Err(e.to_string()),
+        };
+        match verdict {
+            Ok(()) => opened.push(kind),
+            Err(e) => set_decode(accels, kind, Vec::new(), Some(format!("no decoding: {e}"))),
+        }
+    }
+    if opened.is_empty() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ghoststream-decode-trial-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let mut samples = Vec::new();
+    for (codec, ten_bit, label) in DECODE_FORMATS {
+        let path = dir.join(format!("{}.mkv", label.replace(' ', "_")));
+        let argv = crate::command::decode_sample(codec, ten_bit, &path);
+        let made = matches!(
+            run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await,
+            Ok(o) if o.success
+        );
+        samples.push((codec, label, made.then_some(path)));
+    }
+    for kind in opened {
+        let mut proven = Vec::new();
+        let mut failed = Vec::new();
+        for (codec, label, path) in &samples {
+            let Some(path) = path else {
+                failed.push(format!(
+                    "{label}: no sample (ffmpeg lacks its software encoder)"
+                ));
+                continue;
+            };
+            let argv = crate::command::trial_decode(kind, codec, path);
+            match run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await {
+                Ok(o) if o.success => proven.push(label.to_string()),
+                Ok(o) => failed.push(format!(
+                    "{label}: {}",
+                    first_error(&o.stderr, "trial decode failed")
+                )),
+                Err(e) => failed.push(format!("{label}: {e}")),
+            }
+        }
+        let reason =
+            (!failed.is_empty()).then(|| format!("decodes in software: {}", failed.join("; ")));
+        set_decode(accels, kind, proven, reason);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn set_decode(
+    accels: &mut [HwAccelInfo],
+    kind: HwKind,
+    proven: Vec<String>,
+    reason: Option<String>,
+) {
+    if let Some(a) = accels.iter_mut().find(|a| a.kind == kind) {
+        a.decode = proven;
+        a.decode_reason = reason;
+    }
+}
+
+fn first_error(stderr: &str, default: &str) -> String {
+    stderr
+        .lines()
+        .find_map(error_from_line)
+        .map(|c| c.message)
+        .or_else(|| {
+            stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(String::from)
+        })
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn platform_supports(kind: HwKind) -> bool {
@@ -370,6 +519,8 @@ mod tests {
                     gpu_info: None,
                     device_path: None,
                     reason: None,
+                    decode: vec![],
+                    decode_reason: None,
                 })
                 .collect(),
             ffmpeg_version: Some("5.1".into()),

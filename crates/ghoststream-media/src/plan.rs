@@ -55,6 +55,9 @@ pub struct Plan {
     /// Dolby Vision without a compatible base layer (profile 5): the picture is reshaped
     /// and tone-mapped by libplacebo (Vulkan) instead of zscale.
     pub dovi_reshape: bool,
+    /// The back end whose GPU decodes the source (its decode trial passed for this
+    /// format); `None`: software decoding.
+    pub decode: Option<ghoststream_types::HwKind>,
     /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
     pub streams: PlanStreams,
 }
@@ -253,6 +256,7 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         extra_audio,
         burn_subtitle: None,
         dovi_reshape,
+        decode: None,
         streams,
     }
 }

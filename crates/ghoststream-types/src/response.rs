@@ -377,6 +377,14 @@ pub struct HwAccelInfo {
     pub device_path: Option<String>,
     /// **ext**: why an accelerator is not available (no encoder, trial failed: first error line).
     pub reason: Option<String>,
+    /// **ext**: source formats its decoder proved with a 1-frame trial (decode, scale on
+    /// the GPU, frame back in memory): "h264", "hevc", "hevc 10-bit", "av1", "vp9".
+    /// Jobs decode those on it; the others in software.
+    #[serde(default)]
+    pub decode: Vec<String>,
+    /// **ext**: why it decodes nothing, or which formats failed their trial and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -495,7 +495,23 @@ impl Actor {
                 job.attempts += 1;
                 // Another encoder cannot help when the source is the problem.
                 let hw_failed = job.hw != HwKind::Software && !cause.is_source_side();
-                if hw_failed && cfg.hardware.fallback_to_software {
+                let gpu_decode = job.plan.as_ref().and_then(|p| p.decode);
+                if let (Some(kind), false, false) = (gpu_decode, hw_failed, cause.is_source_side())
+                {
+                    // The GPU decoder is what failed: the same encoder goes on with
+                    // frames decoded in software.
+                    job.log.push(format!(
+                        "decoding on the GPU ({}) failed ({msg}); decoding in software within the same job",
+                        ghoststream_media::hw::decoder_of(kind)
+                    ));
+                    if let Some(p) = job.plan.as_mut() {
+                        p.decode = None;
+                    }
+                    let _ = self.internal_tx.send(Internal::Retry { job: id }).await;
+                } else if hw_failed && cfg.hardware.fallback_to_software {
+                    if let Some(p) = job.plan.as_mut() {
+                        p.decode = None;
+                    }
                     job.log.push(format!(
                         "{} encoder failed ({msg}); continuing in software within the same job",
                         job.hw.as_str()

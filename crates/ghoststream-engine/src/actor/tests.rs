@@ -37,6 +37,8 @@ fn software() -> Hardware {
             gpu_info: None,
             device_path: None,
             reason: None,
+            decode: vec![],
+            decode_reason: None,
         }],
         ffmpeg_version: Some("7.0".into()),
         gpu_scale: vec![],
