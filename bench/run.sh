@@ -28,6 +28,10 @@ gen clean1080.mkv -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=30" \
 gen hevc10_51.mkv -f lavfi -i "testsrc2=size=1920x1080:rate=24:duration=20" \
   -f lavfi -i "sine=frequency=300:sample_rate=48000:duration=20" -filter_complex "[1:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[a]" \
   -map 0:v -map "[a]" -c:v libx265 -preset ultrafast -x265-params log-level=error -pix_fmt yuv420p10le -c:a ac3 -shortest
+# HDR10: HEVC 10-bit, PQ, BT.2020.
+gen hdr1080.mkv -f lavfi -i "testsrc2=size=1920x1080:rate=24:duration=30" \
+  -c:v libx265 -preset ultrafast -x265-params log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc \
+  -pix_fmt yuv420p10le -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc
 gen long720.mkv -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=600" \
   -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=600" -c:v libx264 -preset ultrafast -g 50 \
   -pix_fmt yuv420p -c:a aac -b:a 128k -shortest
@@ -42,5 +46,6 @@ bench/.venv/bin/python bench/history.py target/release/ghoststream bench/media b
 bench/.venv/bin/python bench/latency.py target/release/ghoststream bench/media bench/results/latency.json || true
 bench/.venv/bin/python bench/streams.py target/release/ghoststream bench/media bench/results/streams.json || true
 bench/.venv/bin/python bench/twopass.py target/release/ghoststream bench/media bench/results/twopass.json || true
+bench/.venv/bin/python bench/hdr.py target/release/ghoststream bench/media bench/results/hdr.json || true
 bench/.venv/bin/python bench/live.py target/release/ghoststream bench/media bench/results/live.json || true
 exit 0

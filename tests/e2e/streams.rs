@@ -792,7 +792,7 @@ async fn hdr_is_tone_mapped_and_ten_bit_sdr_is_not() {
     gs.wait_for(&sdr, &["ready"], MIN).await;
     let hdr_log = gs.log(&hdr).await;
     assert!(
-        hdr_log.contains("tonemap=tonemap=hable") && hdr_log.contains("zscale=t=linear"),
+        hdr_log.contains("tonemap=tonemap=hable") && hdr_log.contains("t=linear:npl=100"),
         "{hdr_log}"
     );
     let sdr_log = gs.log(&sdr).await;
