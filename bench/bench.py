@@ -418,6 +418,21 @@ def main():
     save()
 
 
+def with_ours(work, extra_env=None):
+    """Runs `work(client, base, media)` against our server and the media server, then
+    stops the server and writes the rows (the scripts beside this one use it)."""
+    media = media_server()
+    ours, base = start_ours(extra_env)
+    client = httpx.Client()
+    try:
+        work(client, base, media)
+    finally:
+        client.close()
+        ours.terminate()
+        ours.wait()
+    save()
+
+
 def save():
     """Writes the rows measured so far to RESULT_JSON (the other bench scripts use it too)."""
     with open(OUT, "w") as f:

@@ -14,19 +14,14 @@ import shlex
 import subprocess
 import time
 
-import httpx
-
 import bench
 import streams
-from bench import cleanup, headers, media_server, row, start, start_ours, wait_status
+from bench import cleanup, headers, row, start, wait_status
 
 SRC = "hdr1080.mkv"
 
 
-def main():
-    media = media_server()
-    ours, base = start_ours()
-    client = httpx.Client()
+def all_rows(client, base, media):
     try:
         duration = float(json.loads(subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json",
@@ -54,11 +49,10 @@ def main():
             ">= 1.0", f"{duration:.0f} s source in {took:.1f} s; peer column = raw ffmpeg with the job's argv ({raw:.1f} s)")
     except Exception as e:
         row("HDR10 HEVC 10-bit 1080p -> 720p SDR batch: speed", None, None, "x", None, ">= 1.0", str(e))
-    finally:
-        client.close()
-        ours.terminate()
-        ours.wait()
-    bench.save()
+
+
+def main():
+    bench.with_ours(all_rows)
 
 
 if __name__ == "__main__":

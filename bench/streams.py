@@ -16,10 +16,9 @@ From the clean 1080p source (9 Mbit/s) and the grainy one (89 Mbit/s):
 import statistics
 import time
 
-import httpx
 
 import bench
-from bench import first_playable, headers, media_server, row, start_ours
+from bench import first_playable, headers, row
 
 SOURCES = (("clean1080.mkv", "clean"), ("src1080.mkv", "grainy"))
 
@@ -91,20 +90,15 @@ def abr_row(client, base, media, src, label):
     row(f"ABR, 720p top rung ({label}): encode speed", speed, None, "x", None, ">= 1.2", "rungs " + ", ".join(map(str, rungs)))
 
 
+def all_rows(client, base, media):
+    for src, label in SOURCES:
+        seek_rows(client, base, media, src, label)
+        concurrent_rows(client, base, media, src, label, 3 if label == "clean" else 2)
+        abr_row(client, base, media, src, label)
+
+
 def main():
-    media = media_server()
-    ours, base = start_ours({"GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS": "4"})
-    client = httpx.Client()
-    try:
-        for src, label in SOURCES:
-            seek_rows(client, base, media, src, label)
-            concurrent_rows(client, base, media, src, label, 3 if label == "clean" else 2)
-            abr_row(client, base, media, src, label)
-    finally:
-        client.close()
-        ours.terminate()
-        ours.wait()
-    bench.save()
+    bench.with_ours(all_rows, {"GHOSTSTREAM__TRANSCODING__MAX_CONCURRENT_JOBS": "4"})
 
 
 if __name__ == "__main__":

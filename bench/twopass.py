@@ -14,10 +14,8 @@ import subprocess
 import tempfile
 import time
 
-import httpx
-
 import bench
-from bench import cleanup, headers, media_server, row, start, start_ours, wait_status
+from bench import cleanup, headers, row, start, wait_status
 
 TARGET_KBPS = 2000
 SOURCES = (("clean1080.mkv", "clean"), ("src1080.mkv", "grainy"))
@@ -50,28 +48,23 @@ def measure(client, base, media, src, two_pass):
     return kbps, psnr, took
 
 
+def all_rows(client, base, media):
+    for src, label in SOURCES:
+        try:
+            (k1, p1, t1), (k2, p2, t2) = (measure(client, base, media, src, False),
+                                          measure(client, base, media, src, True))
+            miss = lambda k: 100.0 * (k / TARGET_KBPS - 1.0)
+            row(f"two-pass, {label}: video bitrate off the {TARGET_KBPS}k target", abs(miss(k2)), abs(miss(k1)), "%",
+                abs(miss(k2)) - abs(miss(k1)), "closer than one pass",
+                f"peer column = one pass: {k1:.0f}k ({miss(k1):+.1f} %) vs two passes {k2:.0f}k ({miss(k2):+.1f} %)")
+            row(f"two-pass, {label}: PSNR vs source", p2, p1, "dB", p2 - p1, "–", "peer column = one pass")
+            row(f"two-pass, {label}: job time", t2, t1, "s", t2 / t1, "–", "peer column = one pass")
+        except Exception as e:
+            row(f"two-pass, {label}", None, None, "", None, "", str(e))
+
+
 def main():
-    media = media_server()
-    ours, base = start_ours()
-    client = httpx.Client()
-    try:
-        for src, label in SOURCES:
-            try:
-                (k1, p1, t1), (k2, p2, t2) = (measure(client, base, media, src, False),
-                                              measure(client, base, media, src, True))
-                miss = lambda k: 100.0 * (k / TARGET_KBPS - 1.0)
-                row(f"two-pass, {label}: video bitrate off the {TARGET_KBPS}k target", abs(miss(k2)), abs(miss(k1)), "%",
-                    abs(miss(k2)) - abs(miss(k1)), "closer than one pass",
-                    f"peer column = one pass: {k1:.0f}k ({miss(k1):+.1f} %) vs two passes {k2:.0f}k ({miss(k2):+.1f} %)")
-                row(f"two-pass, {label}: PSNR vs source", p2, p1, "dB", p2 - p1, "–", "peer column = one pass")
-                row(f"two-pass, {label}: job time", t2, t1, "s", t2 / t1, "–", "peer column = one pass")
-            except Exception as e:
-                row(f"two-pass, {label}", None, None, "", None, "", str(e))
-    finally:
-        client.close()
-        ours.terminate()
-        ours.wait()
-    bench.save()
+    bench.with_ours(all_rows)
 
 
 if __name__ == "__main__":

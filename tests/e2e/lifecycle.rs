@@ -195,24 +195,40 @@ async fn kill_9_takes_ffmpeg_down_and_the_next_start_reconciles() {
     assert!(!work.exists(), "leftover work dir not removed");
 }
 
-/// A scripted ffmpeg that claims NVENC (its trial encode passes) but fails every real
-/// NVENC job, as a broken driver does; everything else is real ffmpeg.
-fn fake_nvenc_ffmpeg(dir: &std::path::Path) -> std::path::PathBuf {
+/// An executable `ffmpeg` in `dir` that answers the shell `case` patterns in `cases` as
+/// scripted and runs real ffmpeg for everything else.
+fn scripted_ffmpeg(dir: &std::path::Path, cases: &str) -> std::path::PathBuf {
     let p = dir.join("ffmpeg");
     std::fs::write(
         &p,
-        "#!/bin/sh\n\
-         case \"$*\" in\n\
-           *-encoders*) ffmpeg \"$@\"; exit $? ;;\n\
-           *h264_nvenc*-f\\ null*) exit 0 ;;\n\
-           *h264_nvenc*) echo '[h264_nvenc @ 0x1] [error] OpenEncodeSessionEx failed: out of memory (10)' >&2; exit 1 ;;\n\
-           *) exec ffmpeg \"$@\" ;;\n\
-         esac\n",
+        format!("#!/bin/sh\ncase \"$*\" in\n{cases}  *) exec ffmpeg \"$@\" ;;\nesac\n"),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
+}
+
+/// A scripted ffmpeg that claims NVENC (its trial encode passes) but fails every real
+/// NVENC job, as a broken driver does; everything else is real ffmpeg.
+fn fake_nvenc_ffmpeg(dir: &std::path::Path) -> std::path::PathBuf {
+    scripted_ffmpeg(
+        dir,
+        "  *-encoders*) ffmpeg \"$@\"; exit $? ;;\n\
+           *h264_nvenc*-f\\ null*) exit 0 ;;\n\
+           *h264_nvenc*) echo '[h264_nvenc @ 0x1] [error] OpenEncodeSessionEx failed: out of memory (10)' >&2; exit 1 ;;\n",
+    )
+}
+
+/// One back end's entry in `/api/capabilities`.
+fn accel(caps: &serde_json::Value, kind: &str) -> serde_json::Value {
+    caps["hw_accels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == kind)
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test]
@@ -225,13 +241,7 @@ async fn hardware_failure_falls_back_to_software_in_the_same_job() {
         fake.to_str().unwrap(),
     ));
     let (_, caps) = gs.get("/api/capabilities").await;
-    let nv = caps["hw_accels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["type"] == "nvenc")
-        .unwrap()
-        .clone();
+    let nv = accel(&caps, "nvenc");
     assert_eq!(nv["available"], true, "{nv}");
     let job = gs
         .start_job(json!({
@@ -414,21 +424,12 @@ async fn finished_jobs_whose_files_are_gone_are_read_from_the_store() {
 /// 10-bit's, as a card without that profile answers. Everything else, real jobs
 /// included, is real ffmpeg, which has no CUDA here.
 fn fake_nvdec_ffmpeg(dir: &std::path::Path) -> std::path::PathBuf {
-    let p = dir.join("ffmpeg");
-    std::fs::write(
-        &p,
-        "#!/bin/sh\n\
-         case \"$*\" in\n\
-           *-init_hw_device\\ cuda=gs*) exit 0 ;;\n\
+    scripted_ffmpeg(
+        dir,
+        "  *-init_hw_device\\ cuda=gs*) exit 0 ;;\n\
            *-hwaccel\\ cuda*hevc_10-bit.mkv*) echo '[hevc @ 0x1] [error] Hardware is lacking required capabilities' >&2; exit 1 ;;\n\
-           *-hwaccel\\ cuda*-frames:v\\ 1*-f\\ null*) exit 0 ;;\n\
-           *) exec ffmpeg \"$@\" ;;\n\
-         esac\n",
+           *-hwaccel\\ cuda*-frames:v\\ 1*-f\\ null*) exit 0 ;;\n",
     )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
 }
 
 #[tokio::test]
@@ -441,13 +442,7 @@ async fn gpu_decoding_is_proven_per_format_and_a_failing_decoder_falls_back_in_t
         fake.to_str().unwrap(),
     ));
     let (_, caps) = gs.get("/api/capabilities").await;
-    let nv = caps["hw_accels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["type"] == "nvenc")
-        .unwrap()
-        .clone();
+    let nv = accel(&caps, "nvenc");
     // No NVENC, but decoding proven for each format except HEVC 10-bit, which says why.
     assert_eq!(nv["available"], false, "{nv}");
     assert_eq!(nv["decode"], json!(["h264", "hevc", "av1", "vp9"]), "{nv}");
@@ -456,13 +451,7 @@ async fn gpu_decoding_is_proven_per_format_and_a_failing_decoder_falls_back_in_t
         why.contains("hevc 10-bit: Hardware is lacking required capabilities"),
         "{why}"
     );
-    let vaapi = caps["hw_accels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["type"] == "vaapi")
-        .unwrap()
-        .clone();
+    let vaapi = accel(&caps, "vaapi");
     assert_eq!(vaapi["decode"], json!([]), "{vaapi}");
     assert!(
         vaapi["decode_reason"]

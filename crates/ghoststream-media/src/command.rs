@@ -911,21 +911,7 @@ pub fn batch(run: &BatchRun) -> Argv {
 pub const MAX_SUBTITLE_BYTES: u64 = 4 << 20;
 
 pub fn subtitle_to_vtt(source: &Source, output: &Path, input: &InputRules) -> Argv {
-    let mut a = Argv::new();
-    a.arg("-hide_banner")
-        .opt("-loglevel", "level+warning")
-        .arg("-nostdin")
-        .arg("-y");
-    for x in source.input_args(input) {
-        a.arg(x);
-    }
-    a.opt("-i", source.as_input())
-        .opt("-map", "0:s:0")
-        .opt("-c:s", "webvtt")
-        .opt("-fs", MAX_SUBTITLE_BYTES.to_string())
-        .opt("-f", "webvtt")
-        .arg(output.to_string_lossy().into_owned());
-    a
+    to_vtt(source, input, &[("0:s:0".to_string(), output)])
 }
 
 /// A source's embedded text subtitle tracks, each by its stream index to a WebVTT file of
@@ -935,6 +921,16 @@ pub fn embedded_subtitles_to_vtt(
     tracks: &[(u32, std::path::PathBuf)],
     input: &InputRules,
 ) -> Argv {
+    let outputs: Vec<(String, &Path)> = tracks
+        .iter()
+        .map(|(index, out)| (format!("0:{index}"), out.as_path()))
+        .collect();
+    to_vtt(source, input, &outputs)
+}
+
+/// One pass over `source` writing each mapped subtitle stream as WebVTT, each cut at
+/// [`MAX_SUBTITLE_BYTES`].
+fn to_vtt(source: &Source, input: &InputRules, outputs: &[(String, &Path)]) -> Argv {
     let mut a = Argv::new();
     a.arg("-hide_banner")
         .opt("-loglevel", "level+warning")
@@ -944,8 +940,8 @@ pub fn embedded_subtitles_to_vtt(
         a.arg(x);
     }
     a.opt("-i", source.as_input());
-    for (index, out) in tracks {
-        a.opt("-map", format!("0:{index}"))
+    for (map, out) in outputs {
+        a.opt("-map", map.as_str())
             .opt("-c:s", "webvtt")
             .opt("-fs", MAX_SUBTITLE_BYTES.to_string())
             .opt("-f", "webvtt")
@@ -1179,6 +1175,23 @@ mod tests {
         assert!(!two_pass_applies(VideoCodec::H264, HwKind::Nvenc));
     }
 
+    /// A one-pass MP4 batch run of `plan` on `hw`, from http://pi/m.mkv to /w/out.part.
+    fn mp4_batch(plan: &Plan, hw: HwKind) -> String {
+        batch(&BatchRun {
+            source: &Source::Http("http://pi/m.mkv".into()),
+            plan,
+            hw,
+            start_time: 0.0,
+            format: Format::Mp4,
+            output: Path::new("/w/out.part"),
+            input: InputRules::default(),
+            tuning: &Tuning::default(),
+            max_secs: None,
+            pass: None,
+        })
+        .to_cmd_string("ffmpeg")
+    }
+
     #[test]
     fn a_batch_file_keeps_every_audio_track_each_with_its_own_options() {
         let mut m = media();
@@ -1191,21 +1204,7 @@ mod tests {
         });
         let mut w = wish(Mode::Batch);
         w.format = Format::Mp4;
-        let plan = decide(&m, &w);
-        let src = Source::Http("http://pi/m.mkv".into());
-        let cmd = batch(&BatchRun {
-            source: &src,
-            plan: &plan,
-            hw: HwKind::Software,
-            start_time: 0.0,
-            format: Format::Mp4,
-            output: Path::new("/w/out.part"),
-            input: InputRules::default(),
-            tuning: &Tuning::default(),
-            max_secs: None,
-            pass: None,
-        })
-        .to_cmd_string("ffmpeg");
+        let cmd = mp4_batch(&decide(&m, &w), HwKind::Software);
         // The 5.1 AC-3 track down to stereo AAC, the stereo AAC one copied.
         assert!(
             cmd.contains("-map 0:1 -map 0:2 -c:a:0 aac -ac:a:0 2 -b:a:0 128k -c:a:1 copy -sn"),
@@ -1278,26 +1277,13 @@ mod tests {
 
     #[test]
     fn gpu_decoding_keeps_frames_on_the_gpu_and_reads_them_back_only_for_another_encoder() {
-        let src = Source::Http("http://pi/m.mkv".into());
         let mut w = wish(Mode::Batch);
         w.format = Format::Mp4;
         // The source is HEVC 8-bit 1080p (`media()`), scaled to 720p.
         let run = |decode: HwKind, hw: HwKind| {
             let mut plan = decide(&media(), &w);
             plan.decode = Some(decode);
-            batch(&BatchRun {
-                source: &src,
-                plan: &plan,
-                hw,
-                start_time: 0.0,
-                format: Format::Mp4,
-                output: Path::new("/w/out.part"),
-                input: InputRules::default(),
-                tuning: &Tuning::default(),
-                max_secs: None,
-                pass: None,
-            })
-            .to_cmd_string("ffmpeg")
+            mp4_batch(&plan, hw)
         };
         // NVDEC with a software encoder (a GPU without NVENC): scaled by CUDA, read back.
         let c = run(HwKind::Nvenc, HwKind::Software);

@@ -164,18 +164,7 @@ pub(crate) fn first_runs(
     match map {
         None => vec![batch_argv(ctx, Some(media), 1)],
         Some(map) => {
-            let variants = ctx.plan.variant_count();
-            let hls = Hls {
-                done: vec![vec![false; map.len()]; variants],
-                map: map.clone(),
-                variants,
-                waiters: Vec::new(),
-                watched: None,
-                subs: Vec::new(),
-                subs_ready: Vec::new(),
-                sub_waiters: Vec::new(),
-                codecs: String::new(),
-            };
+            let hls = Hls::new(map.clone(), ctx.plan.variant_count());
             hls_argv(ctx, &hls, 0, RunStart::Viewer, 1)
                 .map(|r| vec![r.argv])
                 .unwrap_or_default()

@@ -17,6 +17,21 @@ pub(super) struct Hls {
 }
 
 impl Hls {
+    /// A stream with nothing made yet, no subtitles and no waiters.
+    pub(super) fn new(map: super::SegmentMap, variants: usize) -> Hls {
+        Hls {
+            done: vec![vec![false; map.len()]; variants],
+            map,
+            variants,
+            waiters: Vec::new(),
+            watched: None,
+            subs: Vec::new(),
+            subs_ready: Vec::new(),
+            sub_waiters: Vec::new(),
+            codecs: String::new(),
+        }
+    }
+
     pub(super) fn first_missing_from(&self, from: u32) -> Option<u32> {
         (from as usize..self.map.len())
             .find(|i| !self.done[0][*i])
@@ -98,17 +113,7 @@ mod tests {
     use crate::segments::SegmentMap;
 
     fn hls(map: SegmentMap) -> Hls {
-        Hls {
-            done: vec![vec![false; map.len()]],
-            map,
-            variants: 1,
-            waiters: Vec::new(),
-            watched: None,
-            subs: Vec::new(),
-            subs_ready: Vec::new(),
-            sub_waiters: Vec::new(),
-            codecs: String::new(),
-        }
+        Hls::new(map, 1)
     }
 
     #[test]

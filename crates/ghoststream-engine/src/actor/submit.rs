@@ -224,28 +224,20 @@ impl Actor {
                 }
                 rec.duration = Some((p.media.duration - spec.start_time).max(0.0));
                 rec.variants = spec.mode.is_hls().then(|| variants_of(&p.plan, &p.media));
-                let hls = p.map.map(|map| {
-                    let variants = p.plan.variant_count();
-                    Hls {
-                        done: vec![vec![false; map.len()]; variants],
-                        map,
-                        variants,
-                        waiters: Vec::new(),
-                        watched: None,
-                        subs: spec
-                            .subtitles
-                            .iter()
-                            .map(|s| SubtitleEntry {
-                                name: s.label.clone(),
-                                language: s.language.clone(),
-                                default: s.default,
-                                forced: s.forced,
-                            })
-                            .collect(),
-                        subs_ready: vec![false; spec.subtitles.len()],
-                        sub_waiters: Vec::new(),
-                        codecs: codecs_of(&p.plan, &p.media),
-                    }
+                let hls = p.map.map(|map| Hls {
+                    subs: spec
+                        .subtitles
+                        .iter()
+                        .map(|s| SubtitleEntry {
+                            name: s.label.clone(),
+                            language: s.language.clone(),
+                            default: s.default,
+                            forced: s.forced,
+                        })
+                        .collect(),
+                    subs_ready: vec![false; spec.subtitles.len()],
+                    codecs: codecs_of(&p.plan, &p.media),
+                    ..Hls::new(map, p.plan.variant_count())
                 });
                 rec.media_info = Some(p.media);
                 (Some(p.plan), hls, p.hw)
