@@ -375,16 +375,7 @@ fn choose_decoder(
     let Some(label) = decode_label(&v.codec, source_ten) else {
         return;
     };
-    let tried = DECODE_KINDS.into_iter().any(|k| {
-        hardware.accels.iter().any(|a| {
-            a.kind == k
-                && (!a.decode.is_empty()
-                    || a.decode_reason
-                        .as_deref()
-                        .is_some_and(|r| r.starts_with("decodes")))
-        })
-    });
-    if !tried {
+    if !hardware.decoding_tried() {
         return;
     }
     let candidates: Vec<ghoststream_types::HwKind> = std::iter::once(hw)

@@ -92,6 +92,17 @@ impl Hardware {
         }
     }
 
+    /// Whether any GPU device opened for decoding, so its formats were tried.
+    pub fn decoding_tried(&self) -> bool {
+        self.accels.iter().any(|a| {
+            DECODE_KINDS.contains(&a.kind)
+                && (!a.decode.is_empty()
+                    || a.decode_reason
+                        .as_deref()
+                        .is_some_and(|r| !r.starts_with(NO_DEVICE)))
+        })
+    }
+
     /// Whether `kind`'s decoder proved itself on this source format.
     pub fn decode_proven(&self, kind: HwKind, codec: &str, ten_bit: bool) -> bool {
         decode_label(codec, ten_bit).is_some_and(|label| {
@@ -216,26 +227,12 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
         });
     }
     // libplacebo and the GPU decoders are tried at the same time.
-    let placebo = async {
-        match run_bounded(
-            ffmpeg.as_os_str(),
-            crate::command::trial_placebo().args(),
-            trial_timeout,
-            "ffmpeg",
-        )
-        .await
-        {
-            Ok(o) if o.success => Ok(()),
-            Ok(o) => Err(o
-                .stderr
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "the trial failed".into())),
-            Err(e) => Err(e.to_string()),
-        }
-    };
+    let placebo = trial(
+        ffmpeg,
+        crate::command::trial_placebo(),
+        trial_timeout,
+        "the trial failed",
+    );
     let (libplacebo, ()) = tokio::join!(placebo, decode_trials(ffmpeg, trial_timeout, &mut accels));
     Hardware {
         accels,
@@ -261,21 +258,18 @@ async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelIn
                 let argv = crate::command::trial_device(kind);
                 (
                     kind,
-                    run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await,
+                    trial(&ffmpeg, argv, timeout, "the device did not open").await,
                 )
             })
         })
         .collect();
     for open in opens {
-        let Ok((kind, r)) = open.await else { continue };
-        let verdict = match r {
-            Ok(o) if o.success => Ok(()),
-            Ok(o) => Err(first_error(&o.stderr, "the device did not open")),
-            Err(e) => Err(e.to_string()),
+        let Ok((kind, verdict)) = open.await else {
+            continue;
         };
         match verdict {
             Ok(()) => opened.push(kind),
-            Err(e) => set_decode(accels, kind, Vec::new(), Some(format!("no decoding: {e}"))),
+            Err(e) => set_decode(accels, kind, Vec::new(), Some(format!("{NO_DEVICE}{e}"))),
         }
     }
     if opened.is_empty() {
@@ -289,10 +283,7 @@ async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelIn
     for (codec, ten_bit, label) in DECODE_FORMATS {
         let path = dir.join(format!("{}.mkv", label.replace(' ', "_")));
         let argv = crate::command::decode_sample(codec, ten_bit, &path);
-        let made = matches!(
-            run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await,
-            Ok(o) if o.success
-        );
+        let made = trial(ffmpeg, argv, timeout, "").await.is_ok();
         samples.push((codec, label, made.then_some(path)));
     }
     for kind in opened {
@@ -306,12 +297,8 @@ async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelIn
                 continue;
             };
             let argv = crate::command::trial_decode(kind, codec, path);
-            match run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await {
-                Ok(o) if o.success => proven.push(label.to_string()),
-                Ok(o) => failed.push(format!(
-                    "{label}: {}",
-                    first_error(&o.stderr, "trial decode failed")
-                )),
+            match trial(ffmpeg, argv, timeout, "trial decode failed").await {
+                Ok(()) => proven.push(label.to_string()),
                 Err(e) => failed.push(format!("{label}: {e}")),
             }
         }
@@ -321,6 +308,24 @@ async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelIn
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs one trial: `Ok` when ffmpeg succeeds, else its first error line (`default`
+/// when it printed none).
+async fn trial(
+    ffmpeg: &Path,
+    argv: crate::command::Argv,
+    timeout: Duration,
+    default: &str,
+) -> Result<(), String> {
+    match run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await {
+        Ok(o) if o.success => Ok(()),
+        Ok(o) => Err(first_error(&o.stderr, default)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// How `decode_reason` begins for a back end whose device did not open.
+const NO_DEVICE: &str = "no decoding: ";
 
 fn set_decode(
     accels: &mut [HwAccelInfo],
