@@ -55,6 +55,8 @@ if [ "$want_test" = 1 ]; then
   gst_has x264enc || missing+=(gstreamer1.0-plugins-ugly)
   # Mesa's lavapipe: Vulkan on the CPU, so libplacebo's Dolby Vision path runs here.
   ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
+  # Closes the app's window as a window manager would (WM_DELETE_WINDOW) under Xvfb.
+  /usr/bin/python3 -c 'import Xlib' >/dev/null 2>&1 || missing+=(python3-xlib)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt"

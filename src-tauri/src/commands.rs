@@ -3,6 +3,7 @@
 //! `ghoststream_server::OPS`), or for the few only the app has (start, stop, quit, the
 //! logs folder) to the shell. Errors are the `{detail, code}` body HTTP answers with.
 
+use crate::events::{DesktopNotice, ExitAction};
 use crate::shell::{api, Shell};
 use ghoststream_server::job_id;
 use ghoststream_types::{
@@ -32,7 +33,7 @@ pub async fn start_server(shell: S<'_>) -> R<ServerStatus> {
 #[tauri::command]
 #[specta::specta]
 pub async fn stop_server(shell: S<'_>) -> R<ServerStatus> {
-    Ok(shell.stop().await)
+    Ok(shell.stop(crate::STOP).await)
 }
 
 #[tauri::command]
@@ -153,7 +154,11 @@ pub async fn save_settings(shell: S<'_>, settings: Settings) -> R<SettingsSaved>
 #[tauri::command]
 #[specta::specta]
 pub async fn open_logs_folder(shell: S<'_>) -> R<()> {
-    crate::open_path(&shell.logs_dir()).map_err(|e| ErrorBody::new(ErrorCode::ShellFailed, e))
+    let dir = shell.logs_dir();
+    tokio::task::spawn_blocking(move || crate::open_path(&dir))
+        .await
+        .map_err(|e| ErrorBody::new(ErrorCode::ShellFailed, e.to_string()))?
+        .map_err(|e| ErrorBody::new(ErrorCode::ShellFailed, e))
 }
 
 /// Quits the app like the tray's Quit: jobs end and the server stops first.
@@ -162,6 +167,27 @@ pub async fn open_logs_folder(shell: S<'_>) -> R<()> {
 pub async fn quit_app(shell: S<'_>, app: tauri::AppHandle) -> R<()> {
     crate::quit(shell.inner().clone(), app).await;
     Ok(())
+}
+
+/// Stop or Quit asked in the tray while jobs ran, once: the window opened for it asks.
+#[tauri::command]
+#[specta::specta]
+pub async fn take_pending_exit(shell: S<'_>) -> R<Option<ExitAction>> {
+    Ok(shell.take_pending_exit())
+}
+
+/// Desktop notifications that could not be shown, oldest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn missed_notices() -> R<Vec<DesktopNotice>> {
+    Ok(crate::notify::missed())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn dismiss_notices(up_to: u32) -> R<Vec<DesktopNotice>> {
+    crate::notify::dismiss(up_to);
+    Ok(crate::notify::missed())
 }
 
 #[tauri::command]

@@ -4,6 +4,7 @@
 
 mod commands;
 mod events;
+pub mod launch;
 mod notify;
 mod shell;
 pub mod tray;
@@ -54,8 +55,16 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::stop_server,
             commands::open_logs_folder,
             commands::quit_app,
+            commands::take_pending_exit,
+            commands::missed_notices,
+            commands::dismiss_notices,
         ])
-        .events(collect_events![events::JobUpdate, events::ServerChanged])
+        .events(collect_events![
+            events::JobUpdate,
+            events::ServerChanged,
+            events::ExitAsked,
+            events::NoticeMissed
+        ])
         // What the UI's API is generated from (`ui/src/api.ts`): where HTTP offers each
         // command, which ones only the app has, and the settings form.
         .constant("OPS", ghoststream_server::OPS)
@@ -71,6 +80,9 @@ pub const APP_ONLY: &[&str] = &[
     "stop_server",
     "open_logs_folder",
     "quit_app",
+    "take_pending_exit",
+    "missed_notices",
+    "dismiss_notices",
 ];
 
 /// Writes the TypeScript bindings (run by the `bindings_are_fresh` test).
@@ -85,7 +97,8 @@ pub fn export_bindings(path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Opens a folder in the platform's file manager.
+/// Opens a folder in the platform's file manager, waiting for the opener's answer so a
+/// failure is reported with the folder's path instead of passing silently.
 pub fn open_path(path: &Path) -> Result<(), String> {
     std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
     let program = if cfg!(target_os = "windows") {
@@ -95,11 +108,30 @@ pub fn open_path(path: &Path) -> Result<(), String> {
     } else {
         "xdg-open"
     };
-    std::process::Command::new(program)
+    let out = std::process::Command::new(program)
         .arg(path)
-        .spawn()
-        .map(|_| ())
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run {program} ({e}); the folder is {}",
+                path.display()
+            )
+        })?;
+    // explorer answers 1 even when it opened the folder.
+    if out.status.success() || cfg!(target_os = "windows") {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "no file manager opened {} ({program} answered {}{}{})",
+        path.display(),
+        out.status,
+        if said.trim().is_empty() { "" } else { ": " },
+        said.trim()
+    ))
 }
 
 pub fn set_autostart(app: &tauri::AppHandle, on: bool) {
@@ -134,9 +166,9 @@ fn init_logging(dir: &Path) {
     }
 }
 
-/// On Linux the tray needs (ayatana-)appindicator at run time; without it the app keeps
-/// running with its window.
-fn tray_supported() -> bool {
+/// On Linux the tray icon needs (ayatana-)appindicator at run time; without it the app
+/// keeps running with its window.
+fn tray_library() -> bool {
     if !cfg!(target_os = "linux") {
         return true;
     }
@@ -149,6 +181,42 @@ fn tray_supported() -> bool {
             let lib = unsafe { libloading::Library::new(name) };
             lib.is_ok()
         })
+}
+
+/// Whether something shows tray icons now. On Linux that is a StatusNotifierWatcher on
+/// the session bus (a panel's tray, an extension): appindicator registers with it, and
+/// without one the icon is shown nowhere. Asked again each time the window closes, since
+/// a panel can start after the app (at login) or go away.
+pub fn tray_host() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        match status_notifier_watcher() {
+            Ok(present) => present,
+            Err(e) => {
+                tracing::info!("no session bus to find a tray host on: {e}");
+                false
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn status_notifier_watcher() -> Result<bool, String> {
+    zbus::block_on(async {
+        let bus = zbus::Connection::session()
+            .await
+            .map_err(|e| e.to_string())?;
+        let dbus = zbus::fdo::DBusProxy::new(&bus)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = zbus::names::BusName::try_from("org.kde.StatusNotifierWatcher")
+            .map_err(|e| e.to_string())?;
+        dbus.name_has_owner(name).await.map_err(|e| e.to_string())
+    })
 }
 
 pub mod tray_ui {
@@ -282,24 +350,93 @@ pub mod tray_ui {
     }
 }
 
-/// Quit: stop the server (every job and ffmpeg child ends), then leave.
+/// Quit: stop the server (every job and ffmpeg child ends, recorded as cancelled), then
+/// leave.
 pub async fn quit(shell: Arc<Shell>, app: tauri::AppHandle) {
-    shell.stop_quietly().await;
+    shell.stop_quietly(QUIT).await;
     app.exit(0);
 }
 
+/// Why jobs ended by each way out were cancelled (their history says it).
+pub const QUIT: &str = "GhostStream was quit";
+pub const STOP: &str = "the server was stopped in the app";
+const CLOSED: &str = "GhostStream was closed";
+
+/// The window's label; its settings are in `tauri.conf.json` (not created at start).
+const MAIN: &str = "main";
+
+/// Shows the dashboard, creating its window (and webview) when it was closed.
 fn show_window(app: &tauri::AppHandle) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.show();
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-    }
+    let w = match app.get_webview_window(MAIN) {
+        Some(w) => w,
+        None => match create_window(app) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(error = %e, "the dashboard window could not be created");
+                return;
+            }
+        },
+    };
+    let _ = w.show();
+    let _ = w.unminimize();
+    let _ = w.set_focus();
+}
+
+/// The window from its configuration. With a tray host, closing it destroys it, and with
+/// it the webview and its processes, so the app rests light; without one, closing only
+/// minimises it, since a hidden window could not be found again.
+fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN)
+        .cloned()
+        .unwrap_or_default();
+    let w = tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let (w2, app2) = (w.clone(), app.clone());
+    w.on_window_event(move |e| {
+        if let tauri::WindowEvent::CloseRequested { api, .. } = e {
+            if app2.tray_by_id("main").is_some() && tray_host() {
+                tracing::info!("window closed; GhostStream keeps serving from the tray");
+            } else {
+                api.prevent_close();
+                let _ = w2.minimize();
+                tracing::info!(
+                    "no tray host to return from: the window is minimised instead of closed"
+                );
+            }
+        }
+    });
+    Ok(w)
+}
+
+/// Stop and Quit from the tray: at once when no job runs, otherwise the window asks
+/// first, naming the jobs (the same dialog as its own buttons).
+fn stop_or_quit(app: &tauri::AppHandle, shell: Arc<Shell>, action: events::ExitAction) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if shell.running_jobs().await > 0 {
+            shell.ask_exit(action);
+            let a = app.clone();
+            let _ = app.run_on_main_thread(move || show_window(&a));
+            use tauri_specta::Event as _;
+            let _ = events::ExitAsked(action).emit(&app);
+            return;
+        }
+        match action {
+            events::ExitAction::Quit => quit(shell, app).await,
+            events::ExitAction::Stop => {
+                shell.stop(STOP).await;
+            }
+        }
+    });
 }
 
 fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
     use tray::MenuId::*;
     let shell = app.state::<Arc<Shell>>().inner().clone();
-    let app2 = app.clone();
     match id {
         Status => {}
         Open => show_window(app),
@@ -308,11 +445,7 @@ fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
                 shell.start().await;
             });
         }
-        Stop => {
-            tauri::async_runtime::spawn(async move {
-                shell.stop().await;
-            });
-        }
+        Stop => stop_or_quit(app, shell, events::ExitAction::Stop),
         Pause | Resume => {
             tauri::async_runtime::spawn(async move {
                 let _ = shell.set_paused(id == Pause).await;
@@ -329,9 +462,12 @@ fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
             });
         }
         Logs => {
-            if let Err(e) = open_path(&shell.logs_dir()) {
-                tracing::warn!("{e}");
-            }
+            std::thread::spawn(move || {
+                if let Err(e) = open_path(&shell.logs_dir()) {
+                    tracing::warn!("{e}");
+                    notify::send("The logs folder could not be opened", e);
+                }
+            });
         }
         StartAtLogin => {
             tauri::async_runtime::spawn(async move {
@@ -341,20 +477,37 @@ fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
                 }
             });
         }
-        Quit => {
-            tauri::async_runtime::spawn(quit(shell, app2));
-        }
+        Quit => stop_or_quit(app, shell, events::ExitAction::Quit),
     }
 }
 
-/// Runs the desktop app.
+/// Runs the desktop app: parses the command line, refuses with a hint where there is no
+/// desktop, then opens the tray and the window.
 pub fn run() {
+    let minimized = match launch::parse(std::env::args().skip(1)) {
+        launch::Launch::Run { minimized } => minimized,
+        launch::Launch::Print(text) => {
+            print!("{text}");
+            return;
+        }
+        launch::Launch::Usage(text) => {
+            eprint!("{text}");
+            std::process::exit(2);
+        }
+    };
+    if let Some(why) = launch::no_display(|k| std::env::var(k).ok()) {
+        eprint!("{}", launch::headless_hint(&why));
+        std::process::exit(1);
+    }
     let config_path = std::env::var_os("GHOSTSTREAM_CONFIG")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ghoststream_server::settings::default_config_path);
     let shell = Shell::new(config_path);
     init_logging(&shell.logs_dir());
-    let minimized = std::env::args().any(|a| a == "--minimized");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "GhostStream app starting"
+    );
     let builder = specta_builder();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -370,7 +523,8 @@ pub fn run() {
             builder.mount_events(app);
             let handle = app.handle().clone();
             shell.attach(handle.clone());
-            let has_tray = tray_supported()
+            notify::attach(handle.clone());
+            let has_tray = tray_library()
                 && match tray_ui::build(&handle, on_menu) {
                     Ok(()) => true,
                     Err(e) => {
@@ -378,24 +532,17 @@ pub fn run() {
                         false
                     }
                 };
-            if !has_tray {
+            let host = has_tray && tray_host();
+            if !host {
                 tracing::warn!(
-                    "tray unavailable (no appindicator library): closing the window quits"
+                    tray_icon = has_tray,
+                    "no tray host (no StatusNotifierWatcher on the session bus, or no \
+                     appindicator library): the window stays open, and closing it minimises it"
                 );
             }
-            if let Some(w) = app.get_webview_window("main") {
-                if !minimized || !has_tray {
-                    let _ = w.show();
-                }
-                let w2 = w.clone();
-                w.on_window_event(move |e| {
-                    if let tauri::WindowEvent::CloseRequested { api, .. } = e {
-                        if has_tray {
-                            api.prevent_close();
-                            let _ = w2.hide();
-                        }
-                    }
-                });
+            // Started in the tray (at login) only where the tray can be seen.
+            if !minimized || !host {
+                show_window(&handle);
             }
             // The server never makes setup fail: a bind error shows as state `error`.
             let s = shell.clone();
@@ -403,25 +550,49 @@ pub fn run() {
                 s.start().await;
             });
             Ok(())
-        })
-        .build(tauri::generate_context!());
-    let app = match app {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("GhostStream could not start its window: {e}");
+        });
+    // GTK panics when the display named cannot be opened: that is the same advice as no
+    // display at all, not a backtrace.
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder_build(app)));
+    std::panic::set_hook(quiet);
+    let app = match built {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            eprint!("{}", launch::headless_hint(&e.to_string()));
+            std::process::exit(1);
+        }
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the desktop session refused it".into());
+            eprint!("{}", launch::headless_hint(&why));
             std::process::exit(1);
         }
     };
-    app.run(|app, event| {
-        if let tauri::RunEvent::Exit = event {
-            // Any other way out (last window closed without a tray, a signal) still ends
-            // every job and ffmpeg child; Quit has already done it.
+    app.run(|app, event| match event {
+        // The last window closed: with a tray icon the app stays there (app.exit(), as
+        // Quit does, comes with a code and is not held).
+        tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } if app.tray_by_id("main").is_some() => api.prevent_exit(),
+        tauri::RunEvent::Exit => {
+            // Any other way out (a signal, no tray) still ends every job and ffmpeg child;
+            // Quit has already done it.
             let shell = app.state::<Arc<Shell>>().inner().clone();
             tauri::async_runtime::block_on(async move {
-                shell.stop_quietly().await;
+                shell.stop_quietly(CLOSED).await;
             });
         }
+        _ => {}
     });
+}
+
+fn builder_build(b: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
+    b.build(tauri::generate_context!())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! code as `ghoststream serve`), with its events forwarded to the window, the tray and
 //! desktop notifications. Everything here delegates to the server and engine crates.
 
-use crate::events::{JobUpdate, ServerChanged};
+use crate::events::{ExitAction, JobUpdate, ServerChanged};
 use crate::notify;
 use ghoststream_engine::{config::ENV_PREFIX, Config};
 use ghoststream_media::hw::Hardware;
@@ -55,6 +55,8 @@ pub struct Shell {
     hardware: OnceCell<Hardware>,
     pub config_path: PathBuf,
     app: OnceLock<AppHandle>,
+    /// Stop or Quit asked in the tray while jobs ran, until the window answers.
+    pending_exit: std::sync::Mutex<Option<ExitAction>>,
 }
 
 /// The configuration file (if present) with `GHOSTSTREAM__…` environment overrides. An
@@ -90,11 +92,31 @@ impl Shell {
             hardware: OnceCell::new(),
             config_path,
             app: OnceLock::new(),
+            pending_exit: std::sync::Mutex::new(None),
         })
     }
 
     pub fn attach(&self, app: AppHandle) {
         let _ = self.app.set(app);
+    }
+
+    /// Jobs that Stop or Quit would end (running, queued or paused).
+    pub async fn running_jobs(&self) -> u32 {
+        let s = self.status().await;
+        s.active_jobs + s.queued_jobs
+    }
+
+    /// Remembers that the tray asked for `action`, for a window that opens after the event.
+    pub fn ask_exit(&self, action: ExitAction) {
+        *self.pending_exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(action);
+    }
+
+    /// What the tray asked for and the window has not yet answered; asked once.
+    pub fn take_pending_exit(&self) -> Option<ExitAction> {
+        self.pending_exit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// The running server's application API; a stopped server answers `server-stopped`.
@@ -148,15 +170,16 @@ impl Shell {
         Ok(r)
     }
 
-    /// Stops the server: jobs end, every ffmpeg child is gone, the port is free.
-    pub async fn stop(self: &Arc<Self>) -> ServerStatus {
-        self.stop_quietly().await;
+    /// Stops the server: jobs end (cancelled, recorded with `why`), every ffmpeg child is
+    /// gone, the port is free.
+    pub async fn stop(self: &Arc<Self>, why: &str) -> ServerStatus {
+        self.stop_quietly(why).await;
         self.changed().await
     }
 
     /// [`Shell::stop`] without telling the window or the tray (used while exiting, when
     /// the main thread is no longer serving them).
-    pub async fn stop_quietly(&self) {
+    pub async fn stop_quietly(&self, why: &str) {
         let running = {
             let mut g = self.inner.lock().await;
             for f in g.forwarders.drain(..) {
@@ -166,6 +189,7 @@ impl Shell {
             g.running.take()
         };
         if let Some(r) = running {
+            r.engine().set_stop_reason(why);
             r.stop().await;
         }
     }

@@ -24,4 +24,4 @@ export TAURI_WEBVIEW_AUTOMATION=true
 export GHOSTSTREAM__SERVER__HOST=127.0.0.1 GHOSTSTREAM__SERVER__PORT=0 GHOSTSTREAM__MDNS__ENABLED=false
 # The test media server is on loopback, which sources may not reach by default.
 export GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.0/8"]'
-dbus-run-session -- node tests/shell/app.mjs "$app" "$PWD/$media" "$shots"
+dbus-run-session -- node tests/shell/app.mjs "$app" "$PWD/$media" "$shots" "$home"

@@ -2,7 +2,7 @@
 // by hand: its methods are the app's IPC commands (`commands` in the generated bindings),
 // and the HTTP transport offers the same methods from `OPS`, the server's table of where
 // each one lives over HTTP. Adding an operation on the Rust side adds it here.
-import type { commands, ErrorBody, ErrorCode, JobEvent, ServerStatus } from "./bindings";
+import type { commands, DesktopNotice, ErrorBody, ErrorCode, ExitAction, JobEvent, ServerStatus } from "./bindings";
 
 /** What every call throws, over either transport: the server's `{detail, code}`. The UI
  * branches on `code`, never on the message. */
@@ -34,6 +34,13 @@ export interface Events {
   onServerChanged(cb: (s: ServerStatus) => void): () => void;
 }
 
+/** What only the app pushes: the tray's Stop or Quit waiting for a confirmation, and
+ * desktop notifications that could not be shown. */
+export interface DesktopEvents {
+  onExitAsked(cb: (action: ExitAction) => void): () => void;
+  onNoticeMissed(cb: (n: DesktopNotice) => void): () => void;
+}
+
 /** Where files are uploaded (tus 1.0), and the headers each request needs. */
 export interface UploadTarget {
   endpoint: string;
@@ -44,6 +51,8 @@ export type Api = Calls & Events & {
   readonly mode: "tauri" | "http";
   /** Start, stop, quit and the logs folder exist only inside the app. */
   readonly canStartStop: boolean;
+  /** The app's own events; `null` in a browser. */
+  readonly desktop: DesktopEvents | null;
   /** Uploads go over HTTP in both transports: file bytes do not travel over IPC. */
   uploadTarget(): Promise<UploadTarget>;
   /** Where players fetch streams from (`http://host:port`): live previews use it. */

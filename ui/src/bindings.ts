@@ -42,16 +42,23 @@ export const commands = {
 	openLogsFolder: () => typedError<null, ErrorBody>(__TAURI_INVOKE("open_logs_folder")),
 	/**  Quits the app like the tray's Quit: jobs end and the server stops first. */
 	quitApp: () => typedError<null, ErrorBody>(__TAURI_INVOKE("quit_app")),
+	/**  Stop or Quit asked in the tray while jobs ran, once: the window opened for it asks. */
+	takePendingExit: () => typedError<ExitAction | null, ErrorBody>(__TAURI_INVOKE("take_pending_exit")),
+	/**  Desktop notifications that could not be shown, oldest first. */
+	missedNotices: () => typedError<DesktopNotice[], ErrorBody>(__TAURI_INVOKE("missed_notices")),
+	dismissNotices: (upTo: number) => typedError<DesktopNotice[], ErrorBody>(__TAURI_INVOKE("dismiss_notices", { upTo })),
 };
 
 /** Events */
 export const events = {
+	exitAsked: makeEvent<ExitAsked, ExitAsked>("exit-asked"),
 	jobUpdate: makeEvent<JobUpdate, JobUpdate>("job-update"),
+	noticeMissed: makeEvent<NoticeMissed, NoticeMissed>("notice-missed"),
 	serverChanged: makeEvent<ServerChanged, ServerChanged>("server-changed"),
 };
 
 /* Constants */
-export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app"] as const;
+export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app","take_pending_exit","missed_notices","dismiss_notices"] as const;
 
 export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_status","path":"/api/ingest","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_keys","path":"/api/ingest/keys","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"create_ingest_key","path":"/api/ingest/keys","query":[],"text":false},{"args":["key","request"],"body":"request","method":"PUT","name":"rename_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"DELETE","name":"revoke_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"POST","name":"stop_live","path":"/api/ingest/{key}/stop","query":[],"text":false}] as const;
 
@@ -111,6 +118,15 @@ export type DayStats = {
 	cancelled: number,
 	average_speed: number | null,
 	hw_usage: { [key in string]: number },
+};
+
+export type DesktopNotice = {
+	/**  Increasing; `dismiss_notices(up_to)` clears through it. */
+	id: number,
+	/**  When it was raised (RFC 3339, UTC). */
+	at: string,
+	summary: string,
+	body: string,
 };
 
 /**  **ext**: a Dolby Vision configuration record (the stream's side data). */
@@ -178,6 +194,16 @@ export type ErrorCode =
 "live-not-found" | 
 /**  Live ingest is off on this server (`live.enabled`) (503). */
 "live-disabled";
+
+/**  What the user asked the app to do that ends jobs. */
+export type ExitAction = 
+/**  Stop the server, keep the app. */
+"stop" | 
+/**  Stop the server and leave. */
+"quit";
+
+/**  Stop or Quit was chosen in the tray while jobs run: the window asks to confirm. */
+export type ExitAsked = ExitAction;
 
 export type Format = "hls" | "mp4" | "webm" | "mkv";
 
@@ -463,6 +489,12 @@ export type MediaInfo = {
 };
 
 export type Mode = "stream" | "abr" | "batch";
+
+/**
+ *  A desktop notification that could not be shown (no notification daemon): the
+ *  dashboard shows it instead.
+ */
+export type NoticeMissed = DesktopNotice;
 
 export type OutputSpec = {
 	format?: Format | null,

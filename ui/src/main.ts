@@ -9,6 +9,8 @@ import { hardware } from "./panels/hardware";
 import { stats } from "./panels/stats";
 import { pairing } from "./panels/pairing";
 import { settings } from "./panels/settings";
+import { answerTray } from "./exit";
+import { mountNotices } from "./notices";
 
 const panels: Record<string, Panel> = { overview, jobs, live, hardware, stats, pairing, settings };
 
@@ -24,8 +26,9 @@ async function main() {
   root.innerHTML = `
     <nav><div class="brand">GhostStream <small data-testid="mode">${api.mode}</small></div>
       ${Object.entries(panels).map(([k, v]) => `<a href="#${k}" data-view="${k}">${v.title}</a>`).join("")}</nav>
-    <main id="view"></main>`;
+    <main><section class="notices" data-testid="notices" aria-live="polite" hidden></section><div id="view"></div></main>`;
   const view = document.getElementById("view")!;
+  mountNotices(root.querySelector<HTMLElement>(".notices")!, api);
   let shown: { name: string; mounted: Mounted } | null = null;
   const show = () => {
     const name = current();
@@ -43,6 +46,7 @@ async function main() {
   window.addEventListener("hashchange", show);
   show();
   await Promise.all([store.loadStatus(), store.loadJobs()]);
+  answerTray(store);
 }
 
 main().catch((e) => {

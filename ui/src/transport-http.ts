@@ -69,6 +69,7 @@ export function httpApi(base: string): Api {
     ...(calls as unknown as Calls),
     mode: "http",
     canStartStop: false,
+    desktop: null,
     async serverBase() {
       return base;
     },

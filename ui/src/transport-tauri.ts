@@ -22,6 +22,16 @@ export function tauriApi(): Api {
     ...(calls as unknown as Calls),
     mode: "tauri",
     canStartStop: true,
+    desktop: {
+      onExitAsked(cb) {
+        const un = events.exitAsked.listen((e) => cb(e.payload));
+        return () => void un.then((f) => f());
+      },
+      onNoticeMissed(cb) {
+        const un = events.noticeMissed.listen((e) => cb(e.payload));
+        return () => void un.then((f) => f());
+      },
+    },
     // The server runs in this process; the window reaches it on loopback.
     serverBase,
     async uploadTarget() {

@@ -77,6 +77,9 @@ pub(crate) struct Shared {
     /// Wakes the schedule task when the settings change.
     pub(crate) schedule_wake: Arc<tokio::sync::Notify>,
     pub(crate) uploads: Arc<crate::uploads::Uploads>,
+    /// Why the server is stopping, recorded on the jobs it cancels ("GhostStream was
+    /// quit"); "the server stopped" when nobody said.
+    pub(crate) stop_reason: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {

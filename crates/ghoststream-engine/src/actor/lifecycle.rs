@@ -290,6 +290,14 @@ impl Actor {
         for j in self.jobs.values() {
             j.side.cancel();
         }
+        let why = self
+            .inner
+            .stop_reason
+            .lock()
+            .ok()
+            .and_then(|r| r.clone())
+            .unwrap_or_else(|| "the server stopped".into());
+        let said = format!("cancelled: {why}");
         for id in ids {
             if let Some(j) = self.jobs.get_mut(&id) {
                 if let Some(r) = j.run.take() {
@@ -298,11 +306,11 @@ impl Actor {
                 // Stopped on purpose (Stop, Quit, SIGTERM): cancelled, saying why. Only a
                 // server that dies without stopping leaves jobs to fail at the next start.
                 j.rec.status = JobStatus::Cancelled;
-                j.rec.error_message = Some("cancelled: the server stopped".into());
+                j.rec.error_message = Some(said.clone());
                 j.rec.error_code = Some("server-stopped".into());
                 j.rec.completed_at = Some(Utc::now());
                 j.rec.files_removed = j.rec.mode.is_hls() && j.rec.live_key.is_none();
-                j.log.push("cancelled: the server stopped");
+                j.log.push(&said);
                 self.totals.cancelled += 1;
             }
             self.persist(id).await;

@@ -119,6 +119,7 @@ impl Engine {
             schedule_limit: std::sync::atomic::AtomicU32::new(u32::MAX),
             schedule_wake: Arc::new(tokio::sync::Notify::new()),
             uploads: uploads.clone(),
+            stop_reason: std::sync::Mutex::new(None),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let ingest = {
@@ -571,6 +572,13 @@ impl Engine {
             .verify(token, id, &[Scope::Control], chrono::Utc::now().timestamp())
             .map(|_| ())
             .map_err(EngineError::Token)
+    }
+
+    /// Says why the coming [`Engine::shutdown`] happens; the jobs it cancels record it.
+    pub fn set_stop_reason(&self, reason: impl Into<String>) {
+        if let Ok(mut r) = self.inner.shared.stop_reason.lock() {
+            *r = Some(reason.into());
+        }
     }
 
     /// Stops every job and child process, bounded by `timeout`, and flushes the database.

@@ -3,6 +3,7 @@
 import type { Panel } from "../../panel";
 import { every, setHtml } from "../../panel";
 import { duration, escapeHtml } from "../../format";
+import { stopOrQuit } from "../../exit";
 
 export const overview: Panel = {
   title: "Overview",
@@ -71,11 +72,11 @@ export const overview: Panel = {
         const act = b.dataset.act;
         try {
           if (act === "start") store.setStatus(await api.startServer());
-          if (act === "stop") store.setStatus(await api.stopServer());
+          if (act === "stop") { const s = await stopOrQuit(store, "stop"); if (s) store.setStatus(s); }
           if (act === "pause") store.setStatus(await api.pauseServer());
           if (act === "resume") store.setStatus(await api.resumeServer());
           if (act === "logs") await api.openLogsFolder();
-          if (act === "quit") await api.quitApp();
+          if (act === "quit") await stopOrQuit(store, "quit");
         } catch (e) {
           alert(e instanceof Error ? e.message : String(e));
         }
