@@ -3,8 +3,9 @@
 #   1. UI: type check, unit tests, build (the dashboard served and embedded)
 #   2. engine: fmt, clippy, unit and end-to-end tests (real binary, real ffmpeg, the
 #      published Python SDK, hls.js and the dashboard in Chromium) — no webkit needed
-#   3. shell: clippy and tests of the Tauri app, fresh typed bindings, the real window
-#      under Xvfb via WebKitWebDriver, and a debug .deb bundle
+#   3. shell: clippy and tests of the Tauri app, fresh typed bindings, the release .deb
+#      (the app and the ghoststream CLI), the real window under Xvfb via WebKitWebDriver,
+#      and the .deb installed with apt, started without a display, and removed
 # Installs what is missing first. As root with iproute2, tests run in a network
 # namespace that has only loopback, so nothing they start can reach beyond this machine.
 set -euo pipefail
@@ -51,12 +52,12 @@ if ! git diff --quiet -- ui/src/bindings.ts; then
   git --no-pager diff --stat -- ui/src/bindings.ts >&2
   exit 1
 fi
-stage "shell: the real window under Xvfb (WebKitWebDriver)"
-cargo build -p ghoststream-tray --features custom-protocol --locked  # the UI embedded, as installed
-isolated tests/shell/run.sh target/debug/ghoststream-tray
-stage "shell: debug .deb bundle"
-CI=true npx tauri build --debug --bundles deb -c '{"build":{"beforeBuildCommand":""}}' >/tmp/ghoststream-deb.log 2>&1 || { tail -40 /tmp/ghoststream-deb.log; exit 1; }
-deb="$(ls -t target/debug/bundle/deb/*.deb | head -1)"
-dpkg-deb -f "$deb" Depends | grep -q ffmpeg || { echo "$deb does not depend on ffmpeg" >&2; exit 1; }
-echo "built $deb ($(du -h "$deb" | cut -f1)); Depends: $(dpkg-deb -f "$deb" Depends)"
+stage "shell: release bundle (.deb: the app, the ghoststream CLI, a systemd user unit)"
+scripts/bundle.sh deb >/tmp/ghoststream-deb.log 2>&1 || { tail -60 /tmp/ghoststream-deb.log; exit 1; }
+deb="$(ls -t target/release/bundle/deb/*.deb | head -1)"
+echo "built $deb ($(du -h "$deb" | cut -f1))"
+stage "shell: the real window under Xvfb (WebKitWebDriver), the release build"
+isolated tests/shell/run.sh target/release/ghoststream-tray
+stage "shell: the .deb installed with apt"
+isolated tests/shell/deb.sh "$deb"
 stage "all checks passed"
