@@ -6,6 +6,7 @@ mod commands;
 mod events;
 pub mod launch;
 mod notify;
+mod rest;
 mod shell;
 pub mod tray;
 
@@ -396,8 +397,8 @@ fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> 
         .unwrap_or_default();
     let w = tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
     let (w2, app2) = (w.clone(), app.clone());
-    w.on_window_event(move |e| {
-        if let tauri::WindowEvent::CloseRequested { api, .. } = e {
+    w.on_window_event(move |e| match e {
+        tauri::WindowEvent::CloseRequested { api, .. } => {
             if app2.tray_by_id("main").is_some() && tray_host() {
                 tracing::info!("window closed; GhostStream keeps serving from the tray");
             } else {
@@ -408,6 +409,8 @@ fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> 
                 );
             }
         }
+        tauri::WindowEvent::Destroyed => rest::after_window_closed(),
+        _ => {}
     });
     Ok(w)
 }
