@@ -6,7 +6,7 @@ import { launch } from "./chromium.mjs";
 import { mkdirSync } from "node:fs";
 
 const [base, jobId, shots, hub, mediaFile] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
+mkdirSync(`${shots}/layout`, { recursive: true });
 const browser = await launch();
 let failed = false;
 const ok = (m) => console.log(`ok ${m}`);
@@ -104,6 +104,36 @@ try {
   if (w !== JSON.stringify([{ days: ["mon"], start: "01:00", end: "03:00", max_jobs: 1 }])) throw new Error(`schedule ${w}`);
   ok("settings saved and applied, the schedule from the week grid");
   await page.screenshot({ path: `${shots}/dashboard-settings.png` });
+
+  // Every panel in both themes (following the system), at a desktop and a phone width:
+  // no horizontal overflow, one h1, the theme's own background; a screenshot of each
+  // (docs/screenshots/ holds the committed set).
+  const panels = ["overview", "jobs", "live", "hardware", "stats", "pairing", "settings"];
+  const backgrounds = { dark: "rgb(15, 17, 23)", light: "rgb(244, 245, 249)" };
+  for (const theme of ["dark", "light"]) {
+    for (const width of [1400, 390]) {
+      const p = await browser.newPage({ viewport: { width, height: 900 }, colorScheme: theme });
+      p.on("pageerror", (e) => console.log("pageerror:", String(e)));
+      for (const panel of panels) {
+        await p.goto(`${base}/#${panel}`);
+        await p.waitForSelector("h1.view-title");
+        await p.waitForTimeout(600);
+        const m = await p.evaluate(() => ({
+          scroll: document.documentElement.scrollWidth,
+          inner: window.innerWidth,
+          h1: document.querySelectorAll("h1").length,
+          bg: getComputedStyle(document.body).backgroundColor,
+          wide: [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest(".card")).map((e) => e.tagName + "." + e.className).slice(0, 5),
+        }));
+        if (m.scroll > m.inner) throw new Error(`${panel} at ${width} px (${theme}) overflows: ${m.scroll} > ${m.inner} (${m.wide.join(", ")})`);
+        if (m.h1 !== 1) throw new Error(`${panel} has ${m.h1} h1`);
+        if (m.bg !== backgrounds[theme]) throw new Error(`${panel} in ${theme}: background ${m.bg}`);
+        await p.screenshot({ path: `${shots}/layout/${panel}-${theme}-${width}.png`, fullPage: width < 800 });
+      }
+      await p.close();
+    }
+  }
+  ok("every panel in dark and light at 1400 and 390 px: no horizontal overflow, one h1");
 } catch (e) {
   console.error(String(e));
   failed = true;

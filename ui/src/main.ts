@@ -24,7 +24,7 @@ async function main() {
   const store = new Store(api);
   const root = document.getElementById("app")!;
   root.innerHTML = `
-    <nav><div class="brand">GhostStream <small data-testid="mode">${api.mode}</small></div>
+    <nav aria-label="Sections"><div class="brand">GhostStream <small data-testid="mode">${api.mode}</small></div>
       ${Object.entries(panels).map(([k, v]) => `<a href="#${k}" data-view="${k}">${v.title}</a>`).join("")}</nav>
     <main><section class="notices" data-testid="notices" aria-live="polite" hidden></section><div id="view"></div></main>`;
   const view = document.getElementById("view")!;
@@ -41,7 +41,14 @@ async function main() {
       else a.removeAttribute("aria-current");
     });
     view.replaceChildren();
-    shown = { name, mounted: panels[name].mount(view, store) };
+    const body = document.createElement("div");
+    body.className = "view-body";
+    const h1 = document.createElement("h1");
+    h1.className = "view-title";
+    h1.textContent = panels[name].title;
+    view.append(h1, body);
+    document.title = `${panels[name].title} · GhostStream`;
+    shown = { name, mounted: panels[name].mount(body, store) };
   };
   window.addEventListener("hashchange", show);
   show();

@@ -76,7 +76,6 @@ export const live: Panel = {
   mount(el, store) {
     const api = store.api;
     el.innerHTML = `
-      <h1 class="sr-only">Live</h1>
       <section class="card grid2">
         <div>
           <h2>Stream from OBS</h2>

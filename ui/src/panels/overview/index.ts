@@ -80,6 +80,8 @@ export const overview: Panel = {
         } catch (e) {
           alert(e instanceof Error ? e.message : String(e));
         }
+        // Buttons the state does not govern (logs, quit) come back; update() sets the rest.
+        b.disabled = false;
         update();
       }),
     );
