@@ -4,6 +4,7 @@
 // progress bar, be cancellable from the UI, and the hardware and stats views must render.
 import { launch } from "./chromium.mjs";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const [base, jobId, shots, hub, mediaFile] = process.argv.slice(2);
 mkdirSync(`${shots}/layout`, { recursive: true });
@@ -109,6 +110,8 @@ try {
   // no horizontal overflow, one h1, the theme's own background; a screenshot of each
   // (docs/screenshots/ holds the committed set).
   const panels = ["overview", "jobs", "live", "hardware", "stats", "pairing", "settings"];
+  const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+  const axeFailures = [];
   const backgrounds = { dark: "rgb(15, 17, 23)", light: "rgb(244, 245, 249)" };
   for (const theme of ["dark", "light"]) {
     for (const width of [1400, 390]) {
@@ -129,11 +132,20 @@ try {
         if (m.h1 !== 1) throw new Error(`${panel} has ${m.h1} h1`);
         if (m.bg !== backgrounds[theme]) throw new Error(`${panel} in ${theme}: background ${m.bg}`);
         await p.screenshot({ path: `${shots}/layout/${panel}-${theme}-${width}.png`, fullPage: width < 800 });
+        // axe-core: no serious or critical accessibility violation.
+        await p.addScriptTag({ path: axePath });
+        const bad = await p.evaluate(async () => {
+          const r = await window.axe.run(document, { resultTypes: ["violations"] });
+          return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+            .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+        });
+        if (bad.length) axeFailures.push(`${panel} ${theme} ${width}px: ${bad.join("; ")}`);
       }
       await p.close();
     }
   }
-  ok("every panel in dark and light at 1400 and 390 px: no horizontal overflow, one h1");
+  if (axeFailures.length) throw new Error(`axe-core:\n${axeFailures.join("\n")}`);
+  ok("every panel in dark and light at 1400 and 390 px: no horizontal overflow, one h1, no serious or critical axe-core violation");
 } catch (e) {
   console.error(String(e));
   failed = true;

@@ -50,6 +50,29 @@ async function main() {
     document.title = `${panels[name].title} · GhostStream`;
     shown = { name, mounted: panels[name].mount(body, store) };
   };
+  // A card whose table is wider than the window scrolls sideways: it takes keyboard focus
+  // then (arrow keys scroll it) and is named by its heading.
+  let marking = false;
+  const markScrollable = () => {
+    if (marking) return;
+    marking = true;
+    requestAnimationFrame(() => {
+      marking = false;
+      view.querySelectorAll<HTMLElement>(".card").forEach((c) => {
+        if (c.scrollWidth > c.clientWidth + 1) {
+          c.tabIndex = 0;
+          c.setAttribute("role", "region");
+          c.setAttribute("aria-label", c.querySelector("h2")?.textContent?.trim() || "Table");
+        } else if (c.getAttribute("role") === "region") {
+          c.removeAttribute("tabindex");
+          c.removeAttribute("role");
+          c.removeAttribute("aria-label");
+        }
+      });
+    });
+  };
+  new MutationObserver(markScrollable).observe(view, { childList: true, subtree: true });
+  window.addEventListener("resize", markScrollable);
   window.addEventListener("hashchange", show);
   show();
   await Promise.all([store.loadStatus(), store.loadJobs()]);
