@@ -49,6 +49,9 @@ try {
   await page.click(`${row} button[data-act="cancel"]`);
   await page.waitForSelector(`[data-testid="history"] tr[data-job="${jobId}"] .badge.cancelled`, { timeout: 15000 });
   ok("cancel from the UI");
+  const announced = await page.textContent('[data-testid="jobs-announce"]');
+  if (!/is cancelled/.test(announced ?? "")) throw new Error(`status change not announced: ${announced}`);
+  ok(`the status change is announced to screen readers ("${announced}")`);
   await page.click(`[data-testid="history"] tr[data-job="${jobId}"]`);
   await page.waitForFunction(() => (document.querySelector('[data-testid="job-log"]')?.textContent ?? "").includes("ffmpeg"), null, { timeout: 10000 });
   ok("job detail shows the ffmpeg command");
@@ -66,7 +69,9 @@ try {
   await page.goto(`${base}/#hardware`);
   await page.waitForSelector('[data-testid="accelerators"] tr[data-accel="software"] .badge.ready', { timeout: 15000 });
   await page.waitForFunction(() => document.querySelectorAll("svg.chart polyline").length >= 2, null, { timeout: 15000 });
-  ok("hardware view renders accelerators and live charts");
+  const chartWords = await page.$$eval('svg.chart[role="img"]', (svgs) => svgs.map((s) => s.getAttribute("aria-label")));
+  if (!chartWords.some((w) => /CPU: now \d+%, lowest/.test(w ?? ""))) throw new Error(`charts without words: ${JSON.stringify(chartWords)}`);
+  ok("hardware view renders accelerators and live charts, each with its figures in words");
   await page.screenshot({ path: `${shots}/dashboard-hardware.png` });
 
   await page.goto(`${base}/#stats`);

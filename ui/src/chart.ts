@@ -1,4 +1,8 @@
-// Small SVG charts: a line for live series, bars for per-day figures.
+// Small SVG charts: a line for live series, bars for per-day figures. Each carries its
+// figures in words (aria-label) for screen readers.
+import { escapeHtml } from "./format";
+
+const escapeAttr = escapeHtml; // quotes included
 
 export interface Series {
   label: string;
@@ -24,7 +28,16 @@ export function lineChart(series: Series[], opts: { max?: number; height?: numbe
       return `<span class="legend"><i style="background:${s.color}"></i>${s.label} ${last == null ? "–" : Math.round(last) + (opts.unit ?? "")}</span>`;
     })
     .join("");
-  return `<svg class="chart" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none"><rect width="${w}" height="${h}" class="chart-bg"/>${paths}</svg><div class="legends">${legend}</div>`;
+  // The words a screen reader reads instead of the lines.
+  const unit = opts.unit ?? "";
+  const said = series
+    .map((s) => {
+      if (!s.values.length) return `${s.label}: no samples yet`;
+      const r = (v: number) => `${Math.round(v)}${unit}`;
+      return `${s.label}: now ${r(s.values[s.values.length - 1])}, lowest ${r(Math.min(...s.values))}, highest ${r(Math.max(...s.values))} over the last ${s.values.length} samples`;
+    })
+    .join("; ");
+  return `<svg class="chart" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img" aria-label="${escapeAttr(said)}"><rect width="${w}" height="${h}" class="chart-bg"/>${paths}</svg><div class="legends">${legend}</div>`;
 }
 
 export function barChart(labels: string[], values: number[], opts: { color?: string; height?: number; format?: (v: number) => string } = {}): string {
@@ -42,5 +55,6 @@ export function barChart(labels: string[], values: number[], opts: { color?: str
   const ticks = labels
     .map((l, i) => (i % Math.ceil(labels.length / 7) === 0 ? `<text x="${(i * bw + bw / 2).toFixed(1)}" y="${h - 2}" text-anchor="middle">${l}</text>` : ""))
     .join("");
-  return `<svg class="chart" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none"><rect width="${w}" height="${h}" class="chart-bg"/>${bars}${ticks}</svg>`;
+  const said = values.map((v, i) => `${labels[i]}: ${opts.format ? opts.format(v) : String(v)}`).join(", ");
+  return `<svg class="chart" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none" role="img" aria-label="${escapeAttr(said || "no data yet")}"><rect width="${w}" height="${h}" class="chart-bg"/>${bars}${ticks}</svg>`;
 }

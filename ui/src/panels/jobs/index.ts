@@ -70,6 +70,7 @@ export const jobs: Panel = {
         <p class="muted" data-empty="history">Nothing yet.</p>
         <div data-field="errors"></div>
       </section>
+      <p class="sr-only" role="status" aria-live="polite" data-testid="jobs-announce"></p>
       <section class="card" id="detail" hidden><h2>Job detail</h2><pre class="log" data-testid="job-log" tabindex="0">Loading…</pre></section>`;
     const liveBody = el.querySelector<HTMLElement>('[data-testid="live-jobs"] tbody')!;
     const doneBody = el.querySelector<HTMLElement>('[data-testid="history"] tbody')!;
@@ -189,10 +190,22 @@ export const jobs: Panel = {
     });
 
     const unUpload = mountUpload(el, store);
-    for (const id of store.jobs.keys()) place(id);
+    // Status changes (not each progress tick) are read out by screen readers.
+    const said = el.querySelector<HTMLElement>('[data-testid="jobs-announce"]')!;
+    const lastStatus = new Map<string, string>();
+    const announce = (id: string) => {
+      const j = store.jobs.get(id);
+      if (!j || lastStatus.get(id) === j.status) return;
+      const before = lastStatus.get(id);
+      lastStatus.set(id, j.status);
+      if (before === undefined) return;
+      const why = j.status === "error" && j.error_message ? `: ${j.error_message}` : "";
+      said.textContent = `${sourceName(j.source)} is ${j.status === "error" ? "failed" : j.status}${why}`;
+    };
+    for (const id of store.jobs.keys()) { place(id); announce(id); }
     empties();
     const off = store.on("jobs", (ids) => {
-      for (const id of ids) place(id);
+      for (const id of ids) { place(id); announce(id); }
       empties();
       if (selected && ids.has(selected) && !stopLog) void showLog();
     });
