@@ -60,6 +60,9 @@ export function answerTray(store: Store) {
     const s = await stopOrQuit(store, action).catch(() => null);
     if (s) store.setStatus(s);
   };
-  desktop.onExitAsked((a) => void ask(a));
-  void store.api.takePendingExit().then((a) => { if (a) void ask(a); }).catch(() => {});
+  // The event only says to look: taking the pending request clears it, so a window made
+  // later does not ask again, and a request made before this window loaded is found.
+  const take = () => void store.api.takePendingExit().then((a) => { if (a) void ask(a); }).catch(() => {});
+  desktop.onExitAsked(take);
+  take();
 }
