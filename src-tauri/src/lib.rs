@@ -558,7 +558,9 @@ pub fn run() {
     // display at all, not a backtrace.
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder_build(app)));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        app.build(tauri::generate_context!())
+    }));
     std::panic::set_hook(quiet);
     let app = match built {
         Ok(Ok(a)) => a,
@@ -592,10 +594,6 @@ pub fn run() {
         }
         _ => {}
     });
-}
-
-fn builder_build(b: tauri::Builder<tauri::Wry>) -> tauri::Result<tauri::App<tauri::Wry>> {
-    b.build(tauri::generate_context!())
 }
 
 #[cfg(test)]

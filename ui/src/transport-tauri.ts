@@ -23,14 +23,8 @@ export function tauriApi(): Api {
     mode: "tauri",
     canStartStop: true,
     desktop: {
-      onExitAsked(cb) {
-        const un = events.exitAsked.listen((e) => cb(e.payload));
-        return () => void un.then((f) => f());
-      },
-      onNoticeMissed(cb) {
-        const un = events.noticeMissed.listen((e) => cb(e.payload));
-        return () => void un.then((f) => f());
-      },
+      onExitAsked: (cb) => listen(events.exitAsked, cb),
+      onNoticeMissed: (cb) => listen(events.noticeMissed, cb),
     },
     // The server runs in this process; the window reaches it on loopback.
     serverBase,
@@ -38,13 +32,13 @@ export function tauriApi(): Api {
       return { endpoint: `${await serverBase()}/api/tus/`, headers: {} };
     },
     followLog: null,
-    onJobEvent(cb) {
-      const un = events.jobUpdate.listen((e) => cb(e.payload));
-      return () => void un.then((f) => f());
-    },
-    onServerChanged(cb) {
-      const un = events.serverChanged.listen((e) => cb(e.payload));
-      return () => void un.then((f) => f());
-    },
+    onJobEvent: (cb) => listen(events.jobUpdate, cb),
+    onServerChanged: (cb) => listen(events.serverChanged, cb),
   };
+}
+
+/** A generated event's payloads to `cb`; the returned function stops listening. */
+function listen<T>(event: { listen(cb: (e: { payload: T }) => void): Promise<() => void> }, cb: (payload: T) => void): () => void {
+  const un = event.listen((e) => cb(e.payload));
+  return () => void un.then((f) => f());
 }
