@@ -9,8 +9,8 @@ use ghoststream_server::job_id;
 use ghoststream_types::{
     AnnounceResult, CancelResponse, Capabilities, DailyStats, ErrorBody, ErrorCode,
     GhostHubRequest, GhostHubSaved, IngestKey, IngestKeyRequest, IngestOverview, JobList,
-    JobResponse, PairingInfo, Reachability, Resources, ServerStatus, Settings, SettingsSaved,
-    StartRequest, Stats,
+    JobResponse, LogPage, PairingInfo, Reachability, Resources, ServerStatus, Settings,
+    SettingsSaved, StartRequest, Stats,
 };
 use std::sync::Arc;
 use tauri::State;
@@ -91,7 +91,11 @@ pub async fn job_log(shell: S<'_>, job_id: String) -> R<String> {
 #[specta::specta]
 pub async fn start_job(shell: S<'_>, request: StartRequest) -> R<JobResponse> {
     let app = shell.app().await?;
-    let client = Some("ghoststream-app".to_string());
+    let client = Some(ghoststream_types::JobClient {
+        name: "ghoststream-app".into(),
+        kind: ghoststream_types::ClientKind::App,
+        address: None,
+    });
     app.start_job(request, client, &app.local_base())
         .await
         .map_err(api)
@@ -111,6 +115,23 @@ pub async fn resume_job(shell: S<'_>, job_id: String) -> R<JobResponse> {
     let app = shell.app().await?;
     let id = self::job_id(&job_id).map_err(api)?;
     app.resume_job(id, &app.local_base()).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_job(shell: S<'_>, job_id: String) -> R<JobResponse> {
+    let app = shell.app().await?;
+    let id = self::job_id(&job_id).map_err(api)?;
+    app.retry_job(id, &app.local_base()).await.map_err(api)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_job(shell: S<'_>, job_id: String) -> R<CancelResponse> {
+    let app = shell.app().await?;
+    app.delete_job(self::job_id(&job_id).map_err(api)?)
+        .await
+        .map_err(api)
 }
 
 #[tauri::command]
@@ -135,6 +156,13 @@ pub async fn stats(shell: S<'_>) -> R<Stats> {
 #[specta::specta]
 pub async fn daily_stats(shell: S<'_>, days: Option<u32>) -> R<DailyStats> {
     shell.app().await?.daily_stats(days).await.map_err(api)
+}
+
+/// The application log; kept across server stops and starts, so it reads while stopped.
+#[tauri::command]
+#[specta::specta]
+pub async fn app_log(shell: S<'_>, after: Option<u64>, limit: Option<u32>) -> R<LogPage> {
+    shell.journal.read(after, limit).map_err(api)
 }
 
 /// Works while the server is stopped too (read from the file).

@@ -34,10 +34,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::start_job,
             commands::pause_job,
             commands::resume_job,
+            commands::retry_job,
+            commands::delete_job,
             commands::capabilities,
             commands::resources,
             commands::stats,
             commands::daily_stats,
+            commands::app_log,
             commands::get_settings,
             commands::save_settings,
             commands::pairing_info,
@@ -147,13 +150,10 @@ pub fn set_autostart(app: &tauri::AppHandle, on: bool) {
 fn init_logging(dir: &Path) {
     let _ = std::fs::create_dir_all(dir);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        "ghoststream_tray=info,ghoststream_server=info,ghoststream_engine=info,warn".into()
+        "ghoststream=info,ghoststream_tray=info,ghoststream_server=info,ghoststream_engine=info,warn"
+            .into()
     });
-    match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("ghoststream.log"))
-    {
+    match CappedLog::open(dir.join("ghoststream.log"), LOG_FILE_CAP) {
         Ok(file) => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -164,6 +164,50 @@ fn init_logging(dir: &Path) {
         Err(_) => {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
         }
+    }
+}
+
+/// The log file's size before it is moved to `ghoststream.log.1` (replacing the older
+/// one) and started afresh: at most twice this on disk, however many requests a client
+/// makes us refuse.
+const LOG_FILE_CAP: u64 = 8 << 20;
+
+/// An appending log file that rolls over at `cap` bytes.
+struct CappedLog {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    written: u64,
+    cap: u64,
+}
+
+impl CappedLog {
+    fn open(path: std::path::PathBuf, cap: u64) -> std::io::Result<CappedLog> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        let written = file.metadata()?.len();
+        Ok(CappedLog {
+            path,
+            file,
+            written,
+            cap,
+        })
+    }
+}
+
+impl std::io::Write for CappedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() as u64 > self.cap {
+            let _ = std::fs::rename(&self.path, self.path.with_extension("log.1"));
+            *self = CappedLog::open(self.path.clone(), self.cap)?;
+        }
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -598,6 +642,27 @@ pub fn run() {
 
 #[cfg(test)]
 mod tests {
+    /// However much is logged, the file and its one predecessor stay under the cap.
+    #[test]
+    fn the_log_file_rolls_over_at_its_cap() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("gs-log-cap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ghoststream.log");
+        let mut log = super::CappedLog::open(path.clone(), 1000).unwrap();
+        for i in 0..500 {
+            writeln!(log, "refused request number {i}").unwrap();
+        }
+        let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+        assert!(size(&path) <= 1000 && size(&path) > 0);
+        assert!(size(&path.with_extension("log.1")) <= 1000);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("refused request number 499\n"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn bindings_are_fresh() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");

@@ -57,6 +57,8 @@ pub struct Shell {
     app: OnceLock<AppHandle>,
     /// Stop or Quit asked in the tray while jobs ran, until the window answers.
     pending_exit: std::sync::Mutex<Option<ExitAction>>,
+    /// The application log, across every server this app starts and stops.
+    pub journal: ghoststream_server::journal::Journal,
 }
 
 /// The configuration file (if present) with `GHOSTSTREAM__…` environment overrides. An
@@ -93,6 +95,7 @@ impl Shell {
             config_path,
             app: OnceLock::new(),
             pending_exit: std::sync::Mutex::new(None),
+            journal: Default::default(),
         })
     }
 
@@ -163,7 +166,7 @@ impl Shell {
             })
             .await
             .clone();
-        let r = Running::start(cfg, hw)
+        let r = Running::start_with(cfg, hw, self.journal.clone())
             .await
             .map_err(|e| fail(e.code(), e.to_string()))?;
         r.state.set_config_path(self.config_path.clone());

@@ -212,3 +212,140 @@ async fn settings_from_the_environment_stay_there() {
     assert!(text.contains("max_concurrent_jobs = 4"), "{text}");
     assert!(!text.contains("allowed_targets"), "{text}");
 }
+
+/// Jobs say who asked (name, kind, address), what they do with the source and why, the
+/// encoder and the picture in and out, and once ended their size and speed. An ended job
+/// is retried for the same client. The application log has the server's start and
+/// address, each job, and each refused request with its code and client; only this
+/// machine's own pages may read it.
+#[tokio::test]
+async fn jobs_say_who_what_and_why_and_the_log_says_what_was_refused() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let who = [("X-GhostStream-Client", "GhostHub-e2e")];
+    let start = |body: serde_json::Value| {
+        let gs = &gs;
+        async move {
+            let (code, v) = gs
+                .req(
+                    reqwest::Method::POST,
+                    "/api/transcode/start",
+                    Some(body.to_string()),
+                    &who,
+                )
+                .await;
+            assert_eq!(code, 200, "{v}");
+            v
+        }
+    };
+    let remux = start(json!({"source": media.url("h264.mkv")})).await;
+    assert_eq!(remux["client"]["name"], "GhostHub-e2e");
+    assert_eq!(remux["client"]["kind"], "ghosthub");
+    assert_eq!(remux["client"]["address"], "127.0.0.1");
+    assert_eq!(remux["delivery"]["kind"], "remux", "{remux}");
+    assert!(
+        remux["delivery"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("picture copied into hls"),
+        "{remux}"
+    );
+    assert_eq!(remux["delivery"]["input"], "640x360");
+    assert!(remux["delivery"].get("encoder").is_none(), "{remux}");
+    let batch = start(json!({"source": media.url("short.mkv"), "mode": "batch",
+        "output": {"bitrate": "300k"}}))
+    .await;
+    assert_eq!(batch["delivery"]["kind"], "transcode", "{batch}");
+    assert_eq!(batch["delivery"]["encoder"], "libx264");
+    assert!(batch["delivery"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("bitrate 300k requested"));
+    assert_eq!(
+        (&batch["delivery"]["input"], &batch["delivery"]["output"]),
+        (&json!("320x180"), &json!("320x180"))
+    );
+    let done = gs
+        .wait_for(&batch, &["ready"], Duration::from_secs(60))
+        .await;
+    assert!(done["output_size"].as_u64().unwrap() > 1000, "{done}");
+    assert!(done["speed"].as_f64().unwrap() > 0.0, "{done}");
+    assert!(done["started_at"].is_string() && done["completed_at"].is_string());
+
+    // Retried: a new job with the same request, for the same client.
+    let (code, again) = gs.control(reqwest::Method::POST, &batch, "/retry").await;
+    assert_eq!(code, 200, "{again}");
+    assert_ne!(again["job_id"], batch["job_id"]);
+    assert_eq!(again["client"]["name"], "GhostHub-e2e");
+    assert_eq!(again["mode"], "batch");
+    let (code, v) = gs
+        .req(
+            reqwest::Method::POST,
+            &format!("/api/transcode/{}/retry", batch["job_id"].as_str().unwrap()),
+            None,
+            &[],
+        )
+        .await;
+    assert!(
+        code == 401 || code == 403,
+        "retry without a token: {code} {v}"
+    );
+
+    // A request refused, then the log read back.
+    let (code, _) = gs
+        .req(
+            reqwest::Method::POST,
+            "/api/transcode/start",
+            Some(json!({"source": "file:///etc/passwd"}).to_string()),
+            &[("User-Agent", "python-httpx/0.27")],
+        )
+        .await;
+    assert_eq!(code, 422);
+    let (code, log) = gs.get("/api/logs").await;
+    assert_eq!(code, 200, "{log}");
+    let lines: Vec<String> = log["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}",
+                l["level"].as_str().unwrap(),
+                l["text"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let has = |want: &[&str]| lines.iter().any(|l| want.iter().all(|w| l.contains(w)));
+    let port = gs.base.rsplit(':').next().unwrap();
+    assert!(
+        has(&["info server started", &format!("(port {port})")]),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&[
+            "for GhostHub-e2e at 127.0.0.1",
+            "h264.mkv",
+            "remux: picture copied"
+        ]),
+        "{lines:#?}"
+    );
+    assert!(has(&["finished"]), "{lines:#?}");
+    assert!(
+        has(&["warn refused POST /api/transcode/start from python-httpx at 127.0.0.1: 422 invalid-request"]),
+        "{lines:#?}"
+    );
+    // Paged by cursor: nothing after the last line.
+    let next = log["next"].as_u64().unwrap();
+    let (_, later) = gs.get(&format!("/api/logs?after={next}")).await;
+    assert_eq!(later["lines"].as_array().unwrap().len(), 0, "{later}");
+    // A page elsewhere cannot read it.
+    let (code, v) = gs
+        .req(
+            reqwest::Method::GET,
+            "/api/logs",
+            None,
+            &[("Origin", "http://evil.example")],
+        )
+        .await;
+    assert_refused((code, v), 403, "origin-not-allowed");
+}

@@ -18,10 +18,14 @@ export const commands = {
 	startJob: (request: StartRequest) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("start_job", { request })),
 	pauseJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("pause_job", { jobId })),
 	resumeJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("resume_job", { jobId })),
+	retryJob: (jobId: string) => typedError<JobResponse, ErrorBody>(__TAURI_INVOKE("retry_job", { jobId })),
+	deleteJob: (jobId: string) => typedError<CancelResponse, ErrorBody>(__TAURI_INVOKE("delete_job", { jobId })),
 	capabilities: () => typedError<Capabilities, ErrorBody>(__TAURI_INVOKE("capabilities")),
 	resources: () => typedError<Resources, ErrorBody>(__TAURI_INVOKE("resources")),
 	stats: () => typedError<Stats, ErrorBody>(__TAURI_INVOKE("stats")),
 	dailyStats: (days: number | null) => typedError<DailyStats, ErrorBody>(__TAURI_INVOKE("daily_stats", { days })),
+	/**  The application log; kept across server stops and starts, so it reads while stopped. */
+	appLog: (after: number | null, limit: number | null) => typedError<LogPage, ErrorBody>(__TAURI_INVOKE("app_log", { after, limit })),
 	/**  Works while the server is stopped too (read from the file). */
 	getSettings: () => typedError<Settings, ErrorBody>(__TAURI_INVOKE("get_settings")),
 	/**  Works while the server is stopped too; also sets start at login. */
@@ -60,7 +64,7 @@ export const events = {
 /* Constants */
 export const APP_ONLY = ["start_server","stop_server","open_logs_folder","quit_app","take_pending_exit","missed_notices","dismiss_notices"] as const;
 
-export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_status","path":"/api/ingest","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_keys","path":"/api/ingest/keys","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"create_ingest_key","path":"/api/ingest/keys","query":[],"text":false},{"args":["key","request"],"body":"request","method":"PUT","name":"rename_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"DELETE","name":"revoke_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"POST","name":"stop_live","path":"/api/ingest/{key}/stop","query":[],"text":false}] as const;
+export const OPS = [{"args":[],"body":null,"method":"GET","name":"server_status","path":"/api/server","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"pause_server","path":"/api/server/pause","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"resume_server","path":"/api/server/resume","query":[],"text":false},{"args":["offset","limit"],"body":null,"method":"GET","name":"list_jobs","path":"/api/transcode/jobs","query":["offset","limit"],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job","path":"/api/transcode/{job_id}/status","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"start_job","path":"/api/transcode/start","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"cancel_job","path":"/api/transcode/{job_id}/cancel","query":[],"text":false},{"args":["job_id"],"body":null,"method":"GET","name":"job_log","path":"/api/transcode/{job_id}/log","query":[],"text":true},{"args":["job_id"],"body":null,"method":"POST","name":"pause_job","path":"/api/transcode/{job_id}/pause","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"resume_job","path":"/api/transcode/{job_id}/resume","query":[],"text":false},{"args":["job_id"],"body":null,"method":"POST","name":"retry_job","path":"/api/transcode/{job_id}/retry","query":[],"text":false},{"args":["job_id"],"body":null,"method":"DELETE","name":"delete_job","path":"/api/transcode/{job_id}","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"capabilities","path":"/api/capabilities","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"resources","path":"/api/resources","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"stats","path":"/api/stats","query":[],"text":false},{"args":["days"],"body":null,"method":"GET","name":"daily_stats","path":"/api/stats/daily","query":["days"],"text":false},{"args":["after","limit"],"body":null,"method":"GET","name":"app_log","path":"/api/logs","query":["after","limit"],"text":false},{"args":[],"body":null,"method":"GET","name":"get_settings","path":"/api/settings","query":[],"text":false},{"args":["settings"],"body":"settings","method":"PUT","name":"save_settings","path":"/api/settings","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"pairing_info","path":"/api/rendezvous","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"rotate_pairing_code","path":"/api/rendezvous/rotate","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"set_ghosthub","path":"/api/pair/ghosthub","query":[],"text":false},{"args":[],"body":null,"method":"POST","name":"announce_now","path":"/api/announce-now","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"reachability","path":"/api/reachability","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_status","path":"/api/ingest","query":[],"text":false},{"args":[],"body":null,"method":"GET","name":"ingest_keys","path":"/api/ingest/keys","query":[],"text":false},{"args":["request"],"body":"request","method":"POST","name":"create_ingest_key","path":"/api/ingest/keys","query":[],"text":false},{"args":["key","request"],"body":"request","method":"PUT","name":"rename_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"DELETE","name":"revoke_ingest_key","path":"/api/ingest/keys/{key}","query":[],"text":false},{"args":["key"],"body":null,"method":"POST","name":"stop_live","path":"/api/ingest/{key}/stop","query":[],"text":false}] as const;
 
 export const SETTING_FIELDS = [{"input":{"kind":"number","of":{"max":65535,"min":0}},"key":"server.port","label":"Port (0: any free port)","name":"port","takes":"restart"},{"input":{"kind":"number","of":{"max":64,"min":1}},"key":"transcoding.max_concurrent_jobs","label":"Max concurrent jobs","name":"max_concurrent_jobs","takes":"now"},{"input":{"kind":"number","of":{"max":1000,"min":1}},"key":"transcoding.max_queue_size","label":"Jobs that may wait in the queue","name":"max_queue_size","takes":"restart"},{"input":{"kind":"choice","of":[["auto","Best proven GPU, else software"],["software","Software only"]]},"key":"hardware.prefer_hw_accel","label":"Hardware","name":"hw_preference","takes":"now"},{"input":{"kind":"choice","of":[["enforce","Enforce (recommended)"],["open","Open (legacy clients)"]]},"key":"security.job_tokens","label":"Job tokens","name":"job_tokens","takes":"now"},{"input":{"kind":"secret"},"key":"security.api_key","label":"API key","name":"api_key","takes":"now"},{"input":{"kind":"lines"},"key":"transcoding.library_roots","label":"Library folders (one per line)","name":"library_roots","takes":"now"},{"input":{"kind":"lines"},"key":"security.allowed_targets","label":"Local addresses sources may use (one per line, e.g. 127.0.0.1 for a media server on this PC)","name":"allowed_targets","takes":"now"},{"input":{"kind":"toggle"},"key":"desktop.start_at_login","label":"Start at login","name":"start_at_login","takes":"now"},{"input":{"kind":"choice","of":[["low","Low: games and the desktop come first (recommended)"],["idle","Idle: only when nothing else wants the CPU"],["normal","Normal"]]},"key":"gaming.priority","label":"Priority of transcodes","name":"priority","takes":"now"},{"input":{"kind":"lines"},"key":"gaming.games","label":"Games (process names, one per line)","name":"games","takes":"now"},{"input":{"kind":"choice","of":[["freeze_batch","Pause batch jobs; streams go on at idle priority, stepping down if they fall behind"],["freeze_all","Pause every job"],["nothing","Change nothing"]]},"key":"gaming.when_playing","label":"While a game runs","name":"when_playing","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"gaming.resume_delay_seconds","label":"Seconds after the game exits before jobs resume","name":"resume_delay_seconds","takes":"now"},{"input":{"kind":"schedule"},"key":"gaming.schedule","label":"When jobs may run","name":"schedule","takes":"now"},{"input":{"kind":"choice","of":[["finish","Running jobs finish; new ones wait"],["freeze","Running jobs pause until it opens"],["stop","Batch jobs stop and wait in the queue"]]},"key":"gaming.outside_window","label":"When the schedule closes","name":"outside_window","takes":"now"},{"input":{"kind":"number","of":{"max":3600,"min":0}},"key":"throttle.ahead_seconds","label":"Pause a stream this many seconds ahead of its viewers (0: never)","name":"throttle_ahead_seconds","takes":"now"}] as const;
 
@@ -105,6 +109,9 @@ export type Capabilities = {
 	live?: LiveCapabilities | null,
 };
 
+/**  **ext**: what kind of program started a job. */
+export type ClientKind = "ghosthub" | "sdk" | "browser" | "app" | "other";
+
 /**  `GET /api/stats/daily`: finished jobs per day, from the job history. */
 export type DailyStats = {
 	days: DayStats[],
@@ -119,6 +126,28 @@ export type DayStats = {
 	average_speed: number | null,
 	hw_usage: { [key in string]: number },
 };
+
+/**  **ext**: what a job does with its source, in words, and the picture in and out. */
+export type Delivery = {
+	kind: DeliveryKind,
+	/**  Why, in words ("hevc is not browser-playable; 10-bit video"). */
+	reason: string,
+	/**  The video encoder (`libx264`, `h264_vaapi`); absent when the picture is copied. */
+	encoder?: string | null,
+	/**  The source picture, `1920x1080`. */
+	input?: string | null,
+	/**  The picture written: one size, or each rendition's, `1280x720, 854x480`. */
+	output?: string | null,
+};
+
+/**  **ext**: how a job delivers its source, as Plex and Jellyfin name it. */
+export type DeliveryKind = 
+/**  Every stream copied into the container the source already is. */
+"direct" | 
+/**  The picture copied into another container (audio may be converted). */
+"remux" | 
+/**  The picture (or, without one, the sound) encoded anew. */
+"transcode";
 
 export type DesktopNotice = {
 	/**  Increasing; `dismiss_notices(up_to)` clears through it. */
@@ -158,6 +187,8 @@ export type ErrorCode =
 "malformed-json" | "body-unreadable" | "body-too-large" | "body-timeout" | "bad-request" | "invalid-path" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "request-failed" | "internal-error" | "range-not-satisfiable" | "api-key-required" | "api-key-invalid" | "settings-local-only" | "local-only" | "origin-not-allowed" | "host-not-allowed" | "not-the-dashboard" | "pairing-code-invalid" | "too-many-attempts" | "job-not-found" | "job-not-cancellable" | 
 /**  Only a running job can be paused or resumed (409). */
 "job-not-running" | 
+/**  Only an ended job can be retried, and a live recording never (400). */
+"job-not-retryable" | 
 /**  This platform cannot pause a running job. */
 "pause-unsupported" | "queue-full" | "file-not-found" | "job-not-ready" | "job-ended" | "job-expired" | "segment-timeout" | "server-stopping" | "server-paused" | 
 /**  The server is not running (the desktop app stopped it). */
@@ -334,6 +365,16 @@ export type IngestOverview = {
 /**  How a publisher reached us. */
 export type IngestProtocol = "rtmp" | "srt";
 
+/**
+ *  **ext**: who asked for a job: the name it gave (`X-GhostStream-Client`, or WebSocket
+ *  `identify` from the same address), else its User-Agent's product, and its address.
+ */
+export type JobClient = {
+	name: string,
+	kind: ClientKind,
+	address?: string | null,
+};
+
 /**  A server → client WebSocket message about a job. */
 export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } | { type: "status_change"; job_id: string; data: StatusData } | { type: "analysis"; job_id: string; data: AnalysisData } | 
 /**
@@ -387,6 +428,14 @@ export type JobResponse = {
 	/**  **ext**: with `error`, a stable code for the cause next to `error_message`. */
 	error_code?: string | null,
 	source: string,
+	/**  **ext**: who asked for the job; absent for jobs from before it was kept. */
+	client?: JobClient | null,
+	/**  **ext**: what the job does with the source, and why; absent until probed. */
+	delivery?: Delivery | null,
+	/**  **ext**: bytes written (segments or the file) so far. */
+	output_size?: number | null,
+	/**  **ext**: the last measured speed (× real time). */
+	speed?: number | null,
 };
 
 export type JobStatus = "queued" | "processing" | "ready" | "error" | "cancelled";
@@ -475,6 +524,31 @@ export type LiveStream = {
 	hls_path: string | null,
 	/**  `/streams/<key>/dash/manifest.mpd`. */
 	dash_path: string | null,
+};
+
+/**  How serious an application log line is. */
+export type LogLevel = "info" | "warn" | "error";
+
+/**
+ *  One line of the application log: the server starting and where it listens, jobs
+ *  asked for and ended, requests refused (with the reason and who sent them).
+ */
+export type LogLine = {
+	/**  Increases by one per line, from 1. */
+	seq: number,
+	at: string,
+	level: LogLevel,
+	text: string,
+};
+
+/**
+ *  `GET /api/logs` (**ext**): the lines after `after`, oldest first, and the `seq` to ask
+ *  after next. Only the last lines are kept (`kept` of them at most).
+ */
+export type LogPage = {
+	lines: LogLine[],
+	next: number,
+	kept: number,
 };
 
 /**  Normalised result of probing a source. */

@@ -486,6 +486,12 @@ pub struct JobRecord {
     /// the live ingest (`<state>/live/<id>`), which keeps and removes them.
     #[serde(default)]
     pub live_key: Option<String>,
+    /// Who asked for the job.
+    #[serde(default)]
+    pub client: Option<ghoststream_types::JobClient>,
+    /// Direct, remux or transcode, and why (once probed).
+    #[serde(default)]
+    pub delivery: Option<ghoststream_types::Delivery>,
 }
 
 impl JobRecord {
@@ -517,6 +523,10 @@ impl JobRecord {
             completed_at: self.completed_at,
             mode: self.mode,
             source: self.source.clone(),
+            client: self.client.clone(),
+            delivery: self.delivery.clone(),
+            output_size: (self.output_bytes > 0).then_some(self.output_bytes),
+            speed: self.speed,
         }
     }
 

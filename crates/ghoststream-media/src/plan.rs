@@ -2,8 +2,8 @@
 //! what is not, and the rendition ladder. Pure functions of the probe and the request.
 
 use ghoststream_types::{
-    AudioCodec, Format, MediaInfo, Mode, PlanStreams, Resolution, StreamAction, StreamPlan,
-    VideoCodec,
+    AudioCodec, Delivery, DeliveryKind, Format, MediaInfo, Mode, PlanStreams, Resolution,
+    StreamAction, StreamPlan, VideoCodec,
 };
 
 /// One output picture size and rate.
@@ -393,6 +393,90 @@ pub fn ladder(src_w: u32, src_h: u32, cap_h: Option<u32>, wish: &Wish) -> Vec<Re
     rungs
 }
 
+/// What a plan does with its source, in the words a player's owner reads: direct,
+/// remux or transcode, why, the encoder (`hw` picks it), and the picture in and out.
+pub fn delivery(
+    plan: &Plan,
+    media: &MediaInfo,
+    format: Format,
+    hw: ghoststream_types::HwKind,
+) -> Delivery {
+    let input = media
+        .video
+        .as_ref()
+        .map(|v| format!("{}x{}", v.width, v.height));
+    let video_reason = plan.streams.video.as_ref().map(|v| v.reason.clone());
+    let audio_encoded: Vec<String> = plan
+        .streams
+        .audio
+        .iter()
+        .filter(|a| a.action == StreamAction::Transcode)
+        .map(|a| a.reason.clone())
+        .collect();
+    let audio_note = (!audio_encoded.is_empty())
+        .then(|| format!("audio converted: {}", audio_encoded.join(", ")));
+    let join = |a: String, b: Option<String>| match b {
+        Some(b) => format!("{a}; {b}"),
+        None => a,
+    };
+    match &plan.video {
+        VideoAction::Encode {
+            codec, renditions, ..
+        } => Delivery {
+            kind: DeliveryKind::Transcode,
+            reason: join(video_reason.unwrap_or_default(), audio_note),
+            encoder: crate::command::encoder_name(*codec, hw).map(str::to_string),
+            input,
+            output: Some(
+                renditions
+                    .iter()
+                    .map(|r| format!("{}x{}", r.width, r.height))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        },
+        VideoAction::Copy => {
+            let same = match format {
+                Format::Mp4 => media.container.contains("mp4"),
+                Format::Mkv => media.container.contains("matroska"),
+                Format::Webm => media.container.contains("webm"),
+                Format::Hls => false,
+            };
+            let direct = same && audio_encoded.is_empty();
+            let why = video_reason.unwrap_or_default();
+            Delivery {
+                kind: if direct {
+                    DeliveryKind::Direct
+                } else {
+                    DeliveryKind::Remux
+                },
+                reason: if direct {
+                    format!("the picture and sound play as they are ({why})")
+                } else {
+                    join(
+                        format!("picture copied into {} ({why})", format.as_str()),
+                        audio_note,
+                    )
+                },
+                encoder: None,
+                output: input.clone(),
+                input,
+            }
+        }
+        VideoAction::None => Delivery {
+            kind: if audio_encoded.is_empty() {
+                DeliveryKind::Remux
+            } else {
+                DeliveryKind::Transcode
+            },
+            reason: audio_note.unwrap_or_else(|| "sound only, copied".into()),
+            encoder: None,
+            input: None,
+            output: None,
+        },
+    }
+}
+
 fn audio_decision(codec: &str, channels: u32, wish: &Wish) -> (AudioAction, String) {
     let max_ch = wish.max_audio_channels.max(1);
     let channels_out = channels.clamp(1, max_ch);
@@ -499,6 +583,51 @@ mod tests {
         );
         assert_eq!(p.video, VideoAction::Copy);
         assert_eq!(p.audio, AudioAction::Copy);
+    }
+
+    #[test]
+    fn delivery_names_what_happens_and_why() {
+        use ghoststream_types::HwKind;
+        // Copied picture, surround sound converted: a remux into HLS, and it says why.
+        let m = media("h264", 1280, 720, 8, "sdr", "aac", 6);
+        let p = decide(&m, &wish(Mode::Stream, Resolution::Original));
+        let d = delivery(&p, &m, Format::Hls, HwKind::Software);
+        assert_eq!(d.kind, DeliveryKind::Remux);
+        assert_eq!(d.encoder, None);
+        assert_eq!(
+            (d.input.as_deref(), d.output.as_deref()),
+            (Some("1280x720"), Some("1280x720"))
+        );
+        assert!(d.reason.contains("picture copied into hls"), "{}", d.reason);
+        assert!(d.reason.contains("6 channels above"), "{}", d.reason);
+        // The same source into an MP4 from an MP4, nothing converted: direct.
+        let mut mp4 = media("h264", 1280, 720, 8, "sdr", "aac", 2);
+        mp4.container = "mov,mp4,m4a,3gp,3g2,mj2".into();
+        let p = decide(&mp4, &wish(Mode::Batch, Resolution::Original));
+        assert_eq!(
+            delivery(&p, &mp4, Format::Mp4, HwKind::Software).kind,
+            DeliveryKind::Direct
+        );
+        // HEVC HDR scaled to 1080p: a transcode naming the encoder and both sizes.
+        let m = media("hevc", 3840, 2160, 10, "hdr10", "eac3", 6);
+        let p = decide(&m, &wish(Mode::Stream, Resolution::P1080));
+        let d = delivery(&p, &m, Format::Hls, HwKind::Vaapi);
+        assert_eq!(d.kind, DeliveryKind::Transcode);
+        assert_eq!(d.encoder.as_deref(), Some("h264_vaapi"));
+        assert_eq!(
+            (d.input.as_deref(), d.output.as_deref()),
+            (Some("3840x2160"), Some("1920x1080"))
+        );
+        assert!(
+            d.reason.contains("hevc is not browser-playable"),
+            "{}",
+            d.reason
+        );
+        assert!(
+            d.reason.contains("audio converted: eac3 → aac"),
+            "{}",
+            d.reason
+        );
     }
 
     #[test]

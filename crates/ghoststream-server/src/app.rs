@@ -31,6 +31,8 @@ use uuid::Uuid;
 pub struct App {
     pub engine: Engine,
     pub clients: Clients,
+    /// The application log (the dashboard's Troubleshooting page).
+    pub journal: crate::journal::Journal,
     pub ws: Arc<WsSettings>,
     /// The configuration file the Settings view writes.
     pub(crate) config_path: Arc<RwLock<std::path::PathBuf>>,
@@ -67,6 +69,7 @@ impl App {
         App {
             engine,
             clients: Clients::default(),
+            journal: crate::journal::Journal::default(),
             ws: Arc::new(ws),
             config_path: Arc::new(RwLock::new(settings::default_config_path())),
             saved: Arc::new(RwLock::new(saved)),
@@ -83,19 +86,26 @@ impl App {
         let mut events = self.engine.subscribe();
         let mut notices = self.engine.subscribe_notices();
         let tx = self.status.clone();
+        let journal = self.journal.clone();
         tokio::spawn(async move {
             use tokio::sync::broadcast::error::RecvError;
             loop {
                 let tick = tokio::select! {
                     e = events.recv() => match e {
-                        Ok(JobEvent::StatusChange { .. }) | Err(RecvError::Lagged(_)) => true,
+                        Ok(JobEvent::StatusChange { job_id, data }) => {
+                            log_status(&journal, &job_id, &data);
+                            true
+                        }
+                        Err(RecvError::Lagged(_)) => true,
                         Ok(_) => false,
                         Err(RecvError::Closed) => break,
                     },
                     n = notices.recv() => match n {
-                        Ok(Notice::Gaming { .. } | Notice::Schedule { .. })
-                        | Err(RecvError::Lagged(_)) => true,
-                        Ok(_) => false,
+                        Ok(n) => {
+                            log_notice(&journal, &n);
+                            matches!(n, Notice::Gaming { .. } | Notice::Schedule { .. })
+                        }
+                        Err(RecvError::Lagged(_)) => true,
                         Err(RecvError::Closed) => break,
                     },
                 };
@@ -240,11 +250,71 @@ impl App {
     pub async fn start_job(
         &self,
         req: ghoststream_types::StartRequest,
-        client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
         base: &str,
     ) -> ApiResult<JobResponse> {
-        let snap = self.engine.submit(req, client).await?;
-        Ok(crate::links::answer(&snap, base))
+        let who = client
+            .as_ref()
+            .map(|c| match &c.address {
+                Some(a) => format!("{} at {a}", c.name),
+                None => c.name.clone(),
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let snap = match self.engine.submit(req, client).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.journal.push(
+                    ghoststream_types::LogLevel::Warn,
+                    format!("job refused for {who}: {e}"),
+                );
+                return Err(e.into());
+            }
+        };
+        let r = crate::links::answer(&snap, base);
+        let what = match &r.delivery {
+            Some(d) => format!(
+                "{}: {}",
+                match d.kind {
+                    ghoststream_types::DeliveryKind::Direct => "direct",
+                    ghoststream_types::DeliveryKind::Remux => "remux",
+                    ghoststream_types::DeliveryKind::Transcode => "transcode",
+                },
+                d.reason
+            ),
+            None => r.status.as_str().to_string(),
+        };
+        self.journal.info(format!(
+            "job {} ({}) for {who}: {} — {what}",
+            short(&r.job_id),
+            r.mode.as_str(),
+            ghoststream_engine::redact::redact_url(&r.source),
+        ));
+        Ok(r)
+    }
+
+    /// Starts a new job with an ended job's request, for the same client.
+    pub async fn retry_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
+        let rec = self.engine.job(id).await?.record;
+        if !rec.status.is_terminal() || rec.live_key.is_some() {
+            return Err(ApiError::BadRequest {
+                code: ghoststream_types::ErrorCode::JobNotRetryable,
+                detail: if rec.live_key.is_some() {
+                    "a live stream's recording cannot be retried; publish the stream again".into()
+                } else {
+                    "the job has not ended yet".into()
+                },
+            });
+        }
+        self.start_job(rec.request, rec.client, base).await
+    }
+
+    /// The application log after line `after`.
+    pub fn app_log(
+        &self,
+        after: Option<u64>,
+        limit: Option<u32>,
+    ) -> ApiResult<ghoststream_types::LogPage> {
+        self.journal.read(after, limit)
     }
 
     pub async fn pause_job(&self, id: Uuid, base: &str) -> ApiResult<JobResponse> {
@@ -410,4 +480,77 @@ impl App {
 /// A job id from a path or an IPC argument; anything that is not a UUID is an unknown job.
 pub fn job_id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::Engine(EngineError::NotFound))
+}
+
+/// A job id as log lines show it: its first eight characters.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn log_status(j: &crate::journal::Journal, id: &str, d: &ghoststream_types::StatusData) {
+    use ghoststream_types::{JobStatus, LogLevel};
+    let id = short(id);
+    match d.status {
+        JobStatus::Processing => j.info(format!("job {id} started")),
+        JobStatus::Ready => j.info(format!("job {id} finished")),
+        JobStatus::Cancelled => j.info(format!(
+            "job {id} {}",
+            d.error_message.as_deref().unwrap_or("cancelled")
+        )),
+        JobStatus::Error => j.push(
+            LogLevel::Error,
+            format!(
+                "job {id} failed: {}",
+                ghoststream_engine::redact::redact_text(
+                    d.error_message.as_deref().unwrap_or("no reason given")
+                )
+            ),
+        ),
+        JobStatus::Queued => {}
+    }
+}
+
+fn log_notice(j: &crate::journal::Journal, n: &Notice) {
+    use ghoststream_types::LogLevel;
+    match n {
+        Notice::HardwareFallback {
+            job_id,
+            from,
+            cause,
+        } => j.push(
+            LogLevel::Warn,
+            format!(
+                "job {}: the {} encoder failed ({cause}); continuing in software",
+                short(job_id),
+                from.as_str()
+            ),
+        ),
+        Notice::Gaming { game: Some(g) } => j.info(format!("{g} is running: jobs paused")),
+        Notice::Gaming { game: None } => j.info("the game exited: jobs resumed"),
+        Notice::Schedule { limit } => j.info(match limit {
+            Some(0) => "schedule: closed, no new jobs".to_string(),
+            Some(n) => format!("schedule: at most {n} jobs"),
+            None => "schedule: no limit".to_string(),
+        }),
+        Notice::Degraded {
+            job_id,
+            speed,
+            action,
+        } => j.push(
+            LogLevel::Warn,
+            format!("job {} runs at {speed}× real time: {action}", short(job_id)),
+        ),
+        Notice::Live {
+            name,
+            event,
+            detail,
+            ..
+        } => j.info(format!(
+            "live '{name}': {event:?}{}",
+            detail
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        )),
+    }
 }

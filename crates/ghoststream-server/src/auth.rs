@@ -74,11 +74,16 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     } else {
         detail
     };
+    let refused = crate::error::Refused {
+        code,
+        detail: detail.clone(),
+    };
     let mut out = (
         status,
         axum::Json(ghoststream_types::ErrorBody::new(code, detail)),
     )
         .into_response();
+    out.extensions_mut().insert(refused);
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
             out.headers_mut().insert(k.clone(), v.clone());
@@ -350,17 +355,62 @@ pub fn dashboard_page(state: &App, peer: SocketAddr, headers: &HeaderMap) -> Res
     }
 }
 
-/// Notes the `X-GhostStream-Client` name of each HTTP request (`/api/clients`).
+/// Notes the `X-GhostStream-Client` name of each HTTP request (`/api/clients`), and
+/// writes each refused request to the application log: what was asked, by whom, the
+/// status, and the answer's code and words.
 pub async fn track(State(state): State<App>, req: Request, next: Next) -> Response {
-    if let Some(name) = req
-        .headers()
-        .get("x-ghoststream-client")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-    {
+    let header = |h: &HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let client = header(req.headers(), "x-ghoststream-client").filter(|v| !v.trim().is_empty());
+    if let Some(name) = &client {
         state.clients.seen_http(name.trim());
     }
-    next.run(req).await
+    let user_agent = header(req.headers(), "user-agent");
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let method = req.method().clone();
+    let path: String = req.uri().path().chars().take(200).collect();
+    let res = next.run(req).await;
+    let status = res.status();
+    let media = path.starts_with("/stream/") || path.starts_with("/streams/");
+    let routine = media
+        && matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE
+        );
+    if (status.is_client_error() || status.is_server_error()) && !routine {
+        let who = peer
+            .map(|ip| {
+                let c = state
+                    .clients
+                    .job_client(client.as_deref(), user_agent.as_deref(), ip);
+                format!("{} at {}", c.name, c.address.unwrap_or_default())
+            })
+            .unwrap_or_else(|| "the app".into());
+        let (code, detail) = res
+            .extensions()
+            .get::<crate::error::Refused>()
+            .map(|r| (r.code.as_str().to_string(), r.detail.clone()))
+            .unwrap_or_default();
+        let level = if status.is_server_error() {
+            ghoststream_types::LogLevel::Error
+        } else {
+            ghoststream_types::LogLevel::Warn
+        };
+        state.journal.push(
+            level,
+            format!(
+                "refused {method} {path} from {who}: {} {code}: {detail}",
+                status.as_u16()
+            ),
+        );
+    }
+    res
 }
 
 #[cfg(test)]

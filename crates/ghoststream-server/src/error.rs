@@ -160,7 +160,21 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let (status, body) = self.to_body();
+        // What the application log says of a refusal (see `auth::track`).
+        let note = Refused {
+            code: body.code,
+            detail: match &body.detail {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|e| e.get("msg").and_then(|m| m.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other.to_string(),
+            },
+        };
         let mut r = (status, Json(body)).into_response();
+        r.extensions_mut().insert(note);
         let h = r.headers_mut();
         use axum::http::{header, HeaderValue};
         match status {
@@ -183,6 +197,13 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error answer's code and words, kept on the response for the application log.
+#[derive(Clone, Debug)]
+pub struct Refused {
+    pub code: ErrorCode,
+    pub detail: String,
+}
 
 /// The HTTP status of an upload refusal (tus answers a checksum mismatch with 460).
 pub fn upload_status(u: &ghoststream_engine::uploads::UploadError) -> StatusCode {

@@ -9,6 +9,7 @@ mod clients;
 pub mod discovery;
 mod error;
 mod files;
+pub mod journal;
 pub mod links;
 mod listen;
 mod live;
@@ -73,6 +74,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(jobs::leave))
         .routes(routes!(jobs::pause))
         .routes(routes!(jobs::resume))
+        .routes(routes!(jobs::retry))
         .routes(routes!(jobs::log))
         .routes(routes!(stream::download))
         .routes(routes!(dashboard::status))
@@ -80,6 +82,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(dashboard::resume))
         .routes(routes!(dashboard::resources))
         .routes(routes!(dashboard::daily))
+        .routes(routes!(dashboard::logs))
         .routes(routes!(dashboard::get_settings, dashboard::put_settings))
         .routes(routes!(pairing::rendezvous))
         .routes(routes!(pairing::rotate))
@@ -142,11 +145,11 @@ pub fn router(state: App) -> Router {
             state.clone(),
             auth::api_key,
         ))
+        .layer(axum::middleware::from_fn(auth::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::track,
         ))
-        .layer(axum::middleware::from_fn(auth::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::cors,

@@ -72,6 +72,14 @@ pub const OPS: &[Op] = &[
         args: &["job_id"],
         ..op("resume_job", "POST", "/api/transcode/{job_id}/resume")
     },
+    Op {
+        args: &["job_id"],
+        ..op("retry_job", "POST", "/api/transcode/{job_id}/retry")
+    },
+    Op {
+        args: &["job_id"],
+        ..op("delete_job", "DELETE", "/api/transcode/{job_id}")
+    },
     op("capabilities", "GET", "/api/capabilities"),
     op("resources", "GET", "/api/resources"),
     op("stats", "GET", "/api/stats"),
@@ -79,6 +87,11 @@ pub const OPS: &[Op] = &[
         args: &["days"],
         query: &["days"],
         ..op("daily_stats", "GET", "/api/stats/daily")
+    },
+    Op {
+        args: &["after", "limit"],
+        query: &["after", "limit"],
+        ..op("app_log", "GET", "/api/logs")
     },
     op("get_settings", "GET", "/api/settings"),
     Op {

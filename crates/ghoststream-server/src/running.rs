@@ -1,6 +1,7 @@
 //! A server started in this process: what `ghoststream serve` runs, and what the tray
 //! app starts, stops and restarts without a child process.
 
+use crate::journal::Journal;
 use crate::{serve, App};
 use ghoststream_engine::{Config, Engine};
 use ghoststream_media::hw::Hardware;
@@ -39,6 +40,41 @@ pub struct Running {
 impl Running {
     /// Binds, opens the engine (state database, reconciliation) and serves.
     pub async fn start(config: Config, hardware: Hardware) -> Result<Running, StartError> {
+        Self::start_with(config, hardware, Journal::default()).await
+    }
+
+    /// [`Running::start`], writing to `journal`: the app keeps one application log across
+    /// the servers it starts and stops. A failed start is written there too.
+    pub async fn start_with(
+        config: Config,
+        hardware: Hardware,
+        journal: Journal,
+    ) -> Result<Running, StartError> {
+        let r = Self::start_inner(config, hardware, journal.clone()).await;
+        match &r {
+            Ok(r) => {
+                let hw = r.engine().hardware().available();
+                journal.info(format!(
+                    "server started, version {}: listening on {} (port {}); encoders: {}",
+                    env!("CARGO_PKG_VERSION"),
+                    r.addr,
+                    r.addr.port(),
+                    hw.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Err(e) => journal.push(
+                ghoststream_types::LogLevel::Error,
+                format!("server could not start: {e}"),
+            ),
+        }
+        r
+    }
+
+    async fn start_inner(
+        config: Config,
+        hardware: Hardware,
+        journal: Journal,
+    ) -> Result<Running, StartError> {
         if hardware.ffmpeg_version.is_none() {
             return Err(StartError::NoFfmpeg(
                 config.transcoding.ffmpeg_path.display().to_string(),
@@ -78,7 +114,8 @@ impl Running {
         engine.set_callback_answer(std::sync::Arc::new(move |snap| {
             crate::links::answer(snap, &base)
         }));
-        let state = App::new(engine);
+        let mut state = App::new(engine);
+        state.journal = journal;
         state.push_status_changes();
         state
             .bound_port
@@ -125,6 +162,7 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        self.state.journal.info("server stopped");
     }
 }
 

@@ -10,7 +10,7 @@ use crate::auth::has_api_key;
 use crate::error::ApiError;
 use crate::App;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -18,6 +18,7 @@ use ghoststream_types::ErrorCode;
 use ghoststream_types::{JobEvent, StatusData};
 use serde_json::{json, Value};
 use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast::error::RecvError;
@@ -32,27 +33,30 @@ const MAX_SUBSCRIPTIONS: usize = 1000;
 
 pub async fn progress(
     State(s): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
-    upgrade(s, &headers, &uri, ws, Filter::All)
+    upgrade(s, peer, &headers, &uri, ws, Filter::All)
 }
 
 /// `/ws/conversion/{job_id}`: `/ws/progress` subscribed to one job.
 pub async fn conversion(
     State(s): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     axum::extract::Path(job): axum::extract::Path<String>,
     headers: HeaderMap,
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
     let only = Filter::Only(std::iter::once(job.chars().take(64).collect()).collect());
-    upgrade(s, &headers, &uri, ws, only)
+    upgrade(s, peer, &headers, &uri, ws, only)
 }
 
 fn upgrade(
     s: App,
+    peer: SocketAddr,
     headers: &HeaderMap,
     uri: &Uri,
     ws: WebSocketUpgrade,
@@ -65,7 +69,7 @@ fn upgrade(
     // instead of being parsed.
     ws.max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| connection(s, socket, filter))
+        .on_upgrade(move |socket| connection(s, socket, filter, peer.ip()))
 }
 
 #[derive(Default)]
@@ -125,7 +129,7 @@ fn now_ts() -> f64 {
     chrono::Utc::now().timestamp_millis() as f64 / 1000.0
 }
 
-async fn connection(s: App, socket: WebSocket, filter: Filter) {
+async fn connection(s: App, socket: WebSocket, filter: Filter, peer: std::net::IpAddr) {
     let open = s.ws.open.fetch_add(1, Ordering::SeqCst) + 1;
     let (mut sink, mut stream) = socket.split();
     if open > s.ws.max_connections {
@@ -139,7 +143,7 @@ async fn connection(s: App, socket: WebSocket, filter: Filter) {
         return;
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    s.clients.ws_open(id);
+    s.clients.ws_open(id, peer);
     let shared = Arc::new(Shared {
         outbox: Mutex::new(Outbox::default()),
         notify: Notify::new(),

@@ -355,3 +355,38 @@ pub struct VersionInfo {
     pub ffmpeg_version: String,
     pub platform: String,
 }
+
+/// How serious an application log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line of the application log: the server starting and where it listens, jobs
+/// asked for and ended, requests refused (with the reason and who sent them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLine {
+    /// Increases by one per line, from 1.
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub level: LogLevel,
+    pub text: String,
+}
+
+/// `GET /api/logs` (**ext**): the lines after `after`, oldest first, and the `seq` to ask
+/// after next. Only the last lines are kept (`kept` of them at most).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogPage {
+    pub lines: Vec<LogLine>,
+    pub next: u64,
+    pub kept: u32,
+}

@@ -55,6 +55,8 @@ codes! {
     JobNotCancellable = "job-not-cancellable",
     /// Only a running job can be paused or resumed (409).
     JobNotRunning = "job-not-running",
+    /// Only an ended job can be retried, and a live recording never (400).
+    JobNotRetryable = "job-not-retryable",
     /// This platform cannot pause a running job.
     PauseUnsupported = "pause-unsupported",
     QueueFull = "queue-full",

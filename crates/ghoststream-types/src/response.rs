@@ -283,6 +283,76 @@ pub struct JobResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     pub source: String,
+    /// **ext**: who asked for the job; absent for jobs from before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<JobClient>,
+    /// **ext**: what the job does with the source, and why; absent until probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// **ext**: bytes written (segments or the file) so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_size: Option<u64>,
+    /// **ext**: the last measured speed (× real time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+}
+
+/// **ext**: what kind of program started a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    Ghosthub,
+    Sdk,
+    Browser,
+    App,
+    Other,
+}
+
+/// **ext**: who asked for a job: the name it gave (`X-GhostStream-Client`, or WebSocket
+/// `identify` from the same address), else its User-Agent's product, and its address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobClient {
+    pub name: String,
+    pub kind: ClientKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// **ext**: how a job delivers its source, as Plex and Jellyfin name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryKind {
+    /// Every stream copied into the container the source already is.
+    Direct,
+    /// The picture copied into another container (audio may be converted).
+    Remux,
+    /// The picture (or, without one, the sound) encoded anew.
+    Transcode,
+}
+
+/// **ext**: what a job does with its source, in words, and the picture in and out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Delivery {
+    pub kind: DeliveryKind,
+    /// Why, in words ("hevc is not browser-playable; 10-bit video").
+    pub reason: String,
+    /// The video encoder (`libx264`, `h264_vaapi`); absent when the picture is copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
+    /// The source picture, `1920x1080`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// The picture written: one size, or each rendition's, `1280x720, 854x480`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

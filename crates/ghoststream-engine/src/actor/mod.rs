@@ -43,7 +43,7 @@ pub(crate) enum Cmd {
     Start {
         spec: Box<JobSpec>,
         request: Box<StartRequest>,
-        client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
         reply: Reply<Result<Snapshot, EngineError>>,
     },
     Get {
@@ -242,7 +242,7 @@ enum Internal {
         spec: Box<JobSpec>,
         request: Box<StartRequest>,
         prepared: Result<Box<Prepared>, String>,
-        client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
         reply: Reply<Result<Snapshot, EngineError>>,
     },
     SubtitleDone {

@@ -527,6 +527,14 @@ impl Actor {
                         });
                     job.hw = HwKind::Software;
                     job.rec.hw_accel_used = Some(HwKind::Software);
+                    if let Some(d) = job.rec.delivery.as_mut().filter(|d| d.encoder.is_some()) {
+                        let codec = job.spec.as_ref().map(|s| s.video_codec);
+                        d.encoder = codec
+                            .and_then(|c| {
+                                ghoststream_media::command::encoder_name(c, HwKind::Software)
+                            })
+                            .map(str::to_string);
+                    }
                     self.persist(id).await;
                     let _ = self.internal_tx.send(Internal::Retry { job: id }).await;
                 } else if job.attempts <= cfg.transcoding.retry_count && cause.is_transient() {

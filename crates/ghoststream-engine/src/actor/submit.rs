@@ -63,7 +63,7 @@ impl Actor {
         &mut self,
         spec: Box<JobSpec>,
         request: Box<StartRequest>,
-        client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
         reply: oneshot::Sender<Result<Snapshot, EngineError>>,
     ) {
         if let Some(key) = spec.share_key() {
@@ -123,7 +123,7 @@ impl Actor {
         mut spec: JobSpec,
         request: StartRequest,
         prepared: Result<Box<Prepared>, String>,
-        _client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
     ) -> Result<Snapshot, EngineError> {
         if let Some(key) = spec.share_key() {
             if let Some(s) = self
@@ -170,6 +170,8 @@ impl Actor {
             stream_revoked: false,
             files_removed: false,
             live_key: None,
+            client,
+            delivery: None,
         };
         let mut sessions = HashSet::new();
         let mut anon = 0;
@@ -239,6 +241,12 @@ impl Actor {
                     codecs: codecs_of(&p.plan, &p.media),
                     ..Hls::new(map, p.plan.variant_count())
                 });
+                rec.delivery = Some(ghoststream_media::plan::delivery(
+                    &p.plan,
+                    &p.media,
+                    spec.format,
+                    p.hw,
+                ));
                 rec.media_info = Some(p.media);
                 (Some(p.plan), hls, p.hw)
             }

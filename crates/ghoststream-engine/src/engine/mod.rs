@@ -299,7 +299,7 @@ impl Engine {
     pub async fn submit(
         &self,
         req: StartRequest,
-        client: Option<String>,
+        client: Option<ghoststream_types::JobClient>,
     ) -> Result<Snapshot, EngineError> {
         if self.inner.stopped.is_cancelled() {
             return Err(EngineError::Stopped);

@@ -481,6 +481,36 @@ impl Session {
             stream_revoked: true,
             files_removed: false,
             live_key: Some(self.key.clone()),
+            client: Some(ghoststream_types::JobClient {
+                name: format!("{} publisher", proto.to_uppercase()),
+                kind: ghoststream_types::ClientKind::Other,
+                address: st
+                    .publisher
+                    .as_deref()
+                    .and_then(|p| p.parse::<std::net::SocketAddr>().ok())
+                    .map(|a| a.ip().to_string()),
+            }),
+            delivery: Some(ghoststream_types::Delivery {
+                kind: ghoststream_types::DeliveryKind::Transcode,
+                reason: "live input encoded into an adaptive ladder".into(),
+                encoder: ghoststream_media::command::encoder_name(
+                    ghoststream_types::VideoCodec::H264,
+                    st.hw,
+                )
+                .map(str::to_string),
+                input: info
+                    .input
+                    .width
+                    .zip(info.input.height)
+                    .map(|(w, h)| format!("{w}x{h}")),
+                output: Some(
+                    info.renditions
+                        .iter()
+                        .map(|r| format!("{}x{}", r.width, r.height))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            }),
         }
     }
 

@@ -11,7 +11,7 @@ use axum::Json;
 use bytes::Bytes;
 use ghoststream_types::ErrorBody;
 use ghoststream_types::ErrorCode;
-use ghoststream_types::{DailyStats, Resources, ServerStatus, Settings, SettingsSaved};
+use ghoststream_types::{DailyStats, LogPage, Resources, ServerStatus, Settings, SettingsSaved};
 use std::net::SocketAddr;
 
 #[utoipa::path(
@@ -95,6 +95,41 @@ pub async fn daily(
     Query(q): Query<DaysQuery>,
 ) -> ApiResult<Json<DailyStats>> {
     s.daily_stats(q.days).await.map(Json)
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// The `seq` of the last line already read (0 or absent: from the oldest kept).
+    #[param(minimum = 0, maximum = 9007199254740991_i64)]
+    after: Option<u64>,
+    /// Lines to return, 1–1000 (default 500).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// The application log names clients and their addresses: only for this machine.
+#[utoipa::path(
+    get,
+    path = "/api/logs",
+    tag = "dashboard",
+    summary = "The application log: server start, jobs, refused requests (ext; from this machine only)",
+    params(LogQuery),
+    responses(
+        (status = 200, description = "OK", body = LogPage),
+        (status = 403, description = "Not from this machine", body = ErrorBody),
+        (status = 422, description = "Invalid limit", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn logs(
+    State(s): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<Json<LogPage>> {
+    crate::auth::local_owner(&s, peer, &headers)?;
+    s.app_log(q.after, q.limit).map(Json)
 }
 
 #[utoipa::path(

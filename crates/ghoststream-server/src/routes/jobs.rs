@@ -87,11 +87,16 @@ pub(crate) async fn authorize(
 )]
 pub async fn start(
     State(s): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<JobResponse>> {
     let req: StartRequest = json_body(body, s.engine.config().server.max_body_bytes, true)?;
-    let client = header_str(&headers, "x-ghoststream-client").map(str::to_string);
+    let client = Some(s.clients.job_client(
+        header_str(&headers, "x-ghoststream-client"),
+        header_str(&headers, "user-agent"),
+        peer.ip(),
+    ));
     Ok(Json(
         s.start_job(req, client, &base_url(&s, &headers)).await?,
     ))
@@ -194,6 +199,27 @@ pub async fn delete(
     Controlled(id): Controlled,
 ) -> ApiResult<Json<CancelResponse>> {
     s.delete_job(id).await.map(Json)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/transcode/{id}/retry",
+    tag = "jobs",
+    summary = "Start a new job with an ended job's request, for the same client (ext)",
+    params(JobId, ControlToken),
+    responses(
+        (status = 200, description = "The new job", body = JobResponse),
+        (status = 400, description = "Not ended yet, or a live recording", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn retry(
+    State(s): State<App>,
+    Controlled(id): Controlled,
+    headers: HeaderMap,
+) -> ApiResult<Json<JobResponse>> {
+    s.retry_job(id, &base_url(&s, &headers)).await.map(Json)
 }
 
 #[utoipa::path(
