@@ -158,6 +158,12 @@ pub async fn daily_stats(shell: S<'_>, days: Option<u32>) -> R<DailyStats> {
     shell.app().await?.daily_stats(days).await.map_err(api)
 }
 
+#[tauri::command]
+#[specta::specta]
+pub async fn hourly_stats(shell: S<'_>, hours: Option<u32>) -> R<DailyStats> {
+    shell.app().await?.hourly_stats(hours).await.map_err(api)
+}
+
 /// The application log; kept across server stops and starts, so it reads while stopped.
 #[tauri::command]
 #[specta::specta]

@@ -40,6 +40,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::resources,
             commands::stats,
             commands::daily_stats,
+            commands::hourly_stats,
             commands::app_log,
             commands::get_settings,
             commands::save_settings,

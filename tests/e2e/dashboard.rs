@@ -116,6 +116,24 @@ async fn daily_history_counts_finished_jobs() {
     );
     assert_eq!(today["hw_usage"]["software"], 1);
     assert!(today["average_speed"].as_f64().unwrap() > 0.0);
+    // A playable source into MP4 is copied, not transcoded: the split says so.
+    assert_eq!(
+        (today["copied"].as_u64(), today["transcoded"].as_u64()),
+        (Some(1), Some(0)),
+        "{today}"
+    );
+    assert_eq!(today["copy_speed"], today["average_speed"]);
+    // The 24-hour view: the same job in this hour's bucket, labelled by its UTC hour.
+    let (code, h) = gs.get("/api/stats/hourly").await;
+    assert_eq!(code, 200, "{h}");
+    let hours = h["days"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let now = hours.last().unwrap();
+    let label = now["day"].as_str().unwrap();
+    assert!(label.len() == 13 && label.as_bytes()[10] == b'T', "{label}");
+    let total: u64 = hours.iter().map(|x| x["completed"].as_u64().unwrap()).sum();
+    assert_eq!(total, 1, "{h}");
+    assert_eq!(gs.get("/api/stats/hourly?hours=0").await.0, 422);
 }
 
 /// The dashboard is told of status changes, never polls: after `watch_server` the

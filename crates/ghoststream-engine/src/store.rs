@@ -65,7 +65,7 @@ enum Op {
 
 /// The columns the history is searched by, computed from each record (SQLite generated
 /// columns, so records keep one form): name and JSON path.
-const COLUMNS: [(&str, &str); 8] = [
+const COLUMNS: [(&str, &str); 9] = [
     ("status", "$.status"),
     ("mode", "$.mode"),
     ("created", "$.created_at"),
@@ -74,6 +74,7 @@ const COLUMNS: [(&str, &str); 8] = [
     ("speed", "$.speed"),
     ("hw", "$.hw_accel_used"),
     ("first_seg", "$.first_segment_secs"),
+    ("delivery", "$.delivery.kind"),
 ];
 
 /// A finished job whose files are gone: nothing of it is served, so it lives only here
@@ -118,6 +119,8 @@ pub struct EndedDay {
     pub day: String,
     pub status: String,
     pub hw: Option<String>,
+    /// `direct`, `remux` or `transcode`; `None` for jobs from before it was kept.
+    pub delivery: Option<String>,
     pub jobs: u64,
     pub speed_sum: f64,
     /// Jobs with a speed (the sum's count).
@@ -445,20 +448,32 @@ impl Store {
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Option<Vec<EndedDay>> {
+        self.ended_by(since, false).await
+    }
+
+    /// [`Store::ended_by_day`] by the UTC day (`YYYY-MM-DD`) or, with `hourly`, the UTC
+    /// hour (`YYYY-MM-DDTHH`), and by delivery (direct, remux, transcode) as well.
+    pub async fn ended_by(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        hourly: bool,
+    ) -> Option<Vec<EndedDay>> {
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        let len = if hourly { 13 } else { 10 };
         self.read(move |conn| {
             conn.prepare_cached(
-                "SELECT substr(completed, 1, 10), status, hw, COUNT(*), TOTAL(speed), COUNT(speed)
-                 FROM jobs WHERE completed >= ?1 GROUP BY 1, 2, 3",
+                "SELECT substr(completed, 1, ?2), status, hw, delivery, COUNT(*), TOTAL(speed), COUNT(speed)
+                 FROM jobs WHERE completed >= ?1 GROUP BY 1, 2, 3, 4",
             )?
-            .query_map(params![since], |r| {
+            .query_map(params![since, len], |r| {
                 Ok(EndedDay {
                     day: r.get(0)?,
                     status: r.get(1)?,
                     hw: r.get(2)?,
-                    jobs: r.get(3)?,
-                    speed_sum: r.get(4)?,
-                    speeds: r.get(5)?,
+                    delivery: r.get(3)?,
+                    jobs: r.get(4)?,
+                    speed_sum: r.get(5)?,
+                    speeds: r.get(6)?,
                 })
             })?
             .collect()

@@ -260,16 +260,7 @@ impl App {
                 None => c.name.clone(),
             })
             .unwrap_or_else(|| "unknown".into());
-        let snap = match self.engine.submit(req, client).await {
-            Ok(s) => s,
-            Err(e) => {
-                self.journal.push(
-                    ghoststream_types::LogLevel::Warn,
-                    format!("job refused for {who}: {e}"),
-                );
-                return Err(e.into());
-            }
-        };
+        let snap = self.engine.submit(req, client).await?;
         let r = crate::links::answer(&snap, base);
         let what = match &r.delivery {
             Some(d) => format!(
@@ -395,6 +386,19 @@ impl App {
             )]));
         }
         Ok(self.engine.daily_stats(days).await?)
+    }
+
+    /// Finished jobs per hour, the last `hours` (1–168, default 24).
+    pub async fn hourly_stats(&self, hours: Option<u32>) -> ApiResult<DailyStats> {
+        let hours = hours.unwrap_or(24);
+        if !(1..=168).contains(&hours) {
+            return Err(ApiError::Invalid(vec![field(
+                &["query", "hours"],
+                "hours must be 1–168",
+                "value_error",
+            )]));
+        }
+        Ok(self.engine.hourly_stats(hours).await?)
     }
 
     /// The Settings view's values: as last saved, with the port actually bound when the

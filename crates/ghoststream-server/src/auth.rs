@@ -377,12 +377,15 @@ pub async fn track(State(state): State<App>, req: Request, next: Next) -> Respon
     let path: String = req.uri().path().chars().take(200).collect();
     let res = next.run(req).await;
     let status = res.status();
+    // Players polling for segments not yet written, and browsers asking for icons, are
+    // not refusals worth a line.
     let media = path.starts_with("/stream/") || path.starts_with("/streams/");
-    let routine = media
+    let routine = (media
         && matches!(
             status,
             StatusCode::NOT_FOUND | StatusCode::RANGE_NOT_SATISFIABLE
-        );
+        ))
+        || (status == StatusCode::NOT_FOUND && path == "/favicon.ico");
     if (status.is_client_error() || status.is_server_error()) && !routine {
         let who = peer
             .map(|ip| {

@@ -67,6 +67,14 @@ impl Clients {
             names.first().map(|n| n.to_string())
         };
         let product = user_agent.and_then(|ua| {
+            // A browser by its own name, not the "Mozilla/5.0" every one of them starts with.
+            if ua.starts_with("Mozilla/") {
+                let browser = ["Edg", "OPR", "Firefox", "Chrome", "Safari"]
+                    .into_iter()
+                    .find(|b| ua.contains(&format!("{b}/")))
+                    .unwrap_or("browser");
+                return Some(browser.replace("Edg", "Edge").replace("OPR", "Opera"));
+            }
             let first = ua.split_whitespace().next()?;
             clean(first.split('/').next().unwrap_or(first))
         });
@@ -160,7 +168,9 @@ mod tests {
         let j = c.job_client(None, Some("python-httpx/0.27"), other);
         assert_eq!((j.name.as_str(), j.kind), ("python-httpx", ClientKind::Sdk));
         let j = c.job_client(None, Some("Mozilla/5.0 (X11; Linux x86_64)"), other);
-        assert_eq!(j.kind, ClientKind::Browser);
+        assert_eq!((j.name.as_str(), j.kind), ("browser", ClientKind::Browser));
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(c.job_client(None, Some(chrome), other).name, "Chrome");
         let j = c.job_client(Some("  "), None, other);
         assert_eq!((j.name.as_str(), j.kind), ("unknown", ClientKind::Other));
         // An IPv4 peer on a dual-stack socket reads as IPv4.

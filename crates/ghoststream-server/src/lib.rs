@@ -83,6 +83,7 @@ pub(crate) fn routes() -> OpenApiRouter<App> {
         .routes(routes!(dashboard::resources))
         .routes(routes!(dashboard::daily))
         .routes(routes!(dashboard::logs))
+        .routes(routes!(dashboard::hourly))
         .routes(routes!(dashboard::get_settings, dashboard::put_settings))
         .routes(routes!(pairing::rendezvous))
         .routes(routes!(pairing::rotate))

@@ -89,6 +89,11 @@ pub const OPS: &[Op] = &[
         ..op("daily_stats", "GET", "/api/stats/daily")
     },
     Op {
+        args: &["hours"],
+        query: &["hours"],
+        ..op("hourly_stats", "GET", "/api/stats/hourly")
+    },
+    Op {
         args: &["after", "limit"],
         query: &["after", "limit"],
         ..op("app_log", "GET", "/api/logs")

@@ -238,13 +238,19 @@ pub struct SettingsSaved {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DayStats {
-    /// `YYYY-MM-DD`, UTC.
+    /// `YYYY-MM-DD`, UTC; by the hour (`/api/stats/hourly`) `YYYY-MM-DDTHH`, UTC.
     pub day: String,
     pub completed: u32,
     pub failed: u32,
     pub cancelled: u32,
     pub average_speed: f64,
     pub hw_usage: BTreeMap<String, u32>,
+    /// **ext**: completed jobs that encoded the picture, and their average speed.
+    pub transcoded: u32,
+    pub transcode_speed: f64,
+    /// **ext**: completed jobs that copied it (direct or remux), and their average speed.
+    pub copied: u32,
+    pub copy_speed: f64,
 }
 
 /// `GET /api/stats/daily`: finished jobs per day, from the job history.

@@ -115,6 +115,7 @@ pub(crate) enum Cmd {
     },
     Daily {
         days: u32,
+        hourly: bool,
         reply: Reply<ghoststream_types::DailyStats>,
     },
     Shutdown {
@@ -617,8 +618,12 @@ impl Actor {
                         .ok_or(EngineError::NotFound),
                 );
             }
-            Cmd::Daily { days, reply } => {
-                let _ = reply.send(self.daily(days).await);
+            Cmd::Daily {
+                days,
+                hourly,
+                reply,
+            } => {
+                let _ = reply.send(self.daily(days, hourly).await);
             }
             Cmd::Reschedule { reply } => {
                 self.schedule().await;

@@ -25,46 +25,79 @@ impl Actor {
         }
     }
 
-    /// Finished jobs per UTC day, oldest first, for the last `days` days (empty days too),
-    /// from the whole history in the store.
-    pub(super) async fn daily(&self, days: u32) -> ghoststream_types::DailyStats {
-        let today = Utc::now().date_naive();
-        let days = days.clamp(1, 90) as i64;
-        let mut out: Vec<ghoststream_types::DayStats> = (0..days)
+    /// Finished jobs per UTC day (or, with `hourly`, per UTC hour), oldest first, for the
+    /// last `n` of them (empty ones too), from the whole history in the store.
+    pub(super) async fn daily(&self, n: u32, hourly: bool) -> ghoststream_types::DailyStats {
+        let now = Utc::now();
+        let (step, fmt, n) = if hourly {
+            (
+                chrono::Duration::hours(1),
+                "%Y-%m-%dT%H",
+                n.clamp(1, 168) as i64,
+            )
+        } else {
+            (chrono::Duration::days(1), "%Y-%m-%d", n.clamp(1, 90) as i64)
+        };
+        let label = |t: chrono::DateTime<Utc>| t.format(fmt).to_string();
+        let mut out: Vec<ghoststream_types::DayStats> = (0..n)
             .rev()
             .map(|i| ghoststream_types::DayStats {
-                day: (today - chrono::Duration::days(i))
-                    .format("%Y-%m-%d")
-                    .to_string(),
+                day: label(now - step * i as i32),
                 completed: 0,
                 failed: 0,
                 cancelled: 0,
                 average_speed: 0.0,
                 hw_usage: BTreeMap::new(),
+                transcoded: 0,
+                transcode_speed: 0.0,
+                copied: 0,
+                copy_speed: 0.0,
             })
             .collect();
-        let mut speeds: Vec<(f64, u32)> = vec![(0.0, 0); out.len()];
-        let since = (today - chrono::Duration::days(days - 1))
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc())
-            .unwrap_or_else(Utc::now);
-        let ended = self.store.ended_by_day(since).await.unwrap_or_default();
+        let index: HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.day.clone(), i))
+            .collect();
+        // (all, transcodes, copies): sum of speeds and jobs with one.
+        let mut speeds = vec![[(0.0, 0u32); 3]; out.len()];
+        let first = &out[0].day;
+        let since = if hourly {
+            chrono::NaiveDateTime::parse_from_str(&format!("{first}:00:00"), "%Y-%m-%dT%H:%M:%S")
+                .map(|t| t.and_utc())
+                .unwrap_or(now)
+        } else {
+            chrono::NaiveDate::parse_from_str(first, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+                .unwrap_or(now)
+        };
+        let ended = self.store.ended_by(since, hourly).await.unwrap_or_default();
         for e in ended {
-            let Ok(day) = chrono::NaiveDate::parse_from_str(&e.day, "%Y-%m-%d") else {
+            let Some(&idx) = index.get(&e.day) else {
                 continue;
             };
-            let age = (today - day).num_days();
-            if age < 0 || age >= days {
-                continue;
-            }
-            let idx = (days - 1 - age) as usize;
             let d = &mut out[idx];
             let n = e.jobs as u32;
             match e.status.as_str() {
                 "ready" => {
+                    let kind = match e.delivery.as_deref() {
+                        Some("transcode") => {
+                            d.transcoded += n;
+                            Some(1)
+                        }
+                        Some("direct" | "remux") => {
+                            d.copied += n;
+                            Some(2)
+                        }
+                        _ => None,
+                    };
                     d.completed += n;
-                    speeds[idx].0 += e.speed_sum;
-                    speeds[idx].1 += e.speeds as u32;
+                    for k in std::iter::once(0).chain(kind) {
+                        speeds[idx][k].0 += e.speed_sum;
+                        speeds[idx][k].1 += e.speeds as u32;
+                    }
                 }
                 "error" => d.failed += n,
                 "cancelled" => d.cancelled += n,
@@ -74,10 +107,17 @@ impl Actor {
                 *d.hw_usage.entry(hw).or_insert(0) += n;
             }
         }
-        for (d, (sum, n)) in out.iter_mut().zip(speeds) {
+        let avg = |(sum, n): (f64, u32)| {
             if n > 0 {
-                d.average_speed = ((sum / n as f64) * 100.0).round() / 100.0;
+                ((sum / n as f64) * 100.0).round() / 100.0
+            } else {
+                0.0
             }
+        };
+        for (d, s) in out.iter_mut().zip(speeds) {
+            d.average_speed = avg(s[0]);
+            d.transcode_speed = avg(s[1]);
+            d.copy_speed = avg(s[2]);
         }
         ghoststream_types::DailyStats { days: out }
     }

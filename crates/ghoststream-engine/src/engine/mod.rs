@@ -477,7 +477,25 @@ impl Engine {
         &self,
         days: u32,
     ) -> Result<ghoststream_types::DailyStats, EngineError> {
-        self.call(|reply| Cmd::Daily { days, reply }).await
+        self.call(|reply| Cmd::Daily {
+            days,
+            hourly: false,
+            reply,
+        })
+        .await
+    }
+
+    /// Finished jobs per hour over the last `hours` hours, from the history.
+    pub async fn hourly_stats(
+        &self,
+        hours: u32,
+    ) -> Result<ghoststream_types::DailyStats, EngineError> {
+        self.call(|reply| Cmd::Daily {
+            days: hours,
+            hourly: true,
+            reply,
+        })
+        .await
     }
 
     pub async fn cleanup_stats(&self) -> Result<CleanupStats, EngineError> {

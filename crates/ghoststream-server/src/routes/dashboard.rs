@@ -97,6 +97,30 @@ pub async fn daily(
     s.daily_stats(q.days).await.map(Json)
 }
 
+#[derive(serde::Deserialize)]
+pub struct HoursQuery {
+    hours: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/stats/hourly",
+    tag = "dashboard",
+    summary = "Jobs per hour (ext): the Stats panel's 24-hour view",
+    params(("hours" = Option<u32>, Query, minimum = 1, maximum = 168, description = "How many hours (default 24)")),
+    responses(
+        (status = 200, description = "OK", body = DailyStats),
+        (status = 422, description = "Invalid hours", body = ErrorBody),
+        Failure,
+    )
+)]
+pub async fn hourly(
+    State(s): State<App>,
+    Query(q): Query<HoursQuery>,
+) -> ApiResult<Json<DailyStats>> {
+    s.hourly_stats(q.hours).await.map(Json)
+}
+
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LogQuery {
