@@ -46,6 +46,14 @@ try {
   const mode = await text('[data-testid="mode"]');
   if (mode.trim() !== "tauri") throw new Error(`mode ${mode}`);
   ok("window renders the dashboard (typed IPC)");
+  // The first run opens the welcome; its first step shows what the hardware trial found.
+  await driver.wait(() => exists('dialog[data-testid="welcome"][open] [data-testid="welcome-hw"]'), 30000, "the first-run welcome");
+  const hw = await text('[data-testid="welcome-hw"]');
+  if (!/software: works/.test(hw ?? "")) throw new Error(`welcome hardware step: ${hw}`);
+  writeFileSync(`${shots}/tray-welcome.png`, await driver.takeScreenshot(), "base64");
+  await driver.findElement(By.css('[data-testid="welcome-skip"]')).click();
+  await driver.wait(async () => !(await exists('dialog[data-testid="welcome"]')), 5000, "welcome closed");
+  ok("the first run shows the welcome (hardware proven), and Skip closes it");
   await driver.wait(async () => (await text('[data-testid="server-state"]')) === "running", 30000, "server running");
   ok("server running inside the app process");
   const urls = await driver.executeScript(`return [...document.querySelectorAll(".urls code")].map((c) => c.textContent)`);

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { bytes, duration, escapeHtml, percent, sourceName, speed } from "./format";
+import { between, bytes, duration, escapeHtml, percent, sourceName, speed, when } from "./format";
 
 describe("format", () => {
+  it("moments and spans", () => {
+    const now = new Date(2026, 10, 30, 20, 0);
+    expect(when(new Date(2026, 10, 30, 9, 5).toISOString(), now)).toMatch(/09:05|9:05/);
+    expect(when(new Date(2026, 10, 2, 9, 5).toISOString(), now)).toMatch(/Nov.*2|2.*Nov/);
+    expect(when(null)).toBe("–");
+    expect(between("2026-11-30T10:00:00Z", "2026-11-30T10:01:05Z")).toBe(65);
+    expect(between("2026-11-30T10:00:00Z", null)).toBeNull();
+  });
   it("durations", () => {
     expect(duration(5)).toBe("5s");
     expect(duration(65)).toBe("1m 05s");

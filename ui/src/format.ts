@@ -48,3 +48,25 @@ export function speed(x: number | null | undefined): string {
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
+
+/** A moment as the user's clock reads it: the time today, else the date and time. */
+export function when(iso: string | null | undefined, now = new Date()): string {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  if (isNaN(d.getTime())) return "–";
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.toLocaleDateString([], { month: "short", day: "numeric" })} ${time}`;
+}
+
+/** Seconds between two moments, or `null` while either is missing. */
+export function between(from: string | null | undefined, to: string | null | undefined): number | null {
+  if (!from || !to) return null;
+  const s = (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+  return isFinite(s) && s >= 0 ? s : null;
+}
+
+/** Escapes text and shows its `backticked` parts as code. */
+export function codeWords(s: string): string {
+  return escapeHtml(s).replace(/`([^`]+)`/g, "<code>$1</code>");
+}

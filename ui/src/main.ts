@@ -9,10 +9,12 @@ import { hardware } from "./panels/hardware";
 import { stats } from "./panels/stats";
 import { pairing } from "./panels/pairing";
 import { settings } from "./panels/settings";
+import { troubleshoot } from "./panels/troubleshoot";
 import { answerTray } from "./exit";
 import { mountNotices } from "./notices";
+import { welcomeOnFirstRun } from "./welcome";
 
-const panels: Record<string, Panel> = { overview, jobs, live, hardware, stats, pairing, settings };
+const panels: Record<string, Panel> = { overview, jobs, live, hardware, stats, pairing, settings, troubleshoot };
 
 function current(): string {
   const v = location.hash.replace("#", "");
@@ -77,6 +79,7 @@ async function main() {
   show();
   await Promise.all([store.loadStatus(), store.loadJobs()]);
   answerTray(store);
+  welcomeOnFirstRun(store);
 }
 
 main().catch((e) => {

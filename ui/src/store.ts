@@ -78,9 +78,16 @@ export class Store {
     this.emit("jobs", j.job_id);
   }
 
-  /** A job as an action answered it (pause, resume). */
+  /** A job as an action answered it (pause, resume, retry). */
   update(j: JobResponse) {
     this.put(j);
+  }
+
+  /** A job the server no longer has (removed). */
+  forget(id: string) {
+    this.jobs.delete(id);
+    this.progress.delete(id);
+    this.emit("jobs", id);
   }
 
   /** One job's record after it appeared or ended; where the server will not show it (a

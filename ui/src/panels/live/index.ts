@@ -193,7 +193,7 @@ export const live: Panel = {
         if (sh.inKbps.length > SAMPLES) { sh.inKbps.shift(); sh.outKbps.shift(); }
         setHtml(c.querySelector('[data-field="chart"]'), lineChart(
           [{ label: "in kbit/s", values: sh.inKbps, color: "#6d4aff" }, { label: "to players kbit/s", values: sh.outKbps, color: "#22c55e" }],
-          { unit: "" },
+          { unit: "k", span: "2 min ago" },
         ));
         // Say when a stream starts, fails or ends.
         const before = statuses.get(s.job_id);

@@ -5,6 +5,7 @@ import type { PairingInfo, Registration } from "../../bindings";
 import type { Panel } from "../../panel";
 import { setHtml } from "../../panel";
 import { escapeHtml } from "../../format";
+import { reachabilityHtml } from "../../reach";
 
 function reg(r: Registration | null | undefined): string {
   if (!r) return "not yet";
@@ -71,9 +72,7 @@ export const pairing: Panel = {
       const reach = await api.reachability();
       const sec = el.querySelector<HTMLElement>('[data-testid="reachability"]')!;
       sec.hidden = false;
-      sec.innerHTML = `<h3>Reachability from this machine</h3>
-        <ul>${reach.checks.map((c) => `<li class="${c.ok ? "ok" : "error"}"><code>${escapeHtml(c.url)}</code> ${escapeHtml(c.detail)}</li>`).join("")}</ul>
-        ${reach.hints.map((h) => `<p class="muted"><code>${escapeHtml(h)}</code></p>`).join("")}`;
+      sec.innerHTML = `<h3>Reachability from this machine</h3>${reachabilityHtml(reach)}`;
       message("");
     }));
     el.querySelector("form")!.addEventListener("submit", (ev) => {

@@ -4,6 +4,7 @@ import { SETTING_FIELDS, type ScheduleWindow, type Settings } from "../../bindin
 import type { Panel } from "../../panel";
 import { escapeHtml } from "../../format";
 import { scheduleControl, wireSchedule } from "./schedule";
+import { showWelcome } from "../../welcome";
 
 type Field = (typeof SETTING_FIELDS)[number];
 type Values = Record<string, unknown>;
@@ -53,7 +54,13 @@ export const settings: Panel = {
   title: "Settings",
   mount(el, store) {
     el.innerHTML = `<section class="card"><h2>Settings</h2><div data-field="form"><p>Loading…</p></div>
-      <p class="message" data-testid="settings-message" aria-live="polite"></p></section>`;
+      <p class="message" data-testid="settings-message" aria-live="polite"></p></section>
+      <section class="card"><h2>Welcome</h2><p class="muted">The first-run guide: hardware, network and firewall, pairing with GhostHub.</p>
+        <button data-testid="show-welcome">Show the welcome again</button></section>`;
+    el.querySelector<HTMLButtonElement>('[data-testid="show-welcome"]')!.addEventListener("click", (ev) => {
+      const b = ev.currentTarget as HTMLButtonElement;
+      void showWelcome(store).then(() => { if (b.isConnected) b.focus(); });
+    });
     const message = (m: string) => { el.querySelector('[data-testid="settings-message"]')!.textContent = m; };
     store.api.getSettings().then((s) => {
       const values = s as unknown as Values;
