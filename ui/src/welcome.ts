@@ -7,7 +7,7 @@ import QRCode from "qrcode";
 import type { Store } from "./store";
 import { codeWords, escapeHtml } from "./format";
 import { hwFix } from "./hwfix";
-import { reachabilityHtml } from "./reach";
+import { runReachability } from "./reach";
 
 const SEEN = "ghoststream.welcomed";
 
@@ -87,15 +87,7 @@ export async function showWelcome(store: Store): Promise<void> {
   body.addEventListener("click", async (ev) => {
     const b = (ev.target as HTMLElement).closest<HTMLButtonElement>('button[data-act="reach"]');
     if (!b) return;
-    const out = body.querySelector<HTMLElement>('[data-field="reach"]')!;
-    b.disabled = true;
-    out.textContent = "Checking…";
-    try {
-      out.innerHTML = reachabilityHtml(await store.api.reachability());
-    } catch (e) {
-      out.innerHTML = `<p class="error">${escapeHtml(e instanceof Error ? e.message : String(e))}</p>`;
-    }
-    b.disabled = false;
+    await runReachability(store.api, b, body.querySelector<HTMLElement>('[data-field="reach"]')!);
   });
   back.addEventListener("click", () => { if (at > 0) void show(at - 1).then(() => title.focus()); });
   next.addEventListener("click", () => {

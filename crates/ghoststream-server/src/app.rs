@@ -10,7 +10,7 @@
 //! `server_status` message) instead of being polled.
 
 use crate::discovery::Discovery;
-use crate::error::{field, ApiError, ApiResult};
+use crate::error::{field, query_in_range, ApiError, ApiResult};
 use crate::settings::{self, SettingsError};
 use crate::Clients;
 use ghoststream_engine::{Config, Engine, EngineError, Live};
@@ -197,22 +197,8 @@ impl App {
 
     /// Jobs newest first, one page: no token, URL or credential in them.
     pub async fn list_jobs(&self, offset: Option<u32>, limit: Option<u32>) -> ApiResult<JobList> {
-        let limit = limit.unwrap_or(200);
-        if !(1..=1000).contains(&limit) {
-            return Err(ApiError::Invalid(vec![field(
-                &["query", "limit"],
-                "limit must be 1–1000",
-                "value_error",
-            )]));
-        }
-        let offset = offset.unwrap_or(0);
-        if offset > 1_000_000 {
-            return Err(ApiError::Invalid(vec![field(
-                &["query", "offset"],
-                "offset must be 0–1000000",
-                "value_error",
-            )]));
-        }
+        let limit = query_in_range("limit", limit, 200, (1, 1000))?;
+        let offset = query_in_range("offset", offset, 0, (0, 1_000_000))?;
         let (page, total) = self.engine.jobs_page(offset, limit).await?;
         Ok(JobList {
             jobs: page.iter().map(|j| j.to_summary()).collect(),
@@ -377,27 +363,13 @@ impl App {
 
     /// Finished jobs per day, the last `days` (1–366, default 14).
     pub async fn daily_stats(&self, days: Option<u32>) -> ApiResult<DailyStats> {
-        let days = days.unwrap_or(14);
-        if !(1..=366).contains(&days) {
-            return Err(ApiError::Invalid(vec![field(
-                &["query", "days"],
-                "days must be 1–366",
-                "value_error",
-            )]));
-        }
+        let days = query_in_range("days", days, 14, (1, 366))?;
         Ok(self.engine.daily_stats(days).await?)
     }
 
     /// Finished jobs per hour, the last `hours` (1–168, default 24).
     pub async fn hourly_stats(&self, hours: Option<u32>) -> ApiResult<DailyStats> {
-        let hours = hours.unwrap_or(24);
-        if !(1..=168).contains(&hours) {
-            return Err(ApiError::Invalid(vec![field(
-                &["query", "hours"],
-                "hours must be 1–168",
-                "value_error",
-            )]));
-        }
+        let hours = query_in_range("hours", hours, 24, (1, 168))?;
         Ok(self.engine.hourly_stats(hours).await?)
     }
 

@@ -198,6 +198,25 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// A query parameter (`name`), or its default when absent, checked to lie in `lo..=hi`:
+/// 422 naming it and the range otherwise.
+pub fn query_in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: Option<T>,
+    default: T,
+    (lo, hi): (T, T),
+) -> ApiResult<T> {
+    let v = value.unwrap_or(default);
+    if v < lo || v > hi {
+        return Err(ApiError::Invalid(vec![field(
+            &["query", name],
+            format!("{name} must be {lo}–{hi}"),
+            "value_error",
+        )]));
+    }
+    Ok(v)
+}
+
 /// An error answer's code and words, kept on the response for the application log.
 #[derive(Clone, Debug)]
 pub struct Refused {

@@ -56,24 +56,11 @@ impl Journal {
     /// `GET /api/logs`: [`Journal::page`] with the query checked (`limit` 1–1000,
     /// default 500).
     pub fn read(&self, after: Option<u64>, limit: Option<u32>) -> crate::error::ApiResult<LogPage> {
-        /// Beyond this `seq` numbers lose precision in JavaScript.
-        const MAX_SEQ: u64 = (1 << 53) - 1;
-        if after.is_some_and(|a| a > MAX_SEQ) {
-            return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
-                &["query", "after"],
-                "after must be 0–9007199254740991",
-                "value_error",
-            )]));
-        }
-        let limit = limit.unwrap_or(500);
-        if !(1..=1000).contains(&limit) {
-            return Err(crate::error::ApiError::Invalid(vec![crate::error::field(
-                &["query", "limit"],
-                "limit must be 1–1000",
-                "value_error",
-            )]));
-        }
-        Ok(self.page(after.unwrap_or(0), limit as usize))
+        use crate::error::query_in_range;
+        // Beyond this, `seq` numbers lose precision in JavaScript.
+        let after = query_in_range("after", after, 0, (0, (1 << 53) - 1))?;
+        let limit = query_in_range("limit", limit, 500, (1, 1000))?;
+        Ok(self.page(after, limit as usize))
     }
 
     /// The lines after `after` (0: all kept), at most `limit`, oldest first.

@@ -7,7 +7,7 @@ import { every, setHtml } from "../../panel";
 import { SETTING_FIELDS } from "../../bindings";
 import { escapeHtml } from "../../format";
 import { whyNot } from "../hardware";
-import { reachabilityHtml } from "../../reach";
+import { runReachability } from "../../reach";
 
 /** Lines kept on screen (the server keeps its own last 1000). */
 const SHOWN = 1000;
@@ -89,16 +89,7 @@ export const troubleshoot: Panel = {
     }).catch((e) => setHtml(el.querySelector('[data-field="hw"]'), `<p class="error">${escapeHtml(e instanceof Error ? e.message : String(e))}</p>`));
 
     el.querySelector<HTMLButtonElement>('[data-act="reach"]')!.addEventListener("click", async (ev) => {
-      const b = ev.currentTarget as HTMLButtonElement;
-      const out = el.querySelector<HTMLElement>('[data-field="reach"]')!;
-      b.disabled = true;
-      out.textContent = "Checking…";
-      try {
-        out.innerHTML = reachabilityHtml(await api.reachability());
-      } catch (e) {
-        out.innerHTML = `<p class="error">${escapeHtml(e instanceof Error ? e.message : String(e))}</p>`;
-      }
-      b.disabled = false;
+      await runReachability(api, ev.currentTarget as HTMLButtonElement, el.querySelector<HTMLElement>('[data-field="reach"]')!);
     });
 
     /** Versions, capabilities, settings without secrets and the last log lines. */
