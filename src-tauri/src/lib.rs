@@ -547,6 +547,7 @@ pub fn run() {
         eprint!("{}", launch::headless_hint(&why));
         std::process::exit(1);
     }
+    rest::without_gdk_gl();
     let config_path = std::env::var_os("GHOSTSTREAM_CONFIG")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ghoststream_server::settings::default_config_path);

@@ -16,6 +16,18 @@ const WINDOW_LIBRARIES: &[&str] = &[
     "_dri.so",
 ];
 
+/// GTK's own OpenGL stays off (`GDK_GL=disable`, unless the user set `GDK_GL`): the
+/// dashboard draws nothing with it, and without it the app's process does not load the
+/// GL driver (Mesa and its LLVM) until a window opens, and holds about 80 MB less while
+/// one is open (`bench/memory.py`). WebKit's web process renders as before. Called first
+/// thing in `run`, before GTK starts and before any other thread exists.
+pub fn without_gdk_gl() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
+}
+
 /// Called when the window is destroyed; works a moment later, off the UI thread.
 pub fn after_window_closed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
