@@ -355,6 +355,22 @@ pub fn dashboard_page(state: &App, peer: SocketAddr, headers: &HeaderMap) -> Res
     }
 }
 
+/// A request path as the application log shows it: at most 200 characters, and a live
+/// stream key (which lets anyone publish) never written down.
+fn loggable_path(path: &str) -> String {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let key_at = match parts.as_slice() {
+        ["", "api", "ingest", "keys", _, ..] => Some(4),
+        ["", "api", "ingest", k, ..] if *k != "keys" => Some(3),
+        ["", "streams", _, ..] => Some(2),
+        _ => None,
+    };
+    if let Some(i) = key_at {
+        parts[i] = "…";
+    }
+    parts.join("/").chars().take(200).collect()
+}
+
 /// Notes the `X-GhostStream-Client` name of each HTTP request (`/api/clients`), and
 /// writes each refused request to the application log: what was asked, by whom, the
 /// status, and the answer's code and words.
@@ -374,7 +390,7 @@ pub async fn track(State(state): State<App>, req: Request, next: Next) -> Respon
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let method = req.method().clone();
-    let path: String = req.uri().path().chars().take(200).collect();
+    let path = loggable_path(req.uri().path());
     let res = next.run(req).await;
     let status = res.status();
     // Players polling for segments not yet written, and browsers asking for icons, are
@@ -428,6 +444,29 @@ mod tests {
         );
         assert_eq!(query_param(Some("api_key=k"), "gst"), None);
         assert_eq!(percent_decode("%2e%2E%zz%"), "..%zz%");
+    }
+
+    #[test]
+    fn stream_keys_stay_out_of_the_log() {
+        assert_eq!(
+            loggable_path("/api/ingest/keys/s3cret"),
+            "/api/ingest/keys/…"
+        );
+        assert_eq!(
+            loggable_path("/api/ingest/s3cret/stop"),
+            "/api/ingest/…/stop"
+        );
+        assert_eq!(
+            loggable_path("/streams/s3cret/index.m3u8"),
+            "/streams/…/index.m3u8"
+        );
+        assert_eq!(loggable_path("/api/ingest/keys"), "/api/ingest/keys");
+        assert_eq!(loggable_path("/api/ingest"), "/api/ingest");
+        assert_eq!(
+            loggable_path("/api/transcode/start"),
+            "/api/transcode/start"
+        );
+        assert_eq!(loggable_path(&"/x".repeat(300)).chars().count(), 200);
     }
 
     #[test]
