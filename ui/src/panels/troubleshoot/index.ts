@@ -61,6 +61,13 @@ export const troubleshoot: Panel = {
         if (why !== failing) { failing = why; pre.textContent = `The log cannot be read: ${why}`; }
         return;
       }
+      // A restarted server counts its lines from 1 again: start over with its log.
+      if (page.next < after) {
+        lines.length = 0;
+        after = 0;
+        pre.textContent = "";
+        return;
+      }
       if (failing || after === 0) { pre.textContent = ""; failing = ""; }
       if (!page.lines.length) {
         if (!lines.length) pre.textContent = "Nothing logged yet.";
