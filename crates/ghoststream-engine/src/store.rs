@@ -442,17 +442,9 @@ impl Store {
         .unwrap_or(0)
     }
 
-    /// Finished jobs that ended at or after `since`, by UTC day, status and back end:
-    /// `(day, status, back end, jobs, sum of speeds, jobs with a speed)`.
-    pub async fn ended_by_day(
-        &self,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Option<Vec<EndedDay>> {
-        self.ended_by(since, false).await
-    }
-
-    /// [`Store::ended_by_day`] by the UTC day (`YYYY-MM-DD`) or, with `hourly`, the UTC
-    /// hour (`YYYY-MM-DDTHH`), and by delivery (direct, remux, transcode) as well.
+    /// Finished jobs that ended at or after `since`, by UTC day (`YYYY-MM-DD`) or, with
+    /// `hourly`, UTC hour (`YYYY-MM-DDTHH`), and by status, back end and delivery (direct,
+    /// remux, transcode): jobs, sum of speeds, jobs with a speed.
     pub async fn ended_by(
         &self,
         since: chrono::DateTime<chrono::Utc>,
@@ -671,7 +663,7 @@ mod tests {
         assert_eq!(store.counts().await.unwrap().0, (3000 - old) as u64);
         // Ended per day, for the daily chart.
         let since = Utc::now() - Duration::days(1);
-        let ended = store.ended_by_day(since).await.unwrap();
+        let ended = store.ended_by(since, false).await.unwrap();
         let want = all
             .iter()
             .filter(|r| r.completed_at.is_some_and(|c| c >= since))

@@ -58,21 +58,18 @@ function fill(tr: HTMLTableRowElement, store: Store, j: JobResponse) {
   if (tr.dataset.shape !== shape) {
     tr.dataset.shape = shape;
     tr.innerHTML = live
-      ? `<td class="name"></td><td></td><td></td><td></td><td></td>
+      ? `<td class="name"></td><td data-testid="client"></td><td data-testid="delivery"></td><td></td><td></td>
       <td><div class="bar" aria-hidden="true"><i></i></div><small data-testid="progress"></small></td>
       <td></td><td></td><td><span class="badge"></span></td><td class="acts"></td>`
-      : `<td class="name"></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td></td><td><span class="badge"></span></td><td class="acts"></td>`;
+      : `<td class="name"></td><td data-testid="client"></td><td data-testid="delivery"></td><td></td><td></td><td></td><td></td><td></td><td></td><td><span class="badge"></span></td><td class="acts"></td>`;
   }
   const c = tr.cells;
   c[0].textContent = sourceName(j.source);
   c[0].title = j.source;
   const who = clientText(j);
   twoLines(c[1], who.name, who.detail);
-  c[1].dataset.testid = "client";
   const d = j.delivery;
   twoLines(c[2], d ? KIND_WORD[d.kind] ?? d.kind : j.mode, d?.reason ?? "");
-  c[2].dataset.testid = "delivery";
-  c[2].classList.toggle("reason", true);
   c[3].textContent = pictureText(j);
   c[4].textContent = d ? d.encoder ?? "none (copied)" : j.hw_accel_used ?? "–";
   const badge = tr.querySelector<HTMLElement>(".badge")!;
