@@ -222,8 +222,12 @@ async fn bad_inputs_get_4xx_json_with_code() {
             json!({"source": src, "callback_url": "file:///tmp/x"}),
         ),
         (
-            "vp9 in hls",
-            json!({"source": src, "output": {"video_codec": "vp9"}}),
+            "vp9 in mpeg-ts",
+            json!({"source": src, "output": {"video_codec": "vp9", "container": "ts"}}),
+        ),
+        (
+            "copy_codecs in abr",
+            json!({"source": src, "mode": "abr", "output": {"copy_codecs": ["hevc"]}}),
         ),
         (
             "channels 0",

@@ -9,6 +9,7 @@ mod dashboard;
 mod discovery;
 mod exposure;
 mod faults;
+mod fmp4;
 mod gaming;
 mod hostile;
 mod joblogs;

@@ -274,6 +274,29 @@ pub fn media_dir() -> &'static Path {
                 "-f", "matroska",
             ],
         );
+        // Two audio tracks and a SubRip track, 8 s: English stereo AAC titled "English",
+        // French 5.1 AC-3 flagged default, English subtitles.
+        let langs_srt = dir.join("langs.srt");
+        if !langs_srt.exists() {
+            std::fs::write(&langs_srt, "1\n00:00:02,000 --> 00:00:03,500\nFirst line\n\n2\n00:00:05,250 --> 00:00:06,000\nSecond line\n").unwrap();
+        }
+        make(
+            "langs.mkv",
+            &[
+                "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=8",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=8",
+                "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=8",
+                "-i", langs_srt.to_str().unwrap(),
+                "-filter_complex", "[2:a]pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0[s]",
+                "-map", "0:v", "-map", "1:a", "-map", "[s]", "-map", "3:s",
+                "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
+                "-c:a:0", "aac", "-ac:a:0", "2", "-c:a:1", "ac3", "-c:s", "srt",
+                "-metadata:s:a:0", "language=eng", "-metadata:s:a:0", "title=English",
+                "-metadata:s:a:1", "language=fre", "-metadata:s:s:0", "language=eng",
+                "-disposition:a:0", "0", "-disposition:a:1", "default",
+                "-f", "matroska",
+            ],
+        );
         // Grain that a one-pass encoder has to guess at: a bitrate target is hard to hit.
         make(
             "grain.mkv",
@@ -1065,6 +1088,16 @@ pub fn raw_http(base: &str, method: &str, path: &str, body: &str) -> (u16, Strin
 /// hls.js in Debian's Chromium plays the job's stream (from a page the media server
 /// serves) and seeks to 80 %; panics unless both happen.
 pub async fn play_in_chromium(media: &MediaServer, job: &Value) {
+    let stdout = run_player(media, job, "tests/browser/hls_play.mjs").await;
+    assert!(
+        stdout.contains("ok plays") && stdout.contains("ok seek"),
+        "{stdout}"
+    );
+}
+
+/// Runs a player script (`tests/browser/*.mjs`) on the job's stream in hls.js in
+/// Chromium, from the test page the media server serves; returns its output.
+pub async fn run_player(media: &MediaServer, job: &Value, script: &str) -> String {
     let root = repo_root();
     let hls = root.join("tests/node_modules/hls.js/dist/hls.min.js");
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -1087,9 +1120,5 @@ pub async fn play_in_chromium(media: &MediaServer, job: &Value) {
     .unwrap();
     let page = media.url("player.html");
     let stream = job["stream_url"].as_str().unwrap().to_string();
-    let stdout = run_node("tests/browser/hls_play.mjs", vec![page, stream], vec![]).await;
-    assert!(
-        stdout.contains("ok plays") && stdout.contains("ok seek"),
-        "{stdout}"
-    );
+    run_node(script, vec![page, stream], vec![]).await
 }

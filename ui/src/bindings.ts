@@ -91,6 +91,12 @@ export type AudioInfo = {
 	channels: number,
 	sample_rate: number,
 	language: string | null,
+	/**
+	 *  **ext**: the track's title and its default flag (a stream lists each audio track
+	 *  of a source with several as a rendition with these).
+	 */
+	title?: string | null,
+	default?: boolean,
 };
 
 export type CancelResponse = {
@@ -296,6 +302,13 @@ export type HealthData = {
 	 */
 	action: string,
 };
+
+/**
+ *  **ext**: the segments of an HLS output. `ts` is MPEG-TS (H.264 and H.265 only);
+ *  `fmp4` is fragmented MP4 (CMAF) with an `#EXT-X-MAP` initialisation section, which
+ *  Safari and hls.js need for H.265, AV1 and VP9.
+ */
+export type HlsContainer = "ts" | "fmp4";
 
 export type HwAccelInfo = {
 	type: HwKind,
@@ -593,6 +606,23 @@ export type OutputSpec = {
 	 *  WebVTT renditions instead.
 	 */
 	burn_subtitle?: number | null,
+	/**
+	 *  **ext**: the segments of a stream or ABR output. Default: `fmp4` where the video
+	 *  codec needs it (H.265, AV1, VP9), else `ts`.
+	 */
+	container?: HlsContainer | null,
+	/**
+	 *  **ext**: source video codecs a stream may pass through unchanged (`hevc`, `av1`,
+	 *  `vp9`) when nothing else asks for an encode. Default none: many browsers decode
+	 *  only H.264.
+	 */
+	copy_codecs?: string[] | null,
+	/**
+	 *  **ext**: the language (ISO 639 code, `en` or `eng`) of the audio track a stream
+	 *  starts with, where the source has several (each is an `EXT-X-MEDIA` rendition).
+	 *  Default: the source's default track, else its first.
+	 */
+	audio_language?: string | null,
 };
 
 /**  What running jobs do when the schedule closes. */

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use ghoststream_media::plan::Wish;
 use ghoststream_media::source::{check_callback_url, Source};
 use ghoststream_types::{
-    AudioCodec, FieldError, Format, HwKind, JobResponse, JobStatus, MediaInfo, Mode, Resolution,
-    StartRequest, Variant, VideoCodec,
+    AudioCodec, FieldError, Format, HlsContainer, HwKind, JobResponse, JobStatus, MediaInfo, Mode,
+    Resolution, StartRequest, Variant, VideoCodec,
 };
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -94,6 +94,12 @@ pub struct JobSpec {
     /// A picture subtitle stream of the source to draw into the video.
     pub burn_subtitle: Option<u32>,
     pub max_audio_channels: u32,
+    /// HLS segments asked for (`None`: decided by the codec).
+    pub container: Option<HlsContainer>,
+    /// Source video codecs (ffprobe's names) a stream may pass through.
+    pub copy_codecs: Vec<String>,
+    /// The audio language a stream starts with.
+    pub audio_language: Option<String>,
     pub start_time: f64,
     pub subtitles: Vec<SubtitleTrack>,
     pub callback_url: Option<String>,
@@ -113,14 +119,34 @@ impl JobSpec {
             tone_map: self.tone_map,
             max_audio_channels: self.max_audio_channels,
             abr_max_variants: config.transcoding.abr_max_variants,
+            container: self.container,
+            copy_codecs: self.copy_codecs.clone(),
+            audio_language: self.audio_language.clone(),
         }
     }
 
-    /// Streams are shared by source + mode + format + resolution + burned subtitle.
+    /// Streams are shared by source + mode + format + resolution + burned subtitle, and
+    /// by codec, container and pass-through codecs where those are not the defaults (a
+    /// player that asked for H.264 in MPEG-TS must not get AV1 in fMP4).
     pub fn share_key(&self) -> Option<String> {
         self.mode.is_hls().then(|| {
+            let defaults = self.video_codec == VideoCodec::H264
+                && self.container.is_none()
+                && self.copy_codecs.is_empty()
+                && self.audio_language.is_none();
+            let codecs = if defaults {
+                String::new()
+            } else {
+                format!(
+                    "|{}|{}|{}|{}",
+                    self.video_codec.as_str(),
+                    self.container.map(|c| c.as_str()).unwrap_or("auto"),
+                    self.copy_codecs.join("+"),
+                    self.audio_language.as_deref().unwrap_or("")
+                )
+            };
             format!(
-                "{}|{}|{}|{}{}",
+                "{}|{}|{}|{}{}{codecs}",
                 self.source_raw.trim_end_matches('/'),
                 self.mode.as_str(),
                 self.format.as_str(),
@@ -294,14 +320,79 @@ pub fn validate(
         format
     };
     let video_codec = out.video_codec.unwrap_or(VideoCodec::H264);
-    if format == Format::Hls && matches!(video_codec, VideoCodec::Vp9 | VideoCodec::Av1) {
+    if out.container.is_some() && !mode.is_hls() {
         errors.push(field(
-            &["output", "video_codec"],
+            &["output", "container"],
+            "container chooses the segments of a stream or ABR output; a batch file's is output.format",
+            "unsupported-combination",
+        ));
+    }
+    if out.container == Some(HlsContainer::Ts)
+        && matches!(video_codec, VideoCodec::Vp9 | VideoCodec::Av1)
+    {
+        errors.push(field(
+            &["output", "container"],
             format!(
-                "{} cannot be carried in HLS MPEG-TS segments; use h264/h265, or batch webm/mkv",
+                "{} cannot be carried in MPEG-TS segments; use container fmp4 (the default for {0})",
                 video_codec.as_str()
             ),
             "unsupported-combination",
+        ));
+    }
+    let mut copy_codecs: Vec<String> = Vec::new();
+    let asked_copy = out.copy_codecs.clone().unwrap_or_default();
+    if !asked_copy.is_empty() && mode != Mode::Stream {
+        errors.push(field(
+            &["output", "copy_codecs"],
+            "copy_codecs applies to stream jobs (ABR renditions are encoded; a batch job copies with video_codec copy)",
+            "unsupported-combination",
+        ));
+    }
+    for (i, c) in asked_copy.iter().enumerate().take(8) {
+        let name = match c.trim().to_ascii_lowercase().as_str() {
+            "h265" | "hevc" => "hevc",
+            "av1" => "av1",
+            "vp9" => "vp9",
+            _ => {
+                errors.push(field(
+                    &["output", "copy_codecs", &i.to_string()],
+                    format!(
+                        "'{}' cannot be passed through; the choices are {}",
+                        c.chars().take(40).collect::<String>(),
+                        ghoststream_media::plan::PASS_THROUGH.join(", ")
+                    ),
+                    "value_error",
+                ));
+                continue;
+            }
+        };
+        if !copy_codecs.iter().any(|k| k == name) {
+            copy_codecs.push(name.to_string());
+        }
+    }
+    let audio_language = out
+        .audio_language
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty());
+    if let Some(l) = audio_language {
+        let tag = l.len() <= 35
+            && l.split('-').all(|p| {
+                (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if !tag {
+            errors.push(field(
+                &["output", "audio_language"],
+                "a language code such as en, eng or pt-BR",
+                "value_error",
+            ));
+        }
+    }
+    if asked_copy.len() > 8 {
+        errors.push(field(
+            &["output", "copy_codecs"],
+            "at most 8 entries",
+            "value_error",
         ));
     }
     if mode == Mode::Abr && video_codec == VideoCodec::Copy {
@@ -440,6 +531,9 @@ pub fn validate(
         two_pass,
         burn_subtitle: out.burn_subtitle,
         max_audio_channels,
+        container: out.container,
+        copy_codecs,
+        audio_language: audio_language.map(String::from),
         start_time,
         subtitles,
         callback_url: req.callback_url.clone().filter(|c| !c.is_empty()),
@@ -635,17 +729,64 @@ mod tests {
     }
 
     #[test]
-    fn hls_refuses_vp9() {
-        let mut r = req("http://pi/a.mkv");
-        r.output = Some(OutputSpec {
-            video_codec: Some(VideoCodec::Vp9),
-            ..Default::default()
-        });
-        assert!(validate(
-            &r,
-            &Config::default(),
-            &Live::from_config(&Config::default())
+    fn vp9_and_av1_streams_are_fmp4_and_refused_in_ts() {
+        let cfg = Config::default();
+        let live = Live::from_config(&cfg);
+        let with = |out: OutputSpec, mode: Mode| {
+            let mut r = req("http://pi/a.mkv");
+            r.mode = Some(mode);
+            r.output = Some(out);
+            validate(&r, &cfg, &live)
+        };
+        for codec in [VideoCodec::Vp9, VideoCodec::Av1] {
+            let spec = with(
+                OutputSpec {
+                    video_codec: Some(codec),
+                    ..Default::default()
+                },
+                Mode::Stream,
+            )
+            .unwrap();
+            assert_eq!(spec.container, None);
+            let errs = with(
+                OutputSpec {
+                    video_codec: Some(codec),
+                    container: Some(HlsContainer::Ts),
+                    ..Default::default()
+                },
+                Mode::Stream,
+            )
+            .unwrap_err();
+            assert_eq!(errs[0].loc.join("."), "body.output.container");
+        }
+        let errs = with(
+            OutputSpec {
+                container: Some(HlsContainer::Fmp4),
+                copy_codecs: Some(vec!["hevc".into()]),
+                ..Default::default()
+            },
+            Mode::Batch,
         )
-        .is_err());
+        .unwrap_err();
+        let locs: Vec<String> = errs.iter().map(|e| e.loc.join(".")).collect();
+        assert_eq!(locs, ["body.output.container", "body.output.copy_codecs"]);
+        let spec = with(
+            OutputSpec {
+                copy_codecs: Some(vec!["H265".into(), "hevc".into(), "av1".into()]),
+                ..Default::default()
+            },
+            Mode::Stream,
+        )
+        .unwrap();
+        assert_eq!(spec.copy_codecs, ["hevc", "av1"]);
+        let errs = with(
+            OutputSpec {
+                copy_codecs: Some(vec!["mpeg2video".into()]),
+                ..Default::default()
+            },
+            Mode::Stream,
+        )
+        .unwrap_err();
+        assert_eq!(errs[0].loc.join("."), "body.output.copy_codecs.0");
     }
 }

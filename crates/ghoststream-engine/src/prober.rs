@@ -302,26 +302,6 @@ impl Prober {
                 sp.reason = "drawn into the video (burn_subtitle)".into();
             }
         }
-        let remaining = (media.duration - spec.start_time).max(0.0);
-        let seg = config.transcoding.segment_duration;
-        let first = config.transcoding.first_segment_duration;
-        let map = if !spec.mode.is_hls() {
-            None
-        } else if plan.copies_video() {
-            let kf = self
-                .probe_cached(&spec.source, &spec.source_raw, KeyframeNeed::Yes)
-                .await?;
-            media = kf.media.clone();
-            Some(SegmentMap::from_keyframes(
-                kf.keyframes.as_deref().unwrap_or(&[]),
-                0.0,
-                media.duration,
-                seg,
-                first,
-            ))
-        } else {
-            Some(SegmentMap::fixed(remaining, seg, first))
-        };
         let codec = match &plan.video {
             VideoAction::Encode { codec, .. } => Some(*codec),
             _ => None,
@@ -339,6 +319,32 @@ impl Prober {
                 ghoststream_types::HwKind::Software
             }
             other => other,
+        };
+        let remaining = (media.duration - spec.start_time).max(0.0);
+        let seg = config.transcoding.segment_duration;
+        let first = config.transcoding.first_segment_duration;
+        let map = if !spec.mode.is_hls() {
+            None
+        } else if plan.copies_video() {
+            let kf = self
+                .probe_cached(&spec.source, &spec.source_raw, KeyframeNeed::Yes)
+                .await?;
+            media = kf.media.clone();
+            Some(SegmentMap::from_keyframes(
+                kf.keyframes.as_deref().unwrap_or(&[]),
+                0.0,
+                media.duration,
+                seg,
+                first,
+            ))
+        } else if codec.is_some_and(|c| ghoststream_media::command::fixed_gop(c, hw)) {
+            // An encoder that keeps its own keyframe interval: every segment is one
+            // interval long, the first too.
+            let fps = media.video.as_ref().map(|v| v.fps).unwrap_or(25.0);
+            let (_, seg) = ghoststream_media::command::gop_for(fps, seg);
+            Some(SegmentMap::fixed(remaining, seg, seg))
+        } else {
+            Some(SegmentMap::fixed(remaining, seg, first))
         };
         choose_decoder(&mut plan, &media, &self.shared.hardware, hw);
         Ok(Prepared {

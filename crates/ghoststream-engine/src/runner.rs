@@ -2,7 +2,7 @@
 //! stderr in the job log (and its first real error), watch the segment lists for finished
 //! segments, detect stalls, and report everything to the engine as [`RunEvent`]s.
 
-use ghoststream_media::command::Argv;
+use ghoststream_media::command::{Argv, SegmentFile};
 use ghoststream_media::errors::StderrLog;
 use ghoststream_media::errors::{Cause, CauseKind};
 use ghoststream_media::process;
@@ -386,26 +386,55 @@ async fn poll_lists(req: &RunRequest, seen: &mut [usize], tx: &mpsc::Sender<RunE
             .filter(|l| l.ends_with('\n'))
             .collect();
         for line in complete.iter().skip(seen[v]) {
-            if let Some(index) = segment_index(line) {
-                let _ = tx
-                    .send(RunEvent::Segment {
-                        job: req.job,
-                        run: req.run,
-                        variant: v,
-                        index,
-                    })
-                    .await;
+            let Some(file) = segment_file(line) else {
+                continue;
+            };
+            if let SegmentFile::RawFmp4(sv, n) = file {
+                let dir = path.parent().unwrap_or(std::path::Path::new("."));
+                if let Err(e) = split_fmp4(dir, sv, n).await {
+                    req.log.push(format!("segment {n}: {e}"));
+                    continue;
+                }
             }
+            let _ = tx
+                .send(RunEvent::Segment {
+                    job: req.job,
+                    run: req.run,
+                    variant: v,
+                    index: file.variant_and_index().1,
+                })
+                .await;
         }
         seen[v] = complete.len();
     }
 }
 
-/// `v0_00012.ts,48.000,52.000` → 12.
-pub fn segment_index(line: &str) -> Option<u32> {
-    let name = line.split(',').next()?;
-    let stem = name.strip_suffix(".ts")?;
-    stem.rsplit_once('_')?.1.parse().ok()
+/// Splits the fMP4 segment ffmpeg closed into its initialisation section and its media
+/// segment, each written whole before it gets the name a viewer asks for.
+async fn split_fmp4(dir: &std::path::Path, v: usize, n: u32) -> std::io::Result<()> {
+    use ghoststream_media::command::{init_name, raw_fmp4_name, segment_name};
+    let raw = dir.join(raw_fmp4_name(v, n));
+    let data = tokio::fs::read(&raw).await?;
+    let Some(cut) = ghoststream_media::fmp4::init_len(&data) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "ffmpeg wrote an fMP4 segment without an initialisation section and a fragment",
+        ));
+    };
+    for (name, bytes) in [
+        (init_name(v, n), &data[..cut]),
+        (segment_name(v, n, true), &data[cut..]),
+    ] {
+        let part = dir.join(format!("{name}.part"));
+        tokio::fs::write(&part, bytes).await?;
+        tokio::fs::rename(&part, dir.join(name)).await?;
+    }
+    tokio::fs::remove_file(&raw).await
+}
+
+/// The segment a list line names: `v0_00012.ts,48.000,52.000` → `Ts(0, 12)`.
+pub fn segment_file(line: &str) -> Option<SegmentFile> {
+    ghoststream_media::command::parse_segment_name(line.split(',').next()?.trim())
 }
 
 #[cfg(test)]
@@ -414,9 +443,15 @@ mod tests {
 
     #[test]
     fn segment_lines() {
-        assert_eq!(segment_index("v0_00012.ts,48.000,52.000\n"), Some(12));
-        assert_eq!(segment_index("v3_00000.ts,0,4"), Some(0));
-        assert_eq!(segment_index("garbage"), None);
+        assert_eq!(
+            segment_file("v0_00012.ts,48.000,52.000\n"),
+            Some(SegmentFile::Ts(0, 12))
+        );
+        assert_eq!(
+            segment_file("v3_00000.mp4,0,4"),
+            Some(SegmentFile::RawFmp4(3, 0))
+        );
+        assert_eq!(segment_file("garbage"), None);
     }
 
     #[test]

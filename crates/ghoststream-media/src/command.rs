@@ -593,24 +593,101 @@ pub struct HlsRun<'a> {
     pub run_id: u64,
     pub input: InputRules,
     pub tuning: &'a Tuning,
+    /// A keyframe every this many frames (`-g`), for encoders that ignore forced ones
+    /// ([`fixed_gop`]).
+    pub gop_frames: Option<u32>,
     /// Copied video restarted mid-file: the keyframe (source time) the run starts at. The
     /// input seek (`seek_secs`, just past it) lands on it and `-copyts` keeps the source
     /// timestamps, which are the segment map's.
     pub copy_origin_secs: Option<f64>,
 }
 
-/// Segment file name of variant `v`, segment `n`.
-pub fn segment_name(v: usize, n: u32) -> String {
-    format!("v{v}_{n:05}.ts")
+/// Segment file name of variant `v`, segment `n`: MPEG-TS, or the media part of an
+/// fMP4 segment.
+pub fn segment_name(v: usize, n: u32, fmp4: bool) -> String {
+    format!("v{v}_{n:05}.{}", if fmp4 { "m4s" } else { "ts" })
 }
 
-/// The variant and number of a [`segment_name`]; `None` for any other name.
-pub fn parse_segment_name(name: &str) -> Option<(usize, u32)> {
-    let (v, n) = name
-        .strip_prefix('v')?
-        .strip_suffix(".ts")?
-        .split_once('_')?;
-    Some((v.parse().ok()?, n.parse().ok()?))
+/// The initialisation section (`ftyp` + `moov`) ffmpeg wrote with fMP4 segment `n`. Each
+/// segment has its own, as each MPEG-TS segment carries its parameter sets: a run that
+/// restarts with other settings (a quick first segment, a step down) stays playable.
+pub fn init_name(v: usize, n: u32) -> String {
+    format!("v{v}_{n:05}_init.mp4")
+}
+
+/// The whole fMP4 segment as ffmpeg writes it, before the server splits it into
+/// [`init_name`] and [`segment_name`].
+pub fn raw_fmp4_name(v: usize, n: u32) -> String {
+    format!("v{v}_{n:05}.mp4")
+}
+
+/// Timeline origin of fMP4 segments: the output's time 0 is this many seconds into the
+/// decode timeline, so an encoder's priming samples (AAC starts 1024 samples early) and
+/// reordered frames never need a negative `tfdt`. Every run of a job uses it, and the
+/// WebVTT renditions' `X-TIMESTAMP-MAP` says it.
+pub const FMP4_ORIGIN_SECS: f64 = 10.0;
+
+/// A file of an HLS job's segment set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentFile {
+    /// `v0_00012.ts`
+    Ts(usize, u32),
+    /// `v0_00012.m4s`
+    Fmp4(usize, u32),
+    /// `v0_00012_init.mp4`
+    Init(usize, u32),
+    /// `v0_00012.mp4`: ffmpeg's fMP4 segment before it is split.
+    RawFmp4(usize, u32),
+}
+
+impl SegmentFile {
+    pub fn variant_and_index(self) -> (usize, u32) {
+        match self {
+            SegmentFile::Ts(v, n)
+            | SegmentFile::Fmp4(v, n)
+            | SegmentFile::Init(v, n)
+            | SegmentFile::RawFmp4(v, n) => (v, n),
+        }
+    }
+}
+
+/// The segment file a name is; `None` for any other name.
+pub fn parse_segment_name(name: &str) -> Option<SegmentFile> {
+    let (stem, ext) = name.strip_prefix('v')?.rsplit_once('.')?;
+    let (stem, init) = match stem.strip_suffix("_init") {
+        Some(s) => (s, true),
+        None => (stem, false),
+    };
+    let (v, n) = stem.split_once('_')?;
+    if !v.bytes().all(|b| b.is_ascii_digit()) || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (v, n): (usize, u32) = (v.parse().ok()?, n.parse().ok()?);
+    Some(match (ext, init) {
+        ("ts", false) => SegmentFile::Ts(v, n),
+        ("m4s", false) => SegmentFile::Fmp4(v, n),
+        ("mp4", true) => SegmentFile::Init(v, n),
+        ("mp4", false) => SegmentFile::RawFmp4(v, n),
+        _ => return None,
+    })
+}
+
+/// Whether the encoder ignores forced keyframes, so a stream's segments must follow its
+/// fixed keyframe interval (`-g`): SVT-AV1 as ffmpeg 5.1 drives it.
+pub fn fixed_gop(codec: VideoCodec, hw: HwKind) -> bool {
+    codec == VideoCodec::Av1 && hw == HwKind::Software
+}
+
+/// The keyframe interval, in frames, closest to `segment_secs` at `fps`, and the segment
+/// length it makes.
+pub fn gop_for(fps: f64, segment_secs: f64) -> (u32, f64) {
+    let fps = if fps.is_finite() && fps > 1.0 {
+        fps
+    } else {
+        25.0
+    };
+    let frames = (fps * segment_secs).round().max(1.0) as u32;
+    (frames, frames as f64 / fps)
 }
 
 /// The per-run CSV list ffmpeg appends to as each segment closes.
@@ -695,55 +772,91 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     let keyframes: Vec<f64> = std::iter::once(0.0)
         .chain(run.cut_times.iter().map(|t| t - run.out_offset_secs))
         .collect();
-    // One output per rendition; copy and audio-only plans write a single output.
-    let outputs: Vec<Option<&Rendition>> = if renditions.is_empty() {
+    // One output per rendition; copy and audio-only plans write a single output. Audio
+    // renditions follow, one output each, and the video outputs then carry no audio.
+    let video_outputs: Vec<Option<&Rendition>> = if renditions.is_empty() {
         vec![None]
     } else {
         renditions.iter().map(Some).collect()
     };
-    for (v, rendition) in outputs.into_iter().enumerate() {
+    let muxed = plan.audio_renditions.is_empty();
+    let muxed_audio = if muxed { plan.audio_index } else { None };
+    let outputs = video_outputs
+        .into_iter()
+        .map(HlsOutput::Video)
+        .chain(plan.audio_renditions.iter().map(HlsOutput::Audio));
+    for (v, output) in outputs.enumerate() {
         if let Some((flag, at)) = &stop {
             a.opt(flag, at.clone());
         }
-        match (&plan.video, rendition) {
-            (VideoAction::Encode { codec, .. }, Some(rendition)) => {
-                a.opt("-map", format!("[v{v}]"));
-                if let Some(ai) = plan.audio_index {
-                    a.opt("-map", format!("0:{ai}"));
-                }
-                video_encoder_args(
-                    &mut a,
-                    *codec,
-                    run.hw,
-                    rendition,
-                    true,
-                    Some(&keyframes),
-                    run.tuning,
-                );
+        let audio = match output {
+            HlsOutput::Audio(r) => {
+                a.opt("-map", format!("0:{}", r.index));
+                &r.action
             }
-            (VideoAction::Copy, _) => {
-                a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)));
-                if let Some(ai) = plan.audio_index {
-                    a.opt("-map", format!("0:{ai}"));
+            HlsOutput::Video(rendition) => {
+                match (&plan.video, rendition) {
+                    (VideoAction::Encode { codec, .. }, Some(rendition)) => {
+                        a.opt("-map", format!("[v{v}]"));
+                        if let Some(ai) = muxed_audio {
+                            a.opt("-map", format!("0:{ai}"));
+                        }
+                        video_encoder_args(
+                            &mut a,
+                            *codec,
+                            run.hw,
+                            rendition,
+                            true,
+                            Some(&keyframes),
+                            run.tuning,
+                        );
+                        if let Some(g) = run.gop_frames {
+                            a.opt("-g", g.to_string());
+                        }
+                    }
+                    (VideoAction::Copy, _) => {
+                        a.opt("-map", format!("0:{}", plan.video_index.unwrap_or(0)));
+                        if let Some(ai) = muxed_audio {
+                            a.opt("-map", format!("0:{ai}"));
+                        }
+                        a.opt("-c:v", "copy");
+                    }
+                    _ => {
+                        if let Some(ai) = muxed_audio {
+                            a.opt("-map", format!("0:{ai}"));
+                        }
+                    }
                 }
-                a.opt("-c:v", "copy");
-            }
-            _ => {
-                if let Some(ai) = plan.audio_index {
-                    a.opt("-map", format!("0:{ai}"));
+                if muxed {
+                    &plan.audio
+                } else {
+                    &AudioAction::None
                 }
             }
-        }
-        audio_encoder_args(&mut a, &plan.audio);
+        };
+        audio_encoder_args(&mut a, audio);
         if run.seek_secs > 0.0 && run.copy_origin_secs.is_none() {
             // Copied audio must not carry packets from before the seek point (copied video
             // restarts keep them: its keyframe sits just before the seek point).
             a.opt("-copypriorss", "0");
         }
         a.arg("-sn").arg("-dn");
-        a.opt("-f", "segment")
-            .opt("-segment_format", "mpegts")
-            .opt("-segment_start_number", run.first_segment.to_string())
+        let origin = if plan.fmp4 { FMP4_ORIGIN_SECS } else { 0.0 };
+        a.opt("-f", "segment");
+        if plan.fmp4 {
+            // One fragment per segment, timestamps kept as they are (negative composition
+            // offsets instead of edit lists), so `tfdt` is the segment's place on the
+            // job's timeline whichever run wrote it.
+            a.opt("-segment_format", "mp4")
+                .opt(
+                    "-segment_format_options",
+                    "movflags=+frag_keyframe+empty_moov+default_base_moof+frag_discont+negative_cts_offsets:use_editlist=0:avoid_negative_ts=disabled",
+                )
+                .opt("-avoid_negative_ts", "disabled");
+        } else {
+            a.opt("-segment_format", "mpegts");
+        }
+        a.opt("-segment_start_number", run.first_segment.to_string())
             .opt(
                 "-segment_list",
                 segment_list_path(run.out_dir, v, run.run_id)
@@ -751,7 +864,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
                     .into_owned(),
             )
             .opt("-segment_list_type", "csv")
-            .opt("-output_ts_offset", secs(run.out_offset_secs))
+            .opt("-output_ts_offset", secs(run.out_offset_secs + origin))
             .opt("-muxdelay", "0");
         if run.cut_times.is_empty() {
             a.opt("-segment_time", "1000000");
@@ -761,12 +874,22 @@ pub fn hls_run(run: &HlsRun) -> Argv {
         }
         a.arg(
             run.out_dir
-                .join(format!("v{v}_%05d.ts"))
+                .join(format!(
+                    "v{v}_%05d.{}",
+                    if plan.fmp4 { "mp4" } else { "ts" }
+                ))
                 .to_string_lossy()
                 .into_owned(),
         );
     }
     a
+}
+
+/// One output of an HLS run.
+enum HlsOutput<'a> {
+    /// A video variant (`None`: the copied or audio-only single output).
+    Video(Option<&'a Rendition>),
+    Audio(&'a crate::plan::AudioRendition),
 }
 
 /// A whole-file run for batch mode.
@@ -873,6 +996,15 @@ pub fn batch(run: &BatchRun) -> Argv {
         audio_args_for(&mut a, &plan.audio, Some(0));
         for (k, (_, action)) in plan.extra_audio.iter().enumerate() {
             audio_args_for(&mut a, action, Some(k + 1));
+        }
+        // The track in the language asked for is the one players start with.
+        if let Some(d) = plan.default_audio {
+            for k in 0..=plan.extra_audio.len() {
+                a.opt(
+                    &format!("-disposition:a:{k}"),
+                    if k == d { "default" } else { "0" },
+                );
+            }
         }
     }
     if start_time > 0.0 {
@@ -1031,13 +1163,30 @@ mod tests {
     #[test]
     fn segment_names_round_trip() {
         for (v, n) in [(0, 0), (3, 12), (1, 99_999), (2, 123_456)] {
-            assert_eq!(parse_segment_name(&segment_name(v, n)), Some((v, n)));
+            assert_eq!(
+                parse_segment_name(&segment_name(v, n, false)),
+                Some(SegmentFile::Ts(v, n))
+            );
+            assert_eq!(
+                parse_segment_name(&segment_name(v, n, true)),
+                Some(SegmentFile::Fmp4(v, n))
+            );
+            assert_eq!(
+                parse_segment_name(&init_name(v, n)),
+                Some(SegmentFile::Init(v, n))
+            );
+            assert_eq!(
+                parse_segment_name(&raw_fmp4_name(v, n)),
+                Some(SegmentFile::RawFmp4(v, n))
+            );
         }
         assert_eq!(parse_segment_name("v0_x.ts"), None);
+        assert_eq!(parse_segment_name("v0_+1.ts"), None);
+        assert_eq!(parse_segment_name("v0_00001_init.m4s"), None);
         assert_eq!(parse_segment_name("v0.m3u8"), None);
         assert_eq!(parse_segment_name("v0_r1.csv"), None);
     }
-    use crate::plan::{decide, Wish};
+    use crate::plan::{decide, same_language, Wish};
     use ghoststream_types::{AudioInfo, MediaInfo, Mode, Resolution, VideoInfo};
 
     fn media() -> MediaInfo {
@@ -1059,6 +1208,7 @@ mod tests {
                 channels: 6,
                 sample_rate: 48000,
                 language: None,
+                ..Default::default()
             }],
             ..Default::default()
         }
@@ -1075,6 +1225,9 @@ mod tests {
             tone_map: true,
             max_audio_channels: 2,
             abr_max_variants: 4,
+            container: None,
+            copy_codecs: Vec::new(),
+            audio_language: None,
         }
     }
 
@@ -1099,6 +1252,7 @@ mod tests {
                 ..Default::default()
             },
             tuning: &Tuning::default(),
+            gop_frames: None,
             copy_origin_secs: None,
         };
         let cmd = hls_run(&run)
@@ -1201,6 +1355,7 @@ mod tests {
             channels: 2,
             sample_rate: 48000,
             language: Some("fre".into()),
+            ..Default::default()
         });
         let mut w = wish(Mode::Batch);
         w.format = Format::Mp4;
@@ -1210,13 +1365,60 @@ mod tests {
             cmd.contains("-map 0:1 -map 0:2 -c:a:0 aac -ac:a:0 2 -b:a:0 128k -c:a:1 copy -sn"),
             "{cmd}"
         );
-        // A stream plays one track and says so of the other.
-        let stream = decide(&m, &wish(Mode::Stream));
-        assert!(stream.extra_audio.is_empty());
-        assert_eq!(
-            stream.streams.audio[1].action,
-            ghoststream_types::StreamAction::Drop
+        // French asked for: it becomes the file's default track.
+        w.audio_language = Some("fr".into());
+        let cmd = mp4_batch(&decide(&m, &w), HwKind::Software);
+        assert!(
+            cmd.contains("-disposition:a:0 0 -disposition:a:1 default"),
+            "{cmd}"
         );
+        // A stream lists each track as an audio rendition of its own, in outputs of
+        // their own after the video's, which carries none.
+        let mut sw = wish(Mode::Stream);
+        sw.audio_language = Some("fre".into());
+        let stream = decide(&m, &sw);
+        assert!(stream.extra_audio.is_empty());
+        assert_eq!(stream.output_count(), 3);
+        let r = &stream.audio_renditions;
+        assert_eq!(
+            (
+                r[0].language.as_str(),
+                r[0].default,
+                r[0].channels,
+                r[0].codec.as_str()
+            ),
+            ("und", false, 2, "aac")
+        );
+        assert_eq!((r[1].language.as_str(), r[1].default), ("fre", true));
+        let src = Source::Http("http://pi:5000/m.mkv".into());
+        let cmd = hls_run(&HlsRun {
+            source: &src,
+            plan: &stream,
+            hw: HwKind::Software,
+            seek_secs: 0.0,
+            out_offset_secs: 0.0,
+            duration_secs: None,
+            cut_times: vec![4.0],
+            first_segment: 0,
+            out_dir: Path::new("/w"),
+            run_id: 1,
+            input: InputRules::default(),
+            tuning: &Tuning::default(),
+            gop_frames: None,
+            copy_origin_secs: None,
+        })
+        .to_cmd_string("ffmpeg");
+        assert!(cmd.contains("-map '[v0]' -c:v libx264"), "{cmd}");
+        assert!(cmd.contains("-an -sn -dn"), "{cmd}");
+        assert!(
+            cmd.contains("-map 0:1 -c:a aac -ac 2 -b:a 128k -sn -dn")
+                && cmd.contains("/w/v1_%05d.ts")
+                && cmd.contains("-map 0:2 -c:a copy -sn -dn")
+                && cmd.contains("/w/v2_%05d.ts"),
+            "{cmd}"
+        );
+        assert!(same_language("en-US", "eng") && same_language("de", "GER"));
+        assert!(!same_language("en", "fre") && !same_language("", "und"));
     }
 
     #[test]
@@ -1373,6 +1575,7 @@ mod tests {
                 nvenc_preset: "p2".into(),
                 ..Tuning::default()
             },
+            gop_frames: None,
             copy_origin_secs: None,
         };
         let argv = hls_run(&run);
@@ -1405,6 +1608,49 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    #[test]
+    fn av1_streams_are_fmp4_on_a_fixed_keyframe_interval() {
+        let mut w = wish(Mode::Stream);
+        w.video_codec = VideoCodec::Av1;
+        let plan = decide(&media(), &w);
+        assert!(plan.fmp4);
+        let src = Source::Http("http://pi:5000/m.mkv".into());
+        let run = HlsRun {
+            source: &src,
+            plan: &plan,
+            hw: HwKind::Software,
+            seek_secs: 8.0,
+            out_offset_secs: 8.0,
+            duration_secs: None,
+            cut_times: vec![12.0, 16.0],
+            first_segment: 2,
+            out_dir: Path::new("/w/job"),
+            run_id: 3,
+            input: InputRules::default(),
+            tuning: &Tuning::default(),
+            gop_frames: Some(96),
+            copy_origin_secs: None,
+        };
+        let cmd = hls_run(&run).to_cmd_string("ffmpeg");
+        for want in [
+            "-c:v libsvtav1",
+            "-g 96",
+            "-f segment -segment_format mp4 -segment_format_options movflags=+frag_keyframe+empty_moov+default_base_moof+frag_discont+negative_cts_offsets:use_editlist=0:avoid_negative_ts=disabled -avoid_negative_ts disabled",
+            // The job's timeline starts FMP4_ORIGIN_SECS in.
+            "-output_ts_offset 18.000",
+            "/w/job/v0_%05d.mp4",
+        ] {
+            assert!(cmd.contains(want), "{want} not in {cmd}");
+        }
+        assert_eq!(gop_for(23.976, 4.0), (96, 96.0 / 23.976));
+        assert_eq!(gop_for(0.0, 4.0), (100, 4.0));
+        // H.264 stays in MPEG-TS unless fMP4 is asked for.
+        assert!(!decide(&media(), &wish(Mode::Stream)).fmp4);
+        let mut w = wish(Mode::Stream);
+        w.container = Some(ghoststream_types::HlsContainer::Fmp4);
+        assert!(decide(&media(), &w).fmp4);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod command;
 pub mod errors;
+pub mod fmp4;
 pub mod hw;
 pub mod mkv;
 pub mod mp4;

@@ -2,8 +2,8 @@
 //! what is not, and the rendition ladder. Pure functions of the probe and the request.
 
 use ghoststream_types::{
-    AudioCodec, Delivery, DeliveryKind, Format, MediaInfo, Mode, PlanStreams, Resolution,
-    StreamAction, StreamPlan, VideoCodec,
+    AudioCodec, Delivery, DeliveryKind, Format, HlsContainer, MediaInfo, Mode, PlanStreams,
+    Resolution, StreamAction, StreamPlan, VideoCodec,
 };
 
 /// One output picture size and rate.
@@ -40,6 +40,23 @@ pub enum AudioAction {
     },
 }
 
+/// A stream's audio track as an HLS rendition of its own (`EXT-X-MEDIA:TYPE=AUDIO`), in
+/// segments beside the video's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioRendition {
+    /// Input stream index.
+    pub index: u32,
+    pub action: AudioAction,
+    /// The track's language (`und` when it has none) and the name players list.
+    pub language: String,
+    pub name: String,
+    /// Channels written.
+    pub channels: u32,
+    /// The codec written (ffprobe's name).
+    pub codec: String,
+    pub default: bool,
+}
+
 /// The decided plan for a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -60,6 +77,16 @@ pub struct Plan {
     pub decode: Option<ghoststream_types::HwKind>,
     /// The per-stream plan, as sent in the `analysis` message and by `/api/probe`.
     pub streams: PlanStreams,
+    /// HLS segments are fragmented MP4 with an initialisation section (`#EXT-X-MAP`),
+    /// not MPEG-TS.
+    pub fmp4: bool,
+    /// A stream of a source with several audio tracks: each track is a rendition of its
+    /// own and the video outputs carry none. Empty: the first track (if any) is muxed
+    /// into each video output.
+    pub audio_renditions: Vec<AudioRendition>,
+    /// A batch file's audio track (output order) in the language `audio_language`
+    /// names: it gets the default flag, the others lose it.
+    pub default_audio: Option<usize>,
 }
 
 impl Plan {
@@ -72,6 +99,10 @@ impl Plan {
     }
     pub fn copies_video(&self) -> bool {
         matches!(self.video, VideoAction::Copy)
+    }
+    /// Outputs an HLS run writes: the video variants, then one per audio rendition.
+    pub fn output_count(&self) -> usize {
+        self.variant_count() + self.audio_renditions.len()
     }
 }
 
@@ -88,6 +119,13 @@ pub struct Wish {
     pub tone_map: bool,
     pub max_audio_channels: u32,
     pub abr_max_variants: u32,
+    /// HLS segments asked for; `None`: fMP4 where the video codec needs it.
+    pub container: Option<HlsContainer>,
+    /// Source video codecs (ffprobe's names: `hevc`, `av1`, `vp9`) a stream may pass
+    /// through unchanged.
+    pub copy_codecs: Vec<String>,
+    /// The audio language a stream's players start with (`output.audio_language`).
+    pub audio_language: Option<String>,
 }
 
 /// The published ladder: never above the source.
@@ -184,10 +222,12 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             action
         }
     };
-    // A file keeps every audio track, each decided like the first; a stream plays one.
+    // A file keeps every audio track, each decided like the first; a stream of a source
+    // with several lists each as a rendition of its own.
+    let renditions_wanted = wish.mode != Mode::Batch && video.is_some() && media.audio.len() > 1;
     let mut extra_audio = Vec::new();
     for a in media.audio.iter().skip(1) {
-        let (action, target_codec, reason) = if wish.mode == Mode::Batch {
+        let (action, target_codec, reason) = if wish.mode == Mode::Batch || renditions_wanted {
             let (action, reason) = audio_decision(a.codec.as_str(), a.channels, wish);
             let target = match &action {
                 AudioAction::Encode { codec, .. } => Some(codec.as_str().to_string()),
@@ -198,7 +238,9 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             } else {
                 StreamAction::Transcode
             };
-            extra_audio.push((a.index, action));
+            if wish.mode == Mode::Batch {
+                extra_audio.push((a.index, action));
+            }
             (kind, target, reason)
         } else {
             (
@@ -219,6 +261,11 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             ..Default::default()
         });
     }
+    let audio_renditions = if renditions_wanted {
+        audio_renditions(media, wish)
+    } else {
+        Vec::new()
+    };
     for s in &media.subtitles {
         let text = crate::subtitles::is_text(&s.codec);
         let (action, target_codec, reason) = match (wish.mode, text) {
@@ -248,7 +295,25 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
             ..Default::default()
         });
     }
+    let fmp4 = wish.format == Format::Hls
+        && match wish.container {
+            Some(c) => c == HlsContainer::Fmp4,
+            None => output_video_codec(&video_action, media).is_some_and(|c| c != "h264"),
+        };
+    let default_audio = (wish.mode == Mode::Batch && media.audio.len() > 1)
+        .then(|| {
+            let want = wish.audio_language.as_deref()?;
+            media.audio.iter().position(|a| {
+                a.language
+                    .as_deref()
+                    .is_some_and(|l| same_language(l, want))
+            })
+        })
+        .flatten();
     Plan {
+        fmp4,
+        audio_renditions,
+        default_audio,
         video: video_action,
         audio: audio_action,
         video_index: video.map(|v| v.index),
@@ -261,6 +326,104 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
     }
 }
 
+/// At most this many audio renditions in a stream (a disc rip can carry dozens of
+/// commentary and dub tracks; each is an encoder in every run).
+pub const MAX_AUDIO_RENDITIONS: usize = 8;
+
+/// Each audio track of the source as a rendition: decided like the first, named by its
+/// title or language, the default the one in `audio_language`, else the source's
+/// default, else the first.
+fn audio_renditions(media: &MediaInfo, wish: &Wish) -> Vec<AudioRendition> {
+    let tracks: Vec<_> = media.audio.iter().take(MAX_AUDIO_RENDITIONS).collect();
+    let asked = wish.audio_language.as_deref().and_then(|want| {
+        tracks.iter().position(|a| {
+            a.language
+                .as_deref()
+                .is_some_and(|l| same_language(l, want))
+        })
+    });
+    let default = asked
+        .or_else(|| tracks.iter().position(|a| a.default))
+        .unwrap_or(0);
+    tracks
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let (action, _) = audio_decision(a.codec.as_str(), a.channels, wish);
+            let (channels, codec) = match &action {
+                AudioAction::Encode {
+                    codec, channels, ..
+                } => (*channels, codec.as_str().to_string()),
+                _ => (a.channels, a.codec.clone()),
+            };
+            let language = a
+                .language
+                .clone()
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| "und".into());
+            let name = a.title.clone().unwrap_or_else(|| {
+                if language == "und" {
+                    format!("Audio {}", k + 1)
+                } else {
+                    language.clone()
+                }
+            });
+            AudioRendition {
+                index: a.index,
+                action,
+                language,
+                name,
+                channels,
+                codec,
+                default: k == default,
+            }
+        })
+        .collect()
+}
+
+/// Whether two language tags name the same language: equal ignoring case, or an ISO
+/// 639-1 code and its ISO 639-2 (bibliographic or terminology) code.
+pub fn same_language(a: &str, b: &str) -> bool {
+    const PAIRS: [(&str, &str, &str); 24] = [
+        ("en", "eng", "eng"),
+        ("fr", "fre", "fra"),
+        ("de", "ger", "deu"),
+        ("es", "spa", "spa"),
+        ("it", "ita", "ita"),
+        ("pt", "por", "por"),
+        ("nl", "dut", "nld"),
+        ("sv", "swe", "swe"),
+        ("no", "nor", "nor"),
+        ("da", "dan", "dan"),
+        ("fi", "fin", "fin"),
+        ("pl", "pol", "pol"),
+        ("cs", "cze", "ces"),
+        ("ru", "rus", "rus"),
+        ("uk", "ukr", "ukr"),
+        ("el", "gre", "ell"),
+        ("tr", "tur", "tur"),
+        ("ar", "ara", "ara"),
+        ("he", "heb", "heb"),
+        ("hi", "hin", "hin"),
+        ("ja", "jpn", "jpn"),
+        ("ko", "kor", "kor"),
+        ("zh", "chi", "zho"),
+        ("hu", "hun", "hun"),
+    ];
+    let (a, b) = (a.trim().to_ascii_lowercase(), b.trim().to_ascii_lowercase());
+    // A region or script subtag does not change the language: en-US is en.
+    let base = |s: &str| s.split(['-', '_']).next().unwrap_or("").to_string();
+    let (a, b) = (base(&a), base(&b));
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    a == b
+        || PAIRS.iter().any(|(one, bib, term)| {
+            let names = [*one, *bib, *term];
+            names.contains(&a.as_str()) && names.contains(&b.as_str())
+        })
+}
+
 /// The codec the container can carry: webm takes vp9/av1 only.
 pub fn effective_video_codec(wish: &Wish) -> VideoCodec {
     match (wish.format, wish.video_codec) {
@@ -268,6 +431,28 @@ pub fn effective_video_codec(wish: &Wish) -> VideoCodec {
         (_, c) => c,
     }
 }
+
+/// The codec (ffprobe's name) of the video a plan writes, `None` without video.
+pub fn output_video_codec<'a>(video: &VideoAction, media: &'a MediaInfo) -> Option<&'a str> {
+    match video {
+        VideoAction::Encode { codec, .. } => Some(source_name(*codec)),
+        VideoAction::Copy => media.video.as_ref().map(|v| v.codec.as_str()),
+        VideoAction::None => None,
+    }
+}
+
+/// ffprobe's name for an encoder's codec.
+fn source_name(codec: VideoCodec) -> &'static str {
+    match codec {
+        VideoCodec::H265 => "hevc",
+        VideoCodec::Av1 => "av1",
+        VideoCodec::Vp9 => "vp9",
+        _ => "h264",
+    }
+}
+
+/// Source codecs `output.copy_codecs` may name, and what each can be segmented in.
+pub const PASS_THROUGH: [&str; 3] = ["hevc", "av1", "vp9"];
 
 fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction, String) {
     let codec = effective_video_codec(wish);
@@ -278,18 +463,26 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
     let reshape = v.dolby_vision.is_some_and(|d| d.needs_reshaping());
     let target_h = wish.resolution.height();
     let needs_scale = target_h.is_some_and(|t| t < v.height);
+    // A stream may pass the source's own HEVC, AV1 or VP9 through where the request lists
+    // it (and asks for no other codec): the client says its players decode it. MPEG-TS
+    // carries only HEVC of these.
+    let passes = wish.mode == Mode::Stream
+        && wish.copy_codecs.contains(&v.codec)
+        && (codec == VideoCodec::H264 || source_name(codec) == v.codec)
+        && (v.codec == "hevc" || wish.container != Some(HlsContainer::Ts));
+    let playable_pix =
+        |p: &str| p == "yuv420p" || p == "yuvj420p" || (passes && p == "yuv420p10le");
     let blockers: Vec<String> = [
         (wish.mode == Mode::Abr).then(|| "ABR needs several renditions".to_string()),
-        (codec != VideoCodec::H264).then(|| format!("{} requested", codec.as_str())),
-        (v.codec != "h264").then(|| format!("{} is not browser-playable", v.codec)),
-        (v.bit_depth > 8).then(|| format!("{}-bit video", v.bit_depth)),
-        (v.pix_fmt
-            .as_deref()
-            .is_some_and(|p| p != "yuv420p" && p != "yuvj420p"))
-        .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
-        hdr.then(|| format!("{} needs tone mapping", v.dynamic_range)),
+        (codec != VideoCodec::H264 && !passes).then(|| format!("{} requested", codec.as_str())),
+        (v.codec != "h264" && !passes).then(|| format!("{} is not browser-playable", v.codec)),
+        (v.bit_depth > 8 && !passes).then(|| format!("{}-bit video", v.bit_depth)),
+        (v.pix_fmt.as_deref().is_some_and(|p| !playable_pix(p)))
+            .then(|| format!("pixel format {}", v.pix_fmt.as_deref().unwrap_or("?"))),
+        (hdr && (wish.tone_map || !passes))
+            .then(|| format!("{} needs tone mapping", v.dynamic_range)),
         reshape.then(|| "Dolby Vision without a compatible base layer".to_string()),
-        (v.level.is_some_and(|l| l > 42))
+        (v.codec == "h264" && v.level.is_some_and(|l| l > 42))
             .then(|| format!("level {:.1} above 4.2", v.level.unwrap_or(0) as f64 / 10.0)),
         needs_scale.then(|| format!("scaling to {}", wish.resolution.as_str())),
         wish.bitrate_kbps.map(|b| format!("bitrate {b}k requested")),
@@ -299,10 +492,12 @@ fn video_decision(v: &ghoststream_types::VideoInfo, wish: &Wish) -> (VideoAction
     .flatten()
     .collect();
     if blockers.is_empty() {
-        return (
-            VideoAction::Copy,
-            "already H.264 8-bit SDR at level ≤ 4.2".into(),
-        );
+        let why = if v.codec == "h264" {
+            "already H.264 8-bit SDR at level ≤ 4.2".to_string()
+        } else {
+            format!("{} passed through (output.copy_codecs lists it)", v.codec)
+        };
+        return (VideoAction::Copy, why);
     }
     // Profile 5's picture is wrong (green and purple) until reshaped: always converted.
     let tone_map = (hdr && wish.tone_map) || reshape;
@@ -552,6 +747,7 @@ mod tests {
                 channels: ch,
                 sample_rate: 48000,
                 language: None,
+                ..Default::default()
             }],
             ..Default::default()
         }
@@ -572,6 +768,9 @@ mod tests {
             tone_map: true,
             max_audio_channels: 2,
             abr_max_variants: 4,
+            container: None,
+            copy_codecs: Vec::new(),
+            audio_language: None,
         }
     }
 

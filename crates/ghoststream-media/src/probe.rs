@@ -161,6 +161,12 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(0),
                 language,
+                title: s
+                    .tags
+                    .get("title")
+                    .filter(|t| !t.trim().is_empty())
+                    .cloned(),
+                default: s.disposition.get("default") == Some(&1),
             }),
             Some("subtitle") => info.subtitles.push(SubtitleInfo {
                 index: s.index,

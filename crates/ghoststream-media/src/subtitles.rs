@@ -44,8 +44,9 @@ fn fmt_ts(t: f64) -> String {
 }
 
 /// Shifts every cue by `-offset_secs`, drops cues that end before 0, and puts the
-/// `X-TIMESTAMP-MAP` header (output time 0 = MPEG-TS 0) after `WEBVTT`.
-pub fn prepare_vtt(text: &str, offset_secs: f64) -> String {
+/// `X-TIMESTAMP-MAP` header after `WEBVTT`: output time 0 is `origin_secs` on the
+/// segments' timeline (0 for MPEG-TS, [`crate::command::FMP4_ORIGIN_SECS`] for fMP4).
+pub fn prepare_vtt(text: &str, offset_secs: f64, origin_secs: f64) -> String {
     let text = text.trim_start_matches('\u{feff}').replace("\r\n", "\n");
     let mut blocks = text.split("\n\n");
     let header = blocks.next().unwrap_or("WEBVTT");
@@ -55,7 +56,10 @@ pub fn prepare_vtt(text: &str, offset_secs: f64) -> String {
         .collect();
     let mut out = String::new();
     out.push_str(header.first().copied().unwrap_or("WEBVTT"));
-    out.push_str("\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n");
+    out.push_str(&format!(
+        "\nX-TIMESTAMP-MAP=MPEGTS:{},LOCAL:00:00:00.000\n",
+        (origin_secs * 90_000.0).round() as u64
+    ));
     for l in header.iter().skip(1) {
         out.push_str(l);
         out.push('\n');
@@ -107,7 +111,7 @@ mod tests {
     #[test]
     fn shifts_and_drops_cues() {
         let src = "\u{feff}WEBVTT\n\n1\n00:00.500 --> 00:02.000\nearly\n\n00:00:05.000 --> 00:00:07.250 align:start\nlater\nsecond line\n\n00:03.000 --> 00:04.500\nacross\n";
-        let out = prepare_vtt(src, 4.0);
+        let out = prepare_vtt(src, 4.0, 0.0);
         assert_eq!(
             out,
             "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n00:00:01.000 --> 00:00:03.250 align:start\nlater\nsecond line\n\n00:00:00.000 --> 00:00:00.500\nacross\n"
@@ -131,10 +135,14 @@ mod tests {
 
     #[test]
     fn no_offset_keeps_cues_and_a_single_map() {
-        let once = prepare_vtt("WEBVTT\n\n00:01.000 --> 00:02.000\nhi\n", 0.0);
+        let once = prepare_vtt("WEBVTT\n\n00:01.000 --> 00:02.000\nhi\n", 0.0, 10.0);
         assert!(once.contains("00:00:01.000 --> 00:00:02.000\nhi"));
+        // fMP4 segments start 10 s into their timeline.
+        assert!(once.contains("X-TIMESTAMP-MAP=MPEGTS:900000,LOCAL:00:00:00.000"));
         assert_eq!(
-            prepare_vtt(&once, 0.0).matches("X-TIMESTAMP-MAP").count(),
+            prepare_vtt(&once, 0.0, 10.0)
+                .matches("X-TIMESTAMP-MAP")
+                .count(),
             1
         );
     }

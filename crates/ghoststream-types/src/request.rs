@@ -28,6 +28,27 @@ impl Mode {
     }
 }
 
+/// **ext**: the segments of an HLS output. `ts` is MPEG-TS (H.264 and H.265 only);
+/// `fmp4` is fragmented MP4 (CMAF) with an `#EXT-X-MAP` initialisation section, which
+/// Safari and hls.js need for H.265, AV1 and VP9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HlsContainer {
+    Ts,
+    Fmp4,
+}
+
+impl HlsContainer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HlsContainer::Ts => "ts",
+            HlsContainer::Fmp4 => "fmp4",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -235,6 +256,20 @@ pub struct OutputSpec {
     /// WebVTT renditions instead.
     #[serde(default)]
     pub burn_subtitle: Option<u32>,
+    /// **ext**: the segments of a stream or ABR output. Default: `fmp4` where the video
+    /// codec needs it (H.265, AV1, VP9), else `ts`.
+    #[serde(default)]
+    pub container: Option<HlsContainer>,
+    /// **ext**: source video codecs a stream may pass through unchanged (`hevc`, `av1`,
+    /// `vp9`) when nothing else asks for an encode. Default none: many browsers decode
+    /// only H.264.
+    #[serde(default)]
+    pub copy_codecs: Option<Vec<String>>,
+    /// **ext**: the language (ISO 639 code, `en` or `eng`) of the audio track a stream
+    /// starts with, where the source has several (each is an `EXT-X-MEDIA` rendition).
+    /// Default: the source's default track, else its first.
+    #[serde(default)]
+    pub audio_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -124,6 +124,12 @@ pub struct AudioInfo {
     pub channels: u32,
     pub sample_rate: u32,
     pub language: Option<String>,
+    /// **ext**: the track's title and its default flag (a stream lists each audio track
+    /// of a source with several as a rendition with these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

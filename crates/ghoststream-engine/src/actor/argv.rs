@@ -109,6 +109,16 @@ pub(super) fn hls_argv(
         run_id,
         input: ctx.input.clone(),
         tuning: &tuning,
+        gop_frames: match &ctx.plan.video {
+            VideoAction::Encode { codec, .. } if command::fixed_gop(*codec, ctx.hw) => {
+                let fps = ctx.plan.streams.video.as_ref().and_then(|v| v.fps);
+                Some(
+                    command::gop_for(fps.unwrap_or(25.0), ctx.config.transcoding.segment_duration)
+                        .0,
+                )
+            }
+            _ => None,
+        },
     });
     Some(HlsArgv {
         argv,
@@ -164,7 +174,7 @@ pub(crate) fn first_runs(
     match map {
         None => vec![batch_argv(ctx, Some(media), 1)],
         Some(map) => {
-            let hls = Hls::new(map.clone(), ctx.plan.variant_count());
+            let hls = Hls::new(map.clone(), ctx.plan.output_count());
             hls_argv(ctx, &hls, 0, RunStart::Viewer, 1)
                 .map(|r| vec![r.argv])
                 .unwrap_or_default()

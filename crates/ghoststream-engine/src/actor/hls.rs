@@ -5,13 +5,18 @@ use super::{SegmentMap, SubtitleEntry, Waiter};
 
 pub(super) struct Hls {
     pub(super) map: SegmentMap,
+    /// Outputs: the video variants, then the audio renditions (`audio`).
     pub(super) variants: usize,
     pub(super) done: Vec<Vec<bool>>,
-    pub(super) waiters: Vec<(usize, u32, Waiter)>,
+    /// Viewers waiting for a segment: variant, index, the file (the segment or its
+    /// initialisation section).
+    pub(super) waiters: Vec<(usize, u32, String, Waiter)>,
     pub(super) subs: Vec<SubtitleEntry>,
     pub(super) subs_ready: Vec<bool>,
     pub(super) sub_waiters: Vec<(usize, Waiter)>,
     pub(super) codecs: String,
+    /// The audio renditions, when the audio tracks are not muxed into the video.
+    pub(super) audio: Vec<crate::segments::AudioEntry>,
     /// The furthest segment a viewer has asked for (since the last seek restart).
     pub(super) watched: Option<u32>,
 }
@@ -29,6 +34,7 @@ impl Hls {
             subs_ready: Vec::new(),
             sub_waiters: Vec::new(),
             codecs: String::new(),
+            audio: Vec::new(),
         }
     }
 

@@ -107,7 +107,7 @@ impl Actor {
             _ => error.clone().unwrap_or_else(|| "the job failed".into()),
         };
         if let Some(h) = job.hls.as_mut() {
-            for (_, _, w) in h.waiters.drain(..) {
+            for (_, _, _, w) in h.waiters.drain(..) {
                 let _ = w.send(Err(EngineError::JobEnded(end_msg.clone())));
             }
             // A finished stream's subtitles may still be on their way (they are read

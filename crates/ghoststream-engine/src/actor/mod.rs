@@ -20,8 +20,8 @@ use crate::shared::{Shared, Snapshot, StreamFile};
 use crate::store::{Loaded, Store, Totals};
 use crate::tokens::{Scope, StreamGate};
 use chrono::Utc;
-use ghoststream_media::command::{self, segment_list_path, segment_name};
-use ghoststream_media::plan::{Plan, VideoAction};
+use ghoststream_media::command::{self, init_name, segment_list_path, segment_name, SegmentFile};
+use ghoststream_media::plan::{AudioAction, Plan, VideoAction};
 use ghoststream_types::{
     CleanupRun, CleanupStats, HwKind, JobEvent, JobStatus, LeaveResponse, MediaInfo, Mode,
     ProgressData, SharedStream, SharedStreams, Stage, StartRequest, Stats, StatusData, Variant,

@@ -63,6 +63,12 @@ impl Actor {
             return;
         };
         let offset = job.spec.as_ref().map(|s| s.start_time).unwrap_or(0.0);
+        // Where the job's time 0 sits on the segments' timeline.
+        let origin = if job.plan.as_ref().is_some_and(|p| p.fmp4) {
+            command::FMP4_ORIGIN_SECS
+        } else {
+            0.0
+        };
         let ffmpeg = self.inner.config.transcoding.ffmpeg_path.clone();
         let dir = job.rec.dir.clone();
         let log = job.log.clone();
@@ -105,12 +111,12 @@ impl Actor {
                     None
                 };
                 let text = match body {
-                    Some(b) => ghoststream_media::subtitles::prepare_vtt(&b, offset),
+                    Some(b) => ghoststream_media::subtitles::prepare_vtt(&b, offset, origin),
                     None => {
                         log.push(format!(
                             "subtitle {i} could not be read; serving an empty track"
                         ));
-                        "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n\n".to_string()
+                        ghoststream_media::subtitles::prepare_vtt("WEBVTT\n", 0.0, origin)
                     }
                 };
                 let _ = tokio::fs::write(dir.join(format!("sub{i}.vtt")), text).await;
@@ -398,11 +404,11 @@ impl Actor {
             *slot = true;
         }
         let waiters = std::mem::take(&mut h.waiters);
-        for (v, n, w) in waiters {
+        for (v, n, file, w) in waiters {
             if v == variant && n == index {
-                let _ = w.send(Ok(StreamFile::File(dir.join(segment_name(v, n)))));
+                let _ = w.send(Ok(StreamFile::File(dir.join(file))));
             } else if !w.is_closed() {
-                h.waiters.push((v, n, w));
+                h.waiters.push((v, n, file, w));
             }
         }
         self.throttle(id);

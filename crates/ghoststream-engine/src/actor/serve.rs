@@ -208,6 +208,7 @@ impl Actor {
         };
         let query = format!("?gst={}", job.rec.stream_token);
         let dir = job.rec.dir.clone();
+        let fmp4 = job.plan.as_ref().is_some_and(|p| p.fmp4);
         let Some(h) = job.hls.as_mut() else {
             let _ = reply.send(Err(ended
                 .map(EngineError::JobEnded)
@@ -219,12 +220,12 @@ impl Actor {
             Some(StreamName::Master) => {
                 let variants = job.rec.variants.clone().unwrap_or_default();
                 let _ = reply.send(Ok(StreamFile::Playlist(segments::master_playlist(
-                    &variants, &h.codecs, &h.subs, &query,
+                    &variants, &h.codecs, &h.audio, &h.subs, &query,
                 ))));
             }
             Some(StreamName::Variant(v)) if v < h.variants => {
                 let _ = reply.send(Ok(StreamFile::Playlist(segments::variant_playlist(
-                    &h.map, v, &query,
+                    &h.map, v, &query, fmp4,
                 ))));
             }
             Some(StreamName::SubPlaylist(i)) if i < h.subs.len() => {
@@ -243,10 +244,18 @@ impl Actor {
                     h.sub_waiters.push((i, reply));
                 }
             }
-            Some(StreamName::Segment(v, n)) if v < h.variants && (n as usize) < h.map.len() => {
+            Some(StreamName::Segment(v, n, file))
+                if v < h.variants
+                    && (n as usize) < h.map.len()
+                    && matches!(file, SegmentFile::Ts(..)) != fmp4 =>
+            {
+                let file = match file {
+                    SegmentFile::Init(..) => init_name(v, n),
+                    _ => segment_name(v, n, fmp4),
+                };
                 h.watched = Some(h.watched.map_or(n, |w| w.max(n)));
                 if h.done[v][n as usize] {
-                    let _ = reply.send(Ok(StreamFile::File(dir.join(segment_name(v, n)))));
+                    let _ = reply.send(Ok(StreamFile::File(dir.join(file))));
                     self.throttle(id);
                     return;
                 }
@@ -258,7 +267,7 @@ impl Actor {
                     let _ = reply.send(Err(EngineError::FileNotFound));
                     return;
                 }
-                h.waiters.push((v, n, reply));
+                h.waiters.push((v, n, file, reply));
                 // A run that has not reported yet is where it started, at the job's
                 // last speed.
                 let speed = job.rec.speed.unwrap_or(0.0);
@@ -348,7 +357,8 @@ impl Actor {
 enum StreamName {
     Master,
     Variant(usize),
-    Segment(usize, u32),
+    /// A segment or an initialisation section: variant, index, and the file.
+    Segment(usize, u32, SegmentFile),
     SubPlaylist(usize),
     SubFile(usize),
 }
@@ -366,8 +376,13 @@ fn parse_stream_name(name: &str) -> Option<StreamName> {
         }
         return None;
     }
-    if let Some((v, n)) = ghoststream_media::command::parse_segment_name(name) {
-        return Some(StreamName::Segment(v, n));
+    if let Some(file) = ghoststream_media::command::parse_segment_name(name) {
+        let (v, n) = file.variant_and_index();
+        return match file {
+            // ffmpeg's own file, before it is split, is never served.
+            SegmentFile::RawFmp4(..) => None,
+            _ => Some(StreamName::Segment(v, n, file)),
+        };
     }
     let v = name.strip_prefix('v')?.strip_suffix(".m3u8")?;
     v.parse().ok().map(StreamName::Variant)
@@ -383,8 +398,13 @@ mod tests {
         assert_eq!(parse_stream_name("v1.m3u8"), Some(StreamName::Variant(1)));
         assert_eq!(
             parse_stream_name("v0_00012.ts"),
-            Some(StreamName::Segment(0, 12))
+            Some(StreamName::Segment(0, 12, SegmentFile::Ts(0, 12)))
         );
+        assert_eq!(
+            parse_stream_name("v1_00003_init.mp4"),
+            Some(StreamName::Segment(1, 3, SegmentFile::Init(1, 3)))
+        );
+        assert_eq!(parse_stream_name("v1_00003.mp4"), None);
         assert_eq!(parse_stream_name("sub2.vtt"), Some(StreamName::SubFile(2)));
         assert_eq!(
             parse_stream_name("sub0.m3u8"),

@@ -40,19 +40,64 @@ fn variants_of(plan: &Plan, media: &MediaInfo) -> Vec<Variant> {
 }
 
 fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
+    let source = media.video.as_ref();
     let video = match &plan.video {
         VideoAction::Encode {
-            codec: VideoCodec::H265,
+            codec,
+            renditions,
+            ten_bit,
             ..
-        } => Some("hvc1.1.6.L120.90"),
-        VideoAction::Encode { .. } => Some("avc1.640028"),
-        VideoAction::Copy => Some(match media.video.as_ref().map(|v| v.codec.as_str()) {
-            Some("hevc") => "hvc1.1.6.L120.90",
-            _ => "avc1.640028",
-        }),
+        } => {
+            let top = renditions.iter().map(|r| r.height).max().unwrap_or(1080);
+            Some(segments::video_codec_tag(
+                match codec {
+                    VideoCodec::H265 => "hevc",
+                    VideoCodec::Av1 => "av1",
+                    VideoCodec::Vp9 => "vp9",
+                    _ => "h264",
+                },
+                top,
+                *ten_bit,
+                None,
+            ))
+        }
+        VideoAction::Copy => {
+            source.map(|v| segments::video_codec_tag(&v.codec, v.height, v.bit_depth > 8, v.level))
+        }
         VideoAction::None => None,
     };
-    segments::codecs_attr(video, plan.audio_index.is_some())
+    let audio: Vec<&str> = if plan.audio_renditions.is_empty() {
+        let first = media.audio.first();
+        match (&plan.audio, first) {
+            (AudioAction::Encode { codec, .. }, Some(_)) => vec![codec.as_str()],
+            (AudioAction::Copy, Some(a)) => vec![a.codec.as_str()],
+            _ => Vec::new(),
+        }
+    } else {
+        plan.audio_renditions
+            .iter()
+            .map(|r| r.codec.as_str())
+            .collect()
+    };
+    let audio: Vec<&str> = audio.into_iter().map(segments::audio_codec_tag).collect();
+    segments::codecs_attr(video.as_deref(), &audio)
+}
+
+/// The master playlist's audio group: each audio rendition, its playlist after the video
+/// variants'.
+fn audio_entries(plan: &Plan) -> Vec<segments::AudioEntry> {
+    let first = plan.variant_count();
+    plan.audio_renditions
+        .iter()
+        .enumerate()
+        .map(|(k, r)| segments::AudioEntry {
+            name: r.name.clone(),
+            language: r.language.clone(),
+            channels: r.channels,
+            default: r.default,
+            playlist: format!("v{}.m3u8", first + k),
+        })
+        .collect()
 }
 
 impl Actor {
@@ -239,7 +284,8 @@ impl Actor {
                         .collect(),
                     subs_ready: vec![false; spec.subtitles.len()],
                     codecs: codecs_of(&p.plan, &p.media),
-                    ..Hls::new(map, p.plan.variant_count())
+                    audio: audio_entries(&p.plan),
+                    ..Hls::new(map, p.plan.output_count())
                 });
                 rec.delivery = Some(ghoststream_media::plan::delivery(
                     &p.plan,

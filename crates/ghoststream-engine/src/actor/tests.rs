@@ -75,6 +75,7 @@ fn media() -> MediaInfo {
             channels: 2,
             sample_rate: 48000,
             language: None,
+            ..Default::default()
         }],
         subtitles: vec![],
     }
