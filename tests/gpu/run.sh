@@ -10,7 +10,8 @@
 # - CUDA decoding proven per format (/api/capabilities `decode`), and real jobs from an
 #   H.264 and an HEVC 10-bit 1080p source that decode on CUDA, scale with scale_cuda and
 #   read back for libx264 (the job's argv), ready, and playable;
-# - the decoder busy in NVML while those jobs run;
+# - the decoder busy in NVML while those jobs run, and attributed to the job (its `gpu`
+#   field and /api/resources `gpus[].jobs`, from NVML's per-process figures);
 # - libplacebo (Vulkan) proven or not, with the reason.
 # Exit status: 0 when every check that the machine can answer passed.
 set -uo pipefail
@@ -77,10 +78,13 @@ for src in h264 hevc10; do
     -d "{\"source\":\"$work/$src.mkv\",\"mode\":\"batch\",\"output\":{\"resolution\":\"720p\",\"hw_accel\":\"software\"}}" |
     json 'print(d["job_id"])')
   busy=0
+  mine=0
   for _ in $(seq 1 240); do
     s=$(curl -fs "$base/api/transcode/$job/status" | json 'print(d["status"])')
     dec=$(curl -fs "$base/api/resources" | json 'print(max([g.get("decoder_percent") or 0 for g in d["gpus"]] or [0]))')
     [ "${dec:-0}" -gt 0 ] && busy=1
+    own=$(curl -fs "$base/api/transcode/$job/status" | json 'g=d.get("gpu") or {}; print(1 if (g.get("decoder_percent") or 0) > 0 or (g.get("memory_mb") or 0) > 0 else 0)')
+    [ "${own:-0}" = 1 ] && mine=1
     [ "$s" = ready ] || [ "$s" = error ] && break
     sleep 0.5
   done
@@ -90,7 +94,8 @@ for src in h264 hevc10; do
     echo "$log" | grep -q 'hwdownload' && r=ok || r=bad
   [ "$src" = hevc10 ] && echo "$log" | grep -q 'decoding in software' && r=ok-software
   check "$([ "$s" = ready ] && echo ok || echo bad)" "$src job ready ($s)"
-  echo "$src: argv $r, NVML decoder busy during the job: $busy"
+  echo "$src: argv $r, NVML decoder busy during the job: $busy, attributed to the job: $mine"
+  [ "$r" = ok ] && check "$([ "$mine" = 1 ] && echo ok || echo bad)" "$src: NVML's per-process figures on the job"
   [ "$r" = bad ] && check bad "$src decoded by CUDA, scaled by scale_cuda, read back for libx264"
 done
 

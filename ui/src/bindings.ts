@@ -285,6 +285,8 @@ export type GpuStats = {
 	memory_total_mb: number | null,
 	temperature_c: number | null,
 	power_w: number | null,
+	/**  **ext**: the jobs whose ffmpeg uses this GPU now, with their share. */
+	jobs?: JobGpu[],
 };
 
 /**  What the encoding health checker found on a job and what it did about it. */
@@ -403,6 +405,22 @@ export type JobEvent = { type: "progress"; job_id: string; data: ProgressData } 
  */
 { type: "health"; job_id: string; data: HealthData };
 
+/**
+ *  **ext**: a job's share of an NVIDIA GPU, from NVML's per-process figures for the job's
+ *  ffmpeg (utilisation averaged over the last sampling period).
+ */
+export type JobGpu = {
+	job_id: string,
+	/**  The GPU's index (as in `/api/resources` `gpus`). */
+	gpu: number,
+	encoder_percent: number,
+	decoder_percent: number,
+	/**  3D/compute (scaling, tone mapping on CUDA). */
+	sm_percent: number,
+	/**  GPU memory the job's processes hold, where the driver says. */
+	memory_mb: number | null,
+};
+
 export type JobList = {
 	/**  Newest first, without tokens, stream URLs or credentials. */
 	jobs: JobResponse[],
@@ -456,6 +474,8 @@ export type JobResponse = {
 	output_size?: number | null,
 	/**  **ext**: the last measured speed (× real time). */
 	speed?: number | null,
+	/**  **ext**: the job's share of an NVIDIA GPU while its ffmpeg uses one (NVML). */
+	gpu?: JobGpu | null,
 };
 
 export type JobStatus = "queued" | "processing" | "ready" | "error" | "cancelled";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { between, bytes, duration, escapeHtml, percent, sourceName, speed, when } from "./format";
+import { between, bytes, duration, escapeHtml, gpuText, percent, sourceName, speed, when } from "./format";
 
 describe("format", () => {
   it("moments and spans", () => {
@@ -17,6 +17,14 @@ describe("format", () => {
     expect(duration(null)).toBe("–");
     expect(duration(-1)).toBe("–");
   });
+  it("a job's share of its GPU", () => {
+    expect(gpuText(null)).toBe("");
+    expect(gpuText({ job_id: "j", gpu: 0, encoder_percent: 0, decoder_percent: 41, sm_percent: 12, memory_mb: 310 })).toBe(
+      "GPU 0: NVDEC 41% · 3D 12% · 310 MB",
+    );
+    expect(gpuText({ job_id: "j", gpu: 1, encoder_percent: 0, decoder_percent: 0, sm_percent: 0, memory_mb: null })).toBe("");
+  });
+
   it("bytes", () => {
     expect(bytes(512)).toBe("512 B");
     expect(bytes(1536)).toBe("1.5 KB");

@@ -1,5 +1,7 @@
 // Formatting for the dashboard; pure, unit-tested.
 
+import type { JobGpu } from "./bindings";
+
 export function duration(seconds: number | null | undefined): string {
   if (seconds == null || !isFinite(seconds) || seconds < 0) return "–";
   const s = Math.round(seconds);
@@ -69,4 +71,16 @@ export function between(from: string | null | undefined, to: string | null | und
 /** Escapes text and shows its `backticked` parts as code. */
 export function codeWords(s: string): string {
   return escapeHtml(s).replace(/`([^`]+)`/g, "<code>$1</code>");
+}
+
+/** A job's share of its GPU (NVML), in a few words; empty without one. */
+export function gpuText(g: JobGpu | null): string {
+  if (!g) return "";
+  const parts = [
+    g.encoder_percent ? `NVENC ${g.encoder_percent}%` : "",
+    g.decoder_percent ? `NVDEC ${g.decoder_percent}%` : "",
+    g.sm_percent ? `3D ${g.sm_percent}%` : "",
+    g.memory_mb != null ? `${g.memory_mb} MB` : "",
+  ].filter(Boolean);
+  return parts.length ? `GPU ${g.gpu}: ${parts.join(" · ")}` : "";
 }

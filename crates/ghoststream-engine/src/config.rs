@@ -140,6 +140,9 @@ pub struct HardwareSection {
     pub fallback_to_software: bool,
     pub nvenc_preset: String,
     pub trial_timeout: u64,
+    /// NVENC sessions the GPU allows at once; 0: 8 on GeForce cards, no limit on others.
+    /// A job that would open one more encodes in software, and says so.
+    pub nvenc_max_sessions: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,6 +445,7 @@ impl Default for HardwareSection {
             fallback_to_software: true,
             nvenc_preset: "p4".into(),
             trial_timeout: 10,
+            nvenc_max_sessions: 0,
         }
     }
 }
@@ -688,6 +692,7 @@ prefer_hw_accel = true      # hw_accel "auto" uses the best proven GPU encoder
 fallback_to_software = true # a GPU failure during a job continues in software, same job
 nvenc_preset = "p4"         # p1 fastest … p7 best
 trial_timeout = 10          # seconds for each one-frame trial encode at start
+nvenc_max_sessions = 0      # NVENC sessions at once; 0 = 8 on GeForce, no limit on others
 
 [security]
 # api_key = "secret"        # GHOSTSTREAM__SECURITY__API_KEY; required on every route but health

@@ -621,6 +621,7 @@ impl JobRecord {
             delivery: self.delivery.clone(),
             output_size: (self.output_bytes > 0).then_some(self.output_bytes),
             speed: self.speed,
+            gpu: None,
         }
     }
 

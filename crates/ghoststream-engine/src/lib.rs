@@ -10,6 +10,7 @@ pub mod egress;
 mod engine;
 mod error;
 pub mod gaming;
+pub mod gpu;
 pub mod ingest;
 pub mod job;
 pub mod live;
@@ -29,7 +30,8 @@ pub use error::EngineError;
 pub use live::Live;
 
 /// The engine with its watchers: games and other programs' NVENC sessions
-/// (`gaming`), and the weekly schedule (`schedule`). What a server runs.
+/// (`gaming`), the weekly schedule (`schedule`), and each job's share of the GPU
+/// (`gpu`). What a server runs.
 pub async fn start(
     config: Config,
     hardware: ghoststream_media::hw::Hardware,
@@ -38,6 +40,7 @@ pub async fn start(
     let engine = Engine::start(config, hardware).await?;
     gaming::spawn(engine.downgrade(), poll);
     schedule::spawn(engine.downgrade(), engine::Clock::Wall);
+    gpu::spawn(engine.downgrade());
     Ok(engine)
 }
 

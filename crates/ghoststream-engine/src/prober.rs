@@ -346,6 +346,29 @@ impl Prober {
         } else {
             Some(SegmentMap::fixed(remaining, seg, first))
         };
+        // A consumer card's NVENC sessions are few: a job that would open one too many
+        // encodes in software, and its plan says why.
+        let hw = if hw == ghoststream_types::HwKind::Nvenc {
+            let configured = config.hardware.nvenc_max_sessions;
+            let full = tokio::task::spawn_blocking(move || {
+                let (open, name) = ghoststream_media::hw::nvenc_sessions_open()?;
+                ghoststream_media::hw::nvenc_sessions_full(open, &name, configured)
+            })
+            .await
+            .ok()
+            .flatten();
+            match full {
+                Some(why) => {
+                    if let Some(v) = plan.streams.video.as_mut() {
+                        v.reason = format!("{}; {why}", v.reason);
+                    }
+                    ghoststream_types::HwKind::Software
+                }
+                None => hw,
+            }
+        } else {
+            hw
+        };
         choose_decoder(&mut plan, &media, &self.shared.hardware, hw);
         Ok(Prepared {
             media,

@@ -199,6 +199,14 @@ impl RunControl {
         self.frozen.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// ffmpeg's pid, once it is spawned.
+    pub fn pid(&self) -> Option<u32> {
+        match self.pid.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
     /// Freezes or thaws the run's processes (now, or as soon as they exist).
     pub fn set_frozen(&self, frozen: bool) -> std::io::Result<()> {
         self.frozen

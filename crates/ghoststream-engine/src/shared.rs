@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub paused: Option<String>,
     /// What the encoding health checker found and did, once it has.
     pub health: Option<ghoststream_types::HealthData>,
+    /// Its share of an NVIDIA GPU, at the last sample.
+    pub gpu: Option<ghoststream_types::JobGpu>,
 }
 
 impl Snapshot {
@@ -32,6 +34,7 @@ impl Snapshot {
         let mut r = self.record.to_response(self.eta_seconds, self.viewers);
         r.paused_reason = self.paused.clone();
         r.health = self.health.clone();
+        r.gpu = self.gpu.clone();
         r
     }
 
@@ -40,6 +43,7 @@ impl Snapshot {
         let mut r = self.record.to_summary(self.eta_seconds, self.viewers);
         r.paused_reason = self.paused.clone();
         r.health = self.health.clone();
+        r.gpu = self.gpu.clone();
         r
     }
 }
@@ -80,6 +84,8 @@ pub(crate) struct Shared {
     /// Why the server is stopping, recorded on the jobs it cancels ("GhostStream was
     /// quit"); "the server stopped" when nobody said.
     pub(crate) stop_reason: std::sync::Mutex<Option<String>>,
+    /// Each job's share of an NVIDIA GPU at the last NVML sample (empty without NVML).
+    pub(crate) gpu_jobs: RwLock<Vec<ghoststream_types::JobGpu>>,
 }
 
 impl Shared {

@@ -473,6 +473,7 @@ pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
                     .temperature(nvml_wrapper::enum_wrappers::device::TemperatureSensor::Gpu)
                     .ok(),
                 power_w: d.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+                jobs: Vec::new(),
             })
         })
         .collect()
@@ -481,6 +482,116 @@ pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
 #[cfg(not(feature = "nvml"))]
 pub fn nvidia_stats() -> Vec<ghoststream_types::GpuStats> {
     Vec::new()
+}
+
+/// One process's use of one NVIDIA GPU, from NVML's per-process figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessGpu {
+    pub pid: u32,
+    pub gpu: u32,
+    pub sm_percent: u32,
+    pub encoder_percent: u32,
+    pub decoder_percent: u32,
+    pub memory_mb: Option<u64>,
+}
+
+/// Every process using an NVIDIA GPU: its utilisation averaged over NVML's samples of
+/// the last `window`, and the memory it holds. Empty without a driver. Blocking: call it
+/// off the async runtime.
+#[cfg(feature = "nvml")]
+pub fn nvidia_process_usage(window: std::time::Duration) -> Vec<ProcessGpu> {
+    use nvml_wrapper::enums::device::UsedGpuMemory;
+    use std::collections::BTreeMap;
+    let Some(nvml) = nvml() else {
+        return Vec::new();
+    };
+    // NVML's sample timestamps are the CPU clock in microseconds.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.saturating_sub(window).as_micros() as u64)
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for i in 0..nvml.device_count().unwrap_or(0) {
+        let Ok(d) = nvml.device_by_index(i) else {
+            continue;
+        };
+        // pid → (sm, enc, dec sums, samples, memory)
+        let mut by_pid: BTreeMap<u32, ([u64; 3], u64, Option<u64>)> = BTreeMap::new();
+        for s in d.process_utilization_stats(since).unwrap_or_default() {
+            let e = by_pid.entry(s.pid).or_default();
+            e.0[0] += u64::from(s.sm_util);
+            e.0[1] += u64::from(s.enc_util);
+            e.0[2] += u64::from(s.dec_util);
+            e.1 += 1;
+        }
+        let holders = d
+            .running_compute_processes()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(d.running_graphics_processes().unwrap_or_default());
+        for p in holders {
+            if let UsedGpuMemory::Used(bytes) = p.used_gpu_memory {
+                let e = by_pid.entry(p.pid).or_default();
+                e.2 = Some(e.2.unwrap_or(0) + bytes / (1024 * 1024));
+            }
+        }
+        out.extend(by_pid.into_iter().map(|(pid, (sums, n, memory_mb))| {
+            let avg = |k: usize| (sums[k] / n.max(1)) as u32;
+            ProcessGpu {
+                pid,
+                gpu: i,
+                sm_percent: avg(0),
+                encoder_percent: avg(1),
+                decoder_percent: avg(2),
+                memory_mb,
+            }
+        }));
+    }
+    out
+}
+
+#[cfg(not(feature = "nvml"))]
+pub fn nvidia_process_usage(_window: std::time::Duration) -> Vec<ProcessGpu> {
+    Vec::new()
+}
+
+/// NVENC sessions on the first NVIDIA GPU: how many are open (every program's) and the
+/// GPU's name. `None` without NVML. Blocking: call it off the async runtime.
+#[cfg(feature = "nvml")]
+pub fn nvenc_sessions_open() -> Option<(u32, String)> {
+    let nvml = nvml()?;
+    let d = nvml.device_by_index(0).ok()?;
+    let open = d.encoder_sessions().ok()?.len() as u32;
+    Some((open, d.name().unwrap_or_default()))
+}
+
+#[cfg(not(feature = "nvml"))]
+pub fn nvenc_sessions_open() -> Option<(u32, String)> {
+    None
+}
+
+/// The number of NVENC sessions a GPU allows at once: `configured` when set (not 0);
+/// otherwise 8 on a GeForce card (NVIDIA's consumer driver limit since 2024; earlier
+/// drivers allowed 3, then 5: set `hardware.nvenc_max_sessions` for those), unlimited on
+/// workstation and data-centre cards.
+pub fn nvenc_session_limit(gpu_name: &str, configured: u32) -> Option<u32> {
+    if configured > 0 {
+        return Some(configured);
+    }
+    let name = gpu_name.to_ascii_lowercase();
+    (name.contains("geforce") || name.contains("titan")).then_some(8)
+}
+
+/// Why a new NVENC job must encode in software instead: every session the GPU allows is
+/// open. `None` when one is free.
+pub fn nvenc_sessions_full(open: u32, gpu_name: &str, configured: u32) -> Option<String> {
+    let limit = nvenc_session_limit(gpu_name, configured)?;
+    (open >= limit).then(|| {
+        format!(
+            "all {limit} NVENC sessions of the {} are in use (its driver allows {limit} at once); encoding in software",
+            if gpu_name.is_empty() { "GPU" } else { gpu_name }
+        )
+    })
 }
 
 /// The process ids that hold NVENC encoder sessions on any NVIDIA GPU (NVML); empty
@@ -505,6 +616,23 @@ pub fn nvenc_session_pids() -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nvenc_sessions_are_limited_on_geforce_cards_only() {
+        let geforce = "NVIDIA GeForce RTX 4070";
+        assert_eq!(nvenc_session_limit(geforce, 0), Some(8));
+        assert_eq!(nvenc_session_limit("NVIDIA H200", 0), None);
+        assert_eq!(nvenc_session_limit("NVIDIA RTX A4000", 3), Some(3));
+        assert_eq!(nvenc_sessions_full(7, geforce, 0), None);
+        let why = nvenc_sessions_full(8, geforce, 0).unwrap();
+        assert!(
+            why.contains("all 8 NVENC sessions of the NVIDIA GeForce RTX 4070 are in use")
+                && why.ends_with("encoding in software"),
+            "{why}"
+        );
+        assert_eq!(nvenc_sessions_full(500, "NVIDIA H200", 0), None);
+        assert!(nvenc_sessions_full(3, "Quadro P2000", 3).is_some());
+    }
 
     #[test]
     fn parses_encoder_list() {

@@ -15,6 +15,7 @@ impl App {
     pub async fn resources(&self) -> ghoststream_types::Resources {
         let cpu = self.cpu.clone();
         let work = self.engine.config().work_dir();
+        let gpu_jobs = self.engine.gpu_jobs();
         tokio::task::spawn_blocking(move || {
             let (cpu_percent, cpu_count, mem_total, mem_used) = match cpu.lock() {
                 Ok(mut guard) if guard.is_some() => {
@@ -49,7 +50,17 @@ impl App {
                 disk_total_gb: disk_total,
                 disk_free_gb: disk_free,
                 work_dir: work.display().to_string(),
-                gpus: ghoststream_media::hw::nvidia_stats(),
+                gpus: ghoststream_media::hw::nvidia_stats()
+                    .into_iter()
+                    .map(|mut g| {
+                        g.jobs = gpu_jobs
+                            .iter()
+                            .filter(|j| j.gpu == g.index)
+                            .cloned()
+                            .collect();
+                        g
+                    })
+                    .collect(),
                 timestamp: chrono::Utc::now().to_rfc3339(),
             }
         })

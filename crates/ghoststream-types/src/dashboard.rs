@@ -55,6 +55,26 @@ pub struct GpuStats {
     pub memory_total_mb: Option<u64>,
     pub temperature_c: Option<u32>,
     pub power_w: Option<f64>,
+    /// **ext**: the jobs whose ffmpeg uses this GPU now, with their share.
+    #[serde(default)]
+    pub jobs: Vec<JobGpu>,
+}
+
+/// **ext**: a job's share of an NVIDIA GPU, from NVML's per-process figures for the job's
+/// ffmpeg (utilisation averaged over the last sampling period).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobGpu {
+    pub job_id: String,
+    /// The GPU's index (as in `/api/resources` `gpus`).
+    pub gpu: u32,
+    pub encoder_percent: u32,
+    pub decoder_percent: u32,
+    /// 3D/compute (scaling, tone mapping on CUDA).
+    pub sm_percent: u32,
+    /// GPU memory the job's processes hold, where the driver says.
+    pub memory_mb: Option<u64>,
 }
 
 /// `GET /api/resources`: CPU, memory, the work dir's disk, and every NVIDIA GPU (NVML).

@@ -301,6 +301,9 @@ pub struct JobResponse {
     /// **ext**: the last measured speed (× real time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
+    /// **ext**: the job's share of an NVIDIA GPU while its ffmpeg uses one (NVML).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<crate::JobGpu>,
 }
 
 /// **ext**: what kind of program started a job.

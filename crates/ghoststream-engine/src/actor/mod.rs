@@ -126,6 +126,10 @@ pub(crate) enum Cmd {
         rec: Box<JobRecord>,
         log: JobLog,
     },
+    /// The ffmpeg pid of each job's run now (for the GPU accounting).
+    RunPids {
+        reply: Reply<Vec<(Uuid, u32)>>,
+    },
     /// The schedule closed with `outside_window = stop`: batch jobs back to the queue.
     Requeue {
         reply: Reply<()>,
@@ -228,6 +232,7 @@ impl Job {
             },
             paused: self.frozen.clone(),
             health: self.health.report.clone(),
+            gpu: None,
         }
     }
 }
@@ -412,6 +417,7 @@ impl Actor {
                         viewers,
                         paused: None,
                         health: None,
+                        gpu: None,
                     }
                 }
             })
@@ -575,6 +581,14 @@ impl Actor {
             }
             Cmd::Stats { reply } => {
                 let _ = reply.send(self.stats());
+            }
+            Cmd::RunPids { reply } => {
+                let pids = self
+                    .jobs
+                    .iter()
+                    .filter_map(|(id, j)| Some((*id, j.run.as_ref()?.control.pid()?)))
+                    .collect();
+                let _ = reply.send(pids);
             }
             Cmd::CleanupStats { reply } => {
                 let _ = reply.send(self.cleanup_stats().await);

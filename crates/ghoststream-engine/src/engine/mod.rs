@@ -120,6 +120,7 @@ impl Engine {
             schedule_wake: Arc::new(tokio::sync::Notify::new()),
             uploads: uploads.clone(),
             stop_reason: std::sync::Mutex::new(None),
+            gpu_jobs: RwLock::new(Vec::new()),
         });
         let prober = Arc::new(Prober::new(shared.clone()));
         let ingest = {
@@ -357,13 +358,49 @@ impl Engine {
     pub async fn job(&self, id: Uuid) -> Result<Snapshot, EngineError> {
         self.call(|reply| Cmd::Get { id, reply })
             .await?
+            .map(|s| self.with_gpu(s))
             .ok_or(EngineError::NotFound)
     }
 
     /// The jobs in memory, newest first: queued, running, and finished ones whose files
     /// are still served. The rest of the history is read a page at a time ([`Self::jobs_page`]).
     pub async fn jobs(&self) -> Result<Vec<Snapshot>, EngineError> {
-        self.call(|reply| Cmd::List { reply }).await
+        let list = self.call(|reply| Cmd::List { reply }).await?;
+        Ok(list.into_iter().map(|s| self.with_gpu(s)).collect())
+    }
+
+    /// The snapshot with the job's share of a GPU at the last sample.
+    fn with_gpu(&self, mut s: Snapshot) -> Snapshot {
+        let id = s.record.id.to_string();
+        s.gpu = self
+            .inner
+            .shared
+            .gpu_jobs
+            .read()
+            .ok()
+            .and_then(|g| g.iter().find(|j| j.job_id == id).cloned());
+        s
+    }
+
+    /// Every job's share of an NVIDIA GPU at the last sample (empty without NVML).
+    pub fn gpu_jobs(&self) -> Vec<ghoststream_types::JobGpu> {
+        self.inner
+            .shared
+            .gpu_jobs
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_default()
+    }
+
+    /// The ffmpeg pid of each job's run now.
+    pub(crate) async fn run_pids(&self) -> Result<Vec<(Uuid, u32)>, EngineError> {
+        self.call(|reply| Cmd::RunPids { reply }).await
+    }
+
+    pub(crate) fn set_gpu_jobs(&self, jobs: Vec<ghoststream_types::JobGpu>) {
+        if let Ok(mut g) = self.inner.shared.gpu_jobs.write() {
+            *g = jobs;
+        }
     }
 
     /// One page of the whole history, newest first, and how many jobs it holds.
@@ -372,12 +409,14 @@ impl Engine {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<Snapshot>, u64), EngineError> {
-        self.call(|reply| Cmd::Page {
-            offset,
-            limit,
-            reply,
-        })
-        .await?
+        let (page, total) = self
+            .call(|reply| Cmd::Page {
+                offset,
+                limit,
+                reply,
+            })
+            .await??;
+        Ok((page.into_iter().map(|s| self.with_gpu(s)).collect(), total))
     }
 
     /// The whole history in figures: jobs by status and mode, speeds, first-segment times.

@@ -3,7 +3,7 @@
 import type { Capabilities, Resources } from "../../bindings";
 import type { Panel } from "../../panel";
 import { every, setHtml } from "../../panel";
-import { codeWords, escapeHtml } from "../../format";
+import { codeWords, escapeHtml, gpuText } from "../../format";
 import { hwFix } from "../../hwfix";
 import { lineChart } from "../../chart";
 
@@ -44,7 +44,8 @@ function charts(): string {
         <div><h3>VRAM and temperature</h3>${lineChart([
           { label: "VRAM MB", values: samples.map((s) => s.gpus[g.index]?.memory_used_mb ?? 0), color: "#38bdf8" },
         ], { max: g.memory_total_mb ?? undefined, unit: " MB", span: "3 min ago" })}
-        <p class="muted">${g.temperature_c ?? "–"} °C · ${g.power_w?.toFixed(0) ?? "–"} W</p></div></section>`).join("")}`;
+        <p class="muted">${g.temperature_c ?? "–"} °C · ${g.power_w?.toFixed(0) ?? "–"} W</p>
+        ${(g.jobs ?? []).length ? `<h3>Jobs on this GPU</h3><ul data-testid="gpu-jobs">${(g.jobs ?? []).map((j) => `<li><code>${escapeHtml(j.job_id.slice(0, 8))}</code> ${escapeHtml(gpuText(j))}</li>`).join("")}</ul>` : ""}</div></section>`).join("")}`;
 }
 
 export const hardware: Panel = {

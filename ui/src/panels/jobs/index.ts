@@ -4,7 +4,7 @@ import type { JobResponse } from "../../bindings";
 import type { Panel } from "../../panel";
 import { every } from "../../panel";
 import { isLive, type Store } from "../../store";
-import { between, bytes, duration, escapeHtml, percent, sourceName, speed, when } from "../../format";
+import { between, bytes, duration, escapeHtml, gpuText, percent, sourceName, speed, when } from "../../format";
 import { mountUpload, UPLOAD_CARD } from "./upload";
 
 const LIVE_HEAD = `<tr><th scope="col">Source</th><th scope="col">Client</th><th scope="col">Delivery</th><th scope="col">Picture</th><th scope="col">Encoder</th><th scope="col">Progress</th><th scope="col">Speed</th><th scope="col">ETA</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Actions</span></th></tr>`;
@@ -71,7 +71,8 @@ function fill(tr: HTMLTableRowElement, store: Store, j: JobResponse) {
   const d = j.delivery;
   twoLines(c[2], d ? KIND_WORD[d.kind] ?? d.kind : j.mode, d?.reason ?? "");
   c[3].textContent = pictureText(j);
-  c[4].textContent = d ? d.encoder ?? "none (copied)" : j.hw_accel_used ?? "–";
+  const encoder = d ? d.encoder ?? "none (copied)" : j.hw_accel_used ?? "–";
+  twoLines(c[4], encoder, gpuText(j.gpu ?? null));
   const badge = tr.querySelector<HTMLElement>(".badge")!;
   if (live) {
     c[5].querySelector("i")!.style.width = `${Math.min(100, j.progress ?? 0)}%`;
