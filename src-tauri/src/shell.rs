@@ -162,7 +162,8 @@ impl Shell {
             .get_or_init(|| {
                 let ffmpeg = cfg.transcoding.ffmpeg_path.clone();
                 let t = Duration::from_secs(cfg.hardware.trial_timeout.max(1));
-                async move { ghoststream_media::hw::detect(&ffmpeg, t).await }
+                let tone = cfg.hardware.tone_mapping.clone();
+                async move { ghoststream_media::hw::detect_with(&ffmpeg, t, &tone).await }
             })
             .await
             .clone();

@@ -202,7 +202,13 @@ async fn far_ahead_request_restarts_the_encoder_in_the_same_job() {
         log.contains("-ss 17.000") && log.contains("-output_ts_offset 17.000"),
         "{log}"
     );
-    assert!(log.contains("-force_key_frames 0.000,4.000"), "{log}");
+    // The run that fills the gap forces keyframes at the map's cuts on its own clock:
+    // from segment 1 when the quick first run finished before the seek, else from 0.
+    assert!(
+        log.contains("-force_key_frames 0.000,4.000")
+            || log.contains("-force_key_frames 0.000,1.000,5.000"),
+        "{log}"
+    );
     // The seek's run writes segment 5 alone, tuned like a first segment; the next run
     // carries on where the viewer is (segment 6), and only then is the gap filled.
     let runs = lines_with(&log, "$ ffmpeg");
@@ -879,4 +885,54 @@ async fn streams_are_shared_by_source_and_viewers_leave() {
         .start_job(json!({"source": media.url("long.mkv"), "output": {"resolution": "480p"}}))
         .await;
     assert_ne!(c["job_id"], a["job_id"]);
+}
+
+/// GPU tone mapping is proven at start: here libplacebo finds only lavapipe (a CPU
+/// Vulkan driver), and OpenCL and VAAPI no device, so HDR is tone-mapped by zscale and
+/// `/api/capabilities` says why. Named in `hardware.tone_mapping`, libplacebo runs on
+/// whatever device it gets: an HDR10 stream is tone-mapped there to H.264 8-bit SDR.
+#[tokio::test]
+async fn hdr_is_tone_mapped_on_a_gpu_tone_mapper_that_a_trial_proves() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let (_, caps) = gs.get("/api/capabilities").await;
+    assert_eq!(caps["gpu_tone_mapping"], json!([]), "{caps}");
+    let why = caps["gpu_tone_mapping_reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("libplacebo: its Vulkan device is llvmpipe") && why.contains("a CPU driver"),
+        "{why}"
+    );
+    assert!(
+        why.contains("tonemap_opencl: ") && why.contains("tonemap_vaapi: "),
+        "{why}"
+    );
+
+    let gs = Gs::start(Opts::default().env("GHOSTSTREAM__HARDWARE__TONE_MAPPING", "libplacebo"));
+    let (_, caps) = gs.get("/api/capabilities").await;
+    assert_eq!(caps["gpu_tone_mapping"], json!(["libplacebo"]), "{caps}");
+    let job = gs
+        .start_job(json!({"source": media.url("hdr10.mkv")}))
+        .await;
+    assert!(
+        job["delivery"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("tone-mapped on the GPU (libplacebo)"),
+        "{job}"
+    );
+    gs.wait_for(&job, &["ready"], MIN).await;
+    let log = gs.log(&job).await;
+    assert!(
+        log.contains("-init_hw_device vulkan=gs_vk")
+            && log.contains("libplacebo=")
+            && !log.contains("zscale"),
+        "{log}"
+    );
+    let (_, seg) = gs.fetch(&stream_file_url(&job, "v0_00000.ts")).await;
+    let p = probe_bytes(&seg, ".ts");
+    let v = stream_of(&p, "video").unwrap();
+    assert_eq!(
+        (v["codec_name"].as_str(), v["pix_fmt"].as_str()),
+        (Some("h264"), Some("yuv420p"))
+    );
 }

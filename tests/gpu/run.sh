@@ -99,6 +99,22 @@ for src in h264 hevc10; do
   [ "$r" = bad ] && check bad "$src decoded by CUDA, scaled by scale_cuda, read back for libx264"
 done
 
-echo "--- libplacebo (Vulkan)"
-grep -i "libplacebo\|vulkan" "$work/err" | tail -3 || true
+echo "--- GPU tone mapping (libplacebo on Vulkan, tonemap_opencl, tonemap_vaapi)"
+tone=$(curl -fs "$base/api/capabilities" | json 'print(",".join(d.get("gpu_tone_mapping") or [])); print(d.get("gpu_tone_mapping_reason") or "", file=sys.stderr)')
+echo "proven: ${tone:-none (zscale on the CPU)}"
+if [ -n "$tone" ]; then
+  ffmpeg -hide_banner -loglevel error -nostdin -y -f lavfi -i testsrc2=size=1920x1080:rate=30:duration=6 \
+    -c:v libx265 -preset ultrafast -pix_fmt yuv420p10le \
+    -x265-params log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc \
+    -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc "$work/hdr10.mkv"
+  job=$(curl -fs -X POST "$base/api/transcode/start" -H 'Content-Type: application/json' \
+    -d "{\"source\":\"$work/hdr10.mkv\",\"mode\":\"batch\",\"output\":{\"resolution\":\"720p\"}}" | json 'print(d["job_id"])')
+  for _ in $(seq 1 240); do
+    s=$(curl -fs "$base/api/transcode/$job/status" | json 'print(d["status"])')
+    [ "$s" = ready ] || [ "$s" = error ] && break
+    sleep 0.5
+  done
+  curl -fs "$base/api/transcode/$job/log" | grep '^\$ ffmpeg' | head -1
+  check "$([ "$s" = ready ] && echo ok || echo bad)" "HDR10 1080p -> 720p SDR tone-mapped on the GPU (${tone%%,*}): $s"
+fi
 exit $fail

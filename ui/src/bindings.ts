@@ -114,6 +114,13 @@ export type Capabilities = {
 	platform: string,
 	/**  **ext**: live ingest ports (`None` when off or not bound). */
 	live?: LiveCapabilities | null,
+	/**
+	 *  **ext**: GPU tone mappers (HDR to SDR) proven at start, in the order they are
+	 *  used (`libplacebo`, `tonemap_opencl`, `tonemap_vaapi`); empty: zscale on the CPU.
+	 */
+	gpu_tone_mapping?: string[],
+	/**  **ext**: why the other GPU tone mappers are not used. */
+	gpu_tone_mapping_reason?: string | null,
 };
 
 /**  **ext**: what kind of program started a job. */

@@ -143,6 +143,9 @@ pub struct HardwareSection {
     /// NVENC sessions the GPU allows at once; 0: 8 on GeForce cards, no limit on others.
     /// A job that would open one more encodes in software, and says so.
     pub nvenc_max_sessions: u32,
+    /// HDR to SDR: `auto` (a GPU tone mapper a trial proves: libplacebo on a Vulkan GPU,
+    /// tonemap_opencl, tonemap_vaapi; else zscale), `zscale`, or one of those by name.
+    pub tone_mapping: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,6 +449,7 @@ impl Default for HardwareSection {
             nvenc_preset: "p4".into(),
             trial_timeout: 10,
             nvenc_max_sessions: 0,
+            tone_mapping: "auto".into(),
         }
     }
 }
@@ -693,6 +697,7 @@ fallback_to_software = true # a GPU failure during a job continues in software, 
 nvenc_preset = "p4"         # p1 fastest … p7 best
 trial_timeout = 10          # seconds for each one-frame trial encode at start
 nvenc_max_sessions = 0      # NVENC sessions at once; 0 = 8 on GeForce, no limit on others
+tone_mapping = "auto"       # HDR to SDR: auto | zscale | libplacebo | opencl | vaapi
 
 [security]
 # api_key = "secret"        # GHOSTSTREAM__SECURITY__API_KEY; required on every route but health

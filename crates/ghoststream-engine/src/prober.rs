@@ -369,6 +369,19 @@ impl Prober {
         } else {
             hw
         };
+        // HDR to SDR on a GPU tone mapper proven at start, where one fits beside the
+        // encoder; zscale otherwise.
+        if let VideoAction::Encode { tone_map: true, .. } = &plan.video {
+            let proven = &self.shared.hardware.gpu_tone;
+            if let Some(t) =
+                ghoststream_media::command::pick_gpu_tone(proven, hw).filter(|_| !plan.dovi_reshape)
+            {
+                plan.gpu_tone = Some(t);
+                if let Some(v) = plan.streams.video.as_mut() {
+                    v.reason = format!("{}; tone-mapped on the GPU ({})", v.reason, t.filter());
+                }
+            }
+        }
         choose_decoder(&mut plan, &media, &self.shared.hardware, hw);
         Ok(Prepared {
             media,

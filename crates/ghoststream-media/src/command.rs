@@ -238,22 +238,101 @@ pub fn encoder_name(codec: VideoCodec, hw: HwKind) -> Option<&'static str> {
 /// system memory after; the input device is `-filter_hw_device` ([`vulkan_globals`]).
 pub const PLACEBO: &str = "hwupload,libplacebo=format=yuv420p:colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv:tonemapping=auto:apply_dolbyvision=1,hwdownload,format=yuv420p";
 
+/// A GPU tone mapper: HDR10/HLG to SDR before the encoder, proven by a trial at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuTone {
+    /// libplacebo on a Vulkan GPU.
+    Placebo,
+    /// `tonemap_opencl` on an OpenCL GPU.
+    OpenCl,
+    /// `tonemap_vaapi` on the VAAPI device (Intel).
+    Vaapi,
+}
+
+impl GpuTone {
+    /// In the order they are preferred.
+    pub const ALL: [GpuTone; 3] = [GpuTone::Placebo, GpuTone::OpenCl, GpuTone::Vaapi];
+
+    /// The ffmpeg filter's name.
+    pub fn filter(self) -> &'static str {
+        match self {
+            GpuTone::Placebo => "libplacebo",
+            GpuTone::OpenCl => "tonemap_opencl",
+            GpuTone::Vaapi => "tonemap_vaapi",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GpuTone> {
+        GpuTone::ALL
+            .into_iter()
+            .find(|t| t.filter() == s || t.short() == s)
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            GpuTone::Placebo => "libplacebo",
+            GpuTone::OpenCl => "opencl",
+            GpuTone::Vaapi => "vaapi",
+        }
+    }
+
+    /// Whether it can run beside the encoder on `hw`: its filter device is ffmpeg's one
+    /// filter device, which VAAPI and QSV uploads need for their own (`tonemap_vaapi`
+    /// shares VAAPI's).
+    pub fn fits(self, hw: HwKind) -> bool {
+        match self {
+            GpuTone::Placebo | GpuTone::OpenCl => !matches!(hw, HwKind::Vaapi | HwKind::Qsv),
+            GpuTone::Vaapi => hw != HwKind::Qsv,
+        }
+    }
+
+    /// Global options that open its device as the filter device (`None` when the
+    /// encoder's globals already did: VAAPI on VAAPI).
+    fn globals(self, a: &mut Argv, hw: HwKind) {
+        match self {
+            GpuTone::Placebo => vulkan_globals(a),
+            GpuTone::OpenCl => {
+                a.opt("-init_hw_device", "opencl=gs_cl")
+                    .opt("-filter_hw_device", "gs_cl");
+            }
+            GpuTone::Vaapi if hw == HwKind::Vaapi => {}
+            GpuTone::Vaapi => {
+                a.opt("-init_hw_device", format!("vaapi=gs_va:{VAAPI_DEVICE}"))
+                    .opt("-filter_hw_device", "gs_va");
+            }
+        }
+    }
+}
+
+/// The first proven GPU tone mapper that fits beside the encoder on `hw`.
+pub fn pick_gpu_tone(proven: &[GpuTone], hw: HwKind) -> Option<GpuTone> {
+    proven.iter().copied().find(|t| t.fits(hw))
+}
+
 /// How a picture comes to SDR before scaling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     None,
     /// HDR10/HLG through zscale and `tonemap` (software).
     Zscale,
-    /// Dolby Vision reshaping (profile 5) and tone mapping with libplacebo.
+    /// Dolby Vision reshaping (profile 5) and tone mapping with libplacebo, or HDR10/HLG
+    /// tone-mapped by libplacebo on a Vulkan GPU.
     Placebo,
+    /// HDR10/HLG tone-mapped by `tonemap_opencl`.
+    OpenCl,
+    /// HDR10/HLG tone-mapped by `tonemap_vaapi`.
+    Vaapi,
 }
 
 impl Tone {
-    pub fn of(tone_map: bool, dovi_reshape: bool) -> Tone {
-        match (dovi_reshape, tone_map) {
-            (true, _) => Tone::Placebo,
-            (false, true) => Tone::Zscale,
-            (false, false) => Tone::None,
+    pub fn of(tone_map: bool, dovi_reshape: bool, gpu: Option<GpuTone>) -> Tone {
+        match (dovi_reshape, tone_map, gpu) {
+            (true, _, _) => Tone::Placebo,
+            (false, true, Some(GpuTone::Placebo)) => Tone::Placebo,
+            (false, true, Some(GpuTone::OpenCl)) => Tone::OpenCl,
+            (false, true, Some(GpuTone::Vaapi)) => Tone::Vaapi,
+            (false, true, None) => Tone::Zscale,
+            (false, false, _) => Tone::None,
         }
     }
     fn stage(self) -> Option<&'static str> {
@@ -261,6 +340,8 @@ impl Tone {
             Tone::None => None,
             Tone::Zscale => Some(TONE_MAP),
             Tone::Placebo => Some(PLACEBO),
+            Tone::OpenCl => Some(TONE_OPENCL),
+            Tone::Vaapi => Some(TONE_VAAPI),
         }
     }
 }
@@ -269,6 +350,34 @@ impl Tone {
 pub fn vulkan_globals(a: &mut Argv) {
     a.opt("-init_hw_device", "vulkan=gs_vk")
         .opt("-filter_hw_device", "gs_vk");
+}
+
+/// HDR10/HLG to SDR BT.709 on an OpenCL GPU: uploaded, tone-mapped, read back.
+const TONE_OPENCL: &str = "format=p010le,hwupload,tonemap_opencl=tonemap=hable:desat=0:t=bt709:m=bt709:p=bt709:r=tv:format=nv12,hwdownload,format=nv12";
+/// The same on the VAAPI device (Intel's video processor).
+const TONE_VAAPI: &str = "format=p010le,hwupload,tonemap_vaapi=format=nv12:t=bt709:m=bt709:p=bt709,hwdownload,format=nv12";
+
+/// The filter devices a plan's picture needs besides the encoder's: libplacebo's Vulkan
+/// device, or the GPU tone mapper's. Returns whether the GPU scaler runs too: only where
+/// it shares the tone mapper's device (VAAPI), since the filter device is one.
+fn filter_globals(a: &mut Argv, plan: &Plan, hw: HwKind, gpu_scale: bool) -> bool {
+    let tone = if plan.dovi_reshape {
+        Some(GpuTone::Placebo)
+    } else {
+        plan.gpu_tone
+    };
+    match tone {
+        None => {
+            hw_globals(a, hw, gpu_scale);
+            gpu_scale
+        }
+        Some(t) => {
+            let scale = gpu_scale && t == GpuTone::Vaapi && hw == HwKind::Vaapi;
+            hw_globals(a, hw, scale);
+            t.globals(a, hw);
+            scale
+        }
+    }
 }
 
 const TONE_MAP: &str = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv";
@@ -721,7 +830,7 @@ fn graph_of(plan: &Plan, hw: HwKind, gpu_scale: bool) -> GraphSpec {
     GraphSpec {
         input: plan.video_index.unwrap_or(0),
         burn: plan.burn_subtitle,
-        tone: Tone::of(tone_map, plan.dovi_reshape),
+        tone: Tone::of(tone_map, plan.dovi_reshape, plan.gpu_tone),
         ten_bit,
         hw,
         gpu_scale,
@@ -732,12 +841,7 @@ fn graph_of(plan: &Plan, hw: HwKind, gpu_scale: bool) -> GraphSpec {
 pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
-    // libplacebo's Vulkan device is the filter device: no GPU scaler beside it.
-    let gpu_scale = run.tuning.gpu_scale(run.hw) && !run.plan.dovi_reshape;
-    hw_globals(&mut a, run.hw, gpu_scale);
-    if run.plan.dovi_reshape {
-        vulkan_globals(&mut a);
-    }
+    let gpu_scale = filter_globals(&mut a, run.plan, run.hw, run.tuning.gpu_scale(run.hw));
     for x in run.source.input_args(&run.input) {
         a.arg(x);
     }
@@ -932,11 +1036,7 @@ pub fn batch(run: &BatchRun) -> Argv {
     let first_pass = matches!(pass, Some((1, _)));
     let mut a = Argv::new();
     common_head(&mut a);
-    let gpu_scale = tuning.gpu_scale(hw) && !plan.dovi_reshape;
-    hw_globals(&mut a, hw, gpu_scale);
-    if plan.dovi_reshape {
-        vulkan_globals(&mut a);
-    }
+    let gpu_scale = filter_globals(&mut a, plan, hw, tuning.gpu_scale(hw));
     for x in source.input_args(&input) {
         a.arg(x);
     }
@@ -1097,6 +1197,76 @@ pub fn trial_placebo() -> Argv {
         .opt("-f", "null")
         .arg("-");
     a
+}
+
+/// A two-frame trial of a GPU tone mapper on an HDR10 picture made here (10-bit, PQ,
+/// BT.2020), opening the device a job would. libplacebo's logs the Vulkan device it
+/// chose, so a CPU driver (lavapipe) can be told from a GPU.
+pub fn trial_gpu_tone(t: GpuTone) -> Argv {
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt(
+            "-loglevel",
+            if t == GpuTone::Placebo {
+                "level+verbose"
+            } else {
+                "level+error"
+            },
+        )
+        .arg("-nostdin");
+    t.globals(&mut a, HwKind::Software);
+    let tone = match t {
+        GpuTone::Placebo => Tone::Placebo,
+        GpuTone::OpenCl => Tone::OpenCl,
+        GpuTone::Vaapi => Tone::Vaapi,
+    };
+    a.opt("-f", "lavfi")
+        .opt(
+            "-i",
+            "testsrc2=s=256x144:r=25,format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=smpte2084:colorspace=bt2020nc",
+        )
+        .opt("-frames:v", "2")
+        .opt("-vf", tone.stage().unwrap_or("null"))
+        .opt("-f", "null")
+        .arg("-");
+    a
+}
+
+/// The Vulkan device ffmpeg chose and its type, from a verbose log
+/// ("Device 0 selected: llvmpipe (LLVM 15.0.6, 256 bits) (software) (0x0)").
+pub fn vulkan_device_chosen(log: &str) -> Option<(String, String)> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("Device ") && l.contains(" selected: "))?;
+    let rest = line.split(" selected: ").nth(1)?.trim();
+    // NAME (TYPE) (0xID): the type is the second-to-last parenthesised group.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut depth = 0;
+    let mut open = 0;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' => {
+                if depth == 0 {
+                    open = i;
+                }
+                depth += 1;
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    groups.push((open, i));
+                }
+            }
+            _ => {}
+        }
+    }
+    let n = groups.len();
+    if n < 2 {
+        return None;
+    }
+    let (ts, te) = groups[n - 2];
+    let name = rest[..ts].trim().to_string();
+    Some((name, rest[ts + 1..te].to_string()))
 }
 
 /// A one-frame trial encode that proves an encoder works on this machine.
@@ -1651,6 +1821,88 @@ mod tests {
         let mut w = wish(Mode::Stream);
         w.container = Some(ghoststream_types::HlsContainer::Fmp4);
         assert!(decide(&media(), &w).fmp4);
+    }
+
+    #[test]
+    fn hdr_is_tone_mapped_on_a_proven_gpu_before_the_encoder() {
+        let mut m = media();
+        if let Some(v) = m.video.as_mut() {
+            v.dynamic_range = "hdr10".into();
+            v.bit_depth = 10;
+            v.pix_fmt = Some("yuv420p10le".into());
+        }
+        let src = Source::Http("http://pi:5000/m.mkv".into());
+        let argv = |tone: Option<GpuTone>, hw: HwKind| {
+            let mut plan = decide(&m, &wish(Mode::Stream));
+            plan.gpu_tone = tone;
+            let t = Tuning {
+                gpu_scale: vec![hw],
+                ..Tuning::default()
+            };
+            hls_run(&HlsRun {
+                source: &src,
+                plan: &plan,
+                hw,
+                seek_secs: 0.0,
+                out_offset_secs: 0.0,
+                duration_secs: None,
+                cut_times: vec![],
+                first_segment: 0,
+                out_dir: Path::new("/w"),
+                run_id: 1,
+                input: InputRules::default(),
+                tuning: &t,
+                gop_frames: None,
+                copy_origin_secs: None,
+            })
+            .to_cmd_string("ffmpeg")
+        };
+        // OpenCL before NVENC: its own filter device, the tone mapping there, scaled after.
+        let cmd = argv(Some(GpuTone::OpenCl), HwKind::Nvenc);
+        assert!(
+            cmd.contains("-init_hw_device opencl=gs_cl -filter_hw_device gs_cl")
+                && cmd.contains("hwupload,tonemap_opencl=tonemap=hable")
+                && cmd.contains("hwdownload,format=nv12,scale=1280:720")
+                && !cmd.contains("zscale")
+                && !cmd.contains("scale_cuda"),
+            "{cmd}"
+        );
+        // libplacebo on a Vulkan GPU.
+        let cmd = argv(Some(GpuTone::Placebo), HwKind::Nvenc);
+        assert!(
+            cmd.contains("-init_hw_device vulkan=gs_vk") && cmd.contains("libplacebo="),
+            "{cmd}"
+        );
+        // tonemap_vaapi shares VAAPI's device, and the frames are scaled there.
+        let cmd = argv(Some(GpuTone::Vaapi), HwKind::Vaapi);
+        assert!(
+            cmd.contains("-vaapi_device /dev/dri/renderD128")
+                && !cmd.contains("gs_va")
+                && cmd.contains("tonemap_vaapi=format=nv12")
+                && cmd.contains("scale_vaapi"),
+            "{cmd}"
+        );
+        // Without one, zscale.
+        assert!(argv(None, HwKind::Software).contains("zscale=w=1280:h=720:t=linear"));
+        // What fits beside which encoder.
+        let all = GpuTone::ALL;
+        assert_eq!(pick_gpu_tone(&all, HwKind::Nvenc), Some(GpuTone::Placebo));
+        assert_eq!(pick_gpu_tone(&all, HwKind::Vaapi), Some(GpuTone::Vaapi));
+        assert_eq!(pick_gpu_tone(&all, HwKind::Qsv), None);
+        assert_eq!(
+            pick_gpu_tone(&[GpuTone::OpenCl, GpuTone::Vaapi], HwKind::Software),
+            Some(GpuTone::OpenCl)
+        );
+        // The trial's device, from ffmpeg's log.
+        assert_eq!(
+            vulkan_device_chosen("[AVHWDeviceContext @ 0x5] Device 0 selected: llvmpipe (LLVM 15.0.6, 256 bits) (software) (0x0)\n"),
+            Some(("llvmpipe (LLVM 15.0.6, 256 bits)".into(), "software".into()))
+        );
+        assert_eq!(
+            vulkan_device_chosen("Device 1 selected: NVIDIA GeForce RTX 4070 (discrete) (0x2786)"),
+            Some(("NVIDIA GeForce RTX 4070".into(), "discrete".into()))
+        );
+        assert_eq!(vulkan_device_chosen("nothing"), None);
     }
 
     #[test]

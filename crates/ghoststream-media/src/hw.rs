@@ -21,6 +21,11 @@ pub struct Hardware {
     pub gpu_scale: Vec<HwKind>,
     /// libplacebo on Vulkan (Dolby Vision reshaping): proven by a trial, or why not.
     pub libplacebo: Result<(), String>,
+    /// GPU tone mappers (HDR10/HLG to SDR) that passed their trial, in the order they
+    /// are preferred; empty: zscale on the CPU.
+    pub gpu_tone: Vec<crate::command::GpuTone>,
+    /// Why the others are not used.
+    pub gpu_tone_reason: Option<String>,
 }
 
 /// Source formats a GPU decoder is tried on: (codec as ffprobe names it, 10-bit, label).
@@ -140,6 +145,13 @@ const CODECS: [VideoCodec; 4] = [
 
 /// Lists ffmpeg's encoders, proves each candidate, and reads NVIDIA details.
 pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
+    detect_with(ffmpeg, trial_timeout, "auto").await
+}
+
+/// [`detect`], with `hardware.tone_mapping`: `auto` tries every GPU tone mapper (a CPU
+/// Vulkan driver does not count), `zscale` none, or one by name (`libplacebo`, `opencl`,
+/// `vaapi`: tried on whatever device it gets).
+pub async fn detect_with(ffmpeg: &Path, trial_timeout: Duration, tone_mapping: &str) -> Hardware {
     let listed = list(ffmpeg, "-encoders").await;
     let decoders = list(ffmpeg, "-decoders").await;
     let ffmpeg_version = version(ffmpeg).await;
@@ -233,13 +245,74 @@ pub async fn detect(ffmpeg: &Path, trial_timeout: Duration) -> Hardware {
         trial_timeout,
         "the trial failed",
     );
-    let (libplacebo, ()) = tokio::join!(placebo, decode_trials(ffmpeg, trial_timeout, &mut accels));
+    let (libplacebo, (), (gpu_tone, gpu_tone_reason)) = tokio::join!(
+        placebo,
+        decode_trials(ffmpeg, trial_timeout, &mut accels),
+        tone_trials(ffmpeg, trial_timeout, tone_mapping)
+    );
     Hardware {
         accels,
         ffmpeg_version,
         gpu_scale,
         libplacebo,
+        gpu_tone,
+        gpu_tone_reason,
     }
+}
+
+/// The GPU tone mappers `setting` asks for, each proven by a trial; and why the others
+/// are not used.
+async fn tone_trials(
+    ffmpeg: &Path,
+    timeout: Duration,
+    setting: &str,
+) -> (Vec<crate::command::GpuTone>, Option<String>) {
+    use crate::command::GpuTone;
+    let (candidates, any_device) = match setting {
+        "zscale" => {
+            return (
+                Vec::new(),
+                Some("hardware.tone_mapping is zscale: HDR is tone-mapped on the CPU".into()),
+            )
+        }
+        "auto" | "" => (GpuTone::ALL.to_vec(), false),
+        other => match GpuTone::parse(other) {
+            Some(t) => (vec![t], true),
+            None => {
+                return (
+                    Vec::new(),
+                    Some(format!(
+                        "hardware.tone_mapping '{other}' is not auto, zscale, libplacebo, opencl or vaapi: zscale is used"
+                    )),
+                )
+            }
+        },
+    };
+    let mut proven = Vec::new();
+    let mut why = Vec::new();
+    for t in candidates {
+        if t == GpuTone::Vaapi && !Path::new(VAAPI_DEVICE).exists() {
+            why.push(format!("{}: no {VAAPI_DEVICE}", t.filter()));
+            continue;
+        }
+        let argv = crate::command::trial_gpu_tone(t);
+        let verdict = match run_bounded(ffmpeg.as_os_str(), argv.args(), timeout, "ffmpeg").await {
+            Ok(o) if o.success => match (t, crate::command::vulkan_device_chosen(&o.stderr)) {
+                // lavapipe passes, but on the CPU it is no faster than zscale.
+                (GpuTone::Placebo, Some((name, kind))) if kind == "software" && !any_device => {
+                    Err(format!("its Vulkan device is {name}, a CPU driver"))
+                }
+                _ => Ok(()),
+            },
+            Ok(o) => Err(first_error(&o.stderr, "the trial failed")),
+            Err(e) => Err(e.to_string()),
+        };
+        match verdict {
+            Ok(()) => proven.push(t),
+            Err(e) => why.push(format!("{}: {e}", t.filter())),
+        }
+    }
+    (proven, (!why.is_empty()).then(|| why.join("; ")))
 }
 
 /// GPU decoding, proven per back end and source format: the device first (one quick
@@ -659,6 +732,8 @@ mod tests {
             ffmpeg_version: Some("5.1".into()),
             gpu_scale: vec![],
             libplacebo: Err("not tried".into()),
+            gpu_tone: vec![],
+            gpu_tone_reason: None,
         }
     }
 

@@ -72,6 +72,9 @@ pub struct Plan {
     /// Dolby Vision without a compatible base layer (profile 5): the picture is reshaped
     /// and tone-mapped by libplacebo (Vulkan) instead of zscale.
     pub dovi_reshape: bool,
+    /// HDR10/HLG tone-mapped on this GPU tone mapper (its trial passed) instead of
+    /// zscale.
+    pub gpu_tone: Option<crate::command::GpuTone>,
     /// The back end whose GPU decodes the source (its decode trial passed for this
     /// format); `None`: software decoding.
     pub decode: Option<ghoststream_types::HwKind>,
@@ -321,6 +324,7 @@ pub fn decide(media: &MediaInfo, wish: &Wish) -> Plan {
         extra_audio,
         burn_subtitle: None,
         dovi_reshape,
+        gpu_tone: None,
         decode: None,
         streams,
     }

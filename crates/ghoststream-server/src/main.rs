@@ -155,9 +155,10 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let hw = ghoststream_media::hw::detect(
+        let hw = ghoststream_media::hw::detect_with(
             &cfg.transcoding.ffmpeg_path,
             Duration::from_secs(cfg.hardware.trial_timeout.max(1)),
+            &cfg.hardware.tone_mapping,
         )
         .await;
         if cli.detect_hw {
@@ -190,6 +191,19 @@ fn print_hardware(hw: &ghoststream_media::hw::Hardware) {
     }
     let best: Vec<&str> = hw.available().iter().map(|k| k.as_str()).collect();
     println!("available: {}", best.join(", "));
+    let tone: Vec<&str> = hw.gpu_tone.iter().map(|t| t.filter()).collect();
+    print!(
+        "HDR tone mapping: {}",
+        if tone.is_empty() {
+            "zscale (CPU)".to_string()
+        } else {
+            tone.join(", ")
+        }
+    );
+    match &hw.gpu_tone_reason {
+        Some(r) => println!("  ({r})"),
+        None => println!(),
+    }
 }
 
 async fn run(

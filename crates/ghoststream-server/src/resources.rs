@@ -127,6 +127,8 @@ fn capabilities_of(engine: &ghoststream_engine::Engine) -> Capabilities {
         max_concurrent_jobs: engine.live().max_concurrent_jobs,
         ffmpeg_version: hw.ffmpeg_shown().to_string(),
         platform: platform(),
+        gpu_tone_mapping: hw.gpu_tone.iter().map(|t| t.filter().to_string()).collect(),
+        gpu_tone_mapping_reason: hw.gpu_tone_reason.clone(),
         live: {
             let ingest = engine.ingest();
             ingest

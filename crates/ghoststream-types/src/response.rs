@@ -480,6 +480,13 @@ pub struct Capabilities {
     /// **ext**: live ingest ports (`None` when off or not bound).
     #[serde(default)]
     pub live: Option<LiveCapabilities>,
+    /// **ext**: GPU tone mappers (HDR to SDR) proven at start, in the order they are
+    /// used (`libplacebo`, `tonemap_opencl`, `tonemap_vaapi`); empty: zscale on the CPU.
+    #[serde(default)]
+    pub gpu_tone_mapping: Vec<String>,
+    /// **ext**: why the other GPU tone mappers are not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_tone_mapping_reason: Option<String>,
 }
 
 /// **ext**: where publishers reach this server.

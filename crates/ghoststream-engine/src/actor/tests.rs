@@ -43,6 +43,8 @@ fn software() -> Hardware {
         ffmpeg_version: Some("7.0".into()),
         gpu_scale: vec![],
         libplacebo: Err("not tried".into()),
+        gpu_tone: vec![],
+        gpu_tone_reason: None,
     }
 }
 

@@ -55,11 +55,17 @@ export const hardware: Panel = {
       <section class="card"><h2>Accelerators</h2>
         <p class="muted" data-field="ffmpeg">ffmpeg …</p>
         <table data-testid="accelerators"><thead><tr><th>Type</th><th>Status</th><th>Encoders</th><th>Why, and the fix</th><th>GPU</th></tr></thead><tbody></tbody></table>
+        <p data-testid="tone-mapping"></p>
       </section>
       <div data-field="charts"></div>`;
     store.api.capabilities().then((c) => {
       el.querySelector('[data-field="ffmpeg"]')!.textContent = `ffmpeg ${c.ffmpeg_version} on ${c.platform}`;
       setHtml(el.querySelector('[data-testid="accelerators"] tbody'), accelerators(c));
+      const tone = c.gpu_tone_mapping ?? [];
+      setHtml(
+        el.querySelector('[data-testid="tone-mapping"]'),
+        `<b>HDR tone mapping:</b> ${tone.length ? `on the GPU (${tone.map(escapeHtml).join(", ")})` : "on the CPU (zscale)"}${c.gpu_tone_mapping_reason ? `<br><small class="muted">${escapeHtml(c.gpu_tone_mapping_reason)}</small>` : ""}`,
+      );
     }).catch((e) => { el.querySelector('[data-field="ffmpeg"]')!.textContent = String(e instanceof Error ? e.message : e); });
     const sample = async () => {
       try {
