@@ -476,6 +476,35 @@ async fn gpu_decoding_is_proven_per_format_and_a_failing_decoder_falls_back_in_t
             && cmd.contains("libx264"),
         "{dry}"
     );
+    // The overlay trial passed too: a PGS track to burn is drawn on CUDA's frames, with
+    // the decoder and the upload on one device.
+    assert_eq!(nv["overlay"], "overlay_cuda", "{nv}");
+    let (_, p) = gs
+        .post(
+            "/api/probe",
+            json!({"source": media.url("pgs.mkv"), "output": {"burn_subtitle": 1}}),
+        )
+        .await;
+    let reason = p["plan"]["video"]["reason"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{p}"));
+    assert!(
+        reason.ends_with("h264 decoded on the GPU (cuda), subtitles drawn there (overlay_cuda)"),
+        "{reason}"
+    );
+    let (_, dry) = gs
+        .post(
+            "/api/probe/compile",
+            json!({"source": media.url("pgs.mkv"), "output": {"burn_subtitle": 1}}),
+        )
+        .await;
+    let cmd = dry.to_string();
+    assert!(
+        cmd.contains("-init_hw_device cuda=gs_cu -filter_hw_device gs_cu")
+            && cmd.contains("-hwaccel_device gs_cu")
+            && cmd.contains("[0:1]format=yuva420p,hwupload[gs_sub];[0:0][gs_sub]overlay_cuda=eof_action=pass,scale_cuda="),
+        "{dry}"
+    );
     // HEVC 10-bit failed its trial: decoded in software, and the plan says so.
     let (_, p) = gs
         .post("/api/probe", json!({"source": media.url("sdr10.mkv")}))

@@ -12,7 +12,8 @@
 #   read back for libx264 (the job's argv), ready, and playable;
 # - the decoder busy in NVML while those jobs run, and attributed to the job (its `gpu`
 #   field and /api/resources `gpus[].jobs`, from NVML's per-process figures);
-# - libplacebo (Vulkan) proven or not, with the reason.
+# - overlay_cuda (picture subtitles drawn on NVDEC's frames) proven;
+# - GPU tone mapping proven or not, with the reason, and an HDR10 job through it.
 # Exit status: 0 when every check that the machine can answer passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -68,9 +69,11 @@ curl -fs "$base/api/capabilities" | json '
 nv=[a for a in d["hw_accels"] if a["type"]=="nvenc"][0]
 print(json.dumps(nv, indent=1))
 print("nvenc_listed", "ok" if nv["available"] or nv.get("reason") else "bad")
-print("decode", "ok" if "h264" in nv.get("decode",[]) else "bad")' | tee "$work/caps"
+print("decode", "ok" if "h264" in nv.get("decode",[]) else "bad")
+print("overlay", "ok" if nv.get("overlay") == "overlay_cuda" else "bad")' | tee "$work/caps"
 check "$(grep '^nvenc_listed' "$work/caps" | awk '{print $2}')" "NVENC: available, or unavailable with its reason"
 check "$(grep '^decode' "$work/caps" | awk '{print $2}')" "CUDA decoding proven for H.264"
+check "$(grep '^overlay' "$work/caps" | awk '{print $2}')" "picture subtitles drawn on the GPU: overlay_cuda proven"
 
 for src in h264 hevc10; do
   echo "--- batch job, $src 1080p -> 720p"

@@ -336,6 +336,11 @@ export type HwAccelInfo = {
 	decode?: string[],
 	/**  **ext**: why it decodes nothing, or which formats failed their trial and how. */
 	decode_reason?: string | null,
+	/**
+	 *  **ext**: the filter that draws picture subtitles (`burn_subtitle`) on frames
+	 *  decoded on this GPU, where its trial passed (`overlay_cuda`).
+	 */
+	overlay?: string | null,
 };
 
 /**  What a client may ask for in `output.hw_accel`. */

@@ -395,7 +395,8 @@ impl Prober {
 /// Decoding on a GPU where its trial passed for this source's format: the encoder's own
 /// GPU first (the frames never leave it), else the first that proved it (its frames are
 /// read back for the software encoder). Only for a picture that needs nothing but
-/// scaling; tone mapping, Dolby Vision and burned subtitles decode in software. The plan
+/// scaling, and burned subtitles where that GPU's overlay passed its trial; tone mapping
+/// and Dolby Vision decode in software. The plan
 /// says which, and why not.
 fn choose_decoder(
     plan: &mut Plan,
@@ -428,14 +429,22 @@ fn choose_decoder(
     let proven = candidates
         .into_iter()
         .find(|k| hardware.decode_proven(*k, &v.codec, source_ten));
+    let burn = plan.burn_subtitle.is_some();
     let note = match proven {
-        _ if *tone_map || *ten_bit || plan.dovi_reshape || plan.burn_subtitle.is_some() => {
+        _ if *tone_map || *ten_bit || plan.dovi_reshape => {
             format!("{label} decoded in software (the picture is converted before scaling)")
         }
+        Some(k) if burn && !hardware.overlay_proven(k) => format!(
+            "{label} decoded in software (subtitles are drawn in software: no GPU overlay proved it)"
+        ),
         Some(k) => {
             plan.decode = Some(k);
+            let drawn = ghoststream_media::command::gpu_overlay(k)
+                .filter(|_| burn)
+                .map(|o| format!(", subtitles drawn there ({o})"))
+                .unwrap_or_default();
             format!(
-                "{label} decoded on the GPU ({})",
+                "{label} decoded on the GPU ({}){drawn}",
                 ghoststream_media::hw::decoder_of(k)
             )
         }

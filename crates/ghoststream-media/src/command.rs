@@ -113,6 +113,66 @@ pub fn hw_decode_args(kind: HwKind, codec: &str) -> Vec<String> {
     v
 }
 
+/// The filter that draws picture subtitles on frames decoded on `kind`'s GPU, without
+/// reading them back: CUDA's (NVIDIA). The subtitle pictures are uploaded to the device
+/// the decoder uses ([`OVERLAY_DEVICE`]).
+pub fn gpu_overlay(kind: HwKind) -> Option<&'static str> {
+    (kind == HwKind::Nvenc).then_some("overlay_cuda")
+}
+
+/// The CUDA device the decoder, the subtitle upload and `overlay_cuda` share.
+const OVERLAY_DEVICE: &str = "gs_cu";
+
+/// Whether a plan draws its subtitles on the GPU that decodes it.
+fn overlays_on_gpu(plan: &Plan) -> bool {
+    plan.burn_subtitle.is_some() && plan.decode.and_then(gpu_overlay).is_some()
+}
+
+/// The GPU a plan's video is decoded on: its `decode`, unless subtitles are to be drawn
+/// and that GPU has no overlay (then the frames are decoded in software, where they are).
+fn gpu_decode(plan: &Plan) -> Option<HwKind> {
+    plan.decode
+        .filter(|k| plan.burn_subtitle.is_none() || gpu_overlay(*k).is_some())
+}
+
+/// The device the GPU overlay shares with the decoder, as global options.
+fn overlay_globals(a: &mut Argv, plan: &Plan) {
+    if overlays_on_gpu(plan) {
+        a.opt("-init_hw_device", format!("cuda={OVERLAY_DEVICE}"))
+            .opt("-filter_hw_device", OVERLAY_DEVICE);
+    }
+}
+
+/// A two-frame trial of the GPU overlay: the H.264 sample decoded on `kind`, a
+/// half-transparent picture uploaded and drawn over it there, scaled and read back.
+pub fn trial_overlay(kind: HwKind, sample: &Path) -> Option<Argv> {
+    let filter = gpu_overlay(kind)?;
+    let mut a = Argv::new();
+    a.arg("-hide_banner")
+        .opt("-loglevel", "level+error")
+        .arg("-nostdin")
+        .opt("-init_hw_device", format!("cuda={OVERLAY_DEVICE}"))
+        .opt("-filter_hw_device", OVERLAY_DEVICE);
+    for x in hw_decode_args(kind, "h264") {
+        a.arg(x);
+    }
+    a.opt("-hwaccel_device", OVERLAY_DEVICE)
+        .opt("-i", sample.to_string_lossy().into_owned())
+        .opt("-f", "lavfi")
+        .opt("-i", "color=c=white@0.5:s=64x32:r=25,format=yuva420p")
+        .opt(
+            "-filter_complex",
+            format!(
+                "[1:v]format=yuva420p,hwupload[gs_sub];[0:v][gs_sub]{filter}=eof_action=pass,{},hwdownload,format=nv12",
+                gpu_scale_decoded(kind, 128, 72)
+            ),
+        )
+        .opt("-frames:v", "2")
+        .opt("-f", "null")
+        .arg("-");
+    Some(a)
+}
+
 /// A GPU scaler for frames already on that GPU (decoded there), converting to 8-bit
 /// NV12 on the way.
 fn gpu_scale_decoded(kind: HwKind, w: u32, h: u32) -> String {
@@ -450,12 +510,19 @@ pub fn video_graph(g: &GraphSpec, renditions: &[Rendition]) -> String {
                 gpu_scale_decoded(kind, r.width, r.height)
             )
         };
+        // Picture subtitles are drawn there too, uploaded beside the frames.
+        let head = match (burn, gpu_overlay(kind)) {
+            (Some(s), Some(overlay)) => format!(
+                "[0:{s}]format=yuva420p,hwupload[gs_sub];[0:{input_index}][gs_sub]{overlay}=eof_action=pass,"
+            ),
+            _ => format!("[0:{input_index}]"),
+        };
         let n = renditions.len().max(1);
         if n == 1 {
-            return format!("[0:{input_index}]{}", tail(0, &renditions[0]));
+            return format!("{head}{}", tail(0, &renditions[0]));
         }
         let labels: String = (0..n).map(|i| format!("[s{i}]")).collect();
-        let mut g = format!("[0:{input_index}]split={n}{labels}");
+        let mut g = format!("{head}split={n}{labels}");
         for (i, r) in renditions.iter().enumerate() {
             g.push_str(&format!(";[s{i}]{}", tail(i, r)));
         }
@@ -813,7 +880,7 @@ pub fn segment_list_path(out_dir: &Path, v: usize, run_id: u64) -> PathBuf {
 
 /// The plan's GPU decoding, as input options.
 fn decode_args(a: &mut Argv, plan: &Plan) {
-    if let Some(kind) = plan.decode {
+    if let Some(kind) = gpu_decode(plan) {
         let codec = plan
             .streams
             .video
@@ -822,6 +889,9 @@ fn decode_args(a: &mut Argv, plan: &Plan) {
             .unwrap_or("h264");
         for x in hw_decode_args(kind, codec) {
             a.arg(x);
+        }
+        if overlays_on_gpu(plan) {
+            a.opt("-hwaccel_device", OVERLAY_DEVICE);
         }
     }
 }
@@ -841,7 +911,7 @@ fn graph_of(plan: &Plan, hw: HwKind, gpu_scale: bool) -> GraphSpec {
         ten_bit,
         hw,
         gpu_scale,
-        decoded_on: plan.decode,
+        decoded_on: gpu_decode(plan),
     }
 }
 
@@ -849,6 +919,7 @@ pub fn hls_run(run: &HlsRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
     let gpu_scale = filter_globals(&mut a, run.plan, run.hw, run.tuning.gpu_scale(run.hw));
+    overlay_globals(&mut a, run.plan);
     for x in run.source.input_args(&run.input) {
         a.arg(x);
     }
@@ -1044,6 +1115,7 @@ pub fn batch(run: &BatchRun) -> Argv {
     let mut a = Argv::new();
     common_head(&mut a);
     let gpu_scale = filter_globals(&mut a, plan, hw, tuning.gpu_scale(hw));
+    overlay_globals(&mut a, plan);
     for x in source.input_args(&input) {
         a.arg(x);
     }
@@ -1720,6 +1792,44 @@ mod tests {
             t.contains("-hwaccel cuda -hwaccel_output_format cuda -i /t/hevc.mkv -frames:v 1 -vf scale_cuda=w=128:h=72:format=nv12,hwdownload,format=nv12"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn picture_subtitles_are_drawn_on_the_gpu_that_decodes() {
+        let mut w = wish(Mode::Batch);
+        w.format = Format::Mp4;
+        let mut plan = decide(&media(), &w);
+        plan.decode = Some(HwKind::Nvenc);
+        plan.burn_subtitle = Some(3);
+        let c = mp4_batch(&plan, HwKind::Software);
+        // One CUDA device for the decoder, the subtitle upload and the overlay.
+        assert!(
+            c.contains("-init_hw_device cuda=gs_cu -filter_hw_device gs_cu")
+                && c.contains("-hwaccel cuda -hwaccel_output_format cuda -hwaccel_device gs_cu -i http://pi/m.mkv"),
+            "{c}"
+        );
+        assert!(
+            c.contains("'[0:3]format=yuva420p,hwupload[gs_sub];[0:0][gs_sub]overlay_cuda=eof_action=pass,scale_cuda=w=1280:h=720:format=nv12,hwdownload,format=nv12,setsar=1[v0]'"),
+            "{c}"
+        );
+        // VAAPI has no overlay here: a plan decoding there decodes in software and
+        // draws the subtitles there.
+        plan.decode = Some(HwKind::Vaapi);
+        let c = mp4_batch(&plan, HwKind::Software);
+        assert!(
+            !c.contains("-hwaccel") && c.contains("[0:0][0:3]overlay=eof_action=pass"),
+            "{c}"
+        );
+        // The trial: the sample decoded, a half-transparent picture drawn over it there.
+        let t = trial_overlay(HwKind::Nvenc, Path::new("/t/h264.mkv"))
+            .unwrap()
+            .to_cmd_string("ffmpeg");
+        assert!(
+            t.contains("-init_hw_device cuda=gs_cu -filter_hw_device gs_cu -hwaccel cuda -hwaccel_output_format cuda -hwaccel_device gs_cu -i /t/h264.mkv -f lavfi -i color=c=white@0.5:s=64x32:r=25,format=yuva420p")
+                && t.contains("overlay_cuda=eof_action=pass,scale_cuda=w=128:h=72:format=nv12,hwdownload"),
+            "{t}"
+        );
+        assert!(trial_overlay(HwKind::Qsv, Path::new("/t/h264.mkv")).is_none());
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub fn decoder_of(kind: HwKind) -> &'static str {
 pub const DECODE_KINDS: [HwKind; 3] = [HwKind::Nvenc, HwKind::Qsv, HwKind::Vaapi];
 
 impl Hardware {
+    /// Whether picture subtitles can be drawn on frames decoded on `kind`'s GPU.
+    pub fn overlay_proven(&self, kind: HwKind) -> bool {
+        self.accels
+            .iter()
+            .any(|a| a.kind == kind && a.overlay.is_some())
+    }
+
     /// The version, or "not found" for display.
     pub fn ffmpeg_shown(&self) -> &str {
         self.ffmpeg_version.as_deref().unwrap_or("not found")
@@ -236,6 +243,7 @@ pub async fn detect_with(ffmpeg: &Path, trial_timeout: Duration, tone_mapping: &
             reason,
             decode: Vec::new(),
             decode_reason: None,
+            overlay: None,
         });
     }
     // libplacebo and the GPU decoders are tried at the same time.
@@ -375,9 +383,29 @@ async fn decode_trials(ffmpeg: &Path, timeout: Duration, accels: &mut [HwAccelIn
                 Err(e) => failed.push(format!("{label}: {e}")),
             }
         }
+        // Picture subtitles drawn on the frames where they were decoded.
+        let h264 = samples.iter().find(|(c, _, _)| *c == "h264");
+        let overlay = match (h264, proven.iter().any(|l| l == "h264")) {
+            (Some((_, _, Some(path))), true) => match crate::command::trial_overlay(kind, path) {
+                Some(argv) => {
+                    match trial(ffmpeg, argv, timeout, "the overlay trial failed").await {
+                        Ok(()) => crate::command::gpu_overlay(kind).map(String::from),
+                        Err(e) => {
+                            failed.push(format!("subtitle overlay: {e}"));
+                            None
+                        }
+                    }
+                }
+                None => None,
+            },
+            _ => None,
+        };
         let reason =
             (!failed.is_empty()).then(|| format!("decodes in software: {}", failed.join("; ")));
         set_decode(accels, kind, proven, reason);
+        if let Some(a) = accels.iter_mut().find(|a| a.kind == kind) {
+            a.overlay = overlay;
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -727,6 +755,7 @@ mod tests {
                     reason: None,
                     decode: vec![],
                     decode_reason: None,
+                    overlay: None,
                 })
                 .collect(),
             ffmpeg_version: Some("5.1".into()),

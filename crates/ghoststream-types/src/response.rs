@@ -464,6 +464,10 @@ pub struct HwAccelInfo {
     /// **ext**: why it decodes nothing, or which formats failed their trial and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_reason: Option<String>,
+    /// **ext**: the filter that draws picture subtitles (`burn_subtitle`) on frames
+    /// decoded on this GPU, where its trial passed (`overlay_cuda`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

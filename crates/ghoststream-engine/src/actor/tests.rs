@@ -39,6 +39,7 @@ fn software() -> Hardware {
             reason: None,
             decode: vec![],
             decode_reason: None,
+            overlay: None,
         }],
         ffmpeg_version: Some("7.0".into()),
         gpu_scale: vec![],
