@@ -9,3 +9,15 @@ export function launch(extraArgs = []) {
       "--disable-background-networking", "--disable-component-update", "--disable-sync", ...extraArgs],
   });
 }
+
+/** Opens the hls.js test page on a stream and waits until hls.js parsed its master
+ * playlist; throws with hls.js's error if it failed. Logs the page's console. */
+export async function openPlayer(browser, pageUrl, streamUrl) {
+  const page = await browser.newPage();
+  page.on("console", (m) => console.log("page:", m.text()));
+  await page.goto(`${pageUrl}?src=${encodeURIComponent(streamUrl)}`);
+  await page.waitForFunction(() => window.hlsReady === true || window.hlsError, null, { timeout: 60000 });
+  const err = await page.evaluate(() => window.hlsError);
+  if (err) throw new Error(`hls.js error: ${err}`);
+  return page;
+}

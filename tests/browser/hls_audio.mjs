@@ -1,16 +1,13 @@
 // Plays a GhostStream HLS stream with audio renditions in hls.js (headless Chromium):
 // lists the audio tracks, starts on the default one, switches to another and keeps
 // playing. Usage: node hls_audio.mjs PAGE_URL STREAM_URL
-import { launch } from "./chromium.mjs";
+import { launch, openPlayer } from "./chromium.mjs";
 
 const [pageUrl, streamUrl] = process.argv.slice(2);
 const browser = await launch(["--autoplay-policy=no-user-gesture-required"]);
 let failed = false;
 try {
-  const page = await browser.newPage();
-  page.on("console", (m) => console.log("page:", m.text()));
-  await page.goto(`${pageUrl}?src=${encodeURIComponent(streamUrl)}`);
-  await page.waitForFunction(() => window.hlsReady === true || window.hlsError, null, { timeout: 60000 });
+  const page = await openPlayer(browser, pageUrl, streamUrl);
   const video = () => document.querySelector("video").currentTime;
   await page.waitForFunction(() => document.querySelector("video").currentTime > 1.0 || window.hlsError, null, { timeout: 60000 });
   const err = await page.evaluate(() => window.hlsError);

@@ -1,18 +1,13 @@
 // Plays a GhostStream HLS stream with hls.js in headless Chromium (Debian's package,
 // driven by playwright-core): currentTime advances, a seek to 80 % plays.
 // Usage: node hls_play.mjs PAGE_URL STREAM_URL
-import { launch } from "./chromium.mjs";
+import { launch, openPlayer } from "./chromium.mjs";
 
 const [pageUrl, streamUrl] = process.argv.slice(2);
 const browser = await launch(["--autoplay-policy=no-user-gesture-required"]);
 let failed = false;
 try {
-  const page = await browser.newPage();
-  page.on("console", (m) => console.log("page:", m.text()));
-  await page.goto(`${pageUrl}?src=${encodeURIComponent(streamUrl)}`);
-  await page.waitForFunction(() => window.hlsReady === true || window.hlsError, null, { timeout: 60000 });
-  const err = await page.evaluate(() => window.hlsError);
-  if (err) throw new Error(`hls.js error: ${err}`);
+  const page = await openPlayer(browser, pageUrl, streamUrl);
   await page.waitForFunction(() => document.querySelector("video").currentTime > 1.0, null, { timeout: 60000 });
   const duration = await page.evaluate(() => document.querySelector("video").duration);
   console.log(`ok plays duration=${duration}`);

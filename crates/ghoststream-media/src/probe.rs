@@ -116,6 +116,13 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
     for s in p.streams {
         let codec = s.codec_name.clone().unwrap_or_else(|| "unknown".into());
         let language = s.tags.get("language").cloned();
+        // An audio or subtitle track's title and default flag, as players list it.
+        let title = s
+            .tags
+            .get("title")
+            .filter(|t| !t.trim().is_empty())
+            .cloned();
+        let default = s.disposition.get("default") == Some(&1);
         match s.codec_type.as_deref() {
             Some("video")
                 if info.video.is_none() && s.disposition.get("attached_pic") != Some(&1) =>
@@ -161,23 +168,15 @@ pub fn parse_probe_json(bytes: &[u8]) -> Result<MediaInfo, MediaError> {
                     .and_then(|r| r.parse().ok())
                     .unwrap_or(0),
                 language,
-                title: s
-                    .tags
-                    .get("title")
-                    .filter(|t| !t.trim().is_empty())
-                    .cloned(),
-                default: s.disposition.get("default") == Some(&1),
+                title,
+                default,
             }),
             Some("subtitle") => info.subtitles.push(SubtitleInfo {
                 index: s.index,
                 codec,
                 language,
-                title: s
-                    .tags
-                    .get("title")
-                    .filter(|t| !t.trim().is_empty())
-                    .cloned(),
-                default: s.disposition.get("default") == Some(&1),
+                title,
+                default,
                 forced: s.disposition.get("forced") == Some(&1),
             }),
             _ => {}
