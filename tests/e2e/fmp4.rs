@@ -296,3 +296,81 @@ async fn audio_tracks_are_renditions_and_hls_js_switches_between_them() {
         .await;
     assert_eq!(code, 422, "{body}");
 }
+
+/// An H.265 stream is fMP4 (hvc1, `CODECS` hvc1.1.6…), and each of its segments begins
+/// with an IDR frame (NAL type 19 or 20), not an open-GOP CRA (21, x265's default) whose
+/// leading frames may refer to the segment before: each decodes on its own, every frame.
+#[tokio::test]
+async fn hevc_streams_are_fmp4_and_each_segment_starts_with_an_idr() {
+    let media = MediaServer::start();
+    let gs = Gs::start(Opts::default());
+    let job = gs
+        .start_job(json!({
+            "source": media.url("long.mkv"),
+            "output": {"video_codec": "h265", "bitrate": "300k"}
+        }))
+        .await;
+    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
+    let master = String::from_utf8(master).unwrap();
+    assert!(
+        master.contains("CODECS=\"hvc1.1.6.L123.90,mp4a.40.2\""),
+        "{master}"
+    );
+    let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
+    let entries = fmp4_entries(&String::from_utf8(variant).unwrap());
+    assert!(entries.len() >= 3);
+    for i in [1, 2] {
+        let (init, seg, secs) = &entries[i];
+        let (_, head) = gs.fetch(&stream_file_url(&job, file_of(init))).await;
+        let (_, body) = gs.fetch(&stream_file_url(&job, file_of(seg))).await;
+        let f = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
+        std::fs::write(f.path(), [head, body].concat()).unwrap();
+        // The first picture's NAL unit type, after the parameter sets and SEI (32–39).
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-i"])
+            .arg(f.path())
+            .args([
+                "-c",
+                "copy",
+                "-bsf:v",
+                "trace_headers",
+                "-frames:v",
+                "1",
+                "-f",
+                "null",
+                "-",
+            ])
+            .output()
+            .unwrap();
+        let trace = String::from_utf8_lossy(&out.stderr);
+        let first = trace
+            .lines()
+            .filter(|l| l.contains("nal_unit_type"))
+            .filter_map(|l| l.rsplit(' ').next()?.trim().parse::<u32>().ok())
+            .find(|t| !(32..=39).contains(t));
+        assert!(
+            matches!(first, Some(19 | 20)),
+            "segment {i} begins with NAL type {first:?}"
+        );
+        let out = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,nb_read_frames",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(f.path())
+            .output()
+            .unwrap();
+        // long.mkv is 25 frames a second.
+        let want = (secs * 25.0).round() as u64;
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(got, format!("hevc,{want}"), "segment {i}");
+    }
+    assert!(gs.log(&job).await.contains("-x265-params open-gop=0"));
+}

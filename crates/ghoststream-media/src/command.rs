@@ -681,6 +681,12 @@ pub fn video_encoder_args(
                 argv.opt("-profile:v", "high");
             } else {
                 argv.opt("-tag:v", "hvc1");
+                if live {
+                    // Closed GOPs: a forced keyframe is an IDR, not a CRA (x265's open-GOP
+                    // default) whose leading frames may refer to the segment before, so
+                    // each segment decodes on its own. `-forced-idr 1` does not do it.
+                    argv.opt("-x265-params", "open-gop=0");
+                }
             }
         }
         (VideoCodec::Vp9, HwKind::Software) => {
