@@ -30,6 +30,21 @@ fn file_of(uri: &str) -> &str {
     uri.split('?').next().unwrap()
 }
 
+/// A segment (`(init URI, segment URI, EXTINF)` of [`fmp4_entries`]) as a player gets
+/// it: its initialisation section and its fragment, each fetched.
+async fn init_and_fragment(
+    gs: &Gs,
+    job: &Value,
+    entry: &(String, String, f64),
+) -> (Vec<u8>, Vec<u8>) {
+    let (init, seg, _) = entry;
+    let (code, head) = gs.fetch(&stream_file_url(job, file_of(init))).await;
+    assert_eq!(code, 200, "{init}");
+    let (code, body) = gs.fetch(&stream_file_url(job, file_of(seg))).await;
+    assert_eq!(code, 200, "{seg}");
+    (head, body)
+}
+
 /// Fetches segment `i` with its initialisation section and probes the two together:
 /// (codec, start time on the job's timeline).
 async fn probe_segment(
@@ -39,10 +54,7 @@ async fn probe_segment(
     i: usize,
 ) -> (String, f64) {
     let (init, seg, _) = &entries[i];
-    let (code, head) = gs.fetch(&stream_file_url(job, file_of(init))).await;
-    assert_eq!(code, 200, "{init}");
-    let (code, body) = gs.fetch(&stream_file_url(job, file_of(seg))).await;
-    assert_eq!(code, 200, "{seg}");
+    let (head, body) = init_and_fragment(gs, job, &entries[i]).await;
     assert_eq!(&head[4..8], b"ftyp", "{init} starts with ftyp");
     assert_eq!(&body[4..8], b"moof", "{seg} is a fragment alone");
     let p = probe_bytes(&[head, body].concat(), ".mp4");
@@ -272,13 +284,7 @@ async fn audio_tracks_are_renditions_and_hls_js_switches_between_them() {
     );
     let (_, pl) = gs.fetch(&stream_file_url(&job, "v2.m3u8")).await;
     let entries = fmp4_entries(&String::from_utf8(pl).unwrap());
-    let (code, head) = gs
-        .fetch(&stream_file_url(&job, file_of(&entries[0].0)))
-        .await;
-    assert_eq!(code, 200);
-    let (_, body) = gs
-        .fetch(&stream_file_url(&job, file_of(&entries[0].1)))
-        .await;
+    let (head, body) = init_and_fragment(&gs, &job, &entries[0]).await;
     let p = probe_bytes(&[head, body].concat(), ".mp4");
     assert_eq!(stream_of(&p, "audio").unwrap()["codec_name"], "aac", "{p}");
     let out = run_player(&media, &job, "tests/browser/hls_audio.mjs").await;
@@ -320,9 +326,8 @@ async fn hevc_streams_are_fmp4_and_each_segment_starts_with_an_idr() {
     let entries = fmp4_entries(&String::from_utf8(variant).unwrap());
     assert!(entries.len() >= 3);
     for i in [1, 2] {
-        let (init, seg, secs) = &entries[i];
-        let (_, head) = gs.fetch(&stream_file_url(&job, file_of(init))).await;
-        let (_, body) = gs.fetch(&stream_file_url(&job, file_of(seg))).await;
+        let secs = entries[i].2;
+        let (head, body) = init_and_fragment(&gs, &job, &entries[i]).await;
         let f = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
         std::fs::write(f.path(), [head, body].concat()).unwrap();
         // The first picture's NAL unit type, after the parameter sets and SEI (32–39).

@@ -346,7 +346,7 @@ impl GpuTone {
         }
     }
 
-    /// Global options that open its device as the filter device (`None` when the
+    /// Global options that open its device as the filter device (none where the
     /// encoder's globals already did: VAAPI on VAAPI).
     fn globals(self, a: &mut Argv, hw: HwKind) {
         match self {

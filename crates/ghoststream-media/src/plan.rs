@@ -446,7 +446,7 @@ pub fn output_video_codec<'a>(video: &VideoAction, media: &'a MediaInfo) -> Opti
 }
 
 /// ffprobe's name for an encoder's codec.
-fn source_name(codec: VideoCodec) -> &'static str {
+pub fn source_name(codec: VideoCodec) -> &'static str {
     match codec {
         VideoCodec::H265 => "hevc",
         VideoCodec::Av1 => "av1",

@@ -25,7 +25,6 @@ use ghoststream_media::plan::{AudioAction, Plan, VideoAction};
 use ghoststream_types::{
     CleanupRun, CleanupStats, HwKind, JobEvent, JobStatus, LeaveResponse, MediaInfo, Mode,
     ProgressData, SharedStream, SharedStreams, Stage, StartRequest, Stats, StatusData, Variant,
-    VideoCodec,
 };
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;

@@ -50,12 +50,7 @@ fn codecs_of(plan: &Plan, media: &MediaInfo) -> String {
         } => {
             let top = renditions.iter().map(|r| r.height).max().unwrap_or(1080);
             Some(segments::video_codec_tag(
-                match codec {
-                    VideoCodec::H265 => "hevc",
-                    VideoCodec::Av1 => "av1",
-                    VideoCodec::Vp9 => "vp9",
-                    _ => "h264",
-                },
+                ghoststream_media::plan::source_name(*codec),
                 top,
                 *ten_bit,
                 None,
