@@ -1,6 +1,7 @@
 """The tray app's memory at rest (issue 16): PSS summed over the app's process tree (the
-app, WebKit's web and network processes), with no job running, on a desktop with a tray
-host, measured with the window open, after it is closed, and after it is opened again.
+app, its window process, and WebKit's web and network processes under that), with no job
+running, on a desktop with a tray host, measured with the window open, after it is closed
+(its process gone), and after it is opened again by a second launch.
 Targets: <= 80 MB closed, <= 300 MB open.
 
 Usage: /usr/bin/python3 bench/memory.py APP_BINARY RESULT_JSON

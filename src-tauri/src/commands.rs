@@ -2,6 +2,10 @@
 //! (`ghoststream_server::App`, the same methods the HTTP routes call, named as in
 //! `ghoststream_server::OPS`), or for the few only the app has (start, stop, quit, the
 //! logs folder) to the shell. Errors are the `{detail, code}` body HTTP answers with.
+//!
+//! The page invokes them in the window process; they run here, in the app's process, by
+//! name ([`dispatch`], over the window bridge). [`with_commands`] lists them once, for
+//! the bindings and for the dispatcher.
 
 use crate::events::{DesktopNotice, ExitAction};
 use crate::shell::{api, Shell};
@@ -12,11 +16,118 @@ use ghoststream_types::{
     JobResponse, LogPage, PairingInfo, Reachability, Resources, ServerStatus, Settings,
     SettingsSaved, StartRequest, Stats,
 };
+use serde_json::Value;
 use std::sync::Arc;
-use tauri::State;
+use tauri::{Manager, State};
 
 type S<'a> = State<'a, Arc<Shell>>;
 type R<T> = Result<T, ErrorBody>;
+
+/// Every command with its arguments (snake_case, as the function names them; the page
+/// sends them in camelCase), in the order of `ghoststream_server::OPS` and then those only
+/// the app has. Calls `$then!` with the list.
+macro_rules! with_commands {
+    ($then:ident) => {
+        $then! {
+            server_status(),
+            pause_server(),
+            resume_server(),
+            list_jobs(offset, limit),
+            job(job_id),
+            cancel_job(job_id),
+            job_log(job_id),
+            start_job(request),
+            pause_job(job_id),
+            resume_job(job_id),
+            retry_job(job_id),
+            delete_job(job_id),
+            capabilities(),
+            resources(),
+            stats(),
+            daily_stats(days),
+            hourly_stats(hours),
+            app_log(after, limit),
+            get_settings(),
+            save_settings(settings),
+            pairing_info(),
+            rotate_pairing_code(),
+            set_ghosthub(request),
+            announce_now(),
+            reachability(),
+            ingest_status(),
+            ingest_keys(),
+            create_ingest_key(request),
+            rename_ingest_key(key, request),
+            revoke_ingest_key(key),
+            stop_live(key),
+            start_server(),
+            stop_server(),
+            open_logs_folder(),
+            quit_app(),
+            take_pending_exit(),
+            missed_notices(),
+            dismiss_notices(up_to),
+        }
+    };
+}
+pub(crate) use with_commands;
+
+/// Runs the command `name` with the page's `args` (an object keyed in camelCase), as
+/// Tauri's own handler would: a missing optional argument is `None`, a wrong one is an
+/// `invalid-request` error naming it.
+pub async fn dispatch(app: &tauri::AppHandle, name: &str, args: Value) -> R<Value> {
+    let mut args = match args {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    macro_rules! run {
+        ($($cmd:ident($($arg:ident),*)),* $(,)?) => {
+            match name {
+                $(stringify!($cmd) => reply(
+                    $cmd(app.state::<Arc<Shell>>(), $(arg(&mut args, stringify!($arg))?),*).await,
+                ),)*
+                other => Err(ErrorBody::new(
+                    ErrorCode::NotFound,
+                    format!("the app has no command `{other}`"),
+                )),
+            }
+        };
+    }
+    with_commands!(run)
+}
+
+fn reply<T: serde::Serialize>(r: R<T>) -> R<Value> {
+    r.and_then(|v| {
+        serde_json::to_value(v).map_err(|e| ErrorBody::new(ErrorCode::InternalError, e.to_string()))
+    })
+}
+
+/// The argument `name` (snake_case) from the page's camelCase object.
+fn arg<T: serde::de::DeserializeOwned>(
+    args: &mut serde_json::Map<String, Value>,
+    name: &str,
+) -> R<T> {
+    let key = camel_case(name);
+    serde_json::from_value(args.remove(&key).unwrap_or(Value::Null))
+        .map_err(|e| ErrorBody::new(ErrorCode::InvalidRequest, format!("argument `{key}`: {e}")))
+}
+
+/// `job_id` → `jobId`, as tauri-specta names arguments.
+pub fn camel_case(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in s.chars() {
+        match (c, up) {
+            ('_', _) => up = true,
+            (c, true) => {
+                out.extend(c.to_uppercase());
+                up = false
+            }
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
 
 #[tauri::command]
 #[specta::specta]
@@ -198,8 +309,10 @@ pub async fn open_logs_folder(shell: S<'_>) -> R<()> {
 /// Quits the app like the tray's Quit: jobs end and the server stops first.
 #[tauri::command]
 #[specta::specta]
-pub async fn quit_app(shell: S<'_>, app: tauri::AppHandle) -> R<()> {
-    crate::quit(shell.inner().clone(), app).await;
+pub async fn quit_app(shell: S<'_>) -> R<()> {
+    if let Some(app) = shell.handle() {
+        crate::quit(shell.inner().clone(), app).await;
+    }
     Ok(())
 }
 
@@ -213,13 +326,13 @@ pub async fn take_pending_exit(shell: S<'_>) -> R<Option<ExitAction>> {
 /// Desktop notifications that could not be shown, oldest first.
 #[tauri::command]
 #[specta::specta]
-pub async fn missed_notices() -> R<Vec<DesktopNotice>> {
+pub async fn missed_notices(_shell: S<'_>) -> R<Vec<DesktopNotice>> {
     Ok(crate::notify::missed())
 }
 
 #[tauri::command]
 #[specta::specta]
-pub async fn dismiss_notices(up_to: u32) -> R<Vec<DesktopNotice>> {
+pub async fn dismiss_notices(_shell: S<'_>, up_to: u32) -> R<Vec<DesktopNotice>> {
     crate::notify::dismiss(up_to);
     Ok(crate::notify::missed())
 }

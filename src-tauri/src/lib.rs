@@ -1,6 +1,7 @@
 //! GhostStream's desktop shell: a tray icon, a dashboard window and desktop notifications
-//! over the same server `ghoststream serve` runs, inside this process. No transcoding
-//! logic lives here; commands delegate to the engine and server crates.
+//! over the same server `ghoststream serve` runs, inside this process. The window is a
+//! process of its own ([`window`]) whose commands run here. No transcoding logic lives
+//! here; commands delegate to the engine and server crates.
 
 mod commands;
 mod events;
@@ -9,6 +10,7 @@ mod notify;
 mod rest;
 mod shell;
 pub mod tray;
+mod window;
 
 use shell::Shell;
 use std::path::Path;
@@ -19,51 +21,17 @@ use tauri_specta::{collect_commands, collect_events};
 // Used by the shell's dependency graph only through re-exports.
 use {ghoststream_engine as _, serde_json as _};
 
+/// `collect_commands!` over [`commands::with_commands`]'s list.
+macro_rules! collect {
+    ($($cmd:ident($($arg:ident),*)),* $(,)?) => {
+        collect_commands![$(commands::$cmd),*]
+    };
+}
+
 /// The typed IPC surface: commands and events, exported to `ui/src/bindings.ts`.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(collect_commands![
-            // The application API, in the order of `ghoststream_server::OPS`.
-            commands::server_status,
-            commands::pause_server,
-            commands::resume_server,
-            commands::list_jobs,
-            commands::job,
-            commands::cancel_job,
-            commands::job_log,
-            commands::start_job,
-            commands::pause_job,
-            commands::resume_job,
-            commands::retry_job,
-            commands::delete_job,
-            commands::capabilities,
-            commands::resources,
-            commands::stats,
-            commands::daily_stats,
-            commands::hourly_stats,
-            commands::app_log,
-            commands::get_settings,
-            commands::save_settings,
-            commands::pairing_info,
-            commands::rotate_pairing_code,
-            commands::set_ghosthub,
-            commands::announce_now,
-            commands::reachability,
-            commands::ingest_status,
-            commands::ingest_keys,
-            commands::create_ingest_key,
-            commands::rename_ingest_key,
-            commands::revoke_ingest_key,
-            commands::stop_live,
-            // Only the app has these.
-            commands::start_server,
-            commands::stop_server,
-            commands::open_logs_folder,
-            commands::quit_app,
-            commands::take_pending_exit,
-            commands::missed_notices,
-            commands::dismiss_notices,
-        ])
+        .commands(commands::with_commands!(collect))
         .events(collect_events![
             events::JobUpdate,
             events::ServerChanged,
@@ -409,29 +377,23 @@ pub const STOP: &str = "the server was stopped in the app";
 const CLOSED: &str = "GhostStream was closed";
 
 /// The window's label; its settings are in `tauri.conf.json` (not created at start).
-const MAIN: &str = "main";
+pub(crate) const MAIN: &str = "main";
 
-/// Shows the dashboard, creating its window (and webview) when it was closed.
-fn show_window(app: &tauri::AppHandle) {
-    let w = match app.get_webview_window(MAIN) {
-        Some(w) => w,
-        None => match create_window(app) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "the dashboard window could not be created");
-                return;
-            }
-        },
-    };
-    let _ = w.show();
-    let _ = w.unminimize();
-    let _ = w.set_focus();
+/// The app's configuration and embedded dashboard, for both of its processes.
+pub(crate) fn context() -> tauri::Context<tauri::Wry> {
+    tauri::generate_context!()
 }
 
-/// The window from its configuration. With a tray host, closing it destroys it, and with
-/// it the webview and its processes, so the app rests light; without one, closing only
-/// minimises it, since a hidden window could not be found again.
-fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> {
+/// Shows the dashboard, starting its window process when it is closed.
+fn show_window(app: &tauri::AppHandle) {
+    match app.try_state::<Arc<window::WindowHost>>() {
+        Some(host) => host.show(),
+        None => tracing::error!("the dashboard cannot open: its bridge did not start"),
+    }
+}
+
+/// The window from its configuration (in the window process).
+pub(crate) fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> {
     let config = app
         .config()
         .app
@@ -440,24 +402,7 @@ fn create_window(app: &tauri::AppHandle) -> tauri::Result<tauri::WebviewWindow> 
         .find(|w| w.label == MAIN)
         .cloned()
         .unwrap_or_default();
-    let w = tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
-    let (w2, app2) = (w.clone(), app.clone());
-    w.on_window_event(move |e| match e {
-        tauri::WindowEvent::CloseRequested { api, .. } => {
-            if app2.tray_by_id("main").is_some() && tray_host() {
-                tracing::info!("window closed; GhostStream keeps serving from the tray");
-            } else {
-                api.prevent_close();
-                let _ = w2.minimize();
-                tracing::info!(
-                    "no tray host to return from: the window is minimised instead of closed"
-                );
-            }
-        }
-        tauri::WindowEvent::Destroyed => rest::after_window_closed(),
-        _ => {}
-    });
-    Ok(w)
+    tauri::WebviewWindowBuilder::from_config(app, &config)?.build()
 }
 
 /// Stop and Quit from the tray: at once when no job runs, otherwise the window asks
@@ -467,8 +412,7 @@ fn stop_or_quit(app: &tauri::AppHandle, shell: Arc<Shell>, action: events::ExitA
     tauri::async_runtime::spawn(async move {
         if shell.running_jobs().await > 0 {
             shell.ask_exit(action);
-            let a = app.clone();
-            let _ = app.run_on_main_thread(move || show_window(&a));
+            show_window(&app);
             use tauri_specta::Event as _;
             let _ = events::ExitAsked(action).emit(&app);
             return;
@@ -530,8 +474,16 @@ fn on_menu(app: &tauri::AppHandle, id: tray::MenuId) {
 }
 
 /// Runs the desktop app: parses the command line, refuses with a hint where there is no
-/// desktop, then opens the tray and the window.
+/// desktop, then opens the tray and the window. Started by the app itself with
+/// [`window::BRIDGE_ENV`] set, it is the window process instead.
 pub fn run() {
+    if let Some(bridge) = std::env::var_os(window::BRIDGE_ENV) {
+        // Not passed on to WebKit's processes.
+        std::env::remove_var(window::BRIDGE_ENV);
+        window::without_gdk_gl();
+        window::run_window(&bridge.to_string_lossy());
+        return;
+    }
     let minimized = match launch::parse(std::env::args().skip(1)) {
         launch::Launch::Run { minimized } => minimized,
         launch::Launch::Print(text) => {
@@ -547,7 +499,7 @@ pub fn run() {
         eprint!("{}", launch::headless_hint(&why));
         std::process::exit(1);
     }
-    rest::without_gdk_gl();
+    window::without_gdk_gl();
     let config_path = std::env::var_os("GHOSTSTREAM_CONFIG")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ghoststream_server::settings::default_config_path);
@@ -567,12 +519,17 @@ pub fn run() {
             Some(vec!["--minimized"]),
         ))
         .manage(shell.clone())
-        .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
             let handle = app.handle().clone();
             shell.attach(handle.clone());
             notify::attach(handle.clone());
+            match window::WindowHost::start(&handle) {
+                Ok(host) => {
+                    app.manage(host);
+                }
+                Err(e) => tracing::error!(error = %e, "the window bridge could not listen"),
+            }
             let has_tray = tray_library()
                 && match tray_ui::build(&handle, on_menu) {
                     Ok(()) => true,
@@ -593,6 +550,7 @@ pub fn run() {
             if !minimized || !host {
                 show_window(&handle);
             }
+            rest::shed_window_libraries();
             // The server never makes setup fail: a bind error shows as state `error`.
             let s = shell.clone();
             tauri::async_runtime::spawn(async move {
@@ -604,9 +562,8 @@ pub fn run() {
     // display at all, not a backtrace.
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        app.build(tauri::generate_context!())
-    }));
+    let built =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || app.build(context())));
     std::panic::set_hook(quiet);
     let app = match built {
         Ok(Ok(a)) => a,
@@ -704,7 +661,11 @@ mod tests {
             match ghoststream_server::OPS.iter().find(|o| o.name == name) {
                 Some(op) => {
                     // tauri-specta passes arguments in camelCase.
-                    let camel: Vec<String> = op.args.iter().map(|a| camel_case(a)).collect();
+                    let camel: Vec<String> = op
+                        .args
+                        .iter()
+                        .map(|a| crate::commands::camel_case(a))
+                        .collect();
                     assert_eq!(args, &camel.join(", "), "arguments of {name}")
                 }
                 None => assert!(
@@ -722,20 +683,33 @@ mod tests {
         }
     }
 
-    fn camel_case(s: &str) -> String {
-        let mut out = String::new();
-        let mut up = false;
-        for c in s.chars() {
-            match (c, up) {
-                ('_', _) => up = true,
-                (c, true) => {
-                    out.extend(c.to_uppercase());
-                    up = false
-                }
-                (c, false) => out.push(c),
-            }
+    /// The dispatcher passes each argument under the name the page sends it by, in the
+    /// function's order: the list it is built from names what the bindings name.
+    #[test]
+    fn the_dispatcher_passes_the_arguments_the_bindings_send() {
+        macro_rules! listed {
+            ($($cmd:ident($($arg:ident),*)),* $(,)?) => {
+                vec![$((stringify!($cmd), vec![$(stringify!($arg)),*])),*]
+            };
         }
-        out
+        let listed: Vec<(&str, Vec<&str>)> = crate::commands::with_commands!(listed);
+        let path = std::env::temp_dir().join(format!("ghoststream-args-{}.ts", std::process::id()));
+        super::export_bindings(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        for (name, args) in &listed {
+            let camel: Vec<String> = args
+                .iter()
+                .map(|a| crate::commands::camel_case(a))
+                .collect();
+            let call = if camel.is_empty() {
+                format!("__TAURI_INVOKE(\"{name}\")")
+            } else {
+                format!("__TAURI_INVOKE(\"{name}\", {{ {} }})", camel.join(", "))
+            };
+            assert!(text.contains(&call), "{call} is not in the bindings");
+        }
+        assert_eq!(text.matches("__TAURI_INVOKE(\"").count(), listed.len());
     }
 
     use std::path::Path;

@@ -1,46 +1,35 @@
-//! Resting light: when the window closes, the memory it used goes back to the system.
-//! The webview and its web process are gone with the window; what stays in this process
-//! is freed heap (returned with `malloc_trim`) and the pages of WebKit's libraries the
-//! window touched, clean file pages that are paged out and read again when it reopens.
+//! Resting light. The window runs in a process of its own ([`crate::window`]), so what
+//! it used goes back to the system when it closes. The app's process never shows a
+//! webview, yet it links WebKit, and loading WebKit runs its initialisers and those of
+//! the libraries it brings (speech synthesis voices, ICU, media codecs): clean file pages
+//! this process then never uses. They are paged out once the app has started and again
+//! each time the window process has ended (pages a running window shares with this
+//! process are not ours to drop); anything that does use one reads it back from the file.
 
-/// Libraries the window loads (WebKit, and Mesa's GL driver with its LLVM for the
-/// window's GL context), whose read-only pages can be dropped after it closes.
+/// Libraries only a webview uses, whose read-only pages the app's process can drop.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const WINDOW_LIBRARIES: &[&str] = &[
     "libwebkit2gtk-4.1",
     "libjavascriptcoregtk-4.1",
-    "libicudata",
-    "libicui18n",
-    "libLLVM",
-    "libgallium",
-    "_dri.so",
+    "libflite",
+    "libicu",
+    "libgst",
+    "librav1e",
+    "libaom",
+    "libSvtAv1",
+    "libdav1d",
+    "libyuv",
 ];
 
-/// GTK's own OpenGL stays off (`GDK_GL=disable`, unless the user set `GDK_GL`): the
-/// dashboard draws nothing with it, and without it the app's process does not load the
-/// GL driver (Mesa and its LLVM) until a window opens, and holds about 80 MB less while
-/// one is open (`bench/memory.py`). WebKit's web process renders as before. Called first
-/// thing in `run`, before GTK starts and before any other thread exists.
-pub fn without_gdk_gl() {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("GDK_GL").is_none() {
-        std::env::set_var("GDK_GL", "disable");
-    }
-}
-
-/// Called when the window is destroyed; works a moment later, off the UI thread.
-pub fn after_window_closed() {
+/// Called once the app has started (tray built, server starting) and when a window
+/// process has ended; works a moment later, off the UI thread.
+pub fn shed_window_libraries() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     std::thread::spawn(|| {
-        std::thread::sleep(std::time::Duration::from_secs(2));
-        // SAFETY: malloc_trim only hands free heap pages back to the kernel.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
         let dropped = page_out(WINDOW_LIBRARIES);
         tracing::info!(
-            "window closed: heap trimmed, {} MB of WebKit's library pages paged out",
+            "resting light: {} MB of WebKit's library mappings paged out of the app's process",
             dropped >> 20
         );
     });

@@ -103,6 +103,11 @@ impl Shell {
         let _ = self.app.set(app);
     }
 
+    /// The app, once attached.
+    pub fn handle(&self) -> Option<AppHandle> {
+        self.app.get().cloned()
+    }
+
     /// Jobs that Stop or Quit would end (running, queued or paused).
     pub async fn running_jobs(&self) -> u32 {
         let s = self.status().await;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the real app window under Xvfb and a D-Bus session (no tray host: the tray-less
-# path), driven by WebKitWebDriver. Usage: tests/shell/run.sh [APP_BINARY]
+# path), driven by WebKitWebDriver; then, on a session bus with a tray host, the window
+# process's life (tray_host.py). Usage: tests/shell/run.sh [APP_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 app="$(realpath "${1:-target/debug/ghoststream-tray}")"
@@ -25,3 +26,5 @@ export GHOSTSTREAM__SERVER__HOST=127.0.0.1 GHOSTSTREAM__SERVER__PORT=0 GHOSTSTRE
 # The test media server is on loopback, which sources may not reach by default.
 export GHOSTSTREAM__SECURITY__ALLOWED_TARGETS='["127.0.0.0/8"]'
 dbus-run-session -- node tests/shell/app.mjs "$app" "$PWD/$media" "$shots" "$home"
+unset TAURI_WEBVIEW_AUTOMATION
+dbus-run-session -- /usr/bin/python3 tests/shell/tray_host.py "$app"
