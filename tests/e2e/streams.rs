@@ -122,7 +122,7 @@ async fn the_first_segment_comes_from_a_quick_run_and_the_next_run_carries_on() 
     assert_eq!(runs.len(), 2, "{log}");
     // Segment 0 alone, without look-ahead or B-frames…
     assert!(
-        runs[0].contains("-rc-lookahead 0 -bf 0 -x264-params sliced-threads=1"),
+        runs[0].contains("-rc-lookahead 0 -bf 0 -profile:v high"),
         "{log}"
     );
     assert!(runs[0].contains(" -t 1.000 "), "{log}");
