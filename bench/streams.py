@@ -4,8 +4,14 @@ Usage: streams.py OUR_BINARY MEDIA_DIR RESULT_JSON (bench/run.sh prepares everyt
 
 From the clean 1080p source (9 Mbit/s) and the grainy one (89 Mbit/s):
 - Seek to a segment not yet made, on a transcoded 1080p -> 720p stream: the time until
-  that segment is playable, median and spread of 5 seeks to 20/40/60/80/90 % (target
-  <= 1.0 s p50).
+  that segment is playable, median and spread of 5 seeks to 30/45/60/75/90 %, each on a
+  job of its own after its first segment played (target <= 1.0 s p50), each marked as a
+  restart or a wait for the run already making it; beside it raw ffmpeg started with each
+  restart's own argv (from the job's log, after the job is cancelled), timed until its
+  first segment is listed and decodes.
+- The machine's floor for each source: raw ffmpeg decoding 10 s of it and scaling to
+  720p, encoding nothing (output seconds per second). No stream of it can be faster, and
+  n streams share it.
 - Concurrent 720p streams: for n at once, every job's encode speed (output seconds per
   second, from its progress) between 6 s and 10 s, all measured over the same seconds;
   the largest n where every stream holds >= 1.0x is what this machine proves (target 3
@@ -13,12 +19,15 @@ From the clean 1080p source (9 Mbit/s) and the grainy one (89 Mbit/s):
 - ABR with a 720p top rung (720p, 480p, 360p from one decode): its encode speed between
   6 s and 10 s (target >= 1.2x).
 """
+import shlex
 import statistics
+import subprocess
 import time
 
 
 import bench
 from bench import first_playable, headers, row
+from first import raw_first
 
 SOURCES = (("clean1080.mkv", "clean"), ("src1080.mkv", "grainy"))
 
@@ -28,24 +37,49 @@ def segment_url(job, n):
 
 
 def seek_rows(client, base, media, src, label):
-    job = bench.start(client, base, {"source": f"{media}/{src}", "mode": "stream",
-                                     "output": {"resolution": "720p"}})
-    first_playable(client, job)
-    playlist = client.get(job["stream_url"].replace("master.m3u8", "v0.m3u8"), timeout=30).text
-    segments = [l.split("?")[0] for l in playlist.splitlines() if l.startswith("v0_")]
-    times = []
-    for share in (0.2, 0.4, 0.6, 0.8, 0.9):
+    """Seeks the way a viewer makes them: a stream plays its first segment, then the viewer
+    jumps to 30/45/60/75/90 % of it. A job of its own per seek, so each lands on a
+    segment no run is near (on one job, seeks a few segments apart became requests for
+    the segment after the one just fetched: playback, not a seek)."""
+    times, argvs, kinds = [], [], []
+    for i, share in enumerate((0.3, 0.45, 0.6, 0.75, 0.9)):
+        job = bench.start(client, base, {"source": f"{media}/{src}?seek={i}", "mode": "stream",
+                                         "output": {"resolution": "720p"}})
+        first_playable(client, job)
+        playlist = client.get(job["stream_url"].replace("master.m3u8", "v0.m3u8"), timeout=30).text
+        segments = [l.split("?")[0] for l in playlist.splitlines() if l.startswith("v0_")]
         n = int(len(segments) * share)
         t0 = time.monotonic()
         r = client.get(segment_url(job, n), timeout=60)
         took = time.monotonic() - t0
         if r.status_code == 200 and bench.decodes(r.content):
             times.append(took)
-    client.post(f"{base}/api/transcode/{job['job_id']}/cancel", headers=headers(job), timeout=30)
-    time.sleep(2.0)
+            # A restart logs why, then its run: that argv is the seek's. Otherwise the
+            # request waited for the run already making it.
+            lines = client.get(f"{base}/api/transcode/{job['job_id']}/log", headers=headers(job), timeout=30).text.splitlines()
+            at = [k for k, l in enumerate(lines) if "restarting there" in l]
+            if at:
+                argvs.append(shlex.split(next(l[2:] for l in lines[at[-1]:] if l.startswith("$ "))))
+            kinds.append(f"{took:.2f} {'restart' if at else 'wait'}")
+        client.post(f"{base}/api/transcode/{job['job_id']}/cancel", headers=headers(job), timeout=30)
+        time.sleep(1.0)
     if times:
         row(f"seek to a segment not yet made (1080p -> 720p transcode, {label})", statistics.median(times), None,
-            "s", None, "<= 1.0 s p50", f"{len(times)} seeks, {min(times):.2f}-{max(times):.2f} s")
+            "s", None, "<= 1.0 s p50", f"{len(times)} seeks: " + ", ".join(kinds))
+    if argvs:
+        # Each restart's run alone, with nothing else running.
+        raws = [raw_first(a) for a in argvs]
+        row(f"... raw ffmpeg, each restart's argv: start -> its segment ({label})", statistics.median(raws), None,
+            "s", None, "", ", ".join(f"{r:.2f}" for r in raws))
+
+
+def floor_row(media, src, label):
+    """Raw ffmpeg decoding 10 s of the source and scaling it to 720p, nothing encoded."""
+    t0 = time.monotonic()
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-ss", "10", "-t", "10",
+                    "-i", f"{media}/{src}", "-an", "-vf", "scale=1280:720", "-f", "null", "-"], check=True)
+    row(f"machine floor: raw ffmpeg decode + scale to 720p, nothing encoded ({label})",
+        10 / (time.monotonic() - t0), None, "x", None, "", "no stream of this source is faster; n streams share it")
 
 
 def speeds_of(client, base, jobs, settle=6.0, window=4.0):
@@ -92,6 +126,7 @@ def abr_row(client, base, media, src, label):
 
 def all_rows(client, base, media):
     for src, label in SOURCES:
+        floor_row(media, src, label)
         seek_rows(client, base, media, src, label)
         concurrent_rows(client, base, media, src, label, 3 if label == "clean" else 2)
         abr_row(client, base, media, src, label)
