@@ -192,6 +192,15 @@ impl Actor {
             position: None,
         });
         job.health.samples.clear();
+        // A stream run (it has segment lists) is stopped only to be replaced (a seek, a
+        // step down) or ended: what it would flush on SIGTERM is a segment nobody lists,
+        // and the encoder flushing it takes the cores from the run a viewer waits for. It
+        // is killed at once; a batch run gets 2 s to finish its file.
+        let grace = if lists.is_empty() {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
         self.launcher.launch(
             RunRequest {
                 job: id,
@@ -200,7 +209,7 @@ impl Actor {
                 argv,
                 lists,
                 stall: Duration::from_secs(cfg.transcoding.stall_timeout.max(1)),
-                grace: Duration::from_secs(2),
+                grace,
                 log: job.log.clone(),
                 cancel,
                 control,
