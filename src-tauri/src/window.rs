@@ -16,6 +16,7 @@ use ghoststream_types::{ErrorBody, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Listener, Manager};
@@ -92,8 +93,13 @@ pub struct WindowHost {
     token: String,
     state: Mutex<State>,
     /// Numbers connections, so an old one ending does not close a newer one.
-    next_connection: std::sync::atomic::AtomicU64,
+    next_connection: AtomicU64,
+    /// Connections that have not yet proven themselves.
+    unproven: AtomicUsize,
 }
+
+/// How many connections may be proving themselves at once.
+const UNPROVEN: usize = 4;
 
 impl WindowHost {
     /// Listens on a loopback port of its own and forwards the app's events; called once
@@ -106,6 +112,7 @@ impl WindowHost {
             token: uuid::Uuid::new_v4().simple().to_string(),
             state: Mutex::new(State::Closed),
             next_connection: 1.into(),
+            unproven: 0.into(),
         });
         for name in event_names() {
             let h = host.clone();
@@ -129,6 +136,14 @@ impl WindowHost {
             };
             loop {
                 if let Ok((stream, _)) = listener.accept().await {
+                    // At most UNPROVEN connections wait to prove themselves; more are
+                    // closed at once, so nothing on the machine can make the app hold
+                    // more than a few.
+                    let waiting = h.unproven.fetch_add(1, Ordering::AcqRel);
+                    if waiting >= UNPROVEN {
+                        h.unproven.fetch_sub(1, Ordering::AcqRel);
+                        continue;
+                    }
                     let (h, app) = (h.clone(), app.clone());
                     tokio::spawn(async move { h.serve(app, stream).await });
                 }
@@ -194,13 +209,13 @@ impl WindowHost {
     async fn serve(self: Arc<Self>, app: AppHandle, stream: tokio::net::TcpStream) {
         let (read, mut write) = stream.into_split();
         let mut read = BufReader::new(read);
-        if !proven(&mut read, &self.token).await {
+        let ok = proven(&mut read, &self.token).await;
+        self.unproven.fetch_sub(1, Ordering::AcqRel);
+        if !ok {
             tracing::warn!("a connection to the window bridge did not prove itself; dropped");
             return;
         }
-        let id = self
-            .next_connection
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         *self.lock() = State::Open(id, tx.clone());
         let writer = tokio::spawn(async move {
@@ -372,11 +387,11 @@ pub fn run_window(bridge: &str) {
     });
     type Pending = std::collections::HashMap<u64, tauri::ipc::InvokeResolver<tauri::Wry>>;
     let pending: Arc<Mutex<Pending>> = Default::default();
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let next = Arc::new(AtomicU64::new(1));
     let (p, calls) = (pending.clone(), tx.clone());
     let app = tauri::Builder::default()
         .invoke_handler(move |invoke| {
-            let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let id = next.fetch_add(1, Ordering::Relaxed);
             let cmd = invoke.message.command().to_string();
             let args = match invoke.message.payload() {
                 tauri::ipc::InvokeBody::Json(v) => v.clone(),
