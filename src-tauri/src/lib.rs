@@ -480,7 +480,7 @@ pub fn run() {
     if let Some(bridge) = std::env::var_os(window::BRIDGE_ENV) {
         // Not passed on to WebKit's processes.
         std::env::remove_var(window::BRIDGE_ENV);
-        window::without_gdk_gl();
+        rest::without_gdk_gl();
         window::run_window(&bridge.to_string_lossy());
         return;
     }
@@ -499,7 +499,7 @@ pub fn run() {
         eprint!("{}", launch::headless_hint(&why));
         std::process::exit(1);
     }
-    window::without_gdk_gl();
+    rest::without_gdk_gl();
     let config_path = std::env::var_os("GHOSTSTREAM_CONFIG")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ghoststream_server::settings::default_config_path);

@@ -21,6 +21,17 @@ const WINDOW_LIBRARIES: &[&str] = &[
     "libyuv",
 ];
 
+/// GTK's own OpenGL stays off (`GDK_GL=disable`, unless the user set `GDK_GL`): the
+/// dashboard draws nothing with it, and without it the window's process holds about 75 MB
+/// less (`bench/memory.py`); WebKit's web process renders as before. Called first thing,
+/// before GTK starts and before any other thread exists.
+pub fn without_gdk_gl() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
+}
+
 /// Called once the app has started (tray built, server starting) and when a window
 /// process has ended; works a moment later, off the UI thread.
 pub fn shed_window_libraries() {

@@ -319,17 +319,6 @@ async fn next_line(
     }
 }
 
-/// GTK's own OpenGL stays off (`GDK_GL=disable`, unless the user set `GDK_GL`): the
-/// dashboard draws nothing with it, and without it the window's process holds about 75 MB
-/// less (`bench/memory.py`); WebKit's web process renders as before. Called first thing,
-/// before GTK starts and before any other thread exists.
-pub fn without_gdk_gl() {
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("GDK_GL").is_none() {
-        std::env::set_var("GDK_GL", "disable");
-    }
-}
-
 /// Compares tokens in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0

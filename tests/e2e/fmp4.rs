@@ -76,8 +76,7 @@ async fn av1_streams_in_fmp4_play_in_chromium() {
         }))
         .await;
     assert_eq!(job["status"], "processing", "{job}");
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     assert!(
         master.contains("CODECS=\"av01.0.09M.08,mp4a.40.2\""),
         "{master}"
@@ -123,8 +122,7 @@ async fn hevc_passes_through_in_fmp4_when_the_client_allows_it() {
         }))
         .await;
     assert_eq!(job["delivery"]["kind"], "remux", "{job}");
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     assert!(master.contains("CODECS=\"hvc1.2.4.L"), "{master}");
     let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
     let entries = fmp4_entries(&String::from_utf8(variant).unwrap());
@@ -152,8 +150,7 @@ async fn hevc_passes_through_in_fmp4_when_the_client_allows_it() {
     let job = gs
         .start_job(json!({"source": media.url("short.mkv"), "output": {"container": "fmp4"}}))
         .await;
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    assert!(String::from_utf8(master).unwrap().contains("avc1."));
+    assert!(gs.master(&job).await.contains("avc1."));
     let (_, variant) = gs.fetch(&stream_file_url(&job, "v0.m3u8")).await;
     let entries = fmp4_entries(&String::from_utf8(variant).unwrap());
     let (codec, _) = probe_segment(&gs, &job, &entries, 0).await;
@@ -185,8 +182,7 @@ async fn audio_tracks_are_renditions_and_hls_js_switches_between_them() {
         .await;
     assert_eq!(job["media_info"]["audio"][0]["title"], "English", "{job}");
     assert_eq!(job["media_info"]["audio"][1]["default"], true, "{job}");
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     let audio: Vec<&str> = master
         .lines()
         .filter(|l| l.starts_with("#EXT-X-MEDIA:TYPE=AUDIO"))
@@ -274,8 +270,7 @@ async fn audio_tracks_are_renditions_and_hls_js_switches_between_them() {
             "output": {"video_codec": "av1", "audio_language": "en", "bitrate": "300k"}
         }))
         .await;
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     assert!(
         master.contains("NAME=\"English\",LANGUAGE=\"eng\",DEFAULT=YES")
             && master.contains("LANGUAGE=\"fre\",DEFAULT=NO")
@@ -316,8 +311,7 @@ async fn hevc_streams_are_fmp4_and_each_segment_starts_with_an_idr() {
             "output": {"video_codec": "h265", "bitrate": "300k"}
         }))
         .await;
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     assert!(
         master.contains("CODECS=\"hvc1.1.6.L123.90,mp4a.40.2\""),
         "{master}"

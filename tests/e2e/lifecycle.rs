@@ -255,10 +255,7 @@ async fn hardware_failure_falls_back_to_software_in_the_same_job() {
     assert_eq!(done["job_id"], job["job_id"]);
     assert_eq!(done["hw_accel_used"], "software");
     assert_eq!(done["start_time"], 8.0);
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    assert!(String::from_utf8(master)
-        .unwrap()
-        .contains("TYPE=SUBTITLES"));
+    assert!(gs.master(&job).await.contains("TYPE=SUBTITLES"));
     let log = gs.log(&job).await;
     assert!(log.contains("continuing in software"), "{log}");
     assert!(log.contains("-ss 8.000"));

@@ -333,8 +333,7 @@ async fn abr_ladder_from_one_decode_without_upscaling() {
         .map(|v| (v["width"].as_u64().unwrap(), v["height"].as_u64().unwrap()))
         .collect();
     assert_eq!(sizes, vec![(640, 480), (480, 360)]);
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     let inf = lines_with(&master, "#EXT-X-STREAM-INF");
     assert_eq!(inf.len(), 2, "{master}");
     assert!(inf[0].contains("RESOLUTION=640x480") && inf[1].contains("RESOLUTION=480x360"));
@@ -378,8 +377,7 @@ async fn subtitles_appear_in_the_master_with_their_own_playlists() {
             ]
         }))
         .await;
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     let media_lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
     assert_eq!(media_lines.len(), 2, "{master}");
     assert!(media_lines[0].contains("NAME=\"English\"") && media_lines[0].contains("DEFAULT=YES"));
@@ -456,8 +454,7 @@ async fn embedded_text_subtitles_become_webvtt_renditions() {
         (subs[0]["default"].as_bool(), subs[1]["forced"].as_bool()),
         (Some(true), Some(true))
     );
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     let lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
     assert_eq!(lines.len(), 2, "{master}");
     // The source's flags: French by its language, default; the titled English track
@@ -514,8 +511,7 @@ async fn embedded_text_subtitles_become_webvtt_renditions() {
             "subtitles": [{"url": media.url("en.vtt"), "label": "English", "language": "en", "default": true}]
         }))
         .await;
-    let (_, master) = gs.fetch(job["stream_url"].as_str().unwrap()).await;
-    let master = String::from_utf8(master).unwrap();
+    let master = gs.master(&job).await;
     let lines = lines_with(&master, "#EXT-X-MEDIA:TYPE=SUBTITLES");
     assert_eq!(lines.len(), 3, "{master}");
     assert!(

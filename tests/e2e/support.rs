@@ -886,6 +886,12 @@ impl Gs {
         )
     }
 
+    /// A stream job's master playlist, as text.
+    pub async fn master(&self, job: &Value) -> String {
+        let (_, body) = self.fetch(job["stream_url"].as_str().unwrap()).await;
+        String::from_utf8(body).unwrap()
+    }
+
     /// ffmpeg/ffprobe processes whose parent is this server.
     pub fn children(&self) -> Vec<i32> {
         children_of(self.pid())
